@@ -1,0 +1,9 @@
+// The auth service: identity: OAuth/OIDC login, local sessions, API keys, rate limits.
+// Domain features plug in here as feature modules; the shared service shell comes from @sovren/service.
+import { Module } from '@nestjs/common';
+import { ServiceModule } from '@sovren/service';
+
+@Module({
+  imports: [ServiceModule.forRoot({ service: 'auth', postgres: true, sqlite: ['users', 'api_auth', 'applications'] })],
+})
+export class AuthModule {}

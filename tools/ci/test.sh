@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): installs what is missing (Debian packages, npm dependencies), makes sure a
+# PostgreSQL and a NATS server are reachable (starting local ones when not), then lints, builds and tests every
+# Nx project — unit tests, the native engine's C++ tests and the platform integration tests.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false NX_SKIP_NX_CACHE=${NX_SKIP_NX_CACHE:-false} FORCE_COLOR=0
+
+bash tools/ci/ensure-system-packages.sh
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+started=$(date +%s)
+node tools/ci/with-test-services.mjs -- \
+  npx nx run-many -t lint build test --outputStyle=stream --parallel=2
+echo "== all lint, build and test targets passed in $(( $(date +%s) - started )) s"
