@@ -3,7 +3,9 @@
 import { Module } from '@nestjs/common';
 import { ServiceModule } from '@sovren/service';
 
+import { OrganizationsModule } from './organizations/organizations.module';
+
 @Module({
-  imports: [ServiceModule.forRoot({ service: 'auth', postgres: true, sqlite: ['users', 'api_auth', 'applications'] })],
+  imports: [ServiceModule.forRoot({ service: 'auth', postgres: true, sqlite: ['users', 'api_auth', 'applications'] }), OrganizationsModule],
 })
 export class AuthModule {}

@@ -1,0 +1,103 @@
+// Boots the five built services (dist/apps/<name>/main.js) as real processes with their own ports,
+// a temporary SOVREN_ROOT, the test NATS server and a throwaway PostgreSQL database.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { OwnedProcess } from './child-process';
+import { freePort } from './free-port';
+import { TestNatsServer, ThrowawayDatabase } from './test-infrastructure';
+
+export const SERVICES = ['auth', 'billing', 'voice', 'inference', 'monitoring'] as const;
+export type Service = (typeof SERVICES)[number];
+
+const workspaceRoot = resolve(__dirname, '../../../..');
+
+export interface RunningService {
+  name: Service;
+  port: number;
+  baseUrl: string;
+  process: OwnedProcess;
+}
+
+export class Platform {
+  readonly services = new Map<Service, RunningService>();
+
+  private constructor(
+    readonly root: string,
+    readonly nats: TestNatsServer,
+    readonly database: ThrowawayDatabase,
+  ) {}
+
+  static async start(): Promise<Platform> {
+    const root = mkdtempSync(join(tmpdir(), 'sovren-platform-'));
+    const nats = await TestNatsServer.start(join(root, 'nats'));
+    const database = await ThrowawayDatabase.create();
+    const platform = new Platform(root, nats, database);
+    const ports = new Map<Service, number>();
+    for (const name of SERVICES) ports.set(name, await freePort());
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: 'test',
+      SOVREN_ROOT: root,
+      SOVREN_NATS_URL: nats.url,
+      SOVREN_DATABASE_URL: database.url,
+      SOVREN_LOG_LEVEL: 'info',
+      SOVREN_SHUTDOWN_TIMEOUT_MS: '8000',
+    };
+    for (const name of SERVICES) env[`SOVREN_${name.toUpperCase()}_PORT`] = String(ports.get(name));
+    for (const name of SERVICES) {
+      const main = join(workspaceRoot, 'dist/apps', name, 'main.js');
+      if (!existsSync(main)) throw new Error(`${main} is missing: build the apps first (npx nx run-many -t build)`);
+      const port = ports.get(name)!;
+      platform.services.set(name, {
+        name,
+        port,
+        baseUrl: `http://127.0.0.1:${port}`,
+        process: new OwnedProcess(name, process.execPath, [main], env),
+      });
+    }
+    await platform.waitUntil(200, 60_000);
+    return platform;
+  }
+
+  service(name: Service): RunningService {
+    const s = this.services.get(name);
+    if (!s) throw new Error(`unknown service ${name}`);
+    return s;
+  }
+
+  /** Waits until every service's /health/ready answers `status`. */
+  async waitUntil(status: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const pending = new Set(this.services.keys());
+    while (pending.size > 0) {
+      for (const name of [...pending]) {
+        const s = this.service(name);
+        if (!s.process.running) throw new Error(`${name} exited (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
+        const got = await fetch(`${s.baseUrl}/health/ready`).then((r) => r.status, () => 0);
+        if (got === status) pending.delete(name);
+      }
+      if (pending.size === 0) return;
+      if (Date.now() > deadline) {
+        const tails = [...pending].map((n) => this.service(n).process.tail()).join('\n');
+        throw new Error(`services not at ${status} after ${timeoutMs} ms: ${[...pending].join(', ')}\n${tails}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const failures: string[] = [];
+    await Promise.all(
+      [...this.services.values()].map(async (s) => {
+        const result = await s.process.stop();
+        if (result.forced) failures.push(`${s.name} had to be killed`);
+      }),
+    );
+    await this.nats.stop();
+    await this.database.drop().catch((error: Error) => failures.push(`dropping the test database: ${error.message}`));
+    rmSync(this.root, { recursive: true, force: true });
+    if (failures.length > 0) throw new Error(failures.join('; '));
+  }
+}

@@ -1,0 +1,149 @@
+// Specification of the message contracts' runtime validators and of the subject builders.
+
+import {
+  agentsSubject,
+  auditSubject,
+  ContractError,
+  createAgentMessageV1,
+  heartbeatSubject,
+  parseAgentMessageV1,
+  parseAuditEventV1,
+  parseHeartbeatV1,
+  parsePingReplyV1,
+  parseUsageEventV1,
+  pingSubject,
+  usageSubject,
+  type UsageEventV1,
+} from '../index';
+
+function usageEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    v: 1,
+    eventId: '7d0f6c1e-4a55-4a83-9a43-1f2f4ae0d7a1',
+    requestId: 'req-1',
+    ownerId: 'owner-1',
+    keyId: 'key-1',
+    source: 'inference',
+    model: 'llama-3-8b-q8_0',
+    unit: 'tokens',
+    quantity: 42,
+    promptTokens: 10,
+    completionTokens: 32,
+    occurredAt: '2025-01-31T12:00:00.000Z',
+    ...overrides,
+  };
+}
+
+function contractErrorOf(fn: () => unknown): ContractError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ContractError) return error;
+    throw error;
+  }
+  throw new Error('expected a ContractError');
+}
+
+describe('subjects', () => {
+  it('builds the per-service and per-event subjects', () => {
+    expect(pingSubject('auth')).toBe('auth.ping');
+    expect(heartbeatSubject('billing')).toBe('monitoring.heartbeat.billing');
+    expect(usageSubject('inference')).toBe('usage.inference');
+    expect(auditSubject('organization')).toBe('audit.organization');
+    expect(agentsSubject('sentinel')).toBe('agents.sentinel');
+  });
+
+  it('refuses tokens that would add a level or a wildcard', () => {
+    expect(() => pingSubject('auth.x')).toThrow(/service/);
+    expect(() => usageSubject('*')).toThrow(/source/);
+    expect(() => heartbeatSubject('')).toThrow(/non-empty/);
+  });
+});
+
+describe('parseUsageEventV1', () => {
+  it('accepts a complete event and returns it unchanged', () => {
+    const raw = usageEvent();
+    const parsed: UsageEventV1 = parseUsageEventV1(raw);
+    expect(parsed).toEqual(raw);
+  });
+
+  it('accepts an event without the optional fields', () => {
+    const parsed = parseUsageEventV1(
+      usageEvent({ keyId: undefined, model: undefined, promptTokens: undefined, completionTokens: undefined }),
+    );
+    expect(parsed).not.toHaveProperty('keyId');
+    expect(parsed.quantity).toBe(42);
+  });
+
+  it('names the missing field', () => {
+    const error = contractErrorOf(() => parseUsageEventV1(usageEvent({ ownerId: undefined })));
+    expect(error.field).toBe('ownerId');
+    expect(error.message).toContain('UsageEventV1: field "ownerId"');
+    expect(error.code).toBe('INVALID_PAYLOAD');
+  });
+
+  it('refuses a negative quantity, an unknown unit, a bad time and another version', () => {
+    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ quantity: -1 }))).field).toBe('quantity');
+    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ unit: 'bananas' }))).field).toBe('unit');
+    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ occurredAt: 'yesterday' }))).field).toBe('occurredAt');
+    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ v: 2 }))).field).toBe('v');
+    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ promptTokens: 1.5 }))).field).toBe('promptTokens');
+  });
+
+  it('refuses a payload that is not an object', () => {
+    expect(contractErrorOf(() => parseUsageEventV1('hello')).field).toBe('(payload)');
+    expect(contractErrorOf(() => parseUsageEventV1(null)).field).toBe('(payload)');
+  });
+});
+
+describe('ping, heartbeat and audit contracts', () => {
+  it('validates a ping reply', () => {
+    const reply = { v: 1, service: 'auth', instance: 'host-1:123', version: '0.1.0', uptimeSeconds: 3, time: new Date().toISOString() };
+    expect(parsePingReplyV1(reply)).toEqual(reply);
+    expect(contractErrorOf(() => parsePingReplyV1({ ...reply, uptimeSeconds: 'long' })).field).toBe('uptimeSeconds');
+  });
+
+  it('validates a heartbeat', () => {
+    const beat = {
+      v: 1, service: 'voice', instance: 'i', version: '1', status: 'degraded', uptimeSeconds: 1,
+      time: '2025-01-31T12:00:00Z', intervalSeconds: 10,
+    };
+    expect(parseHeartbeatV1(beat)).toEqual(beat);
+    expect(contractErrorOf(() => parseHeartbeatV1({ ...beat, status: 'sleepy' })).field).toBe('status');
+  });
+
+  it('validates an audit event', () => {
+    const event = {
+      v: 1, eventId: 'e1', entity: 'organization', entityId: 'o1', action: 'update',
+      changes: { name: 'Acme' }, occurredAt: '2025-01-31T12:00:00+01:00',
+    };
+    expect(parseAuditEventV1(event)).toEqual(event);
+    expect(contractErrorOf(() => parseAuditEventV1({ ...event, changes: [1] })).field).toBe('changes');
+  });
+});
+
+describe('AgentMessageV1', () => {
+  it('round-trips a created message with a nanosecond timestamp and a valid checksum', () => {
+    const message = createAgentMessageV1('strike', 'command', { decision: 'reroute', confidence: 0.91 });
+    expect(message.timestampNs).toMatch(/^\d{19,}$/);
+    expect(parseAgentMessageV1(JSON.parse(JSON.stringify(message)))).toEqual(message);
+  });
+
+  it('does not depend on payload key order', () => {
+    const message = createAgentMessageV1('ops', 'all', { a: 1, b: { c: 2, d: 3 } });
+    const reordered = { ...message, payload: { b: { d: 3, c: 2 }, a: 1 } };
+    expect(parseAgentMessageV1(reordered).checksum).toBe(message.checksum);
+  });
+
+  it('refuses a message whose payload was altered', () => {
+    const message = createAgentMessageV1('sentinel', 'ops', { threat: 'none' });
+    const tampered = { ...message, payload: { threat: 'high' } };
+    expect(contractErrorOf(() => parseAgentMessageV1(tampered)).field).toBe('checksum');
+  });
+
+  it('refuses an unknown agent and a timestamp that is not a decimal string', () => {
+    const message = createAgentMessageV1('intel', 'strike', {});
+    expect(contractErrorOf(() => parseAgentMessageV1({ ...message, source: 'hal' })).field).toBe('source');
+    expect(contractErrorOf(() => parseAgentMessageV1({ ...message, timestampNs: 12 })).field).toBe('timestampNs');
+  });
+});

@@ -1,0 +1,9 @@
+// @sovren/messaging: NATS subjects, typed message contracts, the NatsClient and JetStream setup.
+
+export * from './subjects';
+export * from './contracts';
+export * from './client/messaging.errors';
+export { ERROR_REPLY_HEADER, type ErrorReply } from './client/error-reply';
+export * from './client/nats.client';
+export * from './jetstream-setup';
+export * from './messaging.module';

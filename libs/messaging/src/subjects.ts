@@ -1,0 +1,76 @@
+// Every NATS subject SOVREN uses, declared once: producers and consumers import these instead of typing strings.
+//
+// WARNING: never change a subject value without a migration plan. Running services, durable JetStream
+// consumers and stored stream messages all match on these exact strings; renaming one silently splits
+// producers from consumers (messages are published to a subject nobody listens to any more).
+
+/** Characters NATS treats specially inside a subject token (separator, wildcards, whitespace). */
+const FORBIDDEN_TOKEN_CHARS = /[.*>\s]/;
+
+/**
+ * Checks one dynamic token (a service name, usage source, entity…) before it is spliced into a subject,
+ * so that a bad value cannot turn into a wildcard or an extra level.
+ */
+export function subjectToken(value: string, what: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new Error(`NATS subject token "${what}" must be a non-empty string`);
+  }
+  if (FORBIDDEN_TOKEN_CHARS.test(value)) {
+    throw new Error(
+      `NATS subject token "${what}" must not contain '.', '*', '>' or whitespace (got "${value}")`,
+    );
+  }
+  return value;
+}
+
+/** Request/reply liveness check answered by every service: `<service>.ping`. */
+export function pingSubject(service: string): string {
+  return `${subjectToken(service, 'service')}.ping`;
+}
+
+/** Periodic heartbeat published by every service to monitoring: `monitoring.heartbeat.<service>`. */
+export function heartbeatSubject(service: string): string {
+  return `monitoring.heartbeat.${subjectToken(service, 'service')}`;
+}
+
+/** Wildcard monitoring subscribes to for all heartbeats. */
+export const HEARTBEAT_ALL = 'monitoring.heartbeat.*';
+
+/** Request/reply: validate a session or API key against auth's local store. */
+export const AUTH_VALIDATE = 'auth.validate';
+/** Event: a session or API key was revoked; every local validation cache must drop it. */
+export const AUTH_REVOKED = 'auth.revoked';
+
+/** Request/reply: generate text with the local engine. */
+export const INFERENCE_GENERATE = 'inference.generate';
+/** Request/reply: list the models the inference service has loaded or can load. */
+export const INFERENCE_MODELS = 'inference.models';
+
+/** Event: an alert raised by monitoring's rules. */
+export const MONITORING_ALERT = 'monitoring.alert';
+
+/** JetStream (stream USAGE): a billable usage event from a source (`inference`, `voice`…). */
+export function usageSubject(source: string): string {
+  return `usage.${subjectToken(source, 'source')}`;
+}
+
+/** JetStream (stream CALLS): a call lifecycle event (`started`, `answered`, `ended`…). */
+export function callsSubject(event: string): string {
+  return `calls.${subjectToken(event, 'event')}`;
+}
+
+/** JetStream (stream AUDIT): an audit event about an entity type (`organization`, `api_key`…). */
+export function auditSubject(entity: string): string {
+  return `audit.${subjectToken(entity, 'entity')}`;
+}
+
+/** JetStream (stream AGENTS): a message addressed to an agent (`strike`, `intel`, `ops`, `sentinel`, `command`). */
+export function agentsSubject(agent: string): string {
+  return `agents.${subjectToken(agent, 'agent')}`;
+}
+
+/** Wildcards matching each JetStream stream's subjects (see jetstream-setup.ts). */
+export const USAGE_ALL = 'usage.>';
+export const CALLS_ALL = 'calls.>';
+export const AUDIT_ALL = 'audit.>';
+export const AGENTS_ALL = 'agents.>';

@@ -1,0 +1,26 @@
+// @sovren/migrations: the explicit, ordered migration list of every database (no glob discovery).
+// Add a migration: create `<database>/<timestamp>-<what>.ts` (class name ending in the same timestamp) and append it here.
+
+import type { MigrationInterface } from 'typeorm';
+import { ApiAuthInitialSchema1767225600000 } from './api_auth/1767225600000-api-auth-initial-schema';
+import { ApplicationsInitialSchema1767225600000 } from './applications/1767225600000-applications-initial-schema';
+import { PhoneNumbersInitialSchema1767225600000 } from './phone_numbers/1767225600000-phone-numbers-initial-schema';
+import { AuditLogAndOrganizations1767225600000 } from './postgres/1767225600000-audit-log-and-organizations';
+import { UsersInitialSchema1767225600000 } from './users/1767225600000-users-initial-schema';
+
+export type MigrationClass = new () => MigrationInterface;
+
+export const postgresMigrations: MigrationClass[] = [AuditLogAndOrganizations1767225600000];
+
+export const usersMigrations: MigrationClass[] = [UsersInitialSchema1767225600000];
+export const apiAuthMigrations: MigrationClass[] = [ApiAuthInitialSchema1767225600000];
+export const applicationsMigrations: MigrationClass[] = [ApplicationsInitialSchema1767225600000];
+export const phoneNumbersMigrations: MigrationClass[] = [PhoneNumbersInitialSchema1767225600000];
+
+/** Keyed by SQLite database name (the file `<name>.db`). */
+export const sqliteMigrations = {
+  users: usersMigrations,
+  api_auth: apiAuthMigrations,
+  applications: applicationsMigrations,
+  phone_numbers: phoneNumbersMigrations,
+} as const satisfies Record<string, MigrationClass[]>;
