@@ -1,0 +1,339 @@
+// TypeScript face of the native inference engine: finds and loads `sovren_engine.node`, and wraps its Model and
+// Sequence objects in typed classes. Generation runs on a native thread; the event loop stays free meanwhile.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+export interface LoadModelOptions {
+  /** Compute threads; 0 or absent: one per online core. */
+  threads?: number;
+  /** Context size of every sequence; 0 or absent: min(training context, 4096). */
+  contextSize?: number;
+  /**
+   * Where weights are read from: 'copy' (default) copies them once at load into huge-page memory (several times
+   * faster generation on VMs, costs the weights' size in RAM); 'mmap' reads them in place from the file mapping.
+   */
+  weights?: WeightStorage;
+}
+
+export type WeightStorage = 'copy' | 'mmap';
+
+export interface TensorTypeCount {
+  tensors: number;
+  elements: number;
+}
+
+export interface SpecialTokens {
+  bos: number | null;
+  eos: number | null;
+  unk: number | null;
+  pad: number | null;
+  eot: number | null;
+  /** Every id that ends generation. */
+  eog: number[];
+  addBos: boolean;
+  addEos: boolean;
+}
+
+export interface ModelInfo {
+  name: string;
+  architecture: string;
+  parameterCount: number;
+  weightBytes: number;
+  fileBytes: number;
+  contextSize: number;
+  trainingContextSize: number;
+  embeddingLength: number;
+  blockCount: number;
+  feedForwardLength: number;
+  headCount: number;
+  headCountKv: number;
+  headDim: number;
+  ropeDimensionCount: number;
+  ropeFreqBase: number;
+  ropeFreqScale: number;
+  rmsEpsilon: number;
+  vocabSize: number;
+  /** "llama" (SentencePiece) or "gpt2" (byte-level BPE). */
+  tokenizerModel: string;
+  chatTemplate: string | null;
+  backend: string;
+  threads: number;
+  /** Where the weights are read from (see LoadModelOptions.weights). */
+  weights: WeightStorage;
+  /** Bytes of memory holding the weight copy; 0 with weights 'mmap'. */
+  weightCopyBytes: number;
+  /** Tensor count and elements per GGUF type name ("F32", "Q4_K", ...). */
+  tensorTypes: Record<string, TensorTypeCount>;
+  specialTokens: SpecialTokens;
+}
+
+export interface TokenizeOptions {
+  /** Add BOS/EOS as the model asks (default true). */
+  addSpecial?: boolean;
+  /** Turn special-token texts such as "<|eot_id|>" into their ids (default false). */
+  parseSpecial?: boolean;
+}
+
+export interface DetokenizeOptions {
+  /** Render control tokens as their text (default false). */
+  renderSpecial?: boolean;
+}
+
+export type TokenIds = readonly number[] | Int32Array | Uint32Array;
+
+export type GenerationInput =
+  | {
+      text: string;
+      /** Default: true when the sequence is empty (BOS starts a conversation only). */
+      addSpecial?: boolean;
+      /** Default: true, so chat-template markers become their special tokens. */
+      parseSpecial?: boolean;
+    }
+  | { tokens: TokenIds };
+
+export interface GenerationParams {
+  /** Tokens to generate at most (default 256). */
+  maxTokens?: number;
+  /** 0 = greedy. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repeatPenalty?: number;
+  penaltyLastN?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  /** Seed of the sampler's random generator: the same seed, prompt and params give the same tokens. */
+  seed?: number;
+  /** Ids that end generation like the model's end-of-generation tokens (not included in the output). */
+  stopTokenIds?: readonly number[];
+  /** Aborting cancels the generation, which then resolves with finishReason 'cancelled'. */
+  signal?: AbortSignal;
+}
+
+export interface GenerationStep {
+  id: number;
+  /** Complete UTF-8 text this token finishes (empty while a multi-byte character is incomplete). */
+  text: string;
+}
+
+export type FinishReason = 'stop' | 'length' | 'cancelled';
+
+export interface GenerationTimings {
+  promptMs: number;
+  generationMs: number;
+  promptTokensPerSecond: number;
+  generationTokensPerSecond: number;
+}
+
+export interface GenerationResult {
+  /** Generated ids, without the token that stopped generation. */
+  ids: number[];
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  timings: GenerationTimings;
+}
+
+// Shapes of the objects the addon returns (see native/src/binding/).
+interface NativeGenerationResult {
+  ids: number[];
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  promptMs: number;
+  generationMs: number;
+}
+
+interface NativeSequence {
+  evaluate(ids: TokenIds, options: { allLogits: boolean }): Float32Array;
+  generate(
+    input: GenerationInput,
+    params: Omit<GenerationParams, 'signal'>,
+    onToken?: (step: GenerationStep) => void,
+  ): Promise<NativeGenerationResult>;
+  cancel(): void;
+  reset(): void;
+  close(): void;
+  readonly position: number;
+  readonly contextSize: number;
+  readonly busy: boolean;
+}
+
+interface NativeModel {
+  info(): ModelInfo;
+  tokenize(text: string, options: TokenizeOptions): number[];
+  detokenize(ids: TokenIds, options: DetokenizeOptions): string;
+  createSequence(): NativeSequence;
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface NativeEngineAddon {
+  loadModel(path: string, options: LoadModelOptions): Promise<NativeModel>;
+}
+
+export const ENGINE_ADDON_ENV = 'SOVREN_ENGINE_ADDON';
+const ADDON_RELATIVE_PATH = join('build', 'native', 'sovren_engine.node');
+
+/** Where the addon is: $SOVREN_ENGINE_ADDON, else the first build/native/sovren_engine.node above `startDir`. */
+export function resolveEngineAddonPath(startDir: string = __dirname): string {
+  const fromEnv = process.env[ENGINE_ADDON_ENV];
+  if (fromEnv) {
+    const path = resolve(fromEnv);
+    if (!existsSync(path)) throw new Error(`${ENGINE_ADDON_ENV} points to '${path}', which does not exist`);
+    return path;
+  }
+  for (let dir = resolve(startDir); ; dir = dirname(dir)) {
+    const candidate = join(dir, ADDON_RELATIVE_PATH);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  throw new Error(
+    `native engine not built: run \`npx nx run native:build\` (no ${ADDON_RELATIVE_PATH} found above ${startDir}; ` +
+      `or set ${ENGINE_ADDON_ENV})`,
+  );
+}
+
+let cachedAddon: NativeEngineAddon | undefined;
+
+/** Loads the addon once per process. process.dlopen keeps bundlers from rewriting the load. */
+export function loadEngineAddon(): NativeEngineAddon {
+  if (!cachedAddon) {
+    const path = resolveEngineAddonPath();
+    const module = { exports: {} as NativeEngineAddon };
+    try {
+      process.dlopen(module, path);
+    } catch (error) {
+      throw new Error(`failed to load the native engine from '${path}': ${(error as Error).message}`);
+    }
+    cachedAddon = module.exports;
+  }
+  return cachedAddon;
+}
+
+function tokensPerSecond(tokens: number, ms: number): number {
+  return ms > 0 ? (tokens * 1000) / ms : 0;
+}
+
+/** One conversation: its own KV cache and position in the model's context. */
+export class EngineSequence {
+  constructor(private readonly native: NativeSequence) {}
+
+  /** Tokens already in this sequence's cache. */
+  get position(): number {
+    return this.native.position;
+  }
+
+  get contextSize(): number {
+    return this.native.contextSize;
+  }
+
+  /** true while a generation runs on this sequence. */
+  get busy(): boolean {
+    return this.native.busy;
+  }
+
+  /**
+   * Appends `ids` to the sequence in one forward pass (synchronously: meant for tests and short inputs) and returns
+   * the logits of the last token ([vocabSize]) or, with allLogits, of every token ([ids.length * vocabSize]).
+   */
+  evaluate(ids: TokenIds, options: { allLogits?: boolean } = {}): Float32Array {
+    return this.native.evaluate(ids, { allLogits: options.allLogits ?? false });
+  }
+
+  /**
+   * Appends the prompt and generates on a native thread, calling `onToken` for every token as it is produced.
+   * Afterwards the sequence holds the prompt and every generated id (not the token that stopped generation), so a
+   * later generate() continues the conversation; `{ tokens: [] }` simply continues generating.
+   */
+  async generate(
+    input: GenerationInput,
+    params: GenerationParams = {},
+    onToken?: (step: GenerationStep) => void,
+  ): Promise<GenerationResult> {
+    const { signal, ...nativeParams } = params;
+    if (signal?.aborted) {
+      throw new Error('generation aborted before it started');
+    }
+    const onAbort = (): void => this.native.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const r = await this.native.generate(input, nativeParams, onToken);
+      return {
+        ids: r.ids,
+        text: r.text,
+        finishReason: r.finishReason,
+        promptTokens: r.promptTokens,
+        completionTokens: r.completionTokens,
+        timings: {
+          promptMs: r.promptMs,
+          generationMs: r.generationMs,
+          promptTokensPerSecond: tokensPerSecond(r.promptTokens, r.promptMs),
+          generationTokensPerSecond: tokensPerSecond(r.completionTokens, r.generationMs),
+        },
+      };
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Asks a running generation to stop after its current token; it resolves with finishReason 'cancelled'. */
+  cancel(): void {
+    this.native.cancel();
+  }
+
+  /** Empties the sequence (not while generating). */
+  reset(): void {
+    this.native.reset();
+  }
+
+  /** Frees the KV cache; a running generation is cancelled first. */
+  close(): void {
+    this.native.close();
+  }
+}
+
+/**
+ * A loaded GGUF model. Several sequences run independently, each with its own KV cache; their forward passes are
+ * serialised on the model (they share its compute threads), so they interleave token by token.
+ */
+export class EngineModel {
+  private constructor(private readonly native: NativeModel) {}
+
+  static async load(path: string, options: LoadModelOptions = {}): Promise<EngineModel> {
+    const native = await loadEngineAddon().loadModel(path, options);
+    return new EngineModel(native);
+  }
+
+  get closed(): boolean {
+    return this.native.closed;
+  }
+
+  info(): ModelInfo {
+    return this.native.info();
+  }
+
+  tokenize(text: string, options: TokenizeOptions = {}): number[] {
+    return this.native.tokenize(text, options);
+  }
+
+  detokenize(ids: TokenIds, options: DetokenizeOptions = {}): string {
+    return this.native.detokenize(ids, options);
+  }
+
+  createSequence(): EngineSequence {
+    return new EngineSequence(this.native.createSequence());
+  }
+
+  /** Frees the weights and every sequence; running generations are cancelled. Later calls throw "model is closed". */
+  close(): void {
+    this.native.close();
+  }
+}
+
+export function loadModel(path: string, options: LoadModelOptions = {}): Promise<EngineModel> {
+  return EngineModel.load(path, options);
+}

@@ -1,0 +1,2 @@
+// Public surface of the TypeScript GGUF library.
+export * from './gguf-writer';

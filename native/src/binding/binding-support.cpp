@@ -1,0 +1,89 @@
+// Argument readers for the Node binding: every bad argument is a TypeError that names it.
+#include "binding/binding-support.h"
+
+#include <cmath>
+#include <limits>
+
+namespace sovren::binding {
+
+void throw_type_error(Napi::Env env, const std::string& message) { throw Napi::TypeError::New(env, message); }
+
+Napi::Object optional_object(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) {
+    return Napi::Object::New(info.Env());
+  }
+  if (!info[index].IsObject()) throw_type_error(info.Env(), std::string(name) + " must be an object");
+  return info[index].As<Napi::Object>();
+}
+
+double number_or(const Napi::Object& obj, const char* key, double fallback, const char* owner) {
+  const Napi::Value v = obj.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsNumber()) throw_type_error(obj.Env(), std::string(owner) + "." + key + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) throw_type_error(obj.Env(), std::string(owner) + "." + key + " must be finite");
+  return d;
+}
+
+int64_t integer_or(const Napi::Object& obj, const char* key, int64_t fallback, const char* owner) {
+  const Napi::Value v = obj.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  const double d = number_or(obj, key, 0.0, owner);
+  if (d != std::floor(d) || std::fabs(d) > 9007199254740991.0) {
+    throw_type_error(obj.Env(), std::string(owner) + "." + key + " must be an integer");
+  }
+  return static_cast<int64_t>(d);
+}
+
+bool bool_or(const Napi::Object& obj, const char* key, bool fallback, const char* owner) {
+  const Napi::Value v = obj.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsBoolean()) throw_type_error(obj.Env(), std::string(owner) + "." + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::vector<int32_t> read_token_ids(Napi::Env env, const Napi::Value& value, const char* name) {
+  std::vector<int32_t> ids;
+  if (value.IsTypedArray()) {
+    const auto typed = value.As<Napi::TypedArray>();
+    if (typed.TypedArrayType() == napi_int32_array) {
+      const auto a = value.As<Napi::Int32Array>();
+      ids.assign(a.Data(), a.Data() + a.ElementLength());
+      return ids;
+    }
+    if (typed.TypedArrayType() == napi_uint32_array) {
+      const auto a = value.As<Napi::Uint32Array>();
+      ids.reserve(a.ElementLength());
+      for (size_t i = 0; i < a.ElementLength(); ++i) {
+        if (a[i] > static_cast<uint32_t>(std::numeric_limits<int32_t>::max())) {
+          throw_type_error(env, std::string(name) + "[" + std::to_string(i) + "] is not a valid token id");
+        }
+        ids.push_back(static_cast<int32_t>(a[i]));
+      }
+      return ids;
+    }
+  }
+  if (!value.IsArray()) {
+    throw_type_error(env, std::string(name) + " must be an array of token ids, an Int32Array or a Uint32Array");
+  }
+  const auto arr = value.As<Napi::Array>();
+  ids.reserve(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    const Napi::Value v = arr.Get(i);
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.5;
+    if (!v.IsNumber() || d != std::floor(d) || d < std::numeric_limits<int32_t>::min() ||
+        d > std::numeric_limits<int32_t>::max()) {
+      throw_type_error(env, std::string(name) + "[" + std::to_string(i) + "] is not an integer token id");
+    }
+    ids.push_back(static_cast<int32_t>(d));
+  }
+  return ids;
+}
+
+Napi::Array to_js_array(Napi::Env env, const std::vector<int32_t>& ids) {
+  Napi::Array arr = Napi::Array::New(env, ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, ids[i]));
+  return arr;
+}
+
+}  // namespace sovren::binding

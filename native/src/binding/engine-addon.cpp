@@ -1,0 +1,97 @@
+// Entry point of the `sovren_engine.node` addon: registers the Model and Sequence classes and exports
+// loadModel(path, {threads, contextSize}), which maps and validates the file on a worker thread.
+#include "binding/node-addon-api.h"
+
+#include "binding/binding-support.h"
+#include "binding/model-object.h"
+#include "binding/sequence-object.h"
+
+namespace sovren::binding {
+namespace {
+
+class LoadModelWorker : public Napi::AsyncWorker {
+ public:
+  LoadModelWorker(Napi::Env env, std::string path, ModelLoadOptions options)
+      : Napi::AsyncWorker(env, "sovren.loadModel"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        options_(options) {}
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      model_ = LlamaModel::load(path_, options_);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    } catch (...) {
+      SetError("unknown native error while loading '" + path_ + "'");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(ModelObject::create(env, std::move(model_)));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  ModelLoadOptions options_;
+  std::unique_ptr<LlamaModel> model_;
+};
+
+Napi::Value load_model(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) throw_type_error(env, "loadModel(path): path must be a string");
+    const Napi::Object opts = optional_object(info, 1, "loadModel options");
+    ModelLoadOptions options;
+    const int64_t threads = integer_or(opts, "threads", 0, "options");
+    const int64_t context = integer_or(opts, "contextSize", 0, "options");
+    if (threads < 0 || threads > 4096) throw_type_error(env, "options.threads must be in 0..4096 (0: all cores)");
+    if (context < 0 || context > (1 << 24)) throw_type_error(env, "options.contextSize must be in 0..16777216");
+    options.n_threads = static_cast<int>(threads);
+    options.n_ctx = static_cast<int>(context);
+    const Napi::Value weights = opts.Get("weights");
+    if (!weights.IsUndefined() && !weights.IsNull()) {
+      const std::string mode = weights.IsString() ? weights.As<Napi::String>().Utf8Value() : std::string();
+      if (mode == "copy") {
+        options.weights = WeightStorage::Copy;
+      } else if (mode == "mmap") {
+        options.weights = WeightStorage::Mmap;
+      } else {
+        throw_type_error(env, "options.weights must be 'copy' or 'mmap'");
+      }
+    }
+    auto* worker = new LoadModelWorker(env, info[0].As<Napi::String>().Utf8Value(), options);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();  // the worker deletes itself after OnOK / OnError
+    return promise;
+  });
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);  // deleted by Node when the environment goes away
+  data->model_constructor = Napi::Persistent(ModelObject::define(env));
+  data->sequence_constructor = Napi::Persistent(SequenceObject::define(env));
+  exports.Set("loadModel", Napi::Function::New<load_model>(env, "loadModel"));
+  return exports;
+}
+
+}  // namespace sovren::binding
+
+// NODE_API_MODULE pastes its second argument into an identifier, so it needs an unqualified name.
+static Napi::Object init_sovren_engine(Napi::Env env, Napi::Object exports) {
+  return sovren::binding::init(env, exports);
+}
+NODE_API_MODULE(sovren_engine, init_sovren_engine)

@@ -1,0 +1,156 @@
+// The JS `Model` object. Every entry point runs inside guarded() so no C++ exception reaches Node-API.
+#include "binding/model-object.h"
+
+#include "binding/sequence-object.h"
+#include "tokenizer/tokenizer.h"
+
+namespace sovren::binding {
+
+Napi::Function ModelObject::define(Napi::Env env) {
+  return DefineClass(env, "Model",
+                     {
+                         InstanceMethod<&ModelObject::info>("info"),
+                         InstanceMethod<&ModelObject::tokenize>("tokenize"),
+                         InstanceMethod<&ModelObject::detokenize>("detokenize"),
+                         InstanceMethod<&ModelObject::create_sequence>("createSequence"),
+                         InstanceMethod<&ModelObject::close>("close"),
+                         InstanceAccessor<&ModelObject::is_closed>("closed"),
+                     });
+}
+
+Napi::Object ModelObject::create(Napi::Env env, std::unique_ptr<LlamaModel> model) {
+  Napi::Object obj = env.GetInstanceData<AddonData>()->model_constructor.New({});
+  auto handle = std::make_shared<ModelHandle>();
+  handle->model = std::shared_ptr<LlamaModel>(std::move(model));
+  ModelObject::Unwrap(obj)->handle_ = std::move(handle);
+  return obj;
+}
+
+ModelObject::ModelObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelObject>(info) {}
+
+LlamaModel& ModelObject::open_model(Napi::Env env) const {
+  if (!handle_) throw Napi::Error::New(env, "Model objects are created by loadModel()");
+  if (!handle_->model) throw Napi::Error::New(env, "model is closed");
+  return *handle_->model;
+}
+
+Napi::Value ModelObject::info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const LlamaModel& m = open_model(env);
+    const LlamaHparams& hp = m.hparams();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", m.name());
+    o.Set("architecture", hp.arch);
+    o.Set("parameterCount", Napi::Number::New(env, static_cast<double>(m.parameter_count())));
+    o.Set("weightBytes", Napi::Number::New(env, static_cast<double>(m.weight_bytes())));
+    o.Set("fileBytes", Napi::Number::New(env, static_cast<double>(m.gguf().file_size())));
+    o.Set("contextSize", m.context_size());
+    o.Set("trainingContextSize", hp.n_ctx_train);
+    o.Set("embeddingLength", hp.n_embd);
+    o.Set("blockCount", hp.n_layer);
+    o.Set("feedForwardLength", hp.n_ff);
+    o.Set("headCount", hp.n_head);
+    o.Set("headCountKv", hp.n_head_kv);
+    o.Set("headDim", hp.head_dim);
+    o.Set("ropeDimensionCount", hp.n_rot);
+    o.Set("ropeFreqBase", hp.rope_freq_base);
+    o.Set("ropeFreqScale", hp.rope_freq_scale);
+    o.Set("rmsEpsilon", hp.rms_eps);
+    o.Set("vocabSize", hp.n_vocab);
+    o.Set("tokenizerModel", m.tokenizer_model());
+    o.Set("chatTemplate", m.chat_template().empty() ? env.Null() : Napi::String::New(env, m.chat_template()));
+    o.Set("backend", m.backend_name());
+    o.Set("threads", m.n_threads());
+    o.Set("weights", m.weight_storage() == WeightStorage::Copy ? "copy" : "mmap");
+    o.Set("weightCopyBytes", Napi::Number::New(env, static_cast<double>(m.weight_copy_bytes())));
+
+    Napi::Object types = Napi::Object::New(env);
+    for (const auto& [name, count] : m.tensor_types()) {
+      Napi::Object c = Napi::Object::New(env);
+      c.Set("tensors", Napi::Number::New(env, static_cast<double>(count.tensors)));
+      c.Set("elements", Napi::Number::New(env, static_cast<double>(count.elements)));
+      types.Set(name, c);
+    }
+    o.Set("tensorTypes", types);
+
+    const SpecialTokens& st = m.special_tokens();
+    Napi::Object special = Napi::Object::New(env);
+    auto id_or_null = [&](int32_t id) -> Napi::Value {
+      return id < 0 ? env.Null() : Napi::Number::New(env, id).As<Napi::Value>();
+    };
+    special.Set("bos", id_or_null(st.bos));
+    special.Set("eos", id_or_null(st.eos));
+    special.Set("unk", id_or_null(st.unk));
+    special.Set("pad", id_or_null(st.pad));
+    special.Set("eot", id_or_null(st.eot));
+    special.Set("eog", to_js_array(env, st.eog));
+    special.Set("addBos", st.add_bos);
+    special.Set("addEos", st.add_eos);
+    o.Set("specialTokens", special);
+    return o;
+  });
+}
+
+Napi::Value ModelObject::tokenize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const LlamaModel& m = open_model(env);
+    if (info.Length() < 1 || !info[0].IsString()) throw_type_error(env, "tokenize(text): text must be a string");
+    const std::string text = info[0].As<Napi::String>().Utf8Value();
+    const Napi::Object opts = optional_object(info, 1, "tokenize options");
+    const bool add_special = bool_or(opts, "addSpecial", true, "options");
+    const bool parse_special = bool_or(opts, "parseSpecial", false, "options");
+    return to_js_array(env, m.tokenizer().encode(text, add_special, parse_special));
+  });
+}
+
+Napi::Value ModelObject::detokenize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const LlamaModel& m = open_model(env);
+    if (info.Length() < 1) throw_type_error(env, "detokenize(ids): ids are required");
+    const std::vector<int32_t> ids = read_token_ids(env, info[0], "ids");
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < 0 || ids[i] >= m.n_vocab()) {
+        throw Napi::RangeError::New(env, "token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
+                                             " is out of range (vocabulary has " + std::to_string(m.n_vocab()) +
+                                             " tokens)");
+      }
+    }
+    const Napi::Object opts = optional_object(info, 1, "detokenize options");
+    const bool render_special = bool_or(opts, "renderSpecial", false, "options");
+    return Napi::String::New(env, m.tokenizer().decode(ids, render_special));
+  });
+}
+
+Napi::Value ModelObject::create_sequence(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    open_model(env);
+    auto slot = std::make_shared<SequenceSlot>();
+    slot->model = handle_->model;
+    slot->seq = std::make_shared<Sequence>(*slot->model);
+    // Forget sequences that were closed or collected, so the list does not grow with churn.
+    std::erase_if(handle_->sequences, [](const std::weak_ptr<SequenceSlot>& w) {
+      auto s = w.lock();
+      return !s || !s->seq;
+    });
+    handle_->sequences.push_back(slot);
+    return SequenceObject::create(env, handle_, std::move(slot));
+  });
+}
+
+Napi::Value ModelObject::close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (handle_) handle_->close();  // closing twice is harmless
+    return env.Undefined();
+  });
+}
+
+Napi::Value ModelObject::is_closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !handle_ || !handle_->model);
+}
+
+}  // namespace sovren::binding

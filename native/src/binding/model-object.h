@@ -1,0 +1,32 @@
+// The JS `Model` object: info, tokenize/detokenize, createSequence, close.
+#pragma once
+#include "binding/node-addon-api.h"
+
+#include <memory>
+
+#include "binding/binding-support.h"
+
+namespace sovren::binding {
+
+class ModelObject : public Napi::ObjectWrap<ModelObject> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  // Wraps a freshly loaded model in a new JS object.
+  static Napi::Object create(Napi::Env env, std::unique_ptr<LlamaModel> model);
+
+  explicit ModelObject(const Napi::CallbackInfo& info);
+
+ private:
+  LlamaModel& open_model(Napi::Env env) const;  // throws "model is closed"
+
+  Napi::Value info(const Napi::CallbackInfo& info);
+  Napi::Value tokenize(const Napi::CallbackInfo& info);
+  Napi::Value detokenize(const Napi::CallbackInfo& info);
+  Napi::Value create_sequence(const Napi::CallbackInfo& info);
+  Napi::Value close(const Napi::CallbackInfo& info);
+  Napi::Value is_closed(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<ModelHandle> handle_;
+};
+
+}  // namespace sovren::binding

@@ -1,0 +1,378 @@
+// CpuBackend: every Backend op on the CPU. matmul prepares the activations once, then runs the per-type dot
+// kernels over row ranges in parallel; prompts are tiled so each weight row block is read from memory once and
+// reused for all tokens.
+#include "cpu/cpu-backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "cpu/dequantize.h"
+#include "cpu/dot-kernels.h"
+#include "cpu/thread-pool.h"
+
+namespace sovren {
+namespace {
+
+// Row blocks of a prompt matmul aim at this many weight bytes, so a block stays in L2 while every token tile
+// passes over it.
+constexpr size_t kRowBlockTargetBytes = 128 * 1024;
+// Prompts of at least this many tokens use the packed-panel GEMM path (dequantise a panel of weight rows once,
+// then a register-blocked float micro-kernel); fewer tokens use the token-tiled dot kernels.
+constexpr int kGemmMinTokens = 16;
+// Columns per packed panel chunk: gemm_rows x 256 floats stay in L1 while every token tile passes over them.
+constexpr int64_t kGemmChunkCols = 256;
+// Element-wise ops below this size run on the calling thread: waking workers would cost more than it saves.
+constexpr size_t kParallelElementwiseMin = 16384;
+
+void require(bool ok, const char* op, const std::string& what) {
+  if (!ok) throw EngineError(std::string("cpu backend ") + op + ": " + what);
+}
+
+// Growable 64-byte aligned float buffer (the GEMM kernels use aligned loads on their packed operands).
+class AlignedFloats {
+ public:
+  float* reserve(size_t count) {
+    if (count > capacity_) {
+      const size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+      if (!data_) throw EngineError("cpu backend: cannot allocate " + std::to_string(bytes) + " bytes of scratch");
+      capacity_ = count;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  size_t capacity_ = 0;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(int n_threads, CpuIsa isa) : kernels_(cpu_kernels(isa)), pool_(n_threads) {
+    thread_scratch_.resize(static_cast<size_t>(pool_.size()));
+    thread_panels_.resize(static_cast<size_t>(pool_.size()));
+  }
+
+  std::string name() const override { return "cpu-" + std::string(cpu_isa_name(kernels_.isa)); }
+  int n_threads() const override { return pool_.size(); }
+
+  void matmul(const WeightView& w, const float* x, int n_tokens, float* y) override {
+    require(n_tokens >= 0, "matmul", "negative token count " + std::to_string(n_tokens));
+    if (n_tokens == 0) return;
+    require(w.data != nullptr && x != nullptr && y != nullptr, "matmul", "null weight, input or output pointer");
+    require(w.rows > 0 && w.cols > 0, "matmul",
+            "empty weight " + std::to_string(w.rows) + "x" + std::to_string(w.cols));
+    const auto row_bytes_opt = tensor_row_bytes(w.type, static_cast<uint64_t>(w.cols));
+    require(row_bytes_opt.has_value(), "matmul",
+            std::to_string(w.cols) + " columns is not a whole number of " + std::string(tensor_type_name(w.type)) +
+                " blocks");
+    const size_t row_bytes = static_cast<size_t>(*row_bytes_opt);
+    if (n_tokens >= kGemmMinTokens) return matmul_prompt(w, row_bytes, x, n_tokens, y);
+    const DotFn dot = kernels_.dot_for(w.type);
+    const int64_t cols = w.cols, rows = w.rows;
+
+    // Activations in the format the weight type's kernel reads.
+    const ActivationFormat format = activation_format(w.type);
+    const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
+    size_t act_stride = static_cast<size_t>(cols) * sizeof(float);
+    if (format != ActivationFormat::F32) {
+      act_stride = activation_row_bytes(format, cols);
+      act_buffer_.resize(act_stride * static_cast<size_t>(n_tokens));
+      uint8_t* dst = act_buffer_.data();
+      const auto quantize_tokens = [&](int64_t begin, int64_t end, int) {
+        for (int64_t t = begin; t < end; ++t) {
+          kernels_.quantize_activation(format, x + t * cols, cols, dst + static_cast<size_t>(t) * act_stride);
+        }
+      };
+      if (n_tokens > 1) {
+        pool_.parallel_for(n_tokens, quantize_tokens);
+      } else {
+        quantize_tokens(0, 1, 0);
+      }
+      act = act_buffer_.data();
+    }
+    const uint8_t* weights = w.data;
+
+    if (n_tokens == 1) {
+      // Decode: matrix-vector, one contiguous row range per thread.
+      pool_.parallel_for(rows, [&](int64_t begin, int64_t end, int) {
+        for (int64_t r = begin; r < end; ++r) dot(cols, weights + static_cast<size_t>(r) * row_bytes, act, 0, 1, y + r);
+      });
+      return;
+    }
+
+    // Prompt: rows in blocks that fit in L2; within a block every token tile reuses the cached weights.
+    int64_t block_rows = std::clamp<int64_t>(static_cast<int64_t>(kRowBlockTargetBytes / row_bytes), 1, 64);
+    const int64_t min_blocks = 4 * static_cast<int64_t>(pool_.size());
+    if ((rows + block_rows - 1) / block_rows < min_blocks) block_rows = std::max<int64_t>(1, rows / min_blocks);
+    const int64_t n_blocks = (rows + block_rows - 1) / block_rows;
+    pool_.parallel_for(n_blocks, [&](int64_t block_begin, int64_t block_end, int) {
+      float tile_out[kMaxTokenTile];
+      for (int64_t blk = block_begin; blk < block_end; ++blk) {
+        const int64_t r0 = blk * block_rows, r1 = std::min(rows, r0 + block_rows);
+        for (int t0 = 0; t0 < n_tokens; t0 += kMaxTokenTile) {
+          const int nt = std::min(kMaxTokenTile, n_tokens - t0);
+          const uint8_t* tile_act = act + static_cast<size_t>(t0) * act_stride;
+          for (int64_t r = r0; r < r1; ++r) {
+            dot(cols, weights + static_cast<size_t>(r) * row_bytes, tile_act, act_stride, nt, tile_out);
+            for (int j = 0; j < nt; ++j) y[static_cast<size_t>(t0 + j) * rows + r] = tile_out[j];
+          }
+        }
+      }
+    });
+  }
+
+  void get_rows(const WeightView& w, const int32_t* ids, int n, float* out) override {
+    require(n >= 0, "get_rows", "negative row count " + std::to_string(n));
+    if (n == 0) return;
+    require(w.data != nullptr && ids != nullptr && out != nullptr, "get_rows", "null pointer argument");
+    const auto row_bytes = tensor_row_bytes(w.type, static_cast<uint64_t>(w.cols));
+    require(row_bytes.has_value() && w.cols > 0, "get_rows",
+            std::to_string(w.cols) + " columns is not a whole number of " + std::string(tensor_type_name(w.type)) +
+                " blocks");
+    for (int i = 0; i < n; ++i) {
+      require(ids[i] >= 0 && ids[i] < w.rows, "get_rows",
+              "row id " + std::to_string(ids[i]) + " outside [0, " + std::to_string(w.rows) + ")");
+    }
+    const auto copy_rows = [&](int64_t begin, int64_t end, int) {
+      for (int64_t i = begin; i < end; ++i) {
+        dequantize_row(w.type, w.data + static_cast<size_t>(ids[i]) * *row_bytes, out + i * w.cols, w.cols);
+      }
+    };
+    if (n > 1) {
+      pool_.parallel_for(n, copy_rows);
+    } else {
+      copy_rows(0, 1, 0);
+    }
+  }
+
+  void rms_norm(const float* x, const float* weight, int n_tokens, int dim, float eps, float* out) override {
+    require(n_tokens >= 0 && dim > 0, "rms_norm", "bad shape " + std::to_string(n_tokens) + "x" + std::to_string(dim));
+    require(x != nullptr && out != nullptr, "rms_norm", "null input or output pointer");
+    const auto norm_tokens = [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) {
+        const float* xt = x + t * dim;
+        float* ot = out + t * dim;
+        double sum = 0.0;  // as ggml: float squares summed in double
+        for (int i = 0; i < dim; ++i) sum += static_cast<double>(xt[i] * xt[i]);
+        const float mean = static_cast<float>(sum / dim);
+        const float scale = 1.0f / std::sqrt(mean + eps);
+        if (weight != nullptr) {
+          for (int i = 0; i < dim; ++i) ot[i] = (xt[i] * scale) * weight[i];
+        } else {
+          for (int i = 0; i < dim; ++i) ot[i] = xt[i] * scale;
+        }
+      }
+    };
+    if (n_tokens > 1) {
+      pool_.parallel_for(n_tokens, norm_tokens);
+    } else {
+      norm_tokens(0, n_tokens, 0);
+    }
+  }
+
+  void rope(float* x, const int32_t* pos, int n_tokens, int n_heads, int head_dim, const RopeParams& p) override {
+    require(n_tokens >= 0 && n_heads > 0 && head_dim > 0, "rope", "bad shape");
+    require(p.n_rot > 0 && p.n_rot % 2 == 0 && p.n_rot <= head_dim, "rope",
+            "n_rot " + std::to_string(p.n_rot) + " must be even and in (0, head_dim=" + std::to_string(head_dim) + "]");
+    require(x != nullptr && pos != nullptr, "rope", "null pointer argument");
+    const int half = p.n_rot / 2;
+    // Inverse frequencies in double: theta_i = pos * freq_scale * base^(-2i/n_rot) / freq_factors[i].
+    std::vector<double> inv_freq(static_cast<size_t>(half));
+    for (int i = 0; i < half; ++i) {
+      double f = std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot) * p.freq_scale;
+      if (p.freq_factors != nullptr) f /= p.freq_factors[i];
+      inv_freq[static_cast<size_t>(i)] = f;
+    }
+    const auto rotate_tokens = [&](int64_t begin, int64_t end, int thread_idx) {
+      std::vector<float>& cs = thread_scratch_[static_cast<size_t>(thread_idx)];
+      cs.resize(static_cast<size_t>(2 * half));
+      for (int64_t t = begin; t < end; ++t) {
+        for (int i = 0; i < half; ++i) {
+          const double theta = pos[t] * inv_freq[static_cast<size_t>(i)];
+          cs[2 * i] = static_cast<float>(std::cos(theta));
+          cs[2 * i + 1] = static_cast<float>(std::sin(theta));
+        }
+        for (int h = 0; h < n_heads; ++h) {
+          float* v = x + (t * n_heads + h) * static_cast<int64_t>(head_dim);
+          for (int i = 0; i < half; ++i) {
+            const int i0 = p.neox ? i : 2 * i;
+            const int i1 = p.neox ? i + half : 2 * i + 1;
+            const float c = cs[2 * i], s = cs[2 * i + 1];
+            const float x0 = v[i0], x1 = v[i1];
+            v[i0] = x0 * c - x1 * s;
+            v[i1] = x0 * s + x1 * c;
+          }
+        }
+      }
+    };
+    if (n_tokens > 1) {
+      pool_.parallel_for(n_tokens, rotate_tokens);
+    } else {
+      rotate_tokens(0, n_tokens, 0);
+    }
+  }
+
+  void attention(const float* q, const float* k_cache, const float* v_cache, int n_kv, const int32_t* pos,
+                 int n_tokens, const AttentionParams& p, float* out) override {
+    require(n_tokens >= 0 && n_kv > 0, "attention", "bad shape: n_tokens " + std::to_string(n_tokens) + ", n_kv " +
+                                                         std::to_string(n_kv));
+    require(p.n_head > 0 && p.n_head_kv > 0 && p.head_dim > 0 && p.n_head % p.n_head_kv == 0, "attention",
+            "n_head " + std::to_string(p.n_head) + " must be a positive multiple of n_head_kv " +
+                std::to_string(p.n_head_kv));
+    require(q != nullptr && k_cache != nullptr && v_cache != nullptr && pos != nullptr && out != nullptr,
+            "attention", "null pointer argument");
+    for (int t = 0; t < n_tokens; ++t) {
+      require(pos[t] >= 0 && pos[t] < n_kv, "attention",
+              "position " + std::to_string(pos[t]) + " outside the " + std::to_string(n_kv) + " cached rows");
+    }
+    const int group = p.n_head / p.n_head_kv;
+    const int64_t hd = p.head_dim;
+    const DotFn dot = kernels_.dot_f32;
+    const AxpyFn axpy = kernels_.axpy;
+    const auto attend = [&](int64_t begin, int64_t end, int thread_idx) {
+      std::vector<float>& scores = thread_scratch_[static_cast<size_t>(thread_idx)];
+      scores.resize(static_cast<size_t>(n_kv));
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t t = item / p.n_head, h = item % p.n_head, kv_head = h / group;
+        const float* qv = q + (t * p.n_head + h) * hd;
+        float* o = out + (t * p.n_head + h) * hd;
+        const int n_att = pos[t] + 1;
+        const auto* q_bytes = reinterpret_cast<const uint8_t*>(qv);
+        float max_score = -std::numeric_limits<float>::infinity();
+        for (int j = 0; j < n_att; ++j) {
+          const float* kv = k_cache + (j * static_cast<int64_t>(p.n_head_kv) + kv_head) * hd;
+          float s;
+          dot(hd, reinterpret_cast<const uint8_t*>(kv), q_bytes, 0, 1, &s);
+          s *= p.scale;
+          scores[static_cast<size_t>(j)] = s;
+          max_score = std::max(max_score, s);
+        }
+        // Softmax shifted by the max so exp never overflows.
+        double sum = 0.0;
+        for (int j = 0; j < n_att; ++j) {
+          const float e = std::exp(scores[static_cast<size_t>(j)] - max_score);
+          scores[static_cast<size_t>(j)] = e;
+          sum += e;
+        }
+        const float inv_sum = static_cast<float>(1.0 / sum);
+        std::fill(o, o + hd, 0.0f);
+        for (int j = 0; j < n_att; ++j) {
+          const float* vv = v_cache + (j * static_cast<int64_t>(p.n_head_kv) + kv_head) * hd;
+          axpy(hd, scores[static_cast<size_t>(j)] * inv_sum, vv, o);
+        }
+      }
+    };
+    pool_.parallel_for(static_cast<int64_t>(n_tokens) * p.n_head, attend);
+  }
+
+  void silu_mul(float* gate, const float* up, size_t n) override {
+    require(n == 0 || (gate != nullptr && up != nullptr), "silu_mul", "null pointer argument");
+    elementwise(n, [&](size_t i) {
+      const float g = gate[i];
+      gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    });
+  }
+
+  void add(float* x, const float* y, size_t n) override {
+    require(n == 0 || (x != nullptr && y != nullptr), "add", "null pointer argument");
+    elementwise(n, [&](size_t i) { x[i] += y[i]; });
+  }
+
+  void add_bias(float* x, const float* bias, int n_tokens, int dim) override {
+    require(n_tokens >= 0 && dim >= 0, "add_bias", "negative shape");
+    require((n_tokens == 0 || dim == 0) || (x != nullptr && bias != nullptr), "add_bias", "null pointer argument");
+    for (int t = 0; t < n_tokens; ++t) {
+      float* xt = x + static_cast<int64_t>(t) * dim;
+      for (int i = 0; i < dim; ++i) xt[i] += bias[i];
+    }
+  }
+
+ private:
+  // Prompt matmul: y^T = W x^T as a GEMM over packed operands. Activations are packed once per call into tiles of
+  // gemm_tokens tokens ([k][token], zero padded); each thread takes whole panels of gemm_rows weight rows and, per
+  // chunk of columns, dequantises the panel once and runs every token tile over it: one pass over the weights.
+  void matmul_prompt(const WeightView& w, size_t row_bytes, const float* x, int n_tokens, float* y) {
+    const int R = kernels_.gemm_rows, T = kernels_.gemm_tokens;
+    const int64_t cols = w.cols, rows = w.rows;
+    const int64_t n_tiles = (n_tokens + T - 1) / T;
+    float* x_packed = x_packed_.reserve(static_cast<size_t>(n_tiles * cols * T));
+    pool_.parallel_for(n_tiles, [&](int64_t begin, int64_t end, int) {
+      for (int64_t j = begin; j < end; ++j) {
+        float* tile = x_packed + j * cols * T;
+        for (int t = 0; t < T; ++t) {
+          const int64_t token = j * T + t;
+          const float* src = token < n_tokens ? x + token * cols : nullptr;
+          for (int64_t k = 0; k < cols; ++k) tile[k * T + t] = src ? src[k] : 0.0f;
+        }
+      }
+    });
+    const int64_t n_panels = (rows + R - 1) / R;
+    pool_.parallel_for(n_panels, [&](int64_t begin, int64_t end, int thread_idx) {
+      float* panel = thread_panels_[static_cast<size_t>(thread_idx)].reserve(static_cast<size_t>((R + 1) * kGemmChunkCols));
+      float* row = panel + R * kGemmChunkCols;  // one dequantised row chunk
+      for (int64_t p = begin; p < end; ++p) {
+        const int64_t r0 = p * R;
+        const int nr = static_cast<int>(std::min<int64_t>(R, rows - r0));
+        for (int64_t k0 = 0; k0 < cols; k0 += kGemmChunkCols) {
+          const int64_t kc = std::min(kGemmChunkCols, cols - k0);
+          // k0 is a multiple of 256, so it starts a whole block of every type.
+          const size_t k0_bytes = static_cast<size_t>(*tensor_row_bytes(w.type, static_cast<uint64_t>(k0)));
+          for (int r = 0; r < R; ++r) {
+            if (r < nr) {
+              kernels_.dequantize_row(w.type, w.data + static_cast<size_t>(r0 + r) * row_bytes + k0_bytes, row, kc);
+              for (int64_t k = 0; k < kc; ++k) panel[k * R + r] = row[k];
+            } else {
+              for (int64_t k = 0; k < kc; ++k) panel[k * R + r] = 0.0f;
+            }
+          }
+          for (int64_t j = 0; j < n_tiles; ++j) {
+            const int nt = static_cast<int>(std::min<int64_t>(T, n_tokens - j * T));
+            kernels_.gemm_panel(panel, x_packed + (j * cols + k0) * T, kc, y + j * T * rows + r0, rows, nt, nr, k0 > 0);
+          }
+        }
+      }
+    });
+  }
+
+  template <class Op>
+  void elementwise(size_t n, Op op) {
+    const auto run_range = [&](int64_t begin, int64_t end, int) {
+      for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) op(i);
+    };
+    if (n >= kParallelElementwiseMin) {
+      // Chunks of 1024 keep each thread's range cache-line aligned and contiguous.
+      const int64_t n_chunks = static_cast<int64_t>((n + 1023) / 1024);
+      pool_.parallel_for(n_chunks, [&](int64_t begin, int64_t end, int thread_idx) {
+        run_range(begin * 1024, std::min<int64_t>(end * 1024, static_cast<int64_t>(n)), thread_idx);
+      });
+    } else {
+      run_range(0, static_cast<int64_t>(n), 0);
+    }
+  }
+
+  const CpuKernels& kernels_;
+  ThreadPool pool_;
+  std::vector<uint8_t> act_buffer_;
+  std::vector<std::vector<float>> thread_scratch_;  // per-thread temporaries (scores, rope tables)
+  AlignedFloats x_packed_;                          // prompt activations packed for the GEMM kernels
+  std::vector<AlignedFloats> thread_panels_;        // per-thread packed weight panel
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend_with_isa(int n_threads, CpuIsa isa) {
+  return std::make_unique<CpuBackend>(n_threads, isa);
+}
+
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return make_cpu_backend_with_isa(n_threads, select_cpu_isa()); }
+
+}  // namespace sovren

@@ -1,0 +1,104 @@
+// AVX-512 dot kernels for float weights (F32, F16, BF16) against float32 activations, and axpy.
+// Same structure as dot-float-avx2.cpp with 16 lanes and the 32 zmm registers allowing 4 accumulators per token.
+// GCC 12's AVX-512 intrinsic headers pass _mm512_undefined_*() values that trip -Wuninitialized once inlined
+// (GCC bug 105593); the warnings are about the headers, not this code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "cpu/dot-kernels.h"
+#include "cpu/fp16.h"
+
+namespace sovren {
+namespace {
+
+struct LoadF32 {
+  static __m512 vec(const uint8_t* w, int64_t i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(w) + i); }
+  static float one(const uint8_t* w, int64_t i) { return load_f32(w + 4 * i); }
+};
+struct LoadF16 {
+  static __m512 vec(const uint8_t* w, int64_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2 * i)));
+  }
+  static float one(const uint8_t* w, int64_t i) { return fp16_to_fp32(load_u16(w + 2 * i)); }
+};
+struct LoadBF16 {  // bf16 is the top half of a float: widen to 32 bits and shift
+  static __m512 vec(const uint8_t* w, int64_t i) {
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2 * i)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
+  static float one(const uint8_t* w, int64_t i) { return bf16_to_fp32(load_u16(w + 2 * i)); }
+};
+
+template <class Load, int NT>
+void dot_float_tile(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+  constexpr int U = 4;
+  const float* x[NT];
+  for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const float*>(act + t * stride);
+  __m512 acc[NT][U];
+  for (int t = 0; t < NT; ++t)
+    for (int u = 0; u < U; ++u) acc[t][u] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 * U <= n; i += 16 * U) {
+    for (int u = 0; u < U; ++u) {
+      const __m512 wv = Load::vec(w, i + 16 * u);
+      for (int t = 0; t < NT; ++t) acc[t][u] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i + 16 * u), acc[t][u]);
+    }
+  }
+  for (; i + 16 <= n; i += 16) {
+    const __m512 wv = Load::vec(w, i);
+    for (int t = 0; t < NT; ++t) acc[t][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[t] + i), acc[t][0]);
+  }
+  for (int t = 0; t < NT; ++t) {
+    __m512 s = acc[t][0];
+    for (int u = 1; u < U; ++u) s = _mm512_add_ps(s, acc[t][u]);
+    float r = _mm512_reduce_add_ps(s);
+    for (int64_t j = i; j < n; ++j) r += Load::one(w, j) * x[t][j];
+    out[t] = r;
+  }
+}
+
+template <class Load>
+void dot_float(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_tok, float* out) {
+  switch (n_tok) {
+    case 1:
+      return dot_float_tile<Load, 1>(n, w, act, stride, out);
+    case 2:
+      return dot_float_tile<Load, 2>(n, w, act, stride, out);
+    case 3:
+      return dot_float_tile<Load, 3>(n, w, act, stride, out);
+    default:
+      return dot_float_tile<Load, 4>(n, w, act, stride, out);
+  }
+}
+
+}  // namespace
+
+void dot_f32_avx512(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_tok, float* out) {
+  dot_float<LoadF32>(n, w, act, stride, n_tok, out);
+}
+void dot_f16_avx512(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_tok, float* out) {
+  dot_float<LoadF16>(n, w, act, stride, n_tok, out);
+}
+void dot_bf16_avx512(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_tok, float* out) {
+  dot_float<LoadBF16>(n, w, act, stride, n_tok, out);
+}
+
+void axpy_avx512(int64_t n, float a, const float* x, float* y) {
+  const __m512 av = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  }
+  if (i < n) {  // masked tail: no scalar loop, no read past the end
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+// Activation quantisation is a small share of a matmul; the AVX2 version (valid on every AVX-512 CPU this
+// table is used on) gives the same bytes.
+void quantize_q8_0_avx512(const float* x, int64_t n, uint8_t* out) { quantize_q8_0_avx2(x, n, out); }
+void quantize_q8_k_avx512(const float* x, int64_t n, uint8_t* out) { quantize_q8_k_avx2(x, n, out); }
+
+}  // namespace sovren

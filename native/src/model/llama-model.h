@@ -1,0 +1,128 @@
+// A llama-family model loaded from GGUF: hyper-parameters, validated weights (copied into huge-page memory or
+// used in place from the mapping), the tokenizer, and the batched forward pass over a Sequence's KV cache.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "cpu/huge-page-buffer.h"
+#include "gguf/gguf-reader.h"
+#include "model/llama-hparams.h"
+#include "tokenizer/tokenizer.h"
+
+namespace sovren {
+
+class Sequence;
+
+// Where the weight matrices are read from during inference.
+enum class WeightStorage {
+  // Copied once at load into anonymous huge-page memory; the file mapping's data pages are then dropped. On VMs
+  // with shadow/nested paging, streaming 4 KiB file-backed pages is several times slower (docs/performance.md).
+  Copy,
+  // Read in place from the file mapping (prefaulted at load); no extra memory, slower on such VMs.
+  Mmap,
+};
+
+struct ModelLoadOptions {
+  int n_threads = 0;  // <= 0: one per online core
+  int n_ctx = 0;      // context size of each sequence; <= 0: min(training context, kDefaultContextSize)
+  WeightStorage weights = WeightStorage::Copy;
+  static constexpr int kDefaultContextSize = 4096;
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm;  // [n_embd]
+  WeightView wq, wk, wv, wo;
+  std::vector<float> bq, bk, bv;  // empty unless the architecture has QKV bias
+  std::vector<float> ffn_norm;    // [n_embd]
+  WeightView w_gate, w_up, w_down;
+};
+
+// Special token ids as stated by the GGUF (-1 when absent), for info and for callers building prompts.
+struct SpecialTokens {
+  int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1;
+  std::vector<int32_t> eog;  // every id that ends generation
+  bool add_bos = false, add_eos = false;
+};
+
+struct TensorTypeCount {
+  uint64_t tensors = 0;
+  uint64_t elements = 0;
+};
+
+// Loading checks every tensor's presence, type and shape against the hyper-parameters; errors name the tensor.
+// Thread safety: forward() may be called from several threads with different Sequences; the passes are
+// serialised by a mutex on the model because they share the backend's thread pool and scratch buffers.
+class LlamaModel {
+ public:
+  static std::unique_ptr<LlamaModel> load(const std::string& path, const ModelLoadOptions& options);
+  LlamaModel(std::unique_ptr<GgufFile> gguf, const ModelLoadOptions& options);
+  ~LlamaModel();
+  LlamaModel(const LlamaModel&) = delete;
+  LlamaModel& operator=(const LlamaModel&) = delete;
+
+  const LlamaHparams& hparams() const { return hp_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const GgufFile& gguf() const { return *gguf_; }
+  int context_size() const { return n_ctx_; }
+  int n_vocab() const { return static_cast<int>(hp_.n_vocab); }
+  const std::string& name() const { return name_; }
+  const std::string& chat_template() const { return chat_template_; }
+  const SpecialTokens& special_tokens() const { return special_tokens_; }
+  const std::string& tokenizer_model() const { return tokenizer_model_; }
+  uint64_t parameter_count() const { return parameter_count_; }
+  uint64_t weight_bytes() const { return weight_bytes_; }
+  const std::map<std::string, TensorTypeCount>& tensor_types() const { return tensor_types_; }
+  std::string backend_name() const { return backend_->name(); }
+  int n_threads() const { return backend_->n_threads(); }
+  WeightStorage weight_storage() const { return weight_storage_; }
+  // Bytes of anonymous memory holding the weight copy (0 in Mmap mode).
+  size_t weight_copy_bytes() const { return weight_copy_.size(); }
+
+  // Runs tokens [0, n) at the sequence's current position in one batched pass (longer inputs are split into
+  // micro-batches of kMaxBatch tokens to bound scratch memory), appends their keys/values to its cache and
+  // advances it. Returns the logits of the last token ([n_vocab]) or of every token ([n][n_vocab]); the span
+  // stays valid until the sequence's next forward. Throws when the context would overflow or an id is invalid.
+  std::span<const float> forward(Sequence& seq, const int32_t* tokens, int n, bool want_all_logits);
+
+  static constexpr int kMaxBatch = 512;
+
+ private:
+  friend class Sequence;
+  void load_weights();
+  void place_weights(WeightStorage storage, int n_threads);
+  void forward_batch(Sequence& seq, const int32_t* tokens, int n, bool want_all_logits, float* logits_out);
+
+  std::unique_ptr<GgufFile> gguf_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  LlamaHparams hp_;
+  int n_ctx_ = 0;
+  std::string name_;
+  std::string chat_template_;
+  SpecialTokens special_tokens_;
+  std::string tokenizer_model_;
+  uint64_t parameter_count_ = 0;
+  uint64_t weight_bytes_ = 0;
+  std::map<std::string, TensorTypeCount> tensor_types_;
+  WeightStorage weight_storage_ = WeightStorage::Mmap;
+  HugePageBuffer weight_copy_;  // the tensor data section in Copy mode; every WeightView points into it
+
+  WeightView token_embd_;
+  WeightView output_;  // token_embd_ when the output matrix is tied to the embedding
+  std::vector<float> output_norm_;
+  std::vector<float> rope_freq_factors_;  // empty unless rope_freqs.weight is present
+  std::vector<LayerWeights> layers_;
+
+  std::mutex forward_mutex_;
+  // Scratch activations, reused across passes (guarded by forward_mutex_).
+  std::vector<float> x_, xb_, q_, attn_out_, gate_, up_;
+  std::vector<int32_t> pos_;
+};
+
+}  // namespace sovren

@@ -1,0 +1,592 @@
+// SentencePiece and byte-level BPE tokenizers over a GGUF vocabulary, plus the streaming detokenizer.
+// Algorithms follow llama.cpp's llm_tokenizer_spm / llm_tokenizer_bpe so ids match models converted with it.
+#include "tokenizer/tokenizer.h"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <queue>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "tokenizer/bpe-pre-tokenizer.h"
+#include "tokenizer/unicode-category.h"
+
+namespace sovren {
+namespace {
+
+constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // "▁" (U+2581), SentencePiece's visible space
+constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using TokenIdMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+int32_t find_id(const TokenIdMap& map, std::string_view text) {
+  const auto it = map.find(text);
+  return it == map.end() ? -1 : it->second;
+}
+
+// GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the rest to U+0100.. in byte order, so
+// every byte has a visible, non-space character in the vocabulary.
+std::array<uint32_t, 256> byte_level_codepoints() {
+  std::array<uint32_t, 256> map{};
+  uint32_t next_extra = 256;
+  for (uint32_t b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    map[b] = printable ? b : next_extra++;
+  }
+  return map;
+}
+
+struct SpecialTrieNode {
+  std::vector<std::pair<uint8_t, int32_t>> children;  // byte -> node index
+  int32_t token = -1;
+};
+
+struct BpeMerge {
+  int32_t rank;
+  int32_t result;  // token id of left+right
+};
+
+uint64_t merge_key(int32_t left, int32_t right) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+}
+
+std::string describe_token(const std::string& text) {
+  return "'" + (text.size() > 40 ? text.substr(0, 40) + "..." : text) + "'";
+}
+
+}  // namespace
+
+struct Tokenizer::Tables {
+  VocabSpec spec;
+  bool sentencepiece = false;
+  BpePreTokenizer pre_tokenizer = BpePreTokenizer::kGpt2;
+  bool ignore_merges = false;  // Llama 3: a whole word that is a token is taken as is (tiktoken behaviour)
+  TokenIdMap token_ids;        // every token text -> its first id
+  TokenIdMap spm_piece_ids;    // SentencePiece pieces that bigram merging may produce (NORMAL / UNDEFINED)
+  std::vector<std::string> pieces;  // bytes of each token as rendered without render_special
+  std::vector<uint8_t> is_special;  // CONTROL / UNKNOWN: rendering depends on render_special
+  std::vector<uint8_t> starts_fragment;  // CONTROL / USER_DEFINED: SentencePiece restarts the space prefix after it
+  std::vector<uint8_t> is_eog;
+  std::array<int32_t, 256> byte_token_ids{};         // <0xNN> (SentencePiece) or byte-level char token (BPE)
+  std::array<std::string, 256> byte_level_chars;     // BPE: UTF-8 of each byte's stand-in character
+  std::unordered_map<uint32_t, uint8_t> byte_level_inverse;  // stand-in code point -> byte
+  std::unordered_map<uint64_t, BpeMerge> merges;
+  std::vector<SpecialTrieNode> special_trie{1};  // node 0 is the root
+  std::array<bool, 256> special_first_byte{};
+
+  TokenType type(int32_t id) const { return static_cast<TokenType>(spec.token_types[static_cast<size_t>(id)]); }
+
+  void check_id(int32_t id) const {
+    if (id < 0 || static_cast<size_t>(id) >= spec.tokens.size()) {
+      throw EngineError("token id " + std::to_string(id) + " is out of range (vocabulary has " +
+                        std::to_string(spec.tokens.size()) + " tokens)");
+    }
+  }
+
+  // ---- special tokens ---------------------------------------------------------------------------------
+  void add_special(const std::string& text, int32_t id) {
+    int32_t node = 0;
+    for (const char ch : text) {
+      const uint8_t byte = static_cast<uint8_t>(ch);
+      int32_t child = -1;
+      for (const auto& [b, index] : special_trie[static_cast<size_t>(node)].children) {
+        if (b == byte) child = index;
+      }
+      if (child < 0) {
+        child = static_cast<int32_t>(special_trie.size());
+        special_trie[static_cast<size_t>(node)].children.emplace_back(byte, child);
+        special_trie.emplace_back();
+      }
+      node = child;
+    }
+    if (special_trie[static_cast<size_t>(node)].token < 0) special_trie[static_cast<size_t>(node)].token = id;
+    special_first_byte[static_cast<uint8_t>(text[0])] = true;
+  }
+
+  // Longest special token starting at `offset`: {id, length}, or {-1, 0}.
+  std::pair<int32_t, size_t> match_special(std::string_view text, size_t offset) const {
+    std::pair<int32_t, size_t> best{-1, 0};
+    int32_t node = 0;
+    for (size_t i = offset; i < text.size(); ++i) {
+      const uint8_t byte = static_cast<uint8_t>(text[i]);
+      int32_t child = -1;
+      for (const auto& [b, index] : special_trie[static_cast<size_t>(node)].children) {
+        if (b == byte) child = index;
+      }
+      if (child < 0) break;
+      node = child;
+      if (special_trie[static_cast<size_t>(node)].token >= 0) best = {special_trie[static_cast<size_t>(node)].token, i + 1 - offset};
+    }
+    return best;
+  }
+
+  // ---- SentencePiece ----------------------------------------------------------------------------------
+  void push_byte_fallback(std::string_view symbol, std::vector<int32_t>& out) const {
+    for (const char ch : symbol) {
+      const int32_t id = byte_token_ids[static_cast<uint8_t>(ch)];
+      if (id >= 0) {
+        out.push_back(id);
+      } else if (spec.unk_id >= 0) {
+        out.push_back(spec.unk_id);
+        return;  // one <unk> per unknown character, as SentencePiece does
+      } else {
+        char hex[8];
+        std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned>(static_cast<uint8_t>(ch)));
+        throw EngineError(std::string("cannot encode byte ") + hex +
+                          ": the vocabulary has no byte token for it and no unknown token");
+      }
+    }
+  }
+
+  // `text` already has spaces replaced by "▁" and the prefix added.
+  void encode_sentencepiece(std::string_view text, std::vector<int32_t>& out) const {
+    struct Symbol {
+      int32_t prev, next;
+      size_t offset, length;  // length 0: merged into its left neighbour
+    };
+    struct Bigram {
+      int32_t left, right;
+      float score;
+      size_t length;
+    };
+    const auto lower_priority = [](const Bigram& a, const Bigram& b) {
+      return a.score < b.score || (a.score == b.score && a.left > b.left);
+    };
+    std::vector<Symbol> symbols;
+    symbols.reserve(text.size());
+    for (size_t offset = 0; offset < text.size();) {
+      const size_t length = decode_utf8_char(text, offset).length;
+      const int32_t index = static_cast<int32_t>(symbols.size());
+      symbols.push_back({index - 1, index + 1, offset, length});
+      offset += length;
+    }
+    if (symbols.empty()) return;
+    symbols.back().next = -1;
+
+    std::priority_queue<Bigram, std::vector<Bigram>, decltype(lower_priority)> queue(lower_priority);
+    const auto try_add_bigram = [&](int32_t left, int32_t right) {
+      if (left < 0 || right < 0) return;
+      const Symbol& l = symbols[static_cast<size_t>(left)];
+      const Symbol& r = symbols[static_cast<size_t>(right)];
+      const std::string_view merged = text.substr(l.offset, l.length + r.length);
+      const int32_t id = find_id(spm_piece_ids, merged);
+      if (id < 0) return;
+      queue.push({left, right, spec.scores[static_cast<size_t>(id)], merged.size()});
+    };
+    for (size_t i = 1; i < symbols.size(); ++i) try_add_bigram(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+
+    while (!queue.empty()) {
+      const Bigram bigram = queue.top();
+      queue.pop();
+      Symbol& left = symbols[static_cast<size_t>(bigram.left)];
+      Symbol& right = symbols[static_cast<size_t>(bigram.right)];
+      // Stale entry: one side was merged elsewhere since this bigram was queued.
+      if (left.length == 0 || right.length == 0 || left.length + right.length != bigram.length) continue;
+      left.length += right.length;
+      right.length = 0;
+      left.next = right.next;
+      if (right.next >= 0) symbols[static_cast<size_t>(right.next)].prev = bigram.left;
+      try_add_bigram(left.prev, bigram.left);
+      try_add_bigram(bigram.left, left.next);
+    }
+
+    for (int32_t i = 0; i >= 0; i = symbols[static_cast<size_t>(i)].next) {
+      const Symbol& symbol = symbols[static_cast<size_t>(i)];
+      const std::string_view piece = text.substr(symbol.offset, symbol.length);
+      const int32_t id = find_id(spm_piece_ids, piece);
+      if (id >= 0) {
+        out.push_back(id);
+      } else {
+        push_byte_fallback(piece, out);  // only single characters can be missing: merges always make tokens
+      }
+    }
+  }
+
+  // ---- byte-level BPE ---------------------------------------------------------------------------------
+  void encode_bpe_word(std::string_view word, std::vector<int32_t>& out) const {
+    if (ignore_merges) {
+      std::string mapped;
+      for (const char ch : word) mapped += byte_level_chars[static_cast<uint8_t>(ch)];
+      const int32_t id = find_id(token_ids, mapped);
+      if (id >= 0) {
+        out.push_back(id);
+        return;
+      }
+    }
+    struct Symbol {
+      int32_t id, prev, next;
+      uint8_t first_byte;
+      bool alive;
+    };
+    struct Candidate {
+      int32_t rank, left, right, left_id, right_id, result;
+    };
+    const auto lower_priority = [](const Candidate& a, const Candidate& b) {
+      return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
+    };
+    std::vector<Symbol> symbols;
+    symbols.reserve(word.size());
+    for (size_t i = 0; i < word.size(); ++i) {
+      const uint8_t byte = static_cast<uint8_t>(word[i]);
+      const int32_t index = static_cast<int32_t>(i);
+      symbols.push_back({byte_token_ids[byte], index - 1, index + 1, byte, true});
+    }
+    symbols.back().next = -1;
+    std::priority_queue<Candidate, std::vector<Candidate>, decltype(lower_priority)> queue(lower_priority);
+    const auto try_add = [&](int32_t left, int32_t right) {
+      if (left < 0 || right < 0) return;
+      const int32_t left_id = symbols[static_cast<size_t>(left)].id;
+      const int32_t right_id = symbols[static_cast<size_t>(right)].id;
+      if (left_id < 0 || right_id < 0) return;
+      const auto it = merges.find(merge_key(left_id, right_id));
+      if (it == merges.end()) return;
+      queue.push({it->second.rank, left, right, left_id, right_id, it->second.result});
+    };
+    for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+    while (!queue.empty()) {
+      const Candidate c = queue.top();
+      queue.pop();
+      Symbol& left = symbols[static_cast<size_t>(c.left)];
+      Symbol& right = symbols[static_cast<size_t>(c.right)];
+      if (!left.alive || !right.alive || left.next != c.right || left.id != c.left_id || right.id != c.right_id) {
+        continue;  // stale
+      }
+      left.id = c.result;
+      right.alive = false;
+      left.next = right.next;
+      if (right.next >= 0) symbols[static_cast<size_t>(right.next)].prev = c.left;
+      try_add(left.prev, c.left);
+      try_add(c.left, left.next);
+    }
+    for (int32_t i = 0; i >= 0; i = symbols[static_cast<size_t>(i)].next) {
+      const Symbol& symbol = symbols[static_cast<size_t>(i)];
+      if (symbol.id >= 0) {
+        out.push_back(symbol.id);
+      } else if (spec.unk_id >= 0) {
+        out.push_back(spec.unk_id);
+      } else {
+        char hex[8];
+        std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned>(symbol.first_byte));
+        throw EngineError(std::string("cannot encode byte ") + hex +
+                          ": the BPE vocabulary has no token for it and no unknown token");
+      }
+    }
+  }
+
+  void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const {
+    if (sentencepiece) {
+      std::string escaped;
+      escaped.reserve(text.size() * 2 + 3);
+      if (spec.add_space_prefix && after_special) escaped += kSpmSpace;
+      for (const char ch : text) {
+        if (ch == ' ') {
+          escaped += kSpmSpace;
+        } else {
+          escaped += ch;
+        }
+      }
+      encode_sentencepiece(escaped, out);
+      return;
+    }
+    std::vector<TextSpan> words;
+    split_bpe_words(text, pre_tokenizer, words);
+    for (const TextSpan& word : words) encode_bpe_word(text.substr(word.offset, word.length), out);
+  }
+
+  std::string byte_level_decode(const std::string& text) const {
+    std::string bytes;
+    bytes.reserve(text.size());
+    for (size_t offset = 0; offset < text.size();) {
+      const Utf8Char ch = decode_utf8_char(text, offset);
+      const auto it = ch.codepoint == kInvalidCodepoint ? byte_level_inverse.end() : byte_level_inverse.find(ch.codepoint);
+      if (it != byte_level_inverse.end()) {
+        bytes.push_back(static_cast<char>(it->second));
+      } else {
+        bytes.append(text, offset, ch.length);  // not a byte stand-in: keep the text as written
+      }
+      offset += ch.length;
+    }
+    return bytes;
+  }
+
+  void build(VocabSpec&& input);
+};
+
+void Tokenizer::Tables::build(VocabSpec&& input) {
+  spec = std::move(input);
+  if (spec.model == "llama") {
+    sentencepiece = true;
+  } else if (spec.model == "gpt2") {
+    sentencepiece = false;
+    pre_tokenizer = bpe_pre_tokenizer_from_name(spec.pre);
+    ignore_merges = pre_tokenizer == BpePreTokenizer::kLlama3;
+  } else {
+    throw EngineError("unsupported tokenizer model '" + spec.model +
+                      "' (tokenizer.ggml.model); supported: llama (SentencePiece), gpt2 (byte-level BPE)");
+  }
+  const size_t n = spec.tokens.size();
+  if (n == 0) throw EngineError("tokenizer.ggml.tokens is empty");
+  if (n > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    throw EngineError("tokenizer.ggml.tokens has " + std::to_string(n) + " entries, more than int32 ids can address");
+  }
+  const std::string n_text = std::to_string(n);
+  if (spec.scores.empty()) spec.scores.assign(n, 0.0f);
+  if (spec.scores.size() != n) {
+    throw EngineError("tokenizer.ggml.scores has " + std::to_string(spec.scores.size()) +
+                      " entries but tokenizer.ggml.tokens has " + n_text);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isnan(spec.scores[i])) throw EngineError("tokenizer.ggml.scores[" + std::to_string(i) + "] is NaN");
+  }
+  const auto check_special_id = [&](const char* key, int32_t id) {
+    if (id < -1 || id >= static_cast<int64_t>(n)) {
+      throw EngineError(std::string(key) + " = " + std::to_string(id) + " is out of range (vocabulary has " +
+                        n_text + " tokens)");
+    }
+  };
+  check_special_id("tokenizer.ggml.bos_token_id", spec.bos_id);
+  check_special_id("tokenizer.ggml.eos_token_id", spec.eos_id);
+  check_special_id("tokenizer.ggml.unknown_token_id", spec.unk_id);
+  check_special_id("tokenizer.ggml.padding_token_id", spec.pad_id);
+  check_special_id("tokenizer.ggml.eot_token_id", spec.eot_id);
+  for (const int32_t id : spec.eog_ids) {
+    if (id < 0 || id >= static_cast<int64_t>(n)) {
+      throw EngineError("end-of-generation token id " + std::to_string(id) + " is out of range (vocabulary has " +
+                        n_text + " tokens)");
+    }
+  }
+  if (spec.add_bos && spec.bos_id < 0) throw EngineError("tokenizer.ggml.add_bos_token is set but there is no bos_token_id");
+  if (spec.add_eos && spec.eos_id < 0) throw EngineError("tokenizer.ggml.add_eos_token is set but there is no eos_token_id");
+  if (spec.token_types.empty()) {
+    // No types in the file: the declared special ids are the only control tokens we can know of.
+    spec.token_types.assign(n, static_cast<int32_t>(TokenType::NORMAL));
+    for (const int32_t id : {spec.bos_id, spec.eos_id, spec.pad_id, spec.eot_id}) {
+      if (id >= 0) spec.token_types[static_cast<size_t>(id)] = static_cast<int32_t>(TokenType::CONTROL);
+    }
+    for (const int32_t id : spec.eog_ids) spec.token_types[static_cast<size_t>(id)] = static_cast<int32_t>(TokenType::CONTROL);
+    if (spec.unk_id >= 0) spec.token_types[static_cast<size_t>(spec.unk_id)] = static_cast<int32_t>(TokenType::UNKNOWN);
+  }
+  if (spec.token_types.size() != n) {
+    throw EngineError("tokenizer.ggml.token_type has " + std::to_string(spec.token_types.size()) +
+                      " entries but tokenizer.ggml.tokens has " + n_text);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (spec.token_types[i] < 0 || spec.token_types[i] > static_cast<int32_t>(TokenType::BYTE)) {
+      throw EngineError("tokenizer.ggml.token_type[" + std::to_string(i) + "] = " + std::to_string(spec.token_types[i]) +
+                        " is not a valid token type (0..6)");
+    }
+  }
+
+  token_ids.reserve(n);
+  byte_token_ids.fill(-1);
+  pieces.resize(n);
+  is_special.assign(n, 0);
+  starts_fragment.assign(n, 0);
+  is_eog.assign(n, 0);
+  const std::array<uint32_t, 256> byte_codepoints = byte_level_codepoints();
+  if (!sentencepiece) {
+    for (uint32_t b = 0; b < 256; ++b) {
+      append_utf8(byte_level_chars[b], byte_codepoints[b]);
+      byte_level_inverse.emplace(byte_codepoints[b], static_cast<uint8_t>(b));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t id = static_cast<int32_t>(i);
+    const std::string& text = spec.tokens[i];
+    const TokenType token_type = type(id);
+    if (!text.empty()) token_ids.emplace(text, id);  // emplace keeps the first id of a duplicated text
+    switch (token_type) {
+      case TokenType::CONTROL:
+        is_special[i] = 1;
+        starts_fragment[i] = 1;
+        if (!text.empty()) add_special(text, id);
+        break;
+      case TokenType::USER_DEFINED:
+        starts_fragment[i] = 1;
+        pieces[i] = text;
+        if (!text.empty()) add_special(text, id);
+        break;
+      case TokenType::UNKNOWN:
+        is_special[i] = 1;
+        pieces[i] = kReplacementChar;
+        break;
+      case TokenType::UNUSED:
+        break;
+      case TokenType::BYTE:
+        if (sentencepiece) {
+          unsigned value = 0;
+          char tail = 0;
+          if (text.size() == 6 && std::sscanf(text.c_str(), "<0x%2X>%c", &value, &tail) == 1 && text[5] == '>') {
+            pieces[i] = std::string(1, static_cast<char>(value));
+            if (byte_token_ids[value] < 0) byte_token_ids[value] = id;
+            break;
+          }
+        }
+        [[fallthrough]];  // malformed byte token, or byte-level BPE where bytes are ordinary tokens
+      case TokenType::UNDEFINED:
+      case TokenType::NORMAL:
+        if (sentencepiece) {
+          if (!text.empty()) spm_piece_ids.emplace(text, id);
+          std::string piece;
+          for (size_t at = 0; at < text.size();) {
+            if (text.compare(at, kSpmSpace.size(), kSpmSpace) == 0) {
+              piece += ' ';
+              at += kSpmSpace.size();
+            } else {
+              piece += text[at++];
+            }
+          }
+          pieces[i] = std::move(piece);
+        } else {
+          pieces[i] = byte_level_decode(text);
+        }
+        break;
+    }
+  }
+  if (!sentencepiece) {
+    for (uint32_t b = 0; b < 256; ++b) byte_token_ids[b] = find_id(token_ids, byte_level_chars[b]);
+    merges.reserve(spec.merges.size());
+    for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
+      const std::string& merge = spec.merges[rank];
+      const size_t space = merge.find(' ', 1);
+      if (space == std::string::npos) {
+        throw EngineError("tokenizer.ggml.merges[" + std::to_string(rank) + "] = " + describe_token(merge) +
+                          " has no space separating its two tokens");
+      }
+      const std::string_view left(merge.data(), space);
+      const std::string_view right(merge.data() + space + 1, merge.size() - space - 1);
+      const int32_t left_id = find_id(token_ids, left);
+      const int32_t right_id = find_id(token_ids, right);
+      if (left_id < 0 || right_id < 0) {
+        throw EngineError("tokenizer.ggml.merges[" + std::to_string(rank) + "] = " + describe_token(merge) +
+                          " refers to token " + describe_token(std::string(left_id < 0 ? left : right)) +
+                          " that is not in the vocabulary");
+      }
+      const int32_t result = find_id(token_ids, std::string(left) + std::string(right));
+      if (result < 0) continue;  // its product is not a token, so the merge can never be emitted
+      merges.emplace(merge_key(left_id, right_id), BpeMerge{static_cast<int32_t>(rank), result});
+    }
+  }
+  for (const int32_t id : {spec.eos_id, spec.eot_id}) {
+    if (id >= 0) is_eog[static_cast<size_t>(id)] = 1;
+  }
+  for (const int32_t id : spec.eog_ids) is_eog[static_cast<size_t>(id)] = 1;
+}
+
+Tokenizer::Tokenizer(VocabSpec spec) {
+  auto tables = std::make_shared<Tables>();
+  tables->build(std::move(spec));
+  tables_ = std::move(tables);
+}
+
+int32_t Tokenizer::n_vocab() const { return static_cast<int32_t>(tables_->spec.tokens.size()); }
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+  const Tables& t = *tables_;
+  std::vector<int32_t> out;
+  out.reserve(text.size() / 3 + 4);
+  if (add_special && t.spec.add_bos) out.push_back(t.spec.bos_id);
+  bool after_special = true;  // the text start counts as following a special token (space prefix)
+  size_t fragment_start = 0;
+  if (parse_special) {
+    for (size_t pos = 0; pos < text.size();) {
+      if (!t.special_first_byte[static_cast<uint8_t>(text[pos])]) {
+        ++pos;
+        continue;
+      }
+      const auto [id, length] = t.match_special(text, pos);
+      if (id < 0) {
+        ++pos;
+        continue;
+      }
+      if (pos > fragment_start) t.encode_text(text.substr(fragment_start, pos - fragment_start), after_special, out);
+      out.push_back(id);
+      after_special = true;
+      pos += length;
+      fragment_start = pos;
+    }
+  }
+  if (text.size() > fragment_start) t.encode_text(text.substr(fragment_start), after_special, out);
+  if (add_special && t.spec.add_eos) out.push_back(t.spec.eos_id);
+  return out;
+}
+
+std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
+  const Tables& t = *tables_;
+  t.check_id(id);
+  const size_t index = static_cast<size_t>(id);
+  if (render_special && t.is_special[index]) return t.spec.tokens[index];
+  return t.pieces[index];
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool render_special) const {
+  const Tables& t = *tables_;
+  std::string out;
+  bool strip_space = t.sentencepiece && t.spec.add_space_prefix;
+  for (const int32_t id : ids) {
+    t.check_id(id);
+    const size_t index = static_cast<size_t>(id);
+    if (t.starts_fragment[index]) {
+      out += render_special && t.is_special[index] ? t.spec.tokens[index] : t.pieces[index];
+      strip_space = t.sentencepiece && t.spec.add_space_prefix;
+      continue;
+    }
+    const std::string& piece = render_special && t.is_special[index] ? t.spec.tokens[index] : t.pieces[index];
+    if (piece.empty()) continue;
+    out.append(piece, strip_space && piece[0] == ' ' ? 1 : 0);
+    strip_space = false;
+  }
+  return out;
+}
+
+bool Tokenizer::is_eog(int32_t id) const {
+  if (id < 0 || id >= n_vocab()) return false;
+  return tables_->is_eog[static_cast<size_t>(id)] != 0;
+}
+
+int32_t Tokenizer::bos_id() const { return tables_->spec.bos_id; }
+int32_t Tokenizer::eos_id() const { return tables_->spec.eos_id; }
+
+const std::string& Tokenizer::token_text(int32_t id) const {
+  tables_->check_id(id);
+  return tables_->spec.tokens[static_cast<size_t>(id)];
+}
+
+const VocabSpec& Tokenizer::spec() const { return tables_->spec; }
+
+StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tok, bool render_special)
+    : tokenizer_(tok), render_special_(render_special) {}
+
+std::string StreamingDetokenizer::push(int32_t id) {
+  pending_ += tokenizer_.token_to_piece(id, render_special_);
+  std::string out;
+  size_t offset = 0;
+  while (offset < pending_.size()) {
+    const int length = utf8_complete_length(pending_, offset);
+    if (length < 0) break;  // valid start of a character whose remaining bytes are still to come
+    if (length == 0) {
+      out += kReplacementChar;
+      ++offset;
+      continue;
+    }
+    out.append(pending_, offset, static_cast<size_t>(length));
+    offset += static_cast<size_t>(length);
+  }
+  pending_.erase(0, offset);
+  return out;
+}
+
+std::string StreamingDetokenizer::flush() {
+  std::string out = pending_.empty() ? std::string() : std::string(kReplacementChar);
+  pending_.clear();
+  return out;
+}
+
+}  // namespace sovren

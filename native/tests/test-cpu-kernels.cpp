@@ -1,0 +1,581 @@
+// Tests of the CPU kernels: dequantisation against hand-computed blocks, every SIMD dot kernel against the scalar
+// reference, matmul against a double-precision reference of the dequantised weights (every ISA, 1..17 tokens, odd
+// row counts, 1..3 threads), and rms_norm / rope / attention / silu_mul / add / get_rows against naive versions.
+// GCC 12 at -O3 reports a false -Wrestrict inside std::string concatenation (GCC bug 105329).
+#pragma GCC diagnostic ignored "-Wrestrict"
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "cpu/cpu-backend.h"
+#include "cpu/cpu-isa.h"
+#include "cpu/dequantize.h"
+#include "cpu/dot-kernels.h"
+#include "cpu/fp16.h"
+
+using namespace sovren;
+
+namespace {
+
+int g_passed = 0, g_failed = 0;
+
+void check(bool ok, const std::string& what) {
+  if (ok) {
+    ++g_passed;
+  } else {
+    ++g_failed;
+    std::printf("FAIL: %s\n", what.c_str());
+  }
+}
+
+std::string fmt(const char* f, double a, double b = 0) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, f, a, b);
+  return buf;
+}
+
+const TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0,
+                                TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K};
+
+std::string type_name(TensorType t) { return std::string(tensor_type_name(t)); }
+
+void put_u16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+
+// Random but valid blocks: finite f16 scales of realistic magnitude, every quant bit pattern possible.
+std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+  const size_t row_bytes = *tensor_row_bytes(type, static_cast<uint64_t>(cols));
+  std::vector<uint8_t> data(row_bytes * static_cast<size_t>(rows));
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scale(0.5f, 2.0f);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const auto f16 = [&](float lo) { return fp32_to_fp16(lo * scale(rng)); };
+  const int64_t n_values = rows * cols;
+  uint8_t* p = data.data();
+  switch (type) {
+    case TensorType::F32:
+      for (int64_t i = 0; i < n_values; ++i) store_f32(p + 4 * i, unit(rng));
+      break;
+    case TensorType::F16:
+      for (int64_t i = 0; i < n_values; ++i) put_u16(p + 2 * i, fp32_to_fp16(unit(rng)));
+      break;
+    case TensorType::BF16:
+      for (int64_t i = 0; i < n_values; ++i) put_u16(p + 2 * i, fp32_to_bf16(unit(rng)));
+      break;
+    case TensorType::Q4_0:
+      for (int64_t b = 0; b < n_values / 32; ++b, p += 18) {
+        put_u16(p, f16(b % 3 == 0 ? -0.02f : 0.02f));
+        for (int j = 2; j < 18; ++j) p[j] = static_cast<uint8_t>(byte(rng));
+      }
+      break;
+    case TensorType::Q8_0:
+      for (int64_t b = 0; b < n_values / 32; ++b, p += 34) {
+        put_u16(p, f16(0.008f));
+        for (int j = 2; j < 34; ++j) p[j] = static_cast<uint8_t>(byte(rng));
+      }
+      break;
+    case TensorType::Q4_K:
+      for (int64_t b = 0; b < n_values / 256; ++b, p += 144) {
+        put_u16(p, f16(0.002f));
+        put_u16(p + 2, f16(0.001f));
+        for (int j = 4; j < 144; ++j) p[j] = static_cast<uint8_t>(byte(rng));
+      }
+      break;
+    case TensorType::Q6_K:
+      for (int64_t b = 0; b < n_values / 256; ++b, p += 210) {
+        for (int j = 0; j < 208; ++j) p[j] = static_cast<uint8_t>(byte(rng));
+        put_u16(p + 208, f16(0.0005f));
+      }
+      break;
+  }
+  return data;
+}
+
+std::vector<float> random_activations(int64_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = unit(rng) * (rng() % 37 == 0 ? 6.0f : 1.0f);  // a few outliers, as real activations have
+  return x;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dequantisation against blocks whose values are worked out by hand from the documented layouts.
+
+void test_fp16_conversions() {
+  check(fp16_to_fp32(0x3C00) == 1.0f && fp16_to_fp32(0xC000) == -2.0f && fp16_to_fp32(0x3555) == 0.333251953125f,
+        "fp16 normal values");
+  check(fp16_to_fp32(0x0001) == 0x1p-24f && fp16_to_fp32(0x83FF) == -1023 * 0x1p-24f, "fp16 subnormals");
+  check(fp16_to_fp32(0x7BFF) == 65504.0f && std::isinf(fp16_to_fp32(0x7C00)) && std::isnan(fp16_to_fp32(0x7E00)),
+        "fp16 max / inf / nan");
+  check(std::signbit(fp16_to_fp32(0x8000)) && fp16_to_fp32(0x8000) == 0.0f, "fp16 negative zero");
+  int mismatches = 0;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const auto bits = static_cast<uint16_t>(h);
+    if ((bits & 0x7C00) == 0x7C00 && (bits & 0x3FF) != 0) continue;  // NaNs
+    if (fp32_to_fp16(fp16_to_fp32(bits)) != bits) ++mismatches;
+  }
+  check(mismatches == 0, "every finite half survives float round trip (" + std::to_string(mismatches) + " differ)");
+  check(fp32_to_fp16(1.0f + 0x1p-11f) == 0x3C00 && fp32_to_fp16(1.0f + 3 * 0x1p-11f) == 0x3C02,
+        "fp32_to_fp16 rounds ties to even");
+  check(fp32_to_fp16(65520.0f) == 0x7C00 && fp32_to_fp16(65519.0f) == 0x7BFF, "fp32_to_fp16 overflow threshold");
+  check(bf16_to_fp32(0x3F80) == 1.0f && bf16_to_fp32(0xC040) == -3.0f && fp32_to_bf16(1.00390625f) == 0x3F80,
+        "bf16 conversions");
+}
+
+void test_dequantize_hand_blocks() {
+  std::vector<float> out(256);
+  {  // Q8_0: d = 0.5
+    uint8_t block[34];
+    put_u16(block, 0x3800);
+    for (int j = 0; j < 32; ++j) block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(j * 8 - 128));
+    dequantize_row(TensorType::Q8_0, block, out.data(), 32);
+    bool ok = true;
+    for (int j = 0; j < 32; ++j) ok &= out[j] == 0.5f * static_cast<float>(j * 8 - 128);
+    check(ok && out[0] == -64.0f, "Q8_0 hand block");
+  }
+  {  // Q4_0: d = 2; qs[j] = low j, high 15 - j
+    uint8_t block[18];
+    put_u16(block, 0x4000);
+    for (int j = 0; j < 16; ++j) block[2 + j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+    dequantize_row(TensorType::Q4_0, block, out.data(), 32);
+    bool ok = true;
+    for (int j = 0; j < 16; ++j) ok &= out[j] == 2.0f * (j - 8) && out[16 + j] == 2.0f * (15 - j - 8);
+    check(ok && out[0] == -16.0f && out[16] == 14.0f, "Q4_0 hand block");
+  }
+  {  // Q4_K: d = 1, dmin = 0.5, known 6-bit scales and mins packed as the layout says
+    const int sc[8] = {1, 2, 3, 4, 17, 33, 50, 63}, mn[8] = {5, 6, 7, 8, 20, 40, 60, 1};
+    uint8_t block[144] = {};
+    put_u16(block, 0x3C00);
+    put_u16(block + 2, 0x3800);
+    for (int j = 0; j < 4; ++j) {
+      block[4 + j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+      block[8 + j] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+      block[12 + j] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
+    }
+    for (int l = 0; l < 128; ++l) block[16 + l] = static_cast<uint8_t>((l % 16) | ((l % 7) << 4));
+    bool scales_ok = true;
+    uint8_t usc[8], umn[8];
+    q4_k_unpack_scales(block + 4, usc, umn);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t s, m;
+      q4_k_scale_min(j, block + 4, &s, &m);
+      scales_ok &= s == sc[j] && m == mn[j] && usc[j] == sc[j] && umn[j] == mn[j];
+    }
+    check(scales_ok, "Q4_K 6-bit scale/min unpacking");
+    dequantize_row(TensorType::Q4_K, block, out.data(), 256);
+    bool ok = true;
+    for (int i = 0; i < 256; ++i) {
+      const int sub = i / 32, chunk = i / 64, l = i % 32;
+      const uint8_t byte = block[16 + 32 * chunk + l];
+      const int q = (sub % 2 == 0) ? (byte & 0xF) : (byte >> 4);
+      ok &= out[i] == 1.0f * sc[sub] * q - 0.5f * mn[sub];
+    }
+    check(ok && out[0] == -2.5f && out[255] == 63.0f * (127 % 7) - 0.5f, "Q4_K hand block");
+  }
+  {  // Q6_K: d = 0.25, scales[s] = s - 8 (sub-block of 16), q[i] = (7 i) mod 64 placed per the layout
+    uint8_t block[210] = {};
+    int q[256];
+    for (int i = 0; i < 256; ++i) q[i] = (7 * i) % 64;
+    for (int half = 0; half < 2; ++half) {
+      uint8_t* ql = block + 64 * half;
+      uint8_t* qh = block + 128 + 32 * half;
+      const int* qq = q + 128 * half;
+      for (int l = 0; l < 32; ++l) {
+        ql[l] = static_cast<uint8_t>((qq[l] & 0xF) | ((qq[l + 64] & 0xF) << 4));
+        ql[l + 32] = static_cast<uint8_t>((qq[l + 32] & 0xF) | ((qq[l + 96] & 0xF) << 4));
+        qh[l] = static_cast<uint8_t>((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) | ((qq[l + 64] >> 4) << 4) |
+                                     ((qq[l + 96] >> 4) << 6));
+      }
+    }
+    for (int s = 0; s < 16; ++s) block[192 + s] = static_cast<uint8_t>(static_cast<int8_t>(s - 8));
+    put_u16(block + 208, 0x3400);
+    dequantize_row(TensorType::Q6_K, block, out.data(), 256);
+    bool ok = true;
+    for (int i = 0; i < 256; ++i) ok &= out[i] == 0.25f * static_cast<float>(i / 16 - 8) * static_cast<float>(q[i] - 32);
+    check(ok && out[0] == 0.25f * -8 * -32, "Q6_K hand block");
+  }
+  {  // F16 / BF16 / F32 rows
+    uint8_t f16[6], bf16[4];
+    put_u16(f16, 0x3C00);
+    put_u16(f16 + 2, 0xC000);
+    put_u16(f16 + 4, 0x0001);
+    put_u16(bf16, 0x3F80);
+    put_u16(bf16 + 2, 0xC040);
+    dequantize_row(TensorType::F16, f16, out.data(), 3);
+    check(out[0] == 1.0f && out[1] == -2.0f && out[2] == 0x1p-24f, "F16 row");
+    dequantize_row(TensorType::BF16, bf16, out.data(), 2);
+    check(out[0] == 1.0f && out[1] == -3.0f, "BF16 row");
+  }
+  bool threw = false;
+  try {
+    dequantize_row(TensorType::Q8_0, nullptr, out.data(), 33);
+  } catch (const EngineError& e) {
+    threw = std::string(e.what()).find("Q8_0") != std::string::npos;
+  }
+  check(threw, "dequantize_row rejects a partial block, naming the type");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// SIMD kernels against the scalar reference, on identical prepared activations.
+
+void test_simd_dequantize_matches_scalar() {
+  std::mt19937 rng(77);
+  for (CpuIsa isa : supported_cpu_isas()) {
+    for (TensorType type : kAllTypes) {
+      const int64_t cols = tensor_type_traits(type).block_elements == 1 ? 301 : 512;
+      const auto w = random_weights(type, 1, cols, rng);
+      std::vector<float> want(static_cast<size_t>(cols)), got(static_cast<size_t>(cols), NAN);
+      dequantize_row(type, w.data(), want.data(), cols);
+      cpu_kernels(isa).dequantize_row(type, w.data(), got.data(), cols);
+      check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+            std::string(cpu_isa_name(isa)) + " row dequantiser equals dequantize_row bit for bit for " + type_name(type));
+    }
+  }
+}
+
+void test_simd_kernels_match_scalar() {
+  std::mt19937 rng(1234);
+  const CpuKernels& ref = cpu_kernels(CpuIsa::Scalar);
+  for (CpuIsa isa : supported_cpu_isas()) {
+    if (isa == CpuIsa::Scalar) continue;
+    const CpuKernels& k = cpu_kernels(isa);
+    for (TensorType type : kAllTypes) {
+      const int64_t block = tensor_type_traits(type).block_elements;
+      for (int64_t cols : {block * 1, block * 3, block * 8, block == 1 ? 37 : block * 11, block == 1 ? 5 : block * 2}) {
+        const auto w = random_weights(type, 1, cols, rng);
+        std::vector<float> wf(static_cast<size_t>(cols));
+        dequantize_row(type, w.data(), wf.data(), cols);
+        const ActivationFormat format = activation_format(type);
+        // 4 activation rows with a padded stride to check that kernels honour act_stride.
+        const size_t act_bytes = activation_row_bytes(format, cols), stride = act_bytes + 64;
+        std::vector<uint8_t> act(stride * kMaxTokenTile);
+        std::vector<std::vector<float>> xs;
+        for (int t = 0; t < kMaxTokenTile; ++t) {
+          xs.push_back(random_activations(cols, rng));
+          uint8_t* dst = act.data() + t * stride;
+          if (format == ActivationFormat::F32) {
+            std::memcpy(dst, xs.back().data(), act_bytes);
+          } else {
+            ref.quantize_activation(format, xs.back().data(), cols, dst);
+            std::vector<uint8_t> simd_bytes(act_bytes);
+            k.quantize_activation(format, xs.back().data(), cols, simd_bytes.data());
+            check(std::memcmp(simd_bytes.data(), dst, act_bytes) == 0,
+                  std::string(cpu_isa_name(isa)) + " activation quantisation differs from scalar for " + type_name(type));
+          }
+        }
+        for (int nt = 1; nt <= kMaxTokenTile; ++nt) {
+          float got[kMaxTokenTile], want[kMaxTokenTile];
+          k.dot_for(type)(cols, w.data(), act.data(), stride, nt, got);
+          ref.dot_for(type)(cols, w.data(), act.data(), stride, nt, want);
+          for (int t = 0; t < nt; ++t) {
+            double magnitude = 0;
+            for (int64_t i = 0; i < cols; ++i) magnitude += std::fabs(double(wf[i]) * xs[t][i]) * 1.05;
+            const double err = std::fabs(double(got[t]) - want[t]);
+            check(err <= 2e-6 * magnitude + 1e-30,
+                  std::string(cpu_isa_name(isa)) + " dot " + type_name(type) + " cols " + std::to_string(cols) +
+                      " nt " + std::to_string(nt) + fmt(": |simd - scalar| = %g, allowed %g", err, 2e-6 * magnitude));
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// matmul through the backend against a double-precision reference of the dequantised weights.
+
+// Largest |x - dequant(quant(x))| per element for the activation format (half a quantisation step).
+std::vector<double> activation_error_bound(ActivationFormat format, const float* x, int64_t n) {
+  std::vector<double> bound(static_cast<size_t>(n), 0.0);
+  if (format == ActivationFormat::F32) return bound;
+  const int64_t block = format == ActivationFormat::Q8_0 ? 32 : 256;
+  for (int64_t b = 0; b < n; b += block) {
+    double amax = 0;
+    for (int64_t i = b; i < b + block; ++i) amax = std::max(amax, std::fabs(double(x[i])));
+    for (int64_t i = b; i < b + block; ++i) bound[i] = amax / 127.0 * 0.5 * (1 + 1e-6);
+  }
+  return bound;
+}
+
+void test_matmul_against_double_reference() {
+  std::mt19937 rng(99);
+  for (CpuIsa isa : supported_cpu_isas()) {
+    for (int threads : {1, 2, 3}) {
+      auto backend = make_cpu_backend_with_isa(threads, isa);
+      for (TensorType type : kAllTypes) {
+        const int64_t block = tensor_type_traits(type).block_elements;
+        // Column counts span more than one 256-column GEMM chunk, with a partial last chunk where the type allows.
+        const int64_t cols = block == 1 ? 300 : (block == 32 ? 544 : 512);
+        for (int64_t rows : {1, 7, 33, 50}) {  // 33 and 50 leave partial GEMM panels (16 and 32 rows)
+          const auto w = random_weights(type, rows, cols, rng);
+          std::vector<float> wf(static_cast<size_t>(rows * cols));
+          for (int64_t r = 0; r < rows; ++r) {
+            dequantize_row(type, w.data() + r * *tensor_row_bytes(type, cols), wf.data() + r * cols, cols);
+          }
+          const WeightView view{type, rows, cols, w.data()};
+          std::vector<int> token_counts;  // 1..17 covers decode and token tiles; 40 and 77 the prompt GEMM path
+          for (int n = 1; n <= 17; n += (threads == 2 ? 1 : 4)) token_counts.push_back(n);
+          token_counts.insert(token_counts.end(), {40, 77});
+          for (int n_tokens : token_counts) {
+            const auto x = random_activations(n_tokens * cols, rng);
+            std::vector<float> y(static_cast<size_t>(n_tokens * rows), NAN);
+            backend->matmul(view, x.data(), n_tokens, y.data());
+            double worst = 0;  // error / allowed
+            for (int t = 0; t < n_tokens; ++t) {
+              const float* xt = x.data() + t * cols;
+              const auto act_err = activation_error_bound(activation_format(type), xt, cols);
+              for (int64_t r = 0; r < rows; ++r) {
+                double want = 0, magnitude = 0, quant_bound = 0;
+                for (int64_t i = 0; i < cols; ++i) {
+                  const double wi = wf[r * cols + i];
+                  want += wi * xt[i];
+                  magnitude += std::fabs(wi * xt[i]);
+                  quant_bound += std::fabs(wi) * act_err[i];
+                }
+                const double allowed = quant_bound + 1e-5 * magnitude + 1e-6;
+                const double got = y[t * rows + r];
+                worst = std::max(worst, std::isfinite(got) ? std::fabs(got - want) / allowed : 1e9);
+              }
+            }
+            check(worst <= 1.0, std::string(cpu_isa_name(isa)) + " matmul " + type_name(type) + " " +
+                                    std::to_string(rows) + "x" + std::to_string(cols) + " tokens " +
+                                    std::to_string(n_tokens) + " threads " + std::to_string(threads) +
+                                    fmt(": error is %g of the bound", worst));
+          }
+        }
+      }
+    }
+  }
+}
+
+void test_matmul_rejects_bad_shapes() {
+  auto backend = make_cpu_backend(1);
+  std::vector<uint8_t> w(34 * 4);
+  std::vector<float> x(64), y(4);
+  bool threw = false;
+  try {
+    backend->matmul(WeightView{TensorType::Q8_0, 2, 48, w.data()}, x.data(), 1, y.data());
+  } catch (const EngineError& e) {
+    threw = std::string(e.what()).find("48") != std::string::npos;
+  }
+  check(threw, "matmul rejects 48 columns of Q8_0 and names the count");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The other ops against naive double-precision versions.
+
+void test_rms_norm_and_elementwise() {
+  std::mt19937 rng(5);
+  for (CpuIsa isa : supported_cpu_isas()) {
+    auto backend = make_cpu_backend_with_isa(2, isa);
+    const int n_tokens = 3, dim = 96;
+    const auto x = random_activations(n_tokens * dim, rng);
+    const auto weight = random_activations(dim, rng);
+    std::vector<float> out(x.size());
+    backend->rms_norm(x.data(), weight.data(), n_tokens, dim, 1e-5f, out.data());
+    double worst = 0;
+    for (int t = 0; t < n_tokens; ++t) {
+      double ss = 0;
+      for (int i = 0; i < dim; ++i) ss += double(x[t * dim + i]) * x[t * dim + i];
+      const double inv = 1.0 / std::sqrt(ss / dim + 1e-5);
+      for (int i = 0; i < dim; ++i) {
+        const double want = x[t * dim + i] * inv * weight[i];
+        worst = std::max(worst, std::fabs(out[t * dim + i] - want) / (std::fabs(want) + 1e-6));
+      }
+    }
+    check(worst < 1e-5, std::string(cpu_isa_name(isa)) + fmt(" rms_norm relative error %g", worst));
+    std::vector<float> in_place = x;
+    backend->rms_norm(in_place.data(), weight.data(), n_tokens, dim, 1e-5f, in_place.data());
+    check(in_place == out, std::string(cpu_isa_name(isa)) + " rms_norm in place equals out of place");
+
+    for (size_t n : {size_t(5), size_t(70000)}) {
+      auto gate = random_activations(static_cast<int64_t>(n), rng);
+      const auto up = random_activations(static_cast<int64_t>(n), rng);
+      const auto gate0 = gate;
+      backend->silu_mul(gate.data(), up.data(), n);
+      double silu_worst = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const double g = gate0[i], want = g / (1 + std::exp(-g)) * up[i];
+        silu_worst = std::max(silu_worst, std::fabs(gate[i] - want) / (std::fabs(want) + 1e-7));
+      }
+      check(silu_worst < 1e-5, std::string(cpu_isa_name(isa)) + " silu_mul n=" + std::to_string(n) +
+                                   fmt(" relative error %g", silu_worst));
+      auto sum = gate0;
+      backend->add(sum.data(), up.data(), n);
+      bool add_ok = true;
+      for (size_t i = 0; i < n; ++i) add_ok &= sum[i] == gate0[i] + up[i];
+      check(add_ok, std::string(cpu_isa_name(isa)) + " add n=" + std::to_string(n));
+    }
+    auto biased = x;
+    backend->add_bias(biased.data(), weight.data(), n_tokens, dim);
+    bool bias_ok = true;
+    for (int t = 0; t < n_tokens; ++t)
+      for (int i = 0; i < dim; ++i) bias_ok &= biased[t * dim + i] == x[t * dim + i] + weight[i];
+    check(bias_ok, std::string(cpu_isa_name(isa)) + " add_bias");
+  }
+}
+
+void test_get_rows() {
+  std::mt19937 rng(8);
+  auto backend = make_cpu_backend(2);
+  for (TensorType type : kAllTypes) {
+    const int64_t cols = tensor_type_traits(type).block_elements == 256 ? 512 : 64, rows = 9;
+    const auto w = random_weights(type, rows, cols, rng);
+    const int32_t ids[] = {8, 0, 3, 3};
+    std::vector<float> out(4 * cols), want(cols);
+    backend->get_rows(WeightView{type, rows, cols, w.data()}, ids, 4, out.data());
+    bool ok = true;
+    for (int i = 0; i < 4; ++i) {
+      dequantize_row(type, w.data() + ids[i] * *tensor_row_bytes(type, cols), want.data(), cols);
+      ok &= std::memcmp(want.data(), out.data() + i * cols, cols * sizeof(float)) == 0;
+    }
+    check(ok, "get_rows " + type_name(type) + " equals dequantize_row of each id");
+    bool threw = false;
+    const int32_t bad[] = {9};
+    try {
+      backend->get_rows(WeightView{type, rows, cols, w.data()}, bad, 1, out.data());
+    } catch (const EngineError&) {
+      threw = true;
+    }
+    check(threw, "get_rows rejects row id 9 of 9 rows for " + type_name(type));
+  }
+}
+
+void test_rope() {
+  std::mt19937 rng(11);
+  auto backend = make_cpu_backend(2);
+  const int n_tokens = 5, n_heads = 3, head_dim = 16;
+  const int32_t pos[n_tokens] = {0, 1, 7, 100, 4095};
+  const float factors[8] = {1.0f, 2.0f, 4.0f, 8.0f, 1.5f, 3.0f, 0.5f, 16.0f};  // n_rot / 2 for n_rot 16
+  for (bool neox : {false, true}) {
+    for (int n_rot : {16, 12}) {
+      for (bool with_factors : {false, true}) {
+        RopeParams p;
+        p.n_rot = n_rot;
+        p.freq_base = 500000.0f;
+        p.freq_scale = 0.25f;
+        p.neox = neox;
+        p.freq_factors = with_factors ? factors : nullptr;
+        const auto x0 = random_activations(n_tokens * n_heads * head_dim, rng);
+        auto x = x0;
+        backend->rope(x.data(), pos, n_tokens, n_heads, head_dim, p);
+        double worst = 0;
+        for (int t = 0; t < n_tokens; ++t) {
+          for (int h = 0; h < n_heads; ++h) {
+            const float* in = x0.data() + (t * n_heads + h) * head_dim;
+            const float* got = x.data() + (t * n_heads + h) * head_dim;
+            std::vector<double> want(in, in + head_dim);
+            for (int i = 0; i < n_rot / 2; ++i) {
+              double theta = pos[t] * 0.25 * std::pow(500000.0, -2.0 * i / n_rot);
+              if (with_factors) theta /= factors[i];
+              const int a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
+              want[a] = in[a] * std::cos(theta) - in[b] * std::sin(theta);
+              want[b] = in[a] * std::sin(theta) + in[b] * std::cos(theta);
+            }
+            for (int i = 0; i < head_dim; ++i) worst = std::max(worst, std::fabs(got[i] - want[i]));
+          }
+        }
+        check(worst < 2e-6, std::string("rope ") + (neox ? "neox" : "adjacent") + " n_rot " + std::to_string(n_rot) +
+                                (with_factors ? " with freq_factors" : "") + fmt(": max error %g", worst));
+      }
+    }
+  }
+}
+
+void test_attention() {
+  std::mt19937 rng(21);
+  for (CpuIsa isa : supported_cpu_isas()) {
+    auto backend = make_cpu_backend_with_isa(2, isa);
+    AttentionParams p;
+    p.n_head = 6;
+    p.n_head_kv = 2;
+    p.head_dim = 40;
+    p.scale = 1.0f / std::sqrt(40.0f);
+    const int n_kv = 23, n_tokens = 4;
+    const int32_t pos[n_tokens] = {19, 20, 21, 22};  // a prompt continuing a cached prefix
+    const auto q = random_activations(n_tokens * p.n_head * p.head_dim, rng);
+    auto k = random_activations(n_kv * p.n_head_kv * p.head_dim, rng);
+    const auto v = random_activations(n_kv * p.n_head_kv * p.head_dim, rng);
+    for (size_t i = 0; i < 40; ++i) k[i] *= 200.0f;  // large logits: softmax must stay finite
+    std::vector<float> out(q.size());
+    backend->attention(q.data(), k.data(), v.data(), n_kv, pos, n_tokens, p, out.data());
+    double worst = 0;
+    for (int t = 0; t < n_tokens; ++t) {
+      for (int h = 0; h < p.n_head; ++h) {
+        const int kvh = h / (p.n_head / p.n_head_kv);
+        std::vector<double> s(pos[t] + 1);
+        double mx = -1e300, sum = 0;
+        for (int j = 0; j <= pos[t]; ++j) {
+          double d = 0;
+          for (int i = 0; i < p.head_dim; ++i)
+            d += double(q[(t * p.n_head + h) * p.head_dim + i]) * k[(j * p.n_head_kv + kvh) * p.head_dim + i];
+          s[j] = d * p.scale;
+          mx = std::max(mx, s[j]);
+        }
+        for (auto& e : s) sum += (e = std::exp(e - mx));
+        for (int i = 0; i < p.head_dim; ++i) {
+          double want = 0;
+          for (int j = 0; j <= pos[t]; ++j) want += s[j] / sum * v[(j * p.n_head_kv + kvh) * p.head_dim + i];
+          worst = std::max(worst, std::fabs(out[(t * p.n_head + h) * p.head_dim + i] - want));
+        }
+      }
+    }
+    check(worst < 1e-4, std::string(cpu_isa_name(isa)) + fmt(" attention max error %g", worst));
+    const int32_t bad_pos[1] = {n_kv};
+    bool threw = false;
+    try {
+      backend->attention(q.data(), k.data(), v.data(), n_kv, bad_pos, 1, p, out.data());
+    } catch (const EngineError&) {
+      threw = true;
+    }
+    check(threw, "attention rejects a position past the cache");
+  }
+}
+
+void test_isa_override() {
+  const char* saved = std::getenv("SOVREN_CPU_ISA");
+  const std::string saved_value = saved ? saved : "";
+  setenv("SOVREN_CPU_ISA", "scalar", 1);
+  check(select_cpu_isa() == CpuIsa::Scalar && make_cpu_backend(1)->name() == "cpu-scalar",
+        "SOVREN_CPU_ISA=scalar selects the scalar kernels");
+  setenv("SOVREN_CPU_ISA", "sse9", 1);
+  bool threw = false;
+  try {
+    make_cpu_backend(1);
+  } catch (const EngineError& e) {
+    threw = std::string(e.what()).find("sse9") != std::string::npos;
+  }
+  check(threw, "an unknown SOVREN_CPU_ISA is rejected by name");
+  unsetenv("SOVREN_CPU_ISA");
+  check(select_cpu_isa() == best_cpu_isa(), "without SOVREN_CPU_ISA the best supported ISA is used");
+  if (saved) setenv("SOVREN_CPU_ISA", saved_value.c_str(), 1);
+}
+
+}  // namespace
+
+int main() {
+  try {
+    test_fp16_conversions();
+    test_dequantize_hand_blocks();
+    test_simd_dequantize_matches_scalar();
+    test_simd_kernels_match_scalar();
+    test_matmul_against_double_reference();
+    test_matmul_rejects_bad_shapes();
+    test_rms_norm_and_elementwise();
+    test_get_rows();
+    test_rope();
+    test_attention();
+    test_isa_override();
+  } catch (const std::exception& e) {
+    std::printf("FAIL: unexpected exception: %s\n", e.what());
+    ++g_failed;
+  }
+  std::string isas;
+  for (CpuIsa isa : supported_cpu_isas()) isas += " " + std::string(cpu_isa_name(isa));
+  std::printf("test-cpu-kernels (ISAs:%s): %d passed, %d failed\n", isas.c_str(), g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}
