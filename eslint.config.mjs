@@ -25,7 +25,9 @@ export default [
                 {
                     enforceBuildableLibDependency: true,
                     allow: [
-                        "^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$"
+                        "^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$",
+                        // the one webpack configuration every app's webpack.config.js uses
+                        "^.*/webpack\\.node-app(\\.js)?$"
                     ],
                     // Apps never import apps: they share libs and talk over NATS.
                     depConstraints: [

@@ -9,11 +9,13 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false NX_SKIP_NX_CACHE=${NX_SKIP_
 bash tools/ci/ensure-system-packages.sh
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "== installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund
+  # `npm install` honours the lockfile's pinned versions; unlike `npm ci` it tolerates optional
+  # platform packages (sass-embedded-<os>-<cpu>) that the registry does not carry for other platforms.
+  echo "== installing npm dependencies (npm install from the lockfile)"
+  npm install --no-audit --no-fund
 fi
 
 started=$(date +%s)
 node tools/ci/with-test-services.mjs -- \
-  npx nx run-many -t lint build test --outputStyle=stream --parallel=2
+  npx nx run-many -t lint typecheck build test --outputStyle=stream --parallel=2
 echo "== all lint, build and test targets passed in $(( $(date +%s) - started )) s"

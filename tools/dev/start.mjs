@@ -136,8 +136,10 @@ async function main() {
     // (1) dependencies
     if (existsSync(join(repoRoot, 'node_modules'))) step(1, 'dependencies: node_modules present');
     else {
-      step(1, 'dependencies: node_modules missing, running npm ci');
-      await runOrFail('npm ci', 'npm', ['ci']);
+      // npm install (not npm ci): it honours the lockfile but tolerates optional platform packages that the
+      // registry does not carry for other platforms, which npm ci refuses.
+      step(1, 'dependencies: node_modules missing, running npm install');
+      await runOrFail('npm install', 'npm', ['install', '--no-audit', '--no-fund']);
     }
     const { ensureNats } = await import('./nats-runtime.mjs');
     const { ensurePostgres, redactUrl } = await import('./postgres-runtime.mjs');
