@@ -227,3 +227,75 @@ step "done"
 note "start:   systemctl start sovren.target"
 note "status:  systemctl list-dependencies sovren.target; curl http://127.0.0.1:3101/health/ready"
 note "logs:    ${data_root}/logs/<service>.log"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Monitoring: Prometheus (Debian's package) and, when installed, Grafana. See "Monitoring" in deploy/README.md.
+# Our Prometheus files live in /etc/prometheus/sovren/ (Debian's own /etc/prometheus/prometheus.yml is left alone);
+# /etc/default/prometheus points the service at them and binds it to 127.0.0.1 only.
+# ---------------------------------------------------------------------------------------------------------------
+prom_dir=/etc/prometheus/sovren
+step "Prometheus (Debian's prometheus package) -> ${prom_dir}"
+if dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q 'install ok installed'; then
+  note "prometheus already installed"
+else
+  run apt-get install -y prometheus
+fi
+run install -d -o root -g root -m 0755 "${prom_dir}" "${prom_dir}/rules" "${prom_dir}/targets"
+run install -o root -g root -m 0644 "${source_dir}/deploy/prometheus/prometheus.yml" "${prom_dir}/prometheus.yml"
+for rules in "${source_dir}"/deploy/prometheus/rules/*.yml; do
+  run install -o root -g root -m 0644 "${rules}" "${prom_dir}/rules/$(basename "${rules}")"
+done
+run install -o root -g root -m 0755 "${source_dir}/deploy/prometheus/write-targets.sh" "${prom_dir}/write-targets.sh"
+# file_sd targets: one per service unit (ports from sovren.env), one per inference GPU worker (its own env file).
+inference_workers=()
+for index in "${instances[@]}"; do
+  worker_port=$((3104 + 100 * index))
+  gpu_env="${etc_dir}/inference-gpu${index}.env"
+  if [[ -r "${gpu_env}" ]]; then
+    from_file="$(grep -E '^SOVREN_INFERENCE_PORT=[0-9]+$' "${gpu_env}" | tail -n 1 | cut -d= -f2)"
+    [[ -n "${from_file}" ]] && worker_port="${from_file}"
+  fi
+  inference_workers+=("${index}:${worker_port}")
+done
+if [[ "${dry_run}" -eq 1 ]]; then
+  note "[dry-run] ${prom_dir}/write-targets.sh ${prom_dir}/targets (workers: ${inference_workers[*]})"
+else
+  printf '   + write %s/targets/{services,inference-gpus}.json\n' "${prom_dir}"
+  (
+    set -a
+    # shellcheck disable=SC1090
+    [[ -r "${env_file}" ]] && . "${env_file}"
+    set +a
+    SOVREN_INFERENCE_WORKERS="${inference_workers[*]}" bash "${prom_dir}/write-targets.sh" "${prom_dir}/targets"
+  )
+fi
+prom_args="--config.file=${prom_dir}/prometheus.yml --web.listen-address=127.0.0.1:9090"
+if [[ "${dry_run}" -eq 1 ]]; then
+  note "[dry-run] set ARGS=\"${prom_args}\" in /etc/default/prometheus"
+elif [[ -f /etc/default/prometheus ]] && grep -q '^ARGS=' /etc/default/prometheus; then
+  printf '   + set ARGS in /etc/default/prometheus\n'
+  sed -i -E "s|^ARGS=.*|ARGS=\"${prom_args}\"|" /etc/default/prometheus
+else
+  printf 'ARGS="%s"\n' "${prom_args}" | write_file /etc/default/prometheus 0644 root:root
+fi
+if command -v promtool >/dev/null 2>&1 || [[ "${dry_run}" -eq 1 ]]; then
+  run promtool check config "${prom_dir}/prometheus.yml"
+fi
+if have_systemd || [[ "${dry_run}" -eq 1 ]]; then
+  run systemctl enable prometheus.service
+  run systemctl restart prometheus.service
+fi
+note "Prometheus: http://127.0.0.1:9090/targets (every sovren target should be UP)"
+
+step "Grafana dashboards (optional: Grafana is not packaged by Debian)"
+if [[ -d /etc/grafana/provisioning ]]; then
+  run install -d -o root -g root -m 0755 /etc/grafana/provisioning/datasources /etc/grafana/provisioning/dashboards /var/lib/grafana/dashboards/sovren
+  run install -o root -g root -m 0644 "${source_dir}/deploy/grafana/provisioning/datasources.yml" /etc/grafana/provisioning/datasources/sovren.yml
+  run install -o root -g root -m 0644 "${source_dir}/deploy/grafana/provisioning/dashboards.yml" /etc/grafana/provisioning/dashboards/sovren.yml
+  for dashboard in "${source_dir}"/deploy/grafana/dashboards/*.json; do
+    run install -o root -g root -m 0644 "${dashboard}" "/var/lib/grafana/dashboards/sovren/$(basename "${dashboard}")"
+  done
+  if have_systemd; then run systemctl restart grafana-server.service; fi
+else
+  note "Grafana not installed (/etc/grafana/provisioning missing): dashboards not placed; see deploy/README.md"
+fi

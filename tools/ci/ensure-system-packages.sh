@@ -6,6 +6,7 @@ declare -A needed=(
   [cmake]=cmake
   [g++]=g++
   [nats-server]=nats-server
+  [promtool]=prometheus
   [systemd-analyze]=systemd
 )
 missing=()

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, JSONCodec, NatsConnection } from 'nats';
+import { Client } from 'pg';
 
 import { Platform, SERVICES } from './support/platform';
 import { parsePrometheusText } from './support/prometheus-text';
@@ -83,21 +84,37 @@ describe('SOVREN platform', () => {
     expect(typeof body.meta.request_id).toBe('string');
   });
 
-  it('refuses a bad request with 400 and per-field details, creating nothing', async () => {
-    const base = platform.service('auth').baseUrl;
-    const res = await fetch(`${base}/api/v1/organizations`, {
+  it('refuses a bad request with 400 and per-field details', async () => {
+    const res = await fetch(`${platform.service('auth').baseUrl}/api/v1/auth/refresh`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: '', slug: 'Not A Slug!', extra: true }),
+      body: JSON.stringify({ refresh_token: 42, extra: true }),
     });
     expect(res.status).toBe(400);
     const body = await envelope(res);
     expect(body.success).toBe(false);
     expect(body.error?.code).toBe('VALIDATION_FAILED');
     const fields = body.error?.details.map((d: { field: string }) => d.field);
-    expect(fields).toEqual(expect.arrayContaining(['name', 'slug', 'extra']));
-    const list = await fetch(`${base}/api/v1/organizations`).then(envelope);
-    expect(list.data).toEqual([]);
+    expect(fields).toEqual(expect.arrayContaining(['refresh_token', 'extra']));
+  });
+
+  it('refuses an anonymous write to an admin resource with 401 and creates nothing', async () => {
+    const base = platform.service('auth').baseUrl;
+    const res = await fetch(`${base}/api/v1/organizations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Acme', slug: 'acme' }),
+    });
+    expect(res.status).toBe(401);
+    expect((await envelope(res)).error?.code).toBe('UNAUTHORIZED');
+    const db = new Client({ connectionString: platform.database.url });
+    await db.connect();
+    try {
+      const { rows } = await db.query('SELECT count(*)::int AS n FROM organizations');
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await db.end();
+    }
   });
 
   it('creates the SQLite databases each service owns under SOVREN_ROOT/data', () => {

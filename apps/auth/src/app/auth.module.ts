@@ -1,11 +1,18 @@
 // The auth service: identity: OAuth/OIDC login, local sessions, API keys, rate limits.
 // Domain features plug in here as feature modules; the shared service shell comes from @sovren/service.
 import { Module } from '@nestjs/common';
+import { AuthGuardModule } from '@sovren/auth-guard';
 import { ServiceModule } from '@sovren/service';
 
+import { IdentityModule } from './identity.module';
 import { OrganizationsModule } from './organizations/organizations.module';
 
 @Module({
-  imports: [ServiceModule.forRoot({ service: 'auth', postgres: true, sqlite: ['users', 'api_auth', 'applications'] }), OrganizationsModule],
+  imports: [
+    ServiceModule.forRoot({ service: 'auth', postgres: true, sqlite: ['users', 'api_auth', 'applications'] }),
+    AuthGuardModule.forRoot(),
+    OrganizationsModule,
+    IdentityModule,
+  ],
 })
 export class AuthModule {}

@@ -3,7 +3,18 @@
 import { Module } from '@nestjs/common';
 import { ServiceModule } from '@sovren/service';
 
+import { AlertsModule } from './alerts/alerts.module';
+import { HostModule } from './host/host.module';
+import { MonitoringEnvModule } from './monitoring-env.module';
+import { StatusModule } from './status/status.module';
+
 @Module({
-  imports: [ServiceModule.forRoot({ service: 'monitoring', postgres: true, sqlite: [] })],
+  imports: [
+    ServiceModule.forRoot({ service: 'monitoring', postgres: true, sqlite: [] }),
+    MonitoringEnvModule,
+    StatusModule,
+    HostModule,
+    AlertsModule,
+  ],
 })
 export class MonitoringModule {}

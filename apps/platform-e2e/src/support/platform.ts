@@ -20,8 +20,14 @@ export interface RunningService {
   process: OwnedProcess;
 }
 
+export interface PlatformOptions {
+  /** Extra environment variables for every service (e.g. monitoring's SMTP settings). */
+  env?: NodeJS.ProcessEnv;
+}
+
 export class Platform {
   readonly services = new Map<Service, RunningService>();
+  private env: NodeJS.ProcessEnv = {};
 
   private constructor(
     readonly root: string,
@@ -29,7 +35,7 @@ export class Platform {
     readonly database: ThrowawayDatabase,
   ) {}
 
-  static async start(): Promise<Platform> {
+  static async start(options: PlatformOptions = {}): Promise<Platform> {
     const root = mkdtempSync(join(tmpdir(), 'sovren-platform-'));
     const nats = await TestNatsServer.start(join(root, 'nats'));
     const database = await ThrowawayDatabase.create();
@@ -44,7 +50,9 @@ export class Platform {
       SOVREN_DATABASE_URL: database.url,
       SOVREN_LOG_LEVEL: 'info',
       SOVREN_SHUTDOWN_TIMEOUT_MS: '8000',
+      ...options.env,
     };
+    platform.env = env;
     for (const name of SERVICES) env[`SOVREN_${name.toUpperCase()}_PORT`] = String(ports.get(name));
     for (const name of SERVICES) {
       const main = join(workspaceRoot, 'dist/apps', name, 'main.js');
@@ -59,6 +67,22 @@ export class Platform {
     }
     await platform.waitUntil(200, 60_000);
     return platform;
+  }
+
+  /** Starts `name` again (same port and environment) after its process ended; resolves once it is ready. */
+  async restart(name: Service): Promise<void> {
+    const s = this.service(name);
+    if (s.process.running) throw new Error(`${name} is still running; stop or kill it first`);
+    const main = join(workspaceRoot, 'dist/apps', name, 'main.js');
+    s.process = new OwnedProcess(name, process.execPath, [main], this.env);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (!s.process.running) throw new Error(`${name} exited on restart (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
+      const got = await fetch(`${s.baseUrl}/health/ready`).then((r) => r.status, () => 0);
+      if (got === 200) return;
+      if (Date.now() > deadline) throw new Error(`${name} not ready 60 s after restart\n${s.process.tail()}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   service(name: Service): RunningService {

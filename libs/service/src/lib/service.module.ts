@@ -1,9 +1,10 @@
 // Everything a SOVREN service process shares: validated config, JSON logs and metrics, NATS, its databases,
-// the egress client, health probes and the NATS ping. An app's module imports ServiceModule.forRoot(...) once.
+// the egress client, health probes, the NATS ping and the heartbeat to monitoring. An app's module imports ServiceModule.forRoot(...) once.
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@sovren/config';
 import { DatabaseModule } from '@sovren/database';
 import { EgressModule } from '@sovren/egress';
+import { HeartbeatModule } from '@sovren/heartbeat';
 import { MessagingModule } from '@sovren/messaging';
 import { ObservabilityModule } from '@sovren/observability';
 
@@ -29,6 +30,7 @@ export class ServiceModule {
           applicationName: `sovren-${options.service}`,
         }),
         EgressModule.forRoot(),
+        HeartbeatModule.forRoot({ service: options.service, readiness: ReadinessService }),
       ],
       controllers: [HealthController],
       providers: [{ provide: SERVICE_OPTIONS, useValue: options }, ReadinessService, PingResponder],

@@ -1,11 +1,15 @@
 // REST resource /api/v1/organizations: translate HTTP to OrganizationsService calls.
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post } from '@nestjs/common';
+import { AuthRoute } from '@sovren/auth-guard';
 import { Organization } from '@sovren/database';
 
 import { CreateOrganizationDto } from './dtos/create-organization.dto';
 import { UpdateOrganizationDto } from './dtos/update-organization.dto';
+import { AUTH_ROUTE_CLASS } from '../sessions/sessions.controller';
 import { OrganizationsService } from './organizations.service';
 
+/** Platform administration: only the admin role manages organizations. */
+@AuthRoute({ routeClass: AUTH_ROUTE_CLASS, roles: ['admin'] })
 @Controller('api/v1/organizations')
 export class OrganizationsController {
   constructor(private readonly organizations: OrganizationsService) {}

@@ -1,0 +1,92 @@
+// Test support: the real auth app in this process (AuthModule, HTTP on a free port) against a throwaway
+// PostgreSQL database, a temp SOVREN_ROOT (its SQLite files) and a private NATS server. Restartable on the
+// same root, so tests can prove what survives a restart.
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { applyHttpPlatform } from '@sovren/http';
+import { NatsClient } from '@sovren/messaging';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+import { AuthModule } from '../../auth.module';
+import { startPrivateNats, type PrivateNats } from './private-nats.server';
+
+const ADMIN_URL = process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function admin(sql: string): Promise<void> {
+  const client = new Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface AuthTestEnvironment {
+  root: string;
+  nats: PrivateNats;
+  databaseUrl: string;
+  /** Environment every app of the test (auth and the guarded "other app") runs with. */
+  env: Record<string, string>;
+  dispose(): Promise<void>;
+}
+
+export async function createAuthTestEnvironment(extraEnv: Record<string, string> = {}): Promise<AuthTestEnvironment> {
+  const dbName = `sovren_test_auth_${randomBytes(5).toString('hex')}`;
+  await admin(`CREATE DATABASE ${dbName}`);
+  const root = mkdtempSync(join(tmpdir(), 'sovren-auth-test-'));
+  const nats = await startPrivateNats();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${dbName}`;
+  const env = {
+    NODE_ENV: 'test',
+    SOVREN_LOG_LEVEL: 'error',
+    SOVREN_ROOT: root,
+    SOVREN_DATABASE_URL: url.toString(),
+    SOVREN_NATS_URL: nats.url,
+    // No mail leaves a test that does not start its own SMTP server (port 1 refuses at once).
+    SOVREN_AUTH_SMTP_HOST: '127.0.0.1',
+    SOVREN_AUTH_SMTP_PORT: '1',
+    SOVREN_AUTH_MAIL_ATTEMPTS: '1',
+    ...extraEnv,
+  };
+  return {
+    root,
+    nats,
+    databaseUrl: url.toString(),
+    env,
+    dispose: async () => {
+      await nats.stop();
+      rmSync(root, { recursive: true, force: true });
+      await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    },
+  };
+}
+
+export interface RunningApp {
+  app: INestApplication;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Applies `env` to process.env (the config loaders read it) and starts a Nest app listening on 127.0.0.1. */
+export async function startApp(moduleClass: unknown, env: Record<string, string>, port = 0): Promise<RunningApp> {
+  Object.assign(process.env, env);
+  const moduleRef = await Test.createTestingModule({ imports: [moduleClass as never] }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error'] });
+  applyHttpPlatform(app);
+  await app.listen(port, '127.0.0.1');
+  // Make sure the server has seen this connection's subscriptions before another connection relies on them.
+  await app.get(NatsClient).rawConnection()?.flush();
+  const address = app.getHttpServer().address() as { port: number };
+  return { app, url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+}
+
+/** `port`: a fixed port (login tests need it in SOVREN_AUTH_PUBLIC_URL before start); default any free one. */
+export function startAuthApp(environment: AuthTestEnvironment, port = 0): Promise<RunningApp> {
+  return startApp(AuthModule, environment.env, port);
+}

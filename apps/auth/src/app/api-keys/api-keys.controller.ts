@@ -1,0 +1,47 @@
+// /api/v1/auth/api-keys: create (the key is in the answer once), list, revoke. Thin: ApiKeyService decides.
+import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { AuthRoute, CurrentAuth, type RequestAuth } from '@sovren/auth-guard';
+import { ApiError, ApiErrorCode } from '@sovren/http';
+
+import { AUTH_ROUTE_CLASS } from '../sessions/sessions.controller';
+import { Actor, ApiKeyService, ApiKeyView, CreatedApiKey } from './api-key.service';
+import { CreateApiKeyDto } from './dtos/create-api-key.dto';
+import { ListApiKeysQuery } from './dtos/list-api-keys.query';
+import { SecurityNotices } from '../notifications/security-notices.service';
+
+function actorOf(auth: RequestAuth | undefined): Actor {
+  if (!auth?.identity.userId) throw ApiError.fromCode(ApiErrorCode.UNAUTHORIZED, 'authentication required');
+  return { userId: auth.identity.userId, role: auth.identity.role ?? 'user' };
+}
+
+@Controller('api/v1/auth/api-keys')
+@AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:api_keys'] })
+export class ApiKeysController {
+  constructor(
+    private readonly apiKeys: ApiKeyService,
+    private readonly notices: SecurityNotices,
+  ) {}
+
+  @Post()
+  create(@CurrentAuth() auth: RequestAuth | undefined, @Body() dto: CreateApiKeyDto): CreatedApiKey {
+    const created = this.apiKeys.create(actorOf(auth), {
+      name: dto.name,
+      scopes: dto.scopes,
+      tier: dto.tier,
+      userId: dto.user_id,
+      expiresAt: dto.expires_at === undefined ? undefined : Date.parse(dto.expires_at),
+    });
+    this.notices.apiKeyCreated(created.user_id, created);
+    return created;
+  }
+
+  @Get()
+  list(@CurrentAuth() auth: RequestAuth | undefined, @Query() query: ListApiKeysQuery): ApiKeyView[] {
+    return this.apiKeys.list(actorOf(auth), query.user_id);
+  }
+
+  @Delete(':id')
+  revoke(@CurrentAuth() auth: RequestAuth | undefined, @Param('id', new ParseUUIDPipe()) id: string): ApiKeyView {
+    return this.apiKeys.revoke(actorOf(auth), id);
+  }
+}

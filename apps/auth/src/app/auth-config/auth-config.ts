@@ -1,0 +1,31 @@
+// AuthConfig: the validated auth settings, injected by class. Built once from the environment at start-up.
+import { loadEnvConfig } from '@sovren/config';
+
+import { AuthEnv, COOKIE_SAME_SITE_VALUES } from './auth.env';
+
+export type CookieSameSite = (typeof COOKIE_SAME_SITE_VALUES)[number];
+
+export class AuthConfig {
+  readonly accessTtlMs: number;
+  readonly refreshTtlMs: number;
+  readonly sessionMaxMs: number;
+  readonly ratePerHour: { anonymous: number; authenticated: number; premium: number };
+  readonly cookieSameSite: CookieSameSite;
+
+  constructor(env: AuthEnv) {
+    this.accessTtlMs = env.SOVREN_AUTH_ACCESS_TTL_SECONDS * 1000;
+    this.refreshTtlMs = env.SOVREN_AUTH_REFRESH_TTL_SECONDS * 1000;
+    this.sessionMaxMs = env.SOVREN_AUTH_SESSION_MAX_SECONDS * 1000;
+    this.ratePerHour = {
+      anonymous: env.SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR,
+      authenticated: env.SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR,
+      premium: env.SOVREN_AUTH_RATE_PREMIUM_PER_HOUR,
+    };
+    this.cookieSameSite = env.SOVREN_AUTH_COOKIE_SAME_SITE as CookieSameSite;
+  }
+}
+
+/** Throws ConfigValidationError naming every bad SOVREN_AUTH_* variable. */
+export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
+  return new AuthConfig(loadEnvConfig(AuthEnv, env));
+}

@@ -1,0 +1,37 @@
+// The auth service's own environment variables (validated at start-up like the platform ones).
+import { IsIntegerInRange, IsOneOf, ToInteger } from '@sovren/config';
+
+export const COOKIE_SAME_SITE_VALUES = ['Strict', 'Lax', 'None'] as const;
+
+export class AuthEnv {
+  /** Lifetime of a session access token (short: refresh renews it). */
+  @ToInteger()
+  @IsIntegerInRange(60, 86_400)
+  SOVREN_AUTH_ACCESS_TTL_SECONDS = 900;
+
+  /** Lifetime of one refresh token; each refresh issues a new one. */
+  @ToInteger()
+  @IsIntegerInRange(300, 31_536_000)
+  SOVREN_AUTH_REFRESH_TTL_SECONDS = 1_209_600;
+
+  /** Longest a session (a refresh-token family) lives, however often it is refreshed. */
+  @ToInteger()
+  @IsIntegerInRange(300, 31_536_000)
+  SOVREN_AUTH_SESSION_MAX_SECONDS = 2_592_000;
+
+  @ToInteger()
+  @IsIntegerInRange(1, 10_000_000)
+  SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR = 100;
+
+  @ToInteger()
+  @IsIntegerInRange(1, 10_000_000)
+  SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR = 1_000;
+
+  @ToInteger()
+  @IsIntegerInRange(1, 10_000_000)
+  SOVREN_AUTH_RATE_PREMIUM_PER_HOUR = 10_000;
+
+  /** SameSite attribute of the session cookies (Lax lets a login redirect carry them back). */
+  @IsOneOf(COOKIE_SAME_SITE_VALUES)
+  SOVREN_AUTH_COOKIE_SAME_SITE = 'Lax';
+}

@@ -1,0 +1,50 @@
+// Feature module: identity — provider logins, users, sessions, API keys, rate limits, security notices and the
+// auth.validate responder.
+import { Module } from '@nestjs/common';
+
+import { ApiKeyService } from './api-keys/api-key.service';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { AuthConfig, loadAuthConfig } from './auth-config/auth-config';
+import { SlidingWindowRateLimiter } from './rate-limit/sliding-window.rate-limiter';
+import { RevocationPublisher } from './revocation/revocation.publisher';
+import { SessionService } from './sessions/session.service';
+import { SessionsController } from './sessions/sessions.controller';
+import { AuthDatabases } from './storage/auth-databases';
+import { LOGIN_PROVIDERS_CONFIG } from './auth-config/login-config.token';
+import { loadLoginProvidersConfig } from './auth-config/login-providers.config';
+import { IdTokenVerifier } from './login/id-token.verifier';
+import { LoginAttemptsRepository } from './login/login-attempts.repository';
+import { LoginController } from './login/login.controller';
+import { OAuthLoginService } from './login/oauth-login.service';
+import { ProviderMetadataService } from './login/provider-metadata.service';
+import { MailSender } from './notifications/mail-sender';
+import { SecurityNotices } from './notifications/security-notices.service';
+import { UsersRepository } from './users/users.repository';
+import { AuthValidateResponder } from './validation/auth-validate.responder';
+import { AuthValidationService } from './validation/auth-validation.service';
+import { CredentialLookupCache } from './validation/credential-lookup.cache';
+
+@Module({
+  controllers: [SessionsController, ApiKeysController, LoginController],
+  providers: [
+    { provide: AuthConfig, useFactory: () => loadAuthConfig() },
+    { provide: LOGIN_PROVIDERS_CONFIG, useFactory: () => loadLoginProvidersConfig() },
+    ProviderMetadataService,
+    IdTokenVerifier,
+    LoginAttemptsRepository,
+    OAuthLoginService,
+    MailSender,
+    SecurityNotices,
+    AuthDatabases,
+    UsersRepository,
+    RevocationPublisher,
+    SessionService,
+    ApiKeyService,
+    SlidingWindowRateLimiter,
+    { provide: CredentialLookupCache, useFactory: () => new CredentialLookupCache() },
+    AuthValidationService,
+    AuthValidateResponder,
+  ],
+  exports: [AuthConfig, AuthDatabases, UsersRepository, SessionService, ApiKeyService, SlidingWindowRateLimiter],
+})
+export class IdentityModule {}

@@ -1,0 +1,36 @@
+// GET /api/v1/alerts: the alerts firing now and the recent alert history.
+import { Controller, DefaultValuePipe, Get, HttpStatus, ParseIntPipe, Query } from '@nestjs/common';
+import { ApiError, ApiErrorCode } from '@sovren/http';
+import { AlertV1 } from '@sovren/messaging';
+
+import { AlertEvaluatorService } from './alert-evaluator.service';
+import { AlertEventRow, AlertHistoryRepository } from './alert-history.repository';
+
+export const MAX_HISTORY_LIMIT = 500;
+
+@Controller('api/v1/alerts')
+export class AlertsController {
+  constructor(
+    private readonly evaluator: AlertEvaluatorService,
+    private readonly history: AlertHistoryRepository,
+  ) {}
+
+  @Get()
+  async list(
+    @Query('limit', new DefaultValuePipe(50), new ParseIntPipe({ errorHttpStatusCode: HttpStatus.BAD_REQUEST })) limit: number,
+  ): Promise<{ firing: AlertV1[]; history: AlertEventRow[] }> {
+    if (limit < 1 || limit > MAX_HISTORY_LIMIT) {
+      throw new ApiError(HttpStatus.BAD_REQUEST, ApiErrorCode.VALIDATION_FAILED, `limit must be an integer 1-${MAX_HISTORY_LIMIT}`);
+    }
+    let history: AlertEventRow[];
+    try {
+      history = await this.history.recent(limit);
+    } catch (error) {
+      throw new ApiError(HttpStatus.SERVICE_UNAVAILABLE, ApiErrorCode.SERVICE_UNAVAILABLE, 'alert history is not available; try again shortly', {
+        dependency: 'postgres',
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+    return { firing: this.evaluator.firing(), history };
+  }
+}

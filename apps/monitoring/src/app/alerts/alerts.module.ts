@@ -1,0 +1,15 @@
+// Feature module: alert rules, alert mail / NATS / history, and the alerts API.
+import { Module } from '@nestjs/common';
+
+import { HostModule } from '../host/host.module';
+import { StatusModule } from '../status/status.module';
+import { AlertEvaluatorService } from './alert-evaluator.service';
+import { AlertHistoryRepository } from './alert-history.repository';
+import { AlertsController } from './alerts.controller';
+
+@Module({
+  imports: [StatusModule, HostModule],
+  controllers: [AlertsController],
+  providers: [AlertEvaluatorService, AlertHistoryRepository],
+})
+export class AlertsModule {}

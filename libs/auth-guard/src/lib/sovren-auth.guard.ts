@@ -1,0 +1,116 @@
+// SovrenAuthGuard: one auth.validate per request (or a cached positive answer), then the answer applied:
+// X-RateLimit-* headers always; 401 for a refused or missing credential, 429 with Retry-After over the
+// limit, 403 for a missing scope or role — each as the standard error envelope (ApiError). If auth cannot be
+// asked the guard fails closed with 503.
+import { CanActivate, ExecutionContext, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiError, ApiErrorCode } from '@sovren/http';
+import {
+  AUTH_VALIDATE,
+  AuthValidateReplyV1,
+  AuthValidateRequestV1,
+  NatsClient,
+  parseAuthValidateReplyV1,
+} from '@sovren/messaging';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { AUTH_GUARD_OPTIONS, AUTH_ROUTE_OPTIONS, type AuthGuardOptions, type AuthRouteOptions } from './auth-guard.options';
+import { REQUEST_AUTH_KEY, type RequestWithAuth } from './current-auth.decorator';
+import { requestClientIp, requestCredential } from './request-credential';
+import { ValidationCache } from './validation-cache';
+
+@Injectable()
+export class SovrenAuthGuard implements CanActivate {
+  private readonly logger = new Logger(SovrenAuthGuard.name);
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly nats: NatsClient,
+    private readonly cache: ValidationCache,
+    @Inject(AUTH_GUARD_OPTIONS) private readonly options: Required<AuthGuardOptions>,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const route = this.reflector.getAllAndOverride<AuthRouteOptions | undefined>(AUTH_ROUTE_OPTIONS, [
+      context.getHandler(),
+      context.getClass(),
+    ]) ?? { routeClass: this.options.defaultRouteClass };
+    const http = context.switchToHttp();
+    const req = http.getRequest<IncomingMessage & { ip?: string } & RequestWithAuth>();
+    const res = http.getResponse<ServerResponse>();
+    const credential = requestCredential(req);
+    const reply = await this.validation(credential, requestClientIp(req), route.routeClass);
+
+    const limit = reply.rateLimit;
+    res.setHeader('X-RateLimit-Limit', String(limit.limit));
+    res.setHeader('X-RateLimit-Remaining', String(limit.remaining));
+    res.setHeader('X-RateLimit-Reset', String(limit.reset));
+
+    if (reply.result === 'invalid') {
+      throw new ApiError(HttpStatus.UNAUTHORIZED, ApiErrorCode.UNAUTHORIZED, 'the credential was refused', {
+        reason: reply.reason ?? 'invalid',
+      });
+    }
+    if (!limit.allowed) {
+      const retryAfter = limit.retryAfter ?? Math.max(1, limit.reset - Math.floor(Date.now() / 1000));
+      res.setHeader('Retry-After', String(retryAfter));
+      throw new ApiError(
+        HttpStatus.TOO_MANY_REQUESTS,
+        ApiErrorCode.RATE_LIMITED,
+        `rate limit of ${limit.limit} requests per hour reached for the ${reply.tier} tier; retry in ${retryAfter} s`,
+        { tier: reply.tier, limit: limit.limit, reset: limit.reset, retry_after: retryAfter },
+      );
+    }
+    if (reply.identity.kind === 'anonymous' && !route.allowAnonymous) {
+      throw new ApiError(
+        HttpStatus.UNAUTHORIZED,
+        ApiErrorCode.UNAUTHORIZED,
+        'authentication required: send a session (Authorization: Bearer or cookie) or an API key (X-API-Key)',
+      );
+    }
+    const missing = (route.scopes ?? []).filter((scope) => !reply.scopes.includes('*') && !reply.scopes.includes(scope));
+    if (missing.length > 0) {
+      throw new ApiError(HttpStatus.FORBIDDEN, ApiErrorCode.FORBIDDEN, `missing scope: ${missing.join(', ')}`, {
+        missing_scopes: missing,
+      });
+    }
+    if (route.roles && route.roles.length > 0 && !(reply.identity.role && route.roles.includes(reply.identity.role))) {
+      throw new ApiError(HttpStatus.FORBIDDEN, ApiErrorCode.FORBIDDEN, `requires role: ${route.roles.join(' or ')}`);
+    }
+    req[REQUEST_AUTH_KEY] = { identity: reply.identity, scopes: reply.scopes, tier: reply.tier, credential };
+    return true;
+  }
+
+  private async validation(credential: string | undefined, clientIp: string, routeClass: string): Promise<AuthValidateReplyV1> {
+    const key = credential === undefined ? undefined : ValidationCache.keyOf(credential);
+    if (key !== undefined) {
+      const cached = this.cache.take(key);
+      if (cached) return cached;
+    }
+    const request: AuthValidateRequestV1 = { v: 1, clientIp, routeClass };
+    if (credential !== undefined) request.credential = credential;
+    const served = key === undefined ? 0 : this.cache.drainServed(key);
+    if (served > 0) request.cachedHits = served;
+    let reply: AuthValidateReplyV1;
+    try {
+      reply = await this.nats.request<AuthValidateRequestV1, AuthValidateReplyV1>(AUTH_VALIDATE, request, {
+        timeoutMs: this.options.timeoutMs,
+        parse: parseAuthValidateReplyV1,
+      });
+    } catch (error) {
+      this.logger.warn({
+        msg: 'auth.validate failed; refusing the request',
+        route_class: routeClass,
+        err: error instanceof Error ? error.message : String(error),
+      });
+      throw new ApiError(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        ApiErrorCode.SERVICE_UNAVAILABLE,
+        'authentication is temporarily unavailable; try again shortly',
+        { dependency: 'auth' },
+      );
+    }
+    if (key !== undefined) this.cache.put(key, reply);
+    return reply;
+  }
+}

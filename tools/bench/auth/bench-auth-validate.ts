@@ -1,0 +1,219 @@
+// bench-auth-validate: latency and throughput of `auth.validate` over NATS, the call every guarded request of
+// every service makes. Boots the real auth module in a child process (throwaway PostgreSQL database, temp
+// SQLite root, private nats-server), seeds a user with a session and an API key, then runs C concurrent callers
+// through NatsClient — exactly what @sovren/auth-guard does on a cache miss — and prints p50/p90/p99/max and
+// requests per second for each credential kind. Goal: p99 < 2 ms at 50 concurrent callers.
+//
+// Usage (repo root; needs PostgreSQL at SOVREN_TEST_DATABASE_URL or postgres@127.0.0.1:5432, and nats-server):
+//   TS_NODE_PROJECT=tsconfig.base.json npx ts-node --transpile-only -r tsconfig-paths/register \
+//     tools/bench/auth/bench-auth-validate.ts [--concurrency 50] [--requests 20000] [--warmup 2000]
+import 'reflect-metadata';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+import {
+  AUTH_VALIDATE,
+  AuthValidateReplyV1,
+  AuthValidateRequestV1,
+  NatsClient,
+  parseAuthValidateReplyV1,
+} from '@sovren/messaging';
+
+const ADMIN_URL = process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const READY = 'BENCH_READY ';
+
+interface Seeded {
+  apiKey: string;
+  accessToken: string;
+  /** HTTP port of the auth child (its /metrics holds the server-side validation histogram). */
+  port: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i += 1) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => (socket.destroy(), resolve(false)));
+      socket.connect(port, '127.0.0.1');
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`nothing listens on port ${port}`);
+}
+
+/** Child process: the auth module, seeded, answering auth.validate until SIGTERM. */
+async function serve(): Promise<void> {
+  const { Client } = await import('pg');
+  const { NestFactory } = await import('@nestjs/core');
+  const admin = async (sql: string) => {
+    const client = new Client({ connectionString: ADMIN_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  const dbName = `sovren_test_bench_${randomBytes(5).toString('hex')}`;
+  await admin(`CREATE DATABASE ${dbName}`);
+  const root = mkdtempSync(join(tmpdir(), 'sovren-bench-auth-'));
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${dbName}`;
+  Object.assign(process.env, {
+    NODE_ENV: 'production',
+    SOVREN_LOG_LEVEL: 'error',
+    SOVREN_ROOT: root,
+    SOVREN_DATABASE_URL: url.toString(),
+    SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR: '10000000',
+    SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR: '10000000',
+  });
+  const { AuthModule } = await import('../../../apps/auth/src/app/auth.module');
+  const { UsersRepository } = await import('../../../apps/auth/src/app/users/users.repository');
+  const { SessionService } = await import('../../../apps/auth/src/app/sessions/session.service');
+  const { ApiKeyService } = await import('../../../apps/auth/src/app/api-keys/api-key.service');
+  const app = await NestFactory.create(AuthModule, { logger: ['error'] });
+  await app.listen(0, '127.0.0.1');
+  const user = app.get(UsersRepository).create({ email: null, displayName: 'Bench' });
+  const session = app.get(SessionService).create(user.id, { deviceId: 'bench' });
+  const key = app.get(ApiKeyService).create({ userId: user.id, role: 'user' }, { name: 'bench', scopes: ['bench:run'] });
+  const address = app.getHttpServer().address() as { port: number };
+  const seeded: Seeded = { apiKey: key.key, accessToken: session.accessToken, port: address.port };
+  process.stdout.write(`${READY}${JSON.stringify(seeded)}\n`);
+  const stop = async () => {
+    await app.close();
+    rmSync(root, { recursive: true, force: true });
+    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function run(client: NatsClient, label: string, request: AuthValidateRequestV1, total: number, concurrency: number): Promise<void> {
+  const latencies = new Float64Array(total);
+  let next = 0;
+  let failures = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const index = next++;
+        const t0 = process.hrtime.bigint();
+        const reply = await client.request<AuthValidateRequestV1, AuthValidateReplyV1>(AUTH_VALIDATE, request, {
+          parse: parseAuthValidateReplyV1,
+        });
+        latencies[index] = Number(process.hrtime.bigint() - t0) / 1e6;
+        if (reply.result !== 'ok' || !reply.rateLimit.allowed) failures += 1;
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const sorted = Array.from(latencies).sort((a, b) => a - b);
+  const f = (ms: number) => ms.toFixed(3).padStart(8);
+  process.stdout.write(
+    `${label.padEnd(10)} ${String(total).padStart(7)} ${String(concurrency).padStart(4)} ${f(percentile(sorted, 50))} ${f(
+      percentile(sorted, 90),
+    )} ${f(percentile(sorted, 99))} ${f(sorted[sorted.length - 1])} ${(total / seconds).toFixed(0).padStart(9)}${
+      failures > 0 ? `  (${failures} not ok!)` : ''
+    }\n`,
+  );
+}
+
+/** Mean time auth itself spent per validation (store lookups + rate-limit decision), from its own histogram. */
+async function printServerSide(port: number): Promise<void> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  process.stdout.write('\nserver side (sovren_auth_validation_duration_seconds, warmup included):\n');
+  for (const kind of ['api_key', 'session', 'anonymous']) {
+    const value = (name: string) =>
+      Number(new RegExp(`^${name}\\{[^}]*kind="${kind}"[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const sum = value('sovren_auth_validation_duration_seconds_sum');
+    const count = value('sovren_auth_validation_duration_seconds_count');
+    process.stdout.write(`${kind.padEnd(10)} mean ${((sum / count) * 1e6).toFixed(1)} µs over ${count} validations\n`);
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const option = (name: string, fallback: number) => {
+    const index = args.indexOf(`--${name}`);
+    return index >= 0 ? Number(args[index + 1]) : fallback;
+  };
+  const concurrency = option('concurrency', 50);
+  const requests = option('requests', 20_000);
+  const warmup = option('warmup', 2_000);
+
+  const natsPort = await freePort();
+  const natsStore = mkdtempSync(join(tmpdir(), 'sovren-bench-nats-'));
+  const nats = spawn(process.env['SOVREN_NATS_SERVER_BIN'] ?? 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsStore], {
+    stdio: 'ignore',
+  });
+  let child: ChildProcess | undefined;
+  const client = new NatsClient({ servers: `nats://127.0.0.1:${natsPort}`, name: 'bench-auth', requestTimeoutMs: 5_000 });
+  try {
+    await waitForPort(natsPort);
+    child = spawn(process.execPath, [...process.execArgv, __filename, '--serve'], {
+      env: { ...process.env, SOVREN_NATS_URL: `nats://127.0.0.1:${natsPort}` },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const seeded = await new Promise<Seeded>((resolve, reject) => {
+      const lines = createInterface({ input: child?.stdout as NodeJS.ReadableStream });
+      lines.on('line', (line) => {
+        if (line.startsWith(READY)) resolve(JSON.parse(line.slice(READY.length)) as Seeded);
+      });
+      child?.once('exit', (code) => reject(new Error(`auth child exited early (code ${code})`)));
+    });
+    await client.connect();
+    const kinds: Array<[string, AuthValidateRequestV1]> = [
+      ['api_key', { v: 1, credential: seeded.apiKey, clientIp: '10.0.0.1', routeClass: 'bench' }],
+      ['session', { v: 1, credential: seeded.accessToken, clientIp: '10.0.0.1', routeClass: 'bench' }],
+      ['anonymous', { v: 1, clientIp: '10.0.0.2', routeClass: 'bench' }],
+    ];
+    for (const [, request] of kinds) await run(client, 'warmup', request, warmup, concurrency);
+    process.stdout.write(`\nauth.validate over NATS (${process.platform}, ${require('node:os').cpus().length} CPUs, Node ${process.version})\n`);
+    process.stdout.write('kind       requests conc  p50(ms)  p90(ms)  p99(ms)  max(ms)     req/s\n');
+    for (const [label, request] of kinds) await run(client, label, request, requests, concurrency);
+    await printServerSide(seeded.port);
+  } finally {
+    await client.drain();
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child?.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    nats.kill('SIGTERM');
+    rmSync(natsStore, { recursive: true, force: true });
+  }
+}
+
+if (process.argv.includes('--serve')) {
+  serve().catch((error: unknown) => {
+    process.stderr.write(`bench auth child failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+} else {
+  main().catch((error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}
