@@ -34,6 +34,7 @@ export default [
                         { sourceTag: "scope:app", onlyDependOnLibsWithTags: ["scope:lib", "type:native"] },
                         { sourceTag: "scope:lib", onlyDependOnLibsWithTags: ["scope:lib", "type:native"] },
                         { sourceTag: "scope:tools", onlyDependOnLibsWithTags: ["scope:lib", "type:native"] },
+                        { sourceTag: "scope:e2e", onlyDependOnLibsWithTags: ["scope:lib"] },
                         { sourceTag: "type:native", onlyDependOnLibsWithTags: [] }
                     ]
                 }

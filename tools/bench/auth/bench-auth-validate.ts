@@ -11,7 +11,6 @@ import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,6 +22,7 @@ import {
   NatsClient,
   parseAuthValidateReplyV1,
 } from '@sovren/messaging';
+import { NatsTestServer } from '@sovren/testing';
 
 const ADMIN_URL = process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const READY = 'BENCH_READY ';
@@ -32,31 +32,6 @@ interface Seeded {
   accessToken: string;
   /** HTTP port of the auth child (its /metrics holds the server-side validation histogram). */
   port: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i += 1) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => (socket.destroy(), resolve(false)));
-      socket.connect(port, '127.0.0.1');
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`nothing listens on port ${port}`);
 }
 
 /** Child process: the auth module, seeded, answering auth.validate until SIGTERM. */
@@ -163,17 +138,12 @@ async function main(): Promise<void> {
   const requests = option('requests', 20_000);
   const warmup = option('warmup', 2_000);
 
-  const natsPort = await freePort();
-  const natsStore = mkdtempSync(join(tmpdir(), 'sovren-bench-nats-'));
-  const nats = spawn(process.env['SOVREN_NATS_SERVER_BIN'] ?? 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsStore], {
-    stdio: 'ignore',
-  });
+  const nats = await NatsTestServer.start({ jetstream: true });
   let child: ChildProcess | undefined;
-  const client = new NatsClient({ servers: `nats://127.0.0.1:${natsPort}`, name: 'bench-auth', requestTimeoutMs: 5_000 });
+  const client = new NatsClient({ servers: nats.url, name: 'bench-auth', requestTimeoutMs: 5_000 });
   try {
-    await waitForPort(natsPort);
     child = spawn(process.execPath, [...process.execArgv, __filename, '--serve'], {
-      env: { ...process.env, SOVREN_NATS_URL: `nats://127.0.0.1:${natsPort}` },
+      env: { ...process.env, SOVREN_NATS_URL: nats.url },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const seeded = await new Promise<Seeded>((resolve, reject) => {
@@ -201,8 +171,7 @@ async function main(): Promise<void> {
       child.kill('SIGTERM');
       await exited;
     }
-    nats.kill('SIGTERM');
-    rmSync(natsStore, { recursive: true, force: true });
+    await nats.dispose();
   }
 }
 

@@ -3,10 +3,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort, NatsTestServer } from '@sovren/testing';
 
 import { OwnedProcess } from './child-process';
-import { freePort } from './free-port';
-import { TestNatsServer, ThrowawayDatabase } from './test-infrastructure';
+import { ThrowawayDatabase } from './test-infrastructure';
 
 export const SERVICES = ['auth', 'billing', 'voice', 'inference', 'monitoring'] as const;
 export type Service = (typeof SERVICES)[number];
@@ -31,13 +31,13 @@ export class Platform {
 
   private constructor(
     readonly root: string,
-    readonly nats: TestNatsServer,
+    readonly nats: NatsTestServer,
     readonly database: ThrowawayDatabase,
   ) {}
 
   static async start(options: PlatformOptions = {}): Promise<Platform> {
     const root = mkdtempSync(join(tmpdir(), 'sovren-platform-'));
-    const nats = await TestNatsServer.start(join(root, 'nats'));
+    const nats = await NatsTestServer.start({ jetstream: true });
     const database = await ThrowawayDatabase.create();
     const platform = new Platform(root, nats, database);
     const ports = new Map<Service, number>();
@@ -119,7 +119,7 @@ export class Platform {
         if (result.forced) failures.push(`${s.name} had to be killed`);
       }),
     );
-    await this.nats.stop();
+    await this.nats.dispose();
     await this.database.drop().catch((error: Error) => failures.push(`dropping the test database: ${error.message}`));
     rmSync(this.root, { recursive: true, force: true });
     if (failures.length > 0) throw new Error(failures.join('; '));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { OwnedProcess } from './child-process';
-import { freePort } from './free-port';
+import { freePort } from '@sovren/testing';
 
 const workspaceRoot = resolve(__dirname, '../../../..');
 

@@ -13,7 +13,7 @@ import {
   type SovrenStreamConfig,
   type UsageEventV1,
 } from '../index';
-import { TEST_NATS_URL } from './nats-test.server';
+import { TEST_NATS_URL } from '@sovren/testing';
 
 describe('JetStream setup', () => {
   let client: NatsClient;

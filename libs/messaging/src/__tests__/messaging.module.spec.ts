@@ -4,7 +4,7 @@
 import { Test } from '@nestjs/testing';
 import { ConfigModule, testPlatformConfig } from '@sovren/config';
 import { MessagingModule, NatsClient, pingSubject } from '../index';
-import { freePort, TEST_NATS_URL } from './nats-test.server';
+import { freePort, TEST_NATS_URL } from '@sovren/testing';
 
 async function startApp(natsUrl: string) {
   const moduleRef = await Test.createTestingModule({

@@ -1,7 +1,6 @@
 // Specification of NatsClient against a real NATS server (SOVREN_TEST_NATS_URL, default 127.0.0.1:4222).
 
 import { randomUUID } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import {
   ContractError,
   MessagingTimeoutError,
@@ -11,7 +10,7 @@ import {
   parseUsageEventV1,
   RemoteError,
 } from '../index';
-import { freePort, startNatsServer, stopNatsServer, TEST_NATS_URL } from './nats-test.server';
+import { freePort, NatsTestServer, TEST_NATS_URL } from '@sovren/testing';
 
 function uniqueSubject(name: string): string {
   return `sovren-test.${randomUUID().replace(/-/g, '')}.${name}`;
@@ -151,7 +150,7 @@ describe('NatsClient lifecycle', () => {
   it('starts without a reachable server, reports not ready, then connects and serves when the server appears', async () => {
     const port = await freePort();
     const client = new NatsClient({ servers: `nats://127.0.0.1:${port}`, name: 'sovren-outage-test', retryDelayMs: 100 });
-    let server: ChildProcess | undefined;
+    let server: NatsTestServer | undefined;
     try {
       await client.connect();
       expect(client.status()).toBe('reconnecting');
@@ -162,21 +161,21 @@ describe('NatsClient lifecycle', () => {
       // Registered while disconnected: must be attached once the connection exists.
       client.respond<{ x: number }, { y: number }>('sovren-test.double', (payload) => ({ y: payload.x * 2 }));
 
-      server = await startNatsServer(port);
+      server = await NatsTestServer.start({ port });
       await client.whenConnected();
       expect(client.isConnected()).toBe(true);
       await expect(client.request('sovren-test.double', { x: 21 })).resolves.toEqual({ y: 42 });
 
       // Losing the server flips the status so readiness can go 503; it must come back on its own.
-      await stopNatsServer(server);
+      await server.stop();
       await waitFor(() => !client.isConnected());
       expect(client.status()).toBe('reconnecting');
-      server = await startNatsServer(port);
+      await server.restart();
       await client.whenConnected();
       await expect(client.request('sovren-test.double', { x: 2 })).resolves.toEqual({ y: 4 });
     } finally {
       await client.drain();
-      if (server) await stopNatsServer(server);
+      if (server) await server.dispose();
     }
   });
 });

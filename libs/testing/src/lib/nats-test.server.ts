@@ -1,0 +1,93 @@
+// A private nats-server on a free loopback port, owned by one test file: stop and restart it to test outages, or
+// keep request/reply subjects of parallel suites apart. TEST_NATS_URL is the shared server of the test command.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { freePort } from './free-port';
+
+export const TEST_NATS_URL = process.env['SOVREN_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+const NATS_SERVER_BINARY = process.env['SOVREN_NATS_SERVER_BIN'] ?? 'nats-server';
+
+export interface NatsTestServerOptions {
+  /** A fixed port (e.g. to restart on the same address); a free one otherwise. */
+  port?: number;
+  /** Enable JetStream with a temporary store directory. */
+  jetstream?: boolean;
+}
+
+export class NatsTestServer {
+  private child: ChildProcess | undefined;
+
+  private constructor(
+    readonly port: number,
+    private readonly storeDir: string | undefined,
+  ) {}
+
+  static async start(options: NatsTestServerOptions = {}): Promise<NatsTestServer> {
+    const storeDir = options.jetstream ? mkdtempSync(join(tmpdir(), 'sovren-test-nats-')) : undefined;
+    const server = new NatsTestServer(options.port ?? (await freePort()), storeDir);
+    await server.restart();
+    return server;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  /** (Re)starts the server on the same port and store; resolves once it accepts connections. */
+  async restart(): Promise<void> {
+    if (this.child) throw new Error(`nats-server on port ${this.port} is already running`);
+    const args = ['-a', '127.0.0.1', '-p', String(this.port)];
+    if (this.storeDir) args.push('-js', '-sd', this.storeDir);
+    const child = spawn(NATS_SERVER_BINARY, args, { stdio: 'ignore' });
+    this.child = child;
+    let failure: Error | undefined;
+    child.once('error', (error) => {
+      failure = new Error(`could not start ${NATS_SERVER_BINARY}: ${error.message}`);
+    });
+    for (let i = 0; i < 200; i += 1) {
+      if (failure) {
+        this.child = undefined;
+        throw failure;
+      }
+      if (await accepts(this.port)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await this.stop();
+    throw new Error(`${NATS_SERVER_BINARY} did not listen on port ${this.port}`);
+  }
+
+  /** Stops the server (SIGTERM, waits for exit); the store survives for restart(). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  /** Stops the server and removes its JetStream store. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.storeDir) rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.connect(port, '127.0.0.1');
+  });
+}
