@@ -9,18 +9,11 @@
 #include "cpu/huge-page-buffer.h"
 #include "cpu/thread-pool.h"
 
+#include "test-check.h"
+
 using namespace sovren;
 
 namespace {
-int g_passed = 0, g_failed = 0;
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
 }  // namespace
 
 int main() {

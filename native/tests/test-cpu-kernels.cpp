@@ -19,20 +19,12 @@
 #include "cpu/dot-kernels.h"
 #include "cpu/fp16.h"
 
+#include "test-check.h"
+
 using namespace sovren;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
 
 std::string fmt(const char* f, double a, double b = 0) {
   char buf[160];

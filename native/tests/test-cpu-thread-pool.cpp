@@ -13,20 +13,12 @@
 #include "core/error.h"
 #include "cpu/thread-pool.h"
 
+#include "test-check.h"
+
 using namespace sovren;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
 
 void test_every_task_runs_once(int n_threads) {
   ThreadPool pool(n_threads);

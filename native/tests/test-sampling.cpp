@@ -12,20 +12,12 @@
 #include "core/error.h"
 #include "sampling/sampler.h"
 
+#include "test-check.h"
+
 using namespace sovren;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
 
 void check_near(double got, double want, double tolerance, const std::string& what) {
   check(std::fabs(got - want) <= tolerance, what + ": got " + std::to_string(got) + ", want " + std::to_string(want));

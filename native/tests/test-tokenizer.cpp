@@ -10,20 +10,12 @@
 #include "tokenizer/bpe-pre-tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
+#include "test-check.h"
+
 using namespace sovren;
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const std::string& what) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAIL: %s\n", what.c_str());
-  }
-}
 
 std::string ids_text(const std::vector<int32_t>& ids) {
   std::string s = "[";
