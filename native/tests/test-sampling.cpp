@@ -220,21 +220,12 @@ void test_bad_params() {
 }  // namespace
 
 int main() {
-  const std::pair<const char*, void (*)()> suites[] = {
+  return run_suites({
       {"greedy", test_greedy},
       {"seeded determinism", test_seeded_determinism},
       {"distribution/temperature", test_distribution_and_temperature},
       {"filters", test_filters},
       {"penalties", test_penalties},
       {"bad params", test_bad_params},
-  };
-  for (const auto& [name, suite] : suites) {
-    try {
-      suite();
-    } catch (const std::exception& e) {
-      check(false, std::string(name) + ": unexpected exception: " + e.what());
-    }
-  }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  });
 }

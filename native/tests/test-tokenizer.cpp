@@ -394,7 +394,7 @@ void test_validation() {
 }  // namespace
 
 int main() {
-  const std::pair<const char*, void (*)()> suites[] = {
+  return run_suites({
       {"sentencepiece ids", test_sentencepiece_ids},
       {"sentencepiece specials/decode", test_sentencepiece_specials_and_decode},
       {"bpe merges", test_bpe_merges},
@@ -403,14 +403,5 @@ int main() {
       {"round trips", test_round_trips},
       {"streaming detokenizer", test_streaming_detokenizer},
       {"validation", test_validation},
-  };
-  for (const auto& [name, suite] : suites) {
-    try {
-      suite();
-    } catch (const std::exception& e) {
-      check(false, std::string(name) + ": unexpected exception: " + e.what());
-    }
-  }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  });
 }
