@@ -24,11 +24,16 @@ function usageEvent(overrides: Record<string, unknown> = {}): Record<string, unk
     ownerId: 'owner-1',
     keyId: 'key-1',
     source: 'inference',
-    model: 'llama-3-8b-q8_0',
-    unit: 'tokens',
-    quantity: 42,
-    promptTokens: 10,
-    completionTokens: 32,
+    quantities: { llm_tokens_in: 10, llm_tokens_out: 32 },
+    llm: {
+      model: 'llama-3-8b-q8_0',
+      promptTokens: 10,
+      completionTokens: 32,
+      finishReason: 'stop',
+      queueMs: 1.5,
+      timeToFirstTokenMs: 40,
+      durationMs: 900,
+    },
     occurredAt: '2025-01-31T12:00:00.000Z',
     ...overrides,
   };
@@ -69,10 +74,11 @@ describe('parseUsageEventV1', () => {
 
   it('accepts an event without the optional fields', () => {
     const parsed = parseUsageEventV1(
-      usageEvent({ keyId: undefined, model: undefined, promptTokens: undefined, completionTokens: undefined }),
+      usageEvent({ keyId: undefined, llm: undefined, quantities: { asr_seconds: 12.5 } }),
     );
     expect(parsed).not.toHaveProperty('keyId');
-    expect(parsed.quantity).toBe(42);
+    expect(parsed).not.toHaveProperty('llm');
+    expect(parsed.quantities).toEqual({ asr_seconds: 12.5 });
   });
 
   it('names the missing field', () => {
@@ -82,12 +88,18 @@ describe('parseUsageEventV1', () => {
     expect(error.code).toBe('INVALID_PAYLOAD');
   });
 
-  it('refuses a negative quantity, an unknown unit, a bad time and another version', () => {
-    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ quantity: -1 }))).field).toBe('quantity');
-    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ unit: 'bananas' }))).field).toBe('unit');
-    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ occurredAt: 'yesterday' }))).field).toBe('occurredAt');
-    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ v: 2 }))).field).toBe('v');
-    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ promptTokens: 1.5 }))).field).toBe('promptTokens');
+  it('refuses a negative quantity, an unknown unit, no unit, a bad time, a bad detail and another version', () => {
+    const of = (overrides: Record<string, unknown>) => contractErrorOf(() => parseUsageEventV1(usageEvent(overrides)));
+    expect(of({ quantities: { llm_tokens_in: -1 } }).field).toBe('quantities.llm_tokens_in');
+    expect(of({ quantities: { llm_tokens_out: '3' } }).field).toBe('quantities.llm_tokens_out');
+    expect(of({ quantities: { bananas: 1 } }).field).toBe('quantities.bananas');
+    expect(of({ quantities: {} }).field).toBe('quantities');
+    expect(of({ quantities: undefined }).field).toBe('quantities');
+    expect(of({ occurredAt: 'yesterday' }).field).toBe('occurredAt');
+    expect(of({ v: 2 }).field).toBe('v');
+    const llm = usageEvent()['llm'] as Record<string, unknown>;
+    expect(of({ llm: { ...llm, promptTokens: 1.5 } }).field).toBe('promptTokens');
+    expect(of({ llm: { ...llm, finishReason: 'bored' } }).field).toBe('finishReason');
   });
 
   it('refuses a payload that is not an object', () => {

@@ -79,8 +79,7 @@ describe('JetStream setup', () => {
       requestId: 'req-dedup',
       ownerId: 'owner-dedup',
       source,
-      unit: 'tokens',
-      quantity: 7,
+      quantities: { llm_tokens_out: 7 },
       occurredAt: new Date().toISOString(),
     };
     const first = await client.publishToStream(subject, event, { msgID: event.eventId });
