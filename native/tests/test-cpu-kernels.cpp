@@ -309,9 +309,10 @@ void test_matmul_against_double_reference() {
             dequantize_row(type, w.data() + r * *tensor_row_bytes(type, cols), wf.data() + r * cols, cols);
           }
           const WeightView view{type, rows, cols, w.data()};
-          std::vector<int> token_counts;  // 1..17 covers decode and token tiles; 40 and 77 the prompt GEMM path
+          // 1..17 and 40 cover decode and token tiles (batched decode steps); 64 and 77 the prompt GEMM path.
+          std::vector<int> token_counts;
           for (int n = 1; n <= 17; n += (threads == 2 ? 1 : 4)) token_counts.push_back(n);
-          token_counts.insert(token_counts.end(), {40, 77});
+          token_counts.insert(token_counts.end(), {40, 64, 77});
           for (int n_tokens : token_counts) {
             const auto x = random_activations(n_tokens * cols, rng);
             std::vector<float> y(static_cast<size_t>(n_tokens * rows), NAN);

@@ -91,9 +91,8 @@ export type GenerationInput =
     }
   | { tokens: TokenIds };
 
-export interface GenerationParams {
-  /** Tokens to generate at most (default 256). */
-  maxTokens?: number;
+/** Sampling settings: of one generate() call (GenerationParams) or of one sequence's steps (setSampler). */
+export interface SamplerSettings {
   /** 0 = greedy. */
   temperature?: number;
   topK?: number;
@@ -105,10 +104,40 @@ export interface GenerationParams {
   presencePenalty?: number;
   /** Seed of the sampler's random generator: the same seed, prompt and params give the same tokens. */
   seed?: number;
+}
+
+export interface GenerationParams extends SamplerSettings {
+  /** Tokens to generate at most (default 256). */
+  maxTokens?: number;
   /** Ids that end generation like the model's end-of-generation tokens (not included in the output). */
   stopTokenIds?: readonly number[];
   /** Aborting cancels the generation, which then resolves with finishReason 'cancelled'. */
   signal?: AbortSignal;
+}
+
+export interface CreateSequenceOptions {
+  /** KV-cache size of this sequence, 1..the model's context size (default: the model's context size). */
+  contextSize?: number;
+}
+
+export interface BatchEntry {
+  sequence: EngineSequence;
+  /** Tokens appended at the sequence's current position: a prompt chunk, or the token sampled last step. */
+  tokens: TokenIds;
+  /** Sample the next token from the logits of this entry's last token with the sequence's sampler. */
+  sample: boolean;
+}
+
+export interface BatchEntryResult {
+  /** The sampled token id, or -1 when `sample` was false. */
+  token: number;
+  /**
+   * UTF-8 text this token completes (incremental detokenisation kept per sequence; '' while a character is
+   * incomplete; '' for end-of-generation tokens).
+   */
+  text: string;
+  /** The sampled token is one of the model's end-of-generation tokens (EOS/EOT). */
+  endOfGeneration: boolean;
 }
 
 export interface GenerationStep {
@@ -156,6 +185,7 @@ interface NativeSequence {
   ): Promise<NativeGenerationResult>;
   cancel(): void;
   reset(): void;
+  setSampler(settings: SamplerSettings): void;
   close(): void;
   readonly position: number;
   readonly contextSize: number;
@@ -166,7 +196,8 @@ interface NativeModel {
   info(): ModelInfo;
   tokenize(text: string, options: TokenizeOptions): number[];
   detokenize(ids: TokenIds, options: DetokenizeOptions): string;
-  createSequence(): NativeSequence;
+  createSequence(options: CreateSequenceOptions): NativeSequence;
+  step(entries: { sequence: NativeSequence | undefined; tokens: TokenIds; sample: boolean }[]): Promise<BatchEntryResult[]>;
   close(): void;
   readonly closed: boolean;
 }
@@ -218,9 +249,14 @@ function tokensPerSecond(tokens: number, ms: number): number {
   return ms > 0 ? (tokens * 1000) / ms : 0;
 }
 
+// The native object behind each EngineSequence, for EngineModel.step (kept out of the public class shape).
+const nativeSequences = new WeakMap<EngineSequence, NativeSequence>();
+
 /** One conversation: its own KV cache and position in the model's context. */
 export class EngineSequence {
-  constructor(private readonly native: NativeSequence) {}
+  constructor(private readonly native: NativeSequence) {
+    nativeSequences.set(this, native);
+  }
 
   /** Tokens already in this sequence's cache. */
   get position(): number {
@@ -285,9 +321,21 @@ export class EngineSequence {
     this.native.cancel();
   }
 
-  /** Empties the sequence (not while generating). */
+  /**
+   * Empties the sequence for a new request (not while generating or in a step): position 0, the sampler's
+   * penalty history and random generator restarted from its seed, any incomplete UTF-8 of step() texts dropped.
+   */
   reset(): void {
     this.native.reset();
+  }
+
+  /**
+   * (Re)configures this sequence's sampler: resets its penalty history and its random generator from `seed`.
+   * Tokens later fed through `EngineModel.step` are recorded in the penalty history, prompt tokens included.
+   * Throws naming a bad parameter.
+   */
+  setSampler(settings: SamplerSettings): void {
+    this.native.setSampler(settings);
   }
 
   /** Frees the KV cache; a running generation is cancelled first. */
@@ -298,7 +346,8 @@ export class EngineSequence {
 
 /**
  * A loaded GGUF model. Several sequences run independently, each with its own KV cache; their forward passes are
- * serialised on the model (they share its compute threads), so they interleave token by token.
+ * serialised on the model (they share its compute threads), so they interleave token by token. `step()` runs many
+ * sequences in one forward pass instead (continuous batching): the weights are read once for all of them.
  */
 export class EngineModel {
   private constructor(private readonly native: NativeModel) {}
@@ -324,8 +373,25 @@ export class EngineModel {
     return this.native.detokenize(ids, options);
   }
 
-  createSequence(): EngineSequence {
-    return new EngineSequence(this.native.createSequence());
+  /** A new empty sequence; `contextSize` (1..model context) gives it a smaller KV cache than the model's context. */
+  createSequence(options: CreateSequenceOptions = {}): EngineSequence {
+    return new EngineSequence(this.native.createSequence(options));
+  }
+
+  /**
+   * One forward pass over several sequences on a worker thread (the event loop stays free). Validates every
+   * entry first — sequence of this model and open, not busy in generate(), a sequence at most once, non-empty
+   * tokens, valid ids, no context overflow — and rejects naming the entry and the problem without changing any
+   * sequence. Any total number of tokens is accepted (split internally into micro-batches).
+   */
+  async step(entries: readonly BatchEntry[]): Promise<BatchEntryResult[]> {
+    if (!Array.isArray(entries)) throw new TypeError('step(entries): entries must be an array');
+    const native = entries.map((entry: BatchEntry) => ({
+      sequence: entry?.sequence instanceof EngineSequence ? nativeSequences.get(entry.sequence) : undefined,
+      tokens: entry?.tokens,
+      sample: entry?.sample,
+    }));
+    return this.native.step(native);
   }
 
   /** Frees the weights and every sequence; running generations are cancelled. Later calls throw "model is closed". */

@@ -35,6 +35,16 @@ struct AttentionParams {
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
 };
 
+// One sequence's rows in a multi-sequence attention call: rows [first_row, first_row + n_rows) of q attend to
+// this sequence's own cache (k_cache / v_cache: [>= n_kv][n_head_kv][head_dim], rows 0..n_kv-1 valid).
+struct AttentionSpan {
+  const float* k_cache = nullptr;
+  const float* v_cache = nullptr;
+  int n_kv = 0;
+  int first_row = 0;
+  int n_rows = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -54,6 +64,11 @@ class Backend {
   // Token t attends to cache rows 0..pos[t] inclusive (causal; pos[t] < n_kv). out: [n_tokens][n_head][head_dim].
   virtual void attention(const float* q, const float* k_cache, const float* v_cache, int n_kv, const int32_t* pos,
                          int n_tokens, const AttentionParams& p, float* out) = 0;
+  // attention() over rows of several sequences in one call (a continuous-batching step): q and out hold
+  // n_rows = sum of spans' n_rows rows laid out as above; row r attends to its span's cache rows 0..pos[r]
+  // inclusive (pos[r] < that span's n_kv). Spans must cover rows 0..n_rows-1 in order without gaps.
+  virtual void attention_batch(const float* q, const AttentionSpan* spans, int n_spans, const int32_t* pos,
+                               const AttentionParams& p, float* out) = 0;
   virtual void silu_mul(float* gate, const float* up, size_t n) = 0;  // gate[i] = silu(gate[i]) * up[i]
   virtual void add(float* x, const float* y, size_t n) = 0;            // x[i] += y[i]
   virtual void add_bias(float* x, const float* bias, int n_tokens, int dim) = 0;  // x[t][i] += bias[i]

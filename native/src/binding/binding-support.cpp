@@ -42,6 +42,20 @@ bool bool_or(const Napi::Object& obj, const char* key, bool fallback, const char
   return v.As<Napi::Boolean>().Value();
 }
 
+void read_sampling_params(const Napi::Object& obj, const char* owner, SamplingParams& s) {
+  s.temperature = static_cast<float>(number_or(obj, "temperature", s.temperature, owner));
+  s.top_k = static_cast<int>(integer_or(obj, "topK", s.top_k, owner));
+  s.top_p = static_cast<float>(number_or(obj, "topP", s.top_p, owner));
+  s.min_p = static_cast<float>(number_or(obj, "minP", s.min_p, owner));
+  s.repeat_penalty = static_cast<float>(number_or(obj, "repeatPenalty", s.repeat_penalty, owner));
+  s.penalty_last_n = static_cast<int>(integer_or(obj, "penaltyLastN", s.penalty_last_n, owner));
+  s.frequency_penalty = static_cast<float>(number_or(obj, "frequencyPenalty", s.frequency_penalty, owner));
+  s.presence_penalty = static_cast<float>(number_or(obj, "presencePenalty", s.presence_penalty, owner));
+  const int64_t seed = integer_or(obj, "seed", static_cast<int64_t>(s.seed), owner);
+  if (seed < 0) throw_type_error(obj.Env(), std::string(owner) + ".seed must not be negative");
+  s.seed = static_cast<decltype(s.seed)>(seed);
+}
+
 std::vector<int32_t> read_token_ids(Napi::Env env, const Napi::Value& value, const char* name) {
   std::vector<int32_t> ids;
   if (value.IsTypedArray()) {

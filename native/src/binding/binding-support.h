@@ -22,7 +22,14 @@ struct SequenceSlot {
   // Cancel flag of the generation in flight (each generation has its own, so a late finaliser of a finished one
   // can never cancel the next). Touched on the JS thread only; the flag itself is read by the worker.
   std::shared_ptr<std::atomic<bool>> cancel_flag;
-  bool busy = false;  // a generation is in flight (touched on the JS thread only)
+  bool busy = false;     // a generation is in flight (touched on the JS thread only)
+  bool in_step = false;  // a batched step that includes this sequence is in flight (JS thread only)
+
+  // Throws unless the sequence may be used or changed now (no generation or step holds it).
+  void require_idle(Napi::Env env) const {
+    if (busy) throw Napi::Error::New(env, "sequence is busy generating");
+    if (in_step) throw Napi::Error::New(env, "sequence is busy in a batched step");
+  }
 
   void cancel() {
     if (cancel_flag) cancel_flag->store(true);
@@ -75,6 +82,10 @@ Napi::Object optional_object(const Napi::CallbackInfo& info, size_t index, const
 double number_or(const Napi::Object& obj, const char* key, double fallback, const char* owner);
 int64_t integer_or(const Napi::Object& obj, const char* key, int64_t fallback, const char* owner);
 bool bool_or(const Napi::Object& obj, const char* key, bool fallback, const char* owner);
+
+// The sampling members of a params/settings object (temperature, topK, topP, minP, repeatPenalty, penaltyLastN,
+// frequencyPenalty, presencePenalty, seed) over the defaults in `params`; TypeErrors name `owner`.member.
+void read_sampling_params(const Napi::Object& obj, const char* owner, SamplingParams& params);
 
 // Token ids from a JS array of integers or an Int32Array / Uint32Array.
 std::vector<int32_t> read_token_ids(Napi::Env env, const Napi::Value& value, const char* name);

@@ -13,6 +13,7 @@ Napi::Function ModelObject::define(Napi::Env env) {
                          InstanceMethod<&ModelObject::tokenize>("tokenize"),
                          InstanceMethod<&ModelObject::detokenize>("detokenize"),
                          InstanceMethod<&ModelObject::create_sequence>("createSequence"),
+                         InstanceMethod<&ModelObject::step>("step"),
                          InstanceMethod<&ModelObject::close>("close"),
                          InstanceAccessor<&ModelObject::is_closed>("closed"),
                      });
@@ -127,10 +128,16 @@ Napi::Value ModelObject::detokenize(const Napi::CallbackInfo& info) {
 Napi::Value ModelObject::create_sequence(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    open_model(env);
+    const LlamaModel& m = open_model(env);
+    const Napi::Object opts = optional_object(info, 0, "createSequence options");
+    const int64_t context = integer_or(opts, "contextSize", 0, "options");
+    if (!opts.Get("contextSize").IsUndefined() && (context < 1 || context > m.context_size())) {
+      throw Napi::RangeError::New(env, "options.contextSize must be in 1.." + std::to_string(m.context_size()) +
+                                           " (the model's context size), got " + std::to_string(context));
+    }
     auto slot = std::make_shared<SequenceSlot>();
     slot->model = handle_->model;
-    slot->seq = std::make_shared<Sequence>(*slot->model);
+    slot->seq = std::make_shared<Sequence>(*slot->model, static_cast<int>(context));
     // Forget sequences that were closed or collected, so the list does not grow with churn.
     std::erase_if(handle_->sequences, [](const std::weak_ptr<SequenceSlot>& w) {
       auto s = w.lock();

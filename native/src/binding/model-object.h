@@ -1,4 +1,4 @@
-// The JS `Model` object: info, tokenize/detokenize, createSequence, close.
+// The JS `Model` object: info, tokenize/detokenize, createSequence, step (batched, in model-step.cpp), close.
 #pragma once
 #include "binding/node-addon-api.h"
 
@@ -23,6 +23,7 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
   Napi::Value tokenize(const Napi::CallbackInfo& info);
   Napi::Value detokenize(const Napi::CallbackInfo& info);
   Napi::Value create_sequence(const Napi::CallbackInfo& info);
+  Napi::Value step(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value is_closed(const Napi::CallbackInfo& info);
 

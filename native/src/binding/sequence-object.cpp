@@ -138,6 +138,7 @@ Napi::Function SequenceObject::define(Napi::Env env) {
                          InstanceMethod<&SequenceObject::generate>("generate"),
                          InstanceMethod<&SequenceObject::cancel>("cancel"),
                          InstanceMethod<&SequenceObject::reset>("reset"),
+                         InstanceMethod<&SequenceObject::set_sampler>("setSampler"),
                          InstanceMethod<&SequenceObject::close>("close"),
                          InstanceAccessor<&SequenceObject::position>("position"),
                          InstanceAccessor<&SequenceObject::context_size>("contextSize"),
@@ -167,7 +168,7 @@ Napi::Value SequenceObject::evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     SequenceSlot& slot = open_slot(env);
-    if (slot.busy) throw Napi::Error::New(env, "sequence is busy generating");
+    slot.require_idle(env);
     if (info.Length() < 1) throw_type_error(env, "evaluate(ids): ids are required");
     const std::vector<int32_t> ids = read_token_ids(env, info[0], "ids");
     const Napi::Object opts = optional_object(info, 1, "evaluate options");
@@ -190,7 +191,7 @@ Napi::Value SequenceObject::generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     SequenceSlot& slot = open_slot(env);
-    if (slot.busy) throw Napi::Error::New(env, "sequence is busy generating");
+    slot.require_idle(env);
 
     auto job = std::make_unique<GenerateJob>(env);
     const Napi::Object input = optional_object(info, 0, "generate input");
@@ -220,18 +221,7 @@ Napi::Value SequenceObject::generate(const Napi::CallbackInfo& info) {
     GenerationOptions& o = job->options;
     o.max_tokens = static_cast<int>(integer_or(params, "maxTokens", o.max_tokens, "params"));
     if (o.max_tokens < 0) throw_type_error(env, "params.maxTokens must not be negative");
-    SamplingParams& s = o.sampling;
-    s.temperature = static_cast<float>(number_or(params, "temperature", s.temperature, "params"));
-    s.top_k = static_cast<int>(integer_or(params, "topK", s.top_k, "params"));
-    s.top_p = static_cast<float>(number_or(params, "topP", s.top_p, "params"));
-    s.min_p = static_cast<float>(number_or(params, "minP", s.min_p, "params"));
-    s.repeat_penalty = static_cast<float>(number_or(params, "repeatPenalty", s.repeat_penalty, "params"));
-    s.penalty_last_n = static_cast<int>(integer_or(params, "penaltyLastN", s.penalty_last_n, "params"));
-    s.frequency_penalty = static_cast<float>(number_or(params, "frequencyPenalty", s.frequency_penalty, "params"));
-    s.presence_penalty = static_cast<float>(number_or(params, "presencePenalty", s.presence_penalty, "params"));
-    const int64_t seed = integer_or(params, "seed", static_cast<int64_t>(s.seed), "params");
-    if (seed < 0) throw_type_error(env, "params.seed must not be negative");
-    s.seed = static_cast<decltype(s.seed)>(seed);
+    read_sampling_params(params, "params", o.sampling);
     const Napi::Value stop = params.Get("stopTokenIds");
     if (!stop.IsUndefined() && !stop.IsNull()) o.stop_ids = read_token_ids(env, stop, "params.stopTokenIds");
 
@@ -270,8 +260,21 @@ Napi::Value SequenceObject::reset(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     SequenceSlot& slot = open_slot(env);
-    if (slot.busy) throw Napi::Error::New(env, "sequence is busy generating");
+    slot.require_idle(env);
     slot.seq->reset();
+    return env.Undefined();
+  });
+}
+
+Napi::Value SequenceObject::set_sampler(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    SequenceSlot& slot = open_slot(env);
+    slot.require_idle(env);
+    if (info.Length() < 1 || !info[0].IsObject()) throw_type_error(env, "setSampler(settings): settings must be an object");
+    SamplingParams params;
+    read_sampling_params(info[0].As<Napi::Object>(), "settings", params);
+    slot.seq->set_sampling(params);  // throws naming a bad parameter, keeping the previous sampler
     return env.Undefined();
   });
 }
@@ -285,8 +288,8 @@ Napi::Value SequenceObject::position(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     SequenceSlot& slot = open_slot(env);
-    // pending() belongs to the worker while a generation runs; position() alone is safe to read then.
-    const size_t pending = slot.busy ? 0 : slot.seq->pending().size();
+    // pending() belongs to the worker while a generation or step runs; position() alone is safe to read then.
+    const size_t pending = slot.busy || slot.in_step ? 0 : slot.seq->pending().size();
     return Napi::Number::New(env, static_cast<double>(slot.seq->position() + pending));
   });
 }

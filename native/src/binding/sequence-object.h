@@ -1,5 +1,5 @@
 // The JS `Sequence` object: evaluate (logits, for tests), generate on a worker thread with per-token callbacks,
-// cancel, reset, close.
+// setSampler (for batched steps), cancel, reset, close.
 #pragma once
 #include "binding/node-addon-api.h"
 
@@ -16,6 +16,11 @@ class SequenceObject : public Napi::ObjectWrap<SequenceObject> {
 
   explicit SequenceObject(const Napi::CallbackInfo& info);
 
+  // For ModelObject::step: the model handle and native state behind a JS Sequence object (null if not created
+  // by createSequence()).
+  const std::shared_ptr<ModelHandle>& handle() const { return handle_; }
+  const std::shared_ptr<SequenceSlot>& slot() const { return slot_; }
+
  private:
   SequenceSlot& open_slot(Napi::Env env) const;  // throws "model is closed" / "sequence is closed"
 
@@ -23,6 +28,7 @@ class SequenceObject : public Napi::ObjectWrap<SequenceObject> {
   Napi::Value generate(const Napi::CallbackInfo& info);
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value reset(const Napi::CallbackInfo& info);
+  Napi::Value set_sampler(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value position(const Napi::CallbackInfo& info);
   Napi::Value context_size(const Napi::CallbackInfo& info);

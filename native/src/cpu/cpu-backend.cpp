@@ -3,6 +3,8 @@
 // reused for all tokens.
 #include "cpu/cpu-backend.h"
 
+#include <xmmintrin.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cmath>
@@ -22,8 +24,12 @@ namespace {
 // passes over it.
 constexpr size_t kRowBlockTargetBytes = 128 * 1024;
 // Prompts of at least this many tokens use the packed-panel GEMM path (dequantise a panel of weight rows once,
-// then a register-blocked float micro-kernel); fewer tokens use the token-tiled dot kernels.
-constexpr int kGemmMinTokens = 16;
+// then a register-blocked float micro-kernel); fewer tokens use the token-tiled dot kernels. 64, not less: a
+// continuous-batching decode step has one row per stream, and up to ~64 rows the token-tiled kernels were 1.5-3x
+// faster than the GEMM on the 2-core AVX2 host (interleaved bench-matvec runs, docs/performance.md); they also
+// round activations exactly as single-token decoding does, so a stream's quantised-weight numerics do not depend
+// on how many other streams share its step.
+constexpr int kGemmMinTokens = 64;
 // Columns per packed panel chunk: gemm_rows x 256 floats stay in L1 while every token tile passes over them.
 constexpr int64_t kGemmChunkCols = 256;
 // Element-wise ops below this size run on the calling thread: waking workers would cost more than it saves.
@@ -225,31 +231,52 @@ class CpuBackend final : public Backend {
                  int n_tokens, const AttentionParams& p, float* out) override {
     require(n_tokens >= 0 && n_kv > 0, "attention", "bad shape: n_tokens " + std::to_string(n_tokens) + ", n_kv " +
                                                          std::to_string(n_kv));
+    const AttentionSpan span{k_cache, v_cache, n_kv, 0, n_tokens};
+    attention_batch(q, &span, 1, pos, p, out);
+  }
+
+  void attention_batch(const float* q, const AttentionSpan* spans, int n_spans, const int32_t* pos,
+                       const AttentionParams& p, float* out) override {
+    require(n_spans >= 0 && (n_spans == 0 || spans != nullptr), "attention", "bad span list");
     require(p.n_head > 0 && p.n_head_kv > 0 && p.head_dim > 0 && p.n_head % p.n_head_kv == 0, "attention",
             "n_head " + std::to_string(p.n_head) + " must be a positive multiple of n_head_kv " +
                 std::to_string(p.n_head_kv));
-    require(q != nullptr && k_cache != nullptr && v_cache != nullptr && pos != nullptr && out != nullptr,
-            "attention", "null pointer argument");
-    for (int t = 0; t < n_tokens; ++t) {
-      require(pos[t] >= 0 && pos[t] < n_kv, "attention",
-              "position " + std::to_string(pos[t]) + " outside the " + std::to_string(n_kv) + " cached rows");
+    int n_rows = 0;
+    row_span_.clear();
+    for (int s = 0; s < n_spans; ++s) {
+      const AttentionSpan& span = spans[s];
+      require(span.first_row == n_rows && span.n_rows >= 0 && span.n_kv > 0, "attention",
+              "span " + std::to_string(s) + " (rows " + std::to_string(span.first_row) + "+" +
+                  std::to_string(span.n_rows) + ", n_kv " + std::to_string(span.n_kv) +
+                  ") does not continue the rows before it or has no cache rows");
+      require(span.k_cache != nullptr && span.v_cache != nullptr, "attention", "null cache pointer");
+      for (int r = span.first_row; r < span.first_row + span.n_rows; ++r) {
+        require(pos != nullptr && pos[r] >= 0 && pos[r] < span.n_kv, "attention",
+                "position " + std::to_string(pos != nullptr ? pos[r] : -1) + " outside the " +
+                    std::to_string(span.n_kv) + " cached rows");
+        row_span_.push_back(s);
+      }
+      n_rows += span.n_rows;
     }
+    if (n_rows == 0) return;
+    require(q != nullptr && out != nullptr, "attention", "null pointer argument");
     const int group = p.n_head / p.n_head_kv;
     const int64_t hd = p.head_dim;
     const DotFn dot = kernels_.dot_f32;
     const AxpyFn axpy = kernels_.axpy;
     const auto attend = [&](int64_t begin, int64_t end, int thread_idx) {
       std::vector<float>& scores = thread_scratch_[static_cast<size_t>(thread_idx)];
-      scores.resize(static_cast<size_t>(n_kv));
       for (int64_t item = begin; item < end; ++item) {
         const int64_t t = item / p.n_head, h = item % p.n_head, kv_head = h / group;
+        const AttentionSpan& span = spans[row_span_[static_cast<size_t>(t)]];
         const float* qv = q + (t * p.n_head + h) * hd;
         float* o = out + (t * p.n_head + h) * hd;
         const int n_att = pos[t] + 1;
+        if (scores.size() < static_cast<size_t>(n_att)) scores.resize(static_cast<size_t>(n_att));
         const auto* q_bytes = reinterpret_cast<const uint8_t*>(qv);
         float max_score = -std::numeric_limits<float>::infinity();
         for (int j = 0; j < n_att; ++j) {
-          const float* kv = k_cache + (j * static_cast<int64_t>(p.n_head_kv) + kv_head) * hd;
+          const float* kv = span.k_cache + (j * static_cast<int64_t>(p.n_head_kv) + kv_head) * hd;
           float s;
           dot(hd, reinterpret_cast<const uint8_t*>(kv), q_bytes, 0, 1, &s);
           s *= p.scale;
@@ -266,12 +293,12 @@ class CpuBackend final : public Backend {
         const float inv_sum = static_cast<float>(1.0 / sum);
         std::fill(o, o + hd, 0.0f);
         for (int j = 0; j < n_att; ++j) {
-          const float* vv = v_cache + (j * static_cast<int64_t>(p.n_head_kv) + kv_head) * hd;
+          const float* vv = span.v_cache + (j * static_cast<int64_t>(p.n_head_kv) + kv_head) * hd;
           axpy(hd, scores[static_cast<size_t>(j)] * inv_sum, vv, o);
         }
       }
     };
-    pool_.parallel_for(static_cast<int64_t>(n_tokens) * p.n_head, attend);
+    pool_.parallel_for(static_cast<int64_t>(n_rows) * p.n_head, attend);
   }
 
   void silu_mul(float* gate, const float* up, size_t n) override {
@@ -317,8 +344,9 @@ class CpuBackend final : public Backend {
     });
     const int64_t n_panels = (rows + R - 1) / R;
     pool_.parallel_for(n_panels, [&](int64_t begin, int64_t end, int thread_idx) {
-      float* panel = thread_panels_[static_cast<size_t>(thread_idx)].reserve(static_cast<size_t>((R + 1) * kGemmChunkCols));
-      float* row = panel + R * kGemmChunkCols;  // one dequantised row chunk
+      float* panel =
+          thread_panels_[static_cast<size_t>(thread_idx)].reserve(static_cast<size_t>(2 * R * kGemmChunkCols));
+      float* chunk = panel + R * kGemmChunkCols;  // the panel's rows dequantised, row-major [R][kc]
       for (int64_t p = begin; p < end; ++p) {
         const int64_t r0 = p * R;
         const int nr = static_cast<int>(std::min<int64_t>(R, rows - r0));
@@ -327,13 +355,14 @@ class CpuBackend final : public Backend {
           // k0 is a multiple of 256, so it starts a whole block of every type.
           const size_t k0_bytes = static_cast<size_t>(*tensor_row_bytes(w.type, static_cast<uint64_t>(k0)));
           for (int r = 0; r < R; ++r) {
+            float* row = chunk + r * kc;
             if (r < nr) {
               kernels_.dequantize_row(w.type, w.data + static_cast<size_t>(r0 + r) * row_bytes + k0_bytes, row, kc);
-              for (int64_t k = 0; k < kc; ++k) panel[k * R + r] = row[k];
             } else {
-              for (int64_t k = 0; k < kc; ++k) panel[k * R + r] = 0.0f;
+              std::fill(row, row + kc, 0.0f);
             }
           }
+          transpose_to_panel(chunk, R, kc, panel);
           for (int64_t j = 0; j < n_tiles; ++j) {
             const int nt = static_cast<int>(std::min<int64_t>(T, n_tokens - j * T));
             kernels_.gemm_panel(panel, x_packed + (j * cols + k0) * T, kc, y + j * T * rows + r0, rows, nt, nr, k0 > 0);
@@ -341,6 +370,28 @@ class CpuBackend final : public Backend {
         }
       }
     });
+  }
+
+  // panel[k * R + r] = chunk[r * kc + k]: 4x4 SSE transposes (baseline x86-64; R is a multiple of 4 and the
+  // panel 64-byte aligned), scalar for a ragged column tail. With many tokens per step this packing is a
+  // noticeable share of the matmul, and the scalar strided stores it replaces cost about 4x more.
+  static void transpose_to_panel(const float* chunk, int R, int64_t kc, float* panel) {
+    const int64_t k4 = kc / 4 * 4;
+    for (int r = 0; r < R; r += 4) {
+      const float* src = chunk + r * kc;
+      for (int64_t k = 0; k < k4; k += 4) {
+        __m128 a = _mm_loadu_ps(src + k), b = _mm_loadu_ps(src + kc + k);
+        __m128 c = _mm_loadu_ps(src + 2 * kc + k), d = _mm_loadu_ps(src + 3 * kc + k);
+        _MM_TRANSPOSE4_PS(a, b, c, d);
+        _mm_store_ps(panel + k * R + r, a);
+        _mm_store_ps(panel + (k + 1) * R + r, b);
+        _mm_store_ps(panel + (k + 2) * R + r, c);
+        _mm_store_ps(panel + (k + 3) * R + r, d);
+      }
+      for (int64_t k = k4; k < kc; ++k) {
+        for (int i = 0; i < 4; ++i) panel[k * R + r + i] = src[i * kc + k];
+      }
+    }
   }
 
   template <class Op>
@@ -363,6 +414,7 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   std::vector<uint8_t> act_buffer_;
   std::vector<std::vector<float>> thread_scratch_;  // per-thread temporaries (scores, rope tables)
+  std::vector<int> row_span_;                       // attention_batch: the span of each row
   AlignedFloats x_packed_;                          // prompt activations packed for the GEMM kernels
   std::vector<AlignedFloats> thread_panels_;        // per-thread packed weight panel
 };

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 
 #include "cpu/thread-pool.h"
 #include "model/gguf-vocab.h"
@@ -207,24 +208,29 @@ void LlamaModel::place_weights(WeightStorage storage, int n_threads) {
   if (advise_len > 0) (void)madvise(advise_addr, advise_len, MADV_DONTNEED);
 }
 
-std::span<const float> LlamaModel::forward(Sequence& seq, const int32_t* tokens, int n, bool want_all_logits) {
-  if (seq.model_ != this) throw EngineError("sequence belongs to a different model");
-  if (n <= 0 || tokens == nullptr) throw EngineError("forward pass needs at least one token");
+void LlamaModel::check_tokens(const Sequence& seq, const int32_t* tokens, int n, const std::string& context) const {
+  if (seq.model_ != this) throw EngineError(context + "sequence belongs to a different model");
+  if (n <= 0 || tokens == nullptr) throw EngineError(context + "forward pass needs at least one token");
   const int n_past = seq.position();
-  if (static_cast<int64_t>(n_past) + n > n_ctx_) {
+  const int n_ctx = seq.context_size();
+  if (static_cast<int64_t>(n_past) + n > n_ctx) {
     if (n_past == 0) {
-      throw EngineError("prompt of " + std::to_string(n) + " tokens exceeds context size " + std::to_string(n_ctx_));
+      throw EngineError(context + "prompt of " + std::to_string(n) + " tokens exceeds context size " +
+                        std::to_string(n_ctx));
     }
-    throw EngineError("context size " + std::to_string(n_ctx_) + " exceeded: " + std::to_string(n_past) +
+    throw EngineError(context + "context size " + std::to_string(n_ctx) + " exceeded: " + std::to_string(n_past) +
                       " tokens in the sequence + " + std::to_string(n) + " new");
   }
   for (int i = 0; i < n; ++i) {
     if (tokens[i] < 0 || static_cast<uint32_t>(tokens[i]) >= hp_.n_vocab) {
-      throw EngineError("token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+      throw EngineError(context + "token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
                         " is out of range (vocabulary has " + std::to_string(hp_.n_vocab) + " tokens)");
     }
   }
+}
 
+std::span<const float> LlamaModel::forward(Sequence& seq, const int32_t* tokens, int n, bool want_all_logits) {
+  check_tokens(seq, tokens, n, "");
   std::lock_guard<std::mutex> lock(forward_mutex_);
   const size_t n_vocab = hp_.n_vocab;
   seq.logits_.resize(want_all_logits ? static_cast<size_t>(n) * n_vocab : n_vocab);
@@ -233,32 +239,86 @@ std::span<const float> LlamaModel::forward(Sequence& seq, const int32_t* tokens,
     const bool last = start + m == n;
     float* out = want_all_logits ? seq.logits_.data() + static_cast<size_t>(start) * n_vocab
                                  : (last ? seq.logits_.data() : nullptr);
-    forward_batch(seq, tokens + start, m, want_all_logits, out);
+    const Segment segment{&seq, tokens + start, m, out, want_all_logits};
+    run_segments({&segment, 1});
   }
   return {seq.logits_.data(), seq.logits_.size()};
 }
 
-void LlamaModel::forward_batch(Sequence& seq, const int32_t* tokens, int n, bool want_all_logits,
-                               float* logits_out) {
+void LlamaModel::validate_batch(std::span<const BatchItem> items) const {
+  std::unordered_set<const Sequence*> seen;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string context = "batch entry " + std::to_string(i) + ": ";
+    const BatchItem& item = items[i];
+    if (item.seq == nullptr) throw EngineError(context + "no sequence");
+    if (!seen.insert(item.seq).second) throw EngineError(context + "sequence appears more than once in the batch");
+    check_tokens(*item.seq, item.tokens, item.n, context);
+  }
+}
+
+void LlamaModel::forward_batch(std::span<const BatchItem> items) {
+  validate_batch(items);
+  std::lock_guard<std::mutex> lock(forward_mutex_);
+  for (const BatchItem& item : items) {
+    if (item.want_logits) item.seq->logits_.resize(hp_.n_vocab);
+  }
+  // Pack the items' tokens into micro-batches of at most kMaxBatch rows; an item that does not fit is split, and
+  // its second part runs in the next micro-batch, after the first has advanced the sequence.
+  segments_.clear();
+  int rows = 0;
+  for (const BatchItem& item : items) {
+    for (int offset = 0; offset < item.n;) {
+      const int take = std::min(item.n - offset, kMaxBatch - rows);
+      const bool last = offset + take == item.n;
+      segments_.push_back({item.seq, item.tokens + offset, take,
+                           last && item.want_logits ? item.seq->logits_.data() : nullptr, false});
+      rows += take;
+      offset += take;
+      if (rows == kMaxBatch) {
+        run_segments(segments_);
+        segments_.clear();
+        rows = 0;
+      }
+    }
+  }
+  if (!segments_.empty()) run_segments(segments_);
+}
+
+void LlamaModel::run_segments(std::span<const Segment> segments) {
   Backend& be = *backend_;
   const int n_embd = static_cast<int>(hp_.n_embd);
   const int q_dim = static_cast<int>(hp_.q_dim());
   const int kv_dim = static_cast<int>(hp_.kv_dim());
   const int n_ff = static_cast<int>(hp_.n_ff);
-  const size_t un = static_cast<size_t>(n);
-  const int n_past = seq.position();
+  const size_t n_vocab = hp_.n_vocab;
 
+  int n = 0;
+  for (const Segment& seg : segments) n += seg.n;
+  const size_t un = static_cast<size_t>(n);
   auto fit = [](std::vector<float>& v, size_t size) {
     if (v.size() < size) v.resize(size);
   };
   fit(x_, un * n_embd);
   fit(xb_, un * std::max(n_embd, q_dim));
   fit(q_, un * q_dim);
+  fit(k_, un * kv_dim);
+  fit(v_, un * kv_dim);
   fit(attn_out_, un * q_dim);
   fit(gate_, un * n_ff);
   fit(up_, un * n_ff);
+  tokens_.resize(un);
   pos_.resize(un);
-  for (int t = 0; t < n; ++t) pos_[t] = n_past + t;
+  spans_.resize(segments.size());
+  for (size_t s = 0, row = 0; s < segments.size(); ++s) {
+    const Segment& seg = segments[s];
+    const int n_past = seg.seq->position();
+    for (int t = 0; t < seg.n; ++t) {
+      tokens_[row + t] = seg.tokens[t];
+      pos_[row + t] = n_past + t;
+    }
+    spans_[s] = AttentionSpan{nullptr, nullptr, n_past + seg.n, static_cast<int>(row), seg.n};
+    row += static_cast<size_t>(seg.n);
+  }
 
   const RopeParams rope{static_cast<int>(hp_.n_rot), hp_.rope_freq_base, hp_.rope_freq_scale, hp_.rope_neox,
                         rope_freq_factors_.empty() ? nullptr : rope_freq_factors_.data()};
@@ -267,26 +327,36 @@ void LlamaModel::forward_batch(Sequence& seq, const int32_t* tokens, int n, bool
 
   float* x = x_.data();
   float* xb = xb_.data();
-  be.get_rows(token_embd_, tokens, n, x);
+  be.get_rows(token_embd_, tokens_.data(), n, x);
 
   for (uint32_t l = 0; l < hp_.n_layer; ++l) {
     const LayerWeights& L = layers_[l];
-    float* k_new = seq.k_layer(static_cast<int>(l)) + static_cast<size_t>(n_past) * kv_dim;
-    float* v_new = seq.v_layer(static_cast<int>(l)) + static_cast<size_t>(n_past) * kv_dim;
-
+    const int layer = static_cast<int>(l);
     be.rms_norm(x, L.attn_norm.data(), n, n_embd, hp_.rms_eps, xb);
     be.matmul(L.wq, xb, n, q_.data());
-    be.matmul(L.wk, xb, n, k_new);
-    be.matmul(L.wv, xb, n, v_new);
+    be.matmul(L.wk, xb, n, k_.data());
+    be.matmul(L.wv, xb, n, v_.data());
     if (hp_.qkv_bias) {
       be.add_bias(q_.data(), L.bq.data(), n, q_dim);
-      be.add_bias(k_new, L.bk.data(), n, kv_dim);
-      be.add_bias(v_new, L.bv.data(), n, kv_dim);
+      be.add_bias(k_.data(), L.bk.data(), n, kv_dim);
+      be.add_bias(v_.data(), L.bv.data(), n, kv_dim);
     }
     be.rope(q_.data(), pos_.data(), n, static_cast<int>(hp_.n_head), static_cast<int>(hp_.head_dim), rope);
-    be.rope(k_new, pos_.data(), n, static_cast<int>(hp_.n_head_kv), static_cast<int>(hp_.head_dim), rope);
-    be.attention(q_.data(), seq.k_layer(static_cast<int>(l)), seq.v_layer(static_cast<int>(l)), n_past + n,
-                 pos_.data(), n, attn, attn_out_.data());
+    be.rope(k_.data(), pos_.data(), n, static_cast<int>(hp_.n_head_kv), static_cast<int>(hp_.head_dim), rope);
+    // Each segment's new keys/values go into its own sequence's cache, after the rows it already holds.
+    for (size_t s = 0; s < segments.size(); ++s) {
+      Sequence& seq = *segments[s].seq;
+      AttentionSpan& span = spans_[s];
+      const size_t count = static_cast<size_t>(span.n_rows) * kv_dim;
+      const size_t src = static_cast<size_t>(span.first_row) * kv_dim;
+      const size_t dst = static_cast<size_t>(span.n_kv - span.n_rows) * kv_dim;
+      std::copy_n(k_.data() + src, count, seq.k_layer(layer) + dst);
+      std::copy_n(v_.data() + src, count, seq.v_layer(layer) + dst);
+      span.k_cache = seq.k_layer(layer);
+      span.v_cache = seq.v_layer(layer);
+    }
+    be.attention_batch(q_.data(), spans_.data(), static_cast<int>(spans_.size()), pos_.data(), attn,
+                       attn_out_.data());
     be.matmul(L.wo, attn_out_.data(), n, xb);
     be.add(x, xb, un * n_embd);
 
@@ -297,16 +367,37 @@ void LlamaModel::forward_batch(Sequence& seq, const int32_t* tokens, int n, bool
     be.matmul(L.w_down, gate_.data(), n, xb);
     be.add(x, xb, un * n_embd);
   }
-  seq.n_past_.store(n_past + n, std::memory_order_relaxed);
+  for (const Segment& seg : segments) seg.seq->n_past_.fetch_add(seg.n, std::memory_order_relaxed);
 
-  if (logits_out == nullptr) return;
-  if (want_all_logits) {
-    be.rms_norm(x, output_norm_.data(), n, n_embd, hp_.rms_eps, xb);
-    be.matmul(output_, xb, n, logits_out);
-  } else {
-    const float* last = x + static_cast<size_t>(n - 1) * n_embd;
-    be.rms_norm(last, output_norm_.data(), 1, n_embd, hp_.rms_eps, xb);
-    be.matmul(output_, xb, 1, logits_out);
+  // Logits only for the rows that want them: gathered into xb so the output matrix is read once for all of them.
+  int m = 0;
+  const Segment* only = nullptr;
+  int wanting = 0;
+  for (size_t s = 0; s < segments.size(); ++s) {
+    const Segment& seg = segments[s];
+    if (seg.logits == nullptr) continue;
+    const int rows = seg.all_logits ? seg.n : 1;
+    const int first = spans_[s].first_row + seg.n - rows;
+    std::copy_n(x + static_cast<size_t>(first) * n_embd, static_cast<size_t>(rows) * n_embd,
+                xb + static_cast<size_t>(m) * n_embd);
+    m += rows;
+    only = &seg;
+    ++wanting;
+  }
+  if (m == 0) return;
+  be.rms_norm(xb, output_norm_.data(), m, n_embd, hp_.rms_eps, xb);
+  if (wanting == 1) {
+    be.matmul(output_, xb, m, only->logits);
+    return;
+  }
+  fit(logits_rows_, static_cast<size_t>(m) * n_vocab);
+  be.matmul(output_, xb, m, logits_rows_.data());
+  size_t offset = 0;
+  for (const Segment& seg : segments) {
+    if (seg.logits == nullptr) continue;
+    const size_t count = static_cast<size_t>(seg.all_logits ? seg.n : 1) * n_vocab;
+    std::copy_n(logits_rows_.data() + offset, count, seg.logits);
+    offset += count;
   }
 }
 

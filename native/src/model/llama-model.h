@@ -56,8 +56,8 @@ struct TensorTypeCount {
 };
 
 // Loading checks every tensor's presence, type and shape against the hyper-parameters; errors name the tensor.
-// Thread safety: forward() may be called from several threads with different Sequences; the passes are
-// serialised by a mutex on the model because they share the backend's thread pool and scratch buffers.
+// Thread safety: forward() and forward_batch() may be called from several threads with different Sequences; the
+// passes are serialised by a mutex on the model because they share the backend's thread pool and scratch buffers.
 class LlamaModel {
  public:
   static std::unique_ptr<LlamaModel> load(const std::string& path, const ModelLoadOptions& options);
@@ -90,13 +90,39 @@ class LlamaModel {
   // stays valid until the sequence's next forward. Throws when the context would overflow or an id is invalid.
   std::span<const float> forward(Sequence& seq, const int32_t* tokens, int n, bool want_all_logits);
 
+  // One forward pass over rows of several sequences (continuous batching): every matrix multiply runs once over
+  // all rows, so the weights are read once per micro-batch whatever the number of sequences. Each item's tokens
+  // go at its sequence's position, into its own cache, attending causally to its own cache only. Items with
+  // want_logits get the logits of their last token in seq->logits(). Everything is validated first (errors name
+  // "batch entry i"); a failed validation changes no sequence. More than kMaxBatch rows run as several
+  // micro-batches (an item may be split between two).
+  struct BatchItem {
+    Sequence* seq = nullptr;
+    const int32_t* tokens = nullptr;
+    int n = 0;
+    bool want_logits = false;
+  };
+  void forward_batch(std::span<const BatchItem> items);
+  // The checks forward_batch starts with, for callers that must validate before changing anything themselves.
+  void validate_batch(std::span<const BatchItem> items) const;
+
   static constexpr int kMaxBatch = 512;
 
  private:
   friend class Sequence;
+  // A contiguous run of one item's tokens inside a micro-batch. Logits go to `logits` (row-major, n_vocab per
+  // row) for every row (all_logits) or for the last row only; nullptr: none.
+  struct Segment {
+    Sequence* seq;
+    const int32_t* tokens;
+    int n;
+    float* logits;
+    bool all_logits;
+  };
   void load_weights();
   void place_weights(WeightStorage storage, int n_threads);
-  void forward_batch(Sequence& seq, const int32_t* tokens, int n, bool want_all_logits, float* logits_out);
+  void check_tokens(const Sequence& seq, const int32_t* tokens, int n, const std::string& context) const;
+  void run_segments(std::span<const Segment> segments);
 
   std::unique_ptr<GgufFile> gguf_;
   std::unique_ptr<Backend> backend_;
@@ -121,8 +147,10 @@ class LlamaModel {
 
   std::mutex forward_mutex_;
   // Scratch activations, reused across passes (guarded by forward_mutex_).
-  std::vector<float> x_, xb_, q_, attn_out_, gate_, up_;
-  std::vector<int32_t> pos_;
+  std::vector<float> x_, xb_, q_, k_, v_, attn_out_, gate_, up_, logits_rows_;
+  std::vector<int32_t> tokens_, pos_;
+  std::vector<AttentionSpan> spans_;
+  std::vector<Segment> segments_;
 };
 
 }  // namespace sovren

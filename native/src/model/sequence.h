@@ -1,10 +1,16 @@
-// One conversation's state: its own f32 KV cache ([layer][ctx][n_head_kv * head_dim]), its position, and the
-// logits of its last forward pass. A Sequence must not outlive the LlamaModel it was created for.
+// One conversation's state: its own f32 KV cache ([layer][ctx][n_head_kv * head_dim]), its position, the logits of
+// its last forward pass, and the sampler + streaming detokenizer that batched steps (model/batch-step.h) use for
+// it. A Sequence must not outlive the LlamaModel it was created for.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <vector>
+
+#include "sampling/sampler.h"
+#include "tokenizer/tokenizer.h"
 
 namespace sovren {
 
@@ -12,23 +18,32 @@ class LlamaModel;
 
 class Sequence {
  public:
-  explicit Sequence(const LlamaModel& model);
+  // n_ctx <= 0: the model's context size; otherwise a smaller cache (1..model context), so a service can size its
+  // KV-cache pool per sequence. Throws EngineError when n_ctx exceeds the model's context.
+  explicit Sequence(const LlamaModel& model, int n_ctx = 0);
   Sequence(const Sequence&) = delete;
   Sequence& operator=(const Sequence&) = delete;
 
   const LlamaModel& model() const { return *model_; }
   int position() const { return n_past_.load(std::memory_order_relaxed); }  // tokens already in the cache
   int context_size() const { return n_ctx_; }
-  // Forget everything; the cache is overwritten by the next pass.
-  void reset() {
-    n_past_ = 0;
-    pending_.clear();
-  }
+  // Forget everything (the cache is overwritten by the next pass), restart the sampler's history and random
+  // sequence, and drop any incomplete UTF-8 the detokenizer holds: the sequence is ready for a new request.
+  void reset();
 
   // Tokens that belong to the sequence but are not in the cache yet: the last token of a generation, whose pass
   // was skipped because nothing needed its logits. The next generation evaluates them before its prompt.
   std::vector<int32_t>& pending() { return pending_; }
   const std::vector<int32_t>& pending() const { return pending_; }
+
+  // Logits of the last forward pass that asked for them ([n_vocab], or [n][n_vocab] with all logits).
+  std::span<const float> logits() const { return {logits_.data(), logits_.size()}; }
+
+  // The sampler of batched steps: default SamplingParams until set_sampling() replaces it (which also restarts
+  // its history and random generator). Throws EngineError naming a bad parameter, leaving the old one in place.
+  void set_sampling(const SamplingParams& params);
+  Sampler& sampler();
+  StreamingDetokenizer& detokenizer();
 
   // Cache rows of one layer: [n_ctx][kv_dim].
   float* k_layer(int layer) { return k_cache_.get() + static_cast<size_t>(layer) * layer_stride_; }
@@ -46,6 +61,8 @@ class Sequence {
   std::unique_ptr<float[]> v_cache_;
   std::vector<float> logits_;
   std::vector<int32_t> pending_;
+  std::optional<Sampler> sampler_;
+  std::optional<StreamingDetokenizer> detokenizer_;
 };
 
 }  // namespace sovren

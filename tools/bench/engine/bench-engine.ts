@@ -12,12 +12,13 @@
 // Model files are written once per type into --dir and reused by later runs.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { WeightStorage, loadModel } from '../../../libs/engine/src/engine';
-import { TensorType, rowBytes } from '../../../libs/engine/src/quant';
+import { rowBytes } from '../../../libs/engine/src/quant';
 import { LLAMA_1B_SHAPE, writeBenchmarkModel } from '../../../libs/engine/src/testing/tiny-model';
+import { load, typeByName } from './bench-support';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 
@@ -101,12 +102,6 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-function load(): string {
-  return loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
-}
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -130,12 +125,6 @@ function measureBandwidth(options: Options): number | undefined {
   return best;
 }
 
-function typeByName(name: string): TensorType {
-  const type = (TensorType as unknown as Record<string, TensorType | undefined>)[name];
-  if (type === undefined) throw new Error(`bench-engine: unknown tensor type '${name}'`);
-  return type;
-}
-
 interface Result {
   type: string;
   weights: WeightStorage;
@@ -149,7 +138,7 @@ async function benchType(typeName: string, weights: WeightStorage, options: Opti
   const path = join(options.dir, `${shape.name}-${typeName}.gguf`);
   if (!existsSync(path)) {
     const started = Date.now();
-    await writeBenchmarkModel(path, { type: typeByName(typeName), shape });
+    await writeBenchmarkModel(path, { type: typeByName(typeName, 'bench-engine'), shape });
     console.log(`wrote ${path} (${(statSync(path).size / 2 ** 30).toFixed(2)} GiB) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   }
   const loadStart = process.hrtime.bigint();
@@ -163,7 +152,7 @@ async function benchType(typeName: string, weights: WeightStorage, options: Opti
   try {
     const info = model.info();
     // Every weight except the token embedding table (a row lookup) is read once per generated token.
-    result.bytesPerToken = info.weightBytes - info.vocabSize * rowBytes(typeByName(typeName), info.embeddingLength);
+    result.bytesPerToken = info.weightBytes - info.vocabSize * rowBytes(typeByName(typeName, 'bench-engine'), info.embeddingLength);
     console.log(
       `${typeName} (${weights}): ${(info.weightBytes / 2 ** 30).toFixed(2)} GiB of weights, ${info.backend}, ` +
         `${info.threads} threads, loaded in ${loadSeconds.toFixed(1)} s  [load ${load()}]`,

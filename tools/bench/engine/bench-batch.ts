@@ -1,0 +1,208 @@
+// bench-batch: continuous-batching decode throughput of the native engine through EngineModel.step(). For each
+// batch size B, B sequences are filled with --context prompt tokens each, then --steps decode steps are timed in
+// which every sequence feeds back the token it sampled last step (one forward pass over B rows per step). Prints
+// aggregate decode tokens/s, per-step (inter-token) latency p50 / p99 and the throughput relative to batch 1.
+//
+// Usage (from the repo root, after `NX_DAEMON=false npx nx run native:build`):
+//   npx ts-node --transpile-only -P tsconfig.base.json tools/bench/engine/bench-batch.ts [--type F16|Q8_0|...]
+//       [--batches 1,4,16,32,50] [--context 64] [--steps 48] [--reps 2] [--dim 512] [--ff 1536] [--layers 8]
+//       [--heads 8] [--kv-heads 4] [--vocab 32000] [--threads N] [--weights copy|mmap] [--dir tmp/bench-models]
+// The model (random weights, Llama layout) is written once into --dir and reused.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { EngineModel, EngineSequence, SamplerSettings, WeightStorage, loadModel } from '../../../libs/engine/src/engine';
+import { BenchmarkShape, writeBenchmarkModel } from '../../../libs/engine/src/testing/tiny-model';
+import { load, typeByName } from './bench-support';
+
+const REPO_ROOT = resolve(__dirname, '../../..');
+
+interface Options {
+  type: string;
+  batches: number[];
+  context: number;
+  steps: number;
+  reps: number;
+  dim: number;
+  ff: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  vocab: number;
+  threads: number;
+  weights: WeightStorage;
+  dir: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = {
+    type: 'F16',
+    batches: [1, 4, 16, 32, 50],
+    context: 64,
+    steps: 48,
+    reps: 2,
+    dim: 512,
+    ff: 1536,
+    layers: 8,
+    heads: 8,
+    kvHeads: 4,
+    vocab: 32000,
+    threads: 0,
+    weights: 'copy',
+    dir: join(REPO_ROOT, 'tmp', 'bench-models'),
+  };
+  const positive = (flag: string, value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`bench-batch: ${flag} wants a positive integer, got '${value}'`);
+    return n;
+  };
+  const numeric: Record<string, keyof Options> = {
+    '--context': 'context',
+    '--steps': 'steps',
+    '--reps': 'reps',
+    '--dim': 'dim',
+    '--ff': 'ff',
+    '--layers': 'layers',
+    '--heads': 'heads',
+    '--kv-heads': 'kvHeads',
+    '--vocab': 'vocab',
+    '--threads': 'threads',
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (value === undefined) throw new Error(`bench-batch: ${flag} needs a value`);
+    const key = numeric[flag];
+    if (key) {
+      (options as unknown as Record<string, number>)[key] = positive(flag, value);
+    } else if (flag === '--type') {
+      options.type = value;
+    } else if (flag === '--batches') {
+      options.batches = value.split(',').map((b) => positive(flag, b));
+    } else if (flag === '--weights') {
+      if (value !== 'copy' && value !== 'mmap') throw new Error(`bench-batch: --weights wants copy or mmap, got '${value}'`);
+      options.weights = value;
+    } else if (flag === '--dir') {
+      options.dir = resolve(value);
+    } else {
+      throw new Error(`bench-batch: unknown argument '${flag}'`);
+    }
+  }
+  return options;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+interface BatchResult {
+  batch: number;
+  tokensPerSecond: number;
+  p50: number;
+  p99: number;
+  load: string;
+}
+
+// The sampling a chat request would use (top-k + top-p + min-p + temperature), seeded per sequence.
+const SAMPLER: SamplerSettings = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05 };
+
+async function benchBatch(model: EngineModel, batch: number, options: Options): Promise<BatchResult> {
+  const vocab = model.info().vocabSize;
+  const sequences: EngineSequence[] = [];
+  for (let i = 0; i < batch; i++) {
+    const sequence = model.createSequence({ contextSize: options.context + options.steps + 8 });
+    sequence.setSampler({ ...SAMPLER, seed: i + 1 });
+    sequences.push(sequence);
+  }
+  try {
+    const prompt = (i: number): number[] =>
+      Array.from({ length: options.context }, (_, t) => 1 + ((t * 7919 + i * 104729) % (vocab - 1)));
+    // Prefill (not timed): every sequence gets its prompt, all in one step (split into micro-batches inside).
+    const first = await model.step(sequences.map((sequence, i) => ({ sequence, tokens: prompt(i), sample: true })));
+    let last = first.map((r) => r.token);
+    const latencies: number[] = [];
+    const decode = async (): Promise<number> => {
+      const start = process.hrtime.bigint();
+      const results = await model.step(sequences.map((sequence, i) => ({ sequence, tokens: [last[i]], sample: true })));
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      last = results.map((r) => r.token);
+      return ms;
+    };
+    await decode(); // warm-up
+    const started = process.hrtime.bigint();
+    for (let s = 0; s < options.steps; s++) latencies.push(await decode());
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return {
+      batch,
+      tokensPerSecond: (batch * options.steps) / seconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      load: load(),
+    };
+  } finally {
+    for (const sequence of sequences) sequence.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  mkdirSync(options.dir, { recursive: true });
+  const shape: BenchmarkShape = {
+    name: `batch-d${options.dim}-l${options.layers}-ff${options.ff}-h${options.heads}-kv${options.kvHeads}-v${options.vocab}`,
+    dim: options.dim,
+    hiddenDim: options.ff,
+    nLayers: options.layers,
+    nHeads: options.heads,
+    nKvHeads: options.kvHeads,
+    vocabSize: options.vocab,
+    contextLength: 4096,
+  };
+  const path = join(options.dir, `${shape.name}-${options.type}.gguf`);
+  if (!existsSync(path)) {
+    await writeBenchmarkModel(path, { type: typeByName(options.type, 'bench-batch'), shape });
+    console.log(`wrote ${path} (${(statSync(path).size / 2 ** 20).toFixed(0)} MiB)`);
+  }
+  const model = await loadModel(path, { threads: options.threads, weights: options.weights });
+  try {
+    const info = model.info();
+    console.log(
+      `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} logical CPUs; model ${shape.name} ${options.type} ` +
+        `(${(info.weightBytes / 2 ** 20).toFixed(0)} MiB of weights, ${(info.parameterCount / 1e6).toFixed(0)}M parameters), ` +
+        `${info.backend}, ${info.threads} threads, weights ${info.weights}; ${options.context} tokens in each sequence ` +
+        `before ${options.steps} timed decode steps; best of ${options.reps} reps  [load ${load()}]`,
+    );
+    const best = new Map<number, BatchResult>();
+    for (let rep = 0; rep < options.reps; rep++) {
+      for (const batch of options.batches) {
+        const r = await benchBatch(model, batch, options);
+        console.log(
+          `  rep ${rep + 1} batch ${batch}: ${r.tokensPerSecond.toFixed(1)} tok/s, step p50 ${r.p50.toFixed(1)} ms, ` +
+            `p99 ${r.p99.toFixed(1)} ms  [load ${r.load}]`,
+        );
+        const previous = best.get(batch);
+        if (!previous || r.tokensPerSecond > previous.tokensPerSecond) best.set(batch, r);
+      }
+    }
+    const base = best.get(1)?.tokensPerSecond;
+    console.log('');
+    console.log('| batch | decode tok/s (aggregate) | x batch 1 | step p50 ms | step p99 ms | load avg |');
+    console.log('| --- | --- | --- | --- | --- | --- |');
+    for (const batch of options.batches) {
+      const r = best.get(batch);
+      if (!r) continue;
+      const ratio = base ? `${(r.tokensPerSecond / base).toFixed(2)}x` : '-';
+      console.log(
+        `| ${batch} | ${r.tokensPerSecond.toFixed(1)} | ${ratio} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.load} |`,
+      );
+    }
+  } finally {
+    model.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exitCode = 1;
+});
