@@ -2,6 +2,7 @@
 // test-model generators that the specs and benchmarks use.
 export * from './engine';
 export * from './gguf';
+export * from './gpu-metrics';
 export * from './quant';
 export * from './testing/test-vocab';
 export * from './testing/tiny-model';

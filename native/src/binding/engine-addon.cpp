@@ -3,6 +3,7 @@
 #include "binding/node-addon-api.h"
 
 #include "binding/binding-support.h"
+#include "binding/gpu-metrics-binding.h"
 #include "binding/model-object.h"
 #include "binding/sequence-object.h"
 
@@ -85,6 +86,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   data->model_constructor = Napi::Persistent(ModelObject::define(env));
   data->sequence_constructor = Napi::Persistent(SequenceObject::define(env));
   exports.Set("loadModel", Napi::Function::New<load_model>(env, "loadModel"));
+  exports.Set("gpuMetrics", Napi::Function::New<gpu_metrics>(env, "gpuMetrics"));
   return exports;
 }
 

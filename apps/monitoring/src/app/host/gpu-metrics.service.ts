@@ -1,6 +1,8 @@
-// GPU metrics per GPU on monitoring's /metrics, read with `nvidia-smi --query-gpu` every few seconds. On a host
-// without nvidia-smi (no NVIDIA GPU) the metrics are simply absent and one info line says so at start-up.
+// GPU metrics per GPU on monitoring's /metrics, refreshed every few seconds from NVML (the native engine binds
+// libnvidia-ml at run time) or, when NVML cannot be used, from `nvidia-smi --query-gpu`. On a host with neither
+// (no NVIDIA GPU, or no engine addon and no nvidia-smi) the metrics are simply absent and one info line says so.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { NvmlGpu, NvmlGpuMetrics, readNvmlGpuMetrics } from '@sovren/engine';
 import { MetricsService } from '@sovren/observability';
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
@@ -13,6 +15,28 @@ import { GpuSample, nvidiaSmiArgs, parseNvidiaSmiCsv } from './nvidia-smi.parser
 
 export const GPU_SAMPLE_INTERVAL_MS = 5_000;
 const NVIDIA_SMI_TIMEOUT_MS = 10_000;
+
+/** How GpuMetricsService asks NVML (the engine addon's gpuMetrics(); a provider so tests can point it elsewhere). */
+export const NVML_READER = Symbol('NVML_READER');
+export type NvmlReader = () => Promise<NvmlGpuMetrics>;
+export const nvmlReaderProvider = { provide: NVML_READER, useValue: (() => readNvmlGpuMetrics()) satisfies NvmlReader };
+
+export function gpuSampleFromNvml(gpu: NvmlGpu): GpuSample {
+  const sample: GpuSample = { index: gpu.index, uuid: gpu.uuid, name: gpu.name };
+  if (gpu.utilizationPercent !== undefined) sample.utilizationRatio = gpu.utilizationPercent / 100;
+  if (gpu.memoryUsedBytes !== undefined) sample.memoryUsedBytes = gpu.memoryUsedBytes;
+  if (gpu.memoryTotalBytes !== undefined) sample.memoryTotalBytes = gpu.memoryTotalBytes;
+  if (gpu.temperatureCelsius !== undefined) sample.temperatureCelsius = gpu.temperatureCelsius;
+  if (gpu.powerWatts !== undefined) sample.powerWatts = gpu.powerWatts;
+  if (gpu.eccCorrectedErrors !== undefined) sample.eccCorrectedErrors = gpu.eccCorrectedErrors;
+  if (gpu.eccUncorrectedErrors !== undefined) sample.eccUncorrectedErrors = gpu.eccUncorrectedErrors;
+  return sample;
+}
+
+interface GpuSource {
+  name: 'nvml' | 'nvidia-smi';
+  read: () => Promise<GpuSample[]>;
+}
 
 type GpuLabels = 'gpu' | 'uuid' | 'name';
 
@@ -47,8 +71,9 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
   private readonly temperature: Gauge<GpuLabels>;
   private readonly power: Gauge<GpuLabels>;
   private readonly eccErrors: Counter<GpuLabels>;
+  private readonly eccCorrected: Counter<GpuLabels>;
   private readonly eccSeen = new Map<string, number>();
-  private binary: string | undefined;
+  private source: GpuSource | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
   private last: GpuSample[] = [];
@@ -56,6 +81,7 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
   constructor(
     metrics: MetricsService,
     @Inject(MONITORING_ENV) private readonly env: MonitoringEnv,
+    @Inject(NVML_READER) private readonly readNvml: NvmlReader,
   ) {
     const labelNames = ['gpu', 'uuid', 'name'] as const;
     this.utilization = metrics.gauge({ name: 'sovren_gpu_utilization_ratio', help: 'GPU busy share over the last sample period, 0-1.', labelNames });
@@ -64,14 +90,12 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
     this.temperature = metrics.gauge({ name: 'sovren_gpu_temperature_celsius', help: 'GPU core temperature, degrees Celsius.', labelNames });
     this.power = metrics.gauge({ name: 'sovren_gpu_power_watts', help: 'GPU power draw, watts.', labelNames });
     this.eccErrors = metrics.counter({ name: 'sovren_gpu_ecc_uncorrected_errors_total', help: 'Uncorrected (volatile) ECC errors seen on the GPU.', labelNames });
+    this.eccCorrected = metrics.counter({ name: 'sovren_gpu_ecc_corrected_errors_total', help: 'Corrected (volatile) ECC errors seen on the GPU (NVML only).', labelNames });
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.binary = this.env.SOVREN_NVIDIA_SMI_PATH ?? (await findOnPath('nvidia-smi'));
-    if (!this.binary) {
-      this.logger.log({ msg: 'nvidia-smi not found: no NVIDIA GPU on this host, GPU metrics are not exported' });
-      return;
-    }
+    this.source = await this.chooseSource();
+    if (!this.source) return;
     await this.sample();
     this.timer = setInterval(() => void this.sample(), GPU_SAMPLE_INTERVAL_MS);
     this.timer.unref();
@@ -86,17 +110,42 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
     return this.last;
   }
 
+  /** NVML first, nvidia-smi second; with neither, one info line and no GPU series. */
+  private async chooseSource(): Promise<GpuSource | undefined> {
+    const nvml = await this.readNvml();
+    if (nvml.available) {
+      this.logger.log({ msg: 'GPU metrics read through NVML', gpus: nvml.gpus.length });
+      return { name: 'nvml', read: () => this.readNvmlSamples() };
+    }
+    const binary = this.env.SOVREN_NVIDIA_SMI_PATH ?? (await findOnPath('nvidia-smi'));
+    if (!binary) {
+      this.logger.log({ msg: 'no NVIDIA GPU metrics source on this host (NVML and nvidia-smi absent): GPU metrics are not exported', nvml: nvml.reason });
+      return undefined;
+    }
+    this.logger.log({ msg: 'GPU metrics read through nvidia-smi', binary, nvml: nvml.reason });
+    return { name: 'nvidia-smi', read: async () => parseNvidiaSmiCsv(await runNvidiaSmi(binary)) };
+  }
+
+  private async readNvmlSamples(): Promise<GpuSample[]> {
+    const nvml = await this.readNvml();
+    if (!nvml.available) throw new Error(nvml.reason);
+    const broken = nvml.gpus.filter((gpu) => gpu.error !== undefined);
+    if (broken.length > 0) throw new Error(broken.map((gpu) => `GPU ${gpu.index}: ${gpu.error}`).join('; '));
+    return nvml.gpus.map(gpuSampleFromNvml);
+  }
+
   async sample(): Promise<GpuSample[]> {
-    if (!this.binary) return [];
+    const source = this.source;
+    if (!source) return [];
     try {
-      const gpus = parseNvidiaSmiCsv(await runNvidiaSmi(this.binary));
+      const gpus = await source.read();
       this.publish(gpus);
-      if (this.failing) this.logger.log({ msg: 'nvidia-smi answers again', binary: this.binary });
+      if (this.failing) this.logger.log({ msg: 'GPU metrics readable again', source: source.name });
       this.failing = false;
       this.last = gpus;
     } catch (error) {
       if (!this.failing) {
-        this.logger.warn({ msg: 'cannot read GPU metrics; retrying every interval', binary: this.binary, err: error instanceof Error ? error.message : String(error) });
+        this.logger.warn({ msg: 'cannot read GPU metrics; retrying every interval', source: source.name, err: error instanceof Error ? error.message : String(error) });
       }
       this.failing = true;
       this.last = [];
@@ -115,14 +164,18 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
       if (gpu.memoryTotalBytes !== undefined) this.memoryTotal.set(labels, gpu.memoryTotalBytes);
       if (gpu.temperatureCelsius !== undefined) this.temperature.set(labels, gpu.temperatureCelsius);
       if (gpu.powerWatts !== undefined) this.power.set(labels, gpu.powerWatts);
-      if (gpu.eccUncorrectedErrors !== undefined) {
-        // nvidia-smi reports a running total since the driver loaded; the counter grows by what is new
-        // (a smaller figure means the driver reloaded and counts from zero again).
-        const seen = this.eccSeen.get(gpu.uuid) ?? 0;
-        const increase = gpu.eccUncorrectedErrors >= seen ? gpu.eccUncorrectedErrors - seen : gpu.eccUncorrectedErrors;
-        this.eccErrors.inc(labels, increase);
-        this.eccSeen.set(gpu.uuid, gpu.eccUncorrectedErrors);
-      }
+      if (gpu.eccUncorrectedErrors !== undefined) this.incrementBy(this.eccErrors, labels, `${gpu.uuid}:uncorrected`, gpu.eccUncorrectedErrors);
+      if (gpu.eccCorrectedErrors !== undefined) this.incrementBy(this.eccCorrected, labels, `${gpu.uuid}:corrected`, gpu.eccCorrectedErrors);
     }
+  }
+
+  /**
+   * NVML and nvidia-smi report running totals since the driver loaded; the counter grows by what is new (a
+   * smaller figure means the driver reloaded and counts from zero again).
+   */
+  private incrementBy(counter: Counter<GpuLabels>, labels: Record<GpuLabels, string>, key: string, total: number): void {
+    const seen = this.eccSeen.get(key) ?? 0;
+    counter.inc(labels, total >= seen ? total - seen : total);
+    this.eccSeen.set(key, total);
   }
 }

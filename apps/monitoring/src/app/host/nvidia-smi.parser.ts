@@ -28,6 +28,8 @@ export interface GpuSample {
   temperatureCelsius?: number;
   powerWatts?: number;
   eccUncorrectedErrors?: number;
+  /** NVML only (not among the nvidia-smi fields queried). */
+  eccCorrectedErrors?: number;
 }
 
 const MIB = 1024 * 1024;
