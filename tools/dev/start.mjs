@@ -189,6 +189,13 @@ async function main() {
       SOVREN_DATABASE_URL: started.postgres.url,
       ...portEnv,
     };
+    if (!process.env.SOVREN_KILLBILL_API_SECRET || !process.env.SOVREN_KILLBILL_PASSWORD) {
+      // Billing refuses to start without Kill Bill credentials. In development there is usually no Kill Bill: give
+      // it placeholders and say so; usage events then wait in JetStream until a real Kill Bill is configured.
+      warn('Kill Bill is not configured (SOVREN_KILLBILL_URL/_API_SECRET/_PASSWORD): billing starts with development placeholders and records no usage until it is');
+      appEnv.SOVREN_KILLBILL_API_SECRET ||= 'development-only';
+      appEnv.SOVREN_KILLBILL_PASSWORD ||= 'development-only';
+    }
 
     // (5) migrations
     if (!options.migrate) step(5, 'migrations: skipped (--no-migrate)');

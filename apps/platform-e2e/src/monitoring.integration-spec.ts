@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, JSONCodec, NatsConnection } from 'nats';
 import { Client } from 'pg';
+import { startSmtpServer, type LocalSmtpServer } from '@sovren/testing';
 
+import { createApiKey } from './support/auth-credentials';
 import { Platform, SERVICES } from './support/platform';
 import { PrometheusTestServer } from './support/prometheus-test-server';
 import { parsePrometheusText } from './support/prometheus-text';
 import { promqlMetricNames } from './support/promql-metric-names';
-import { SmtpTestServer } from './support/smtp-test-server';
 
 const workspaceRoot = resolve(__dirname, '../../..');
 /** MONITORING_ALERT in libs/messaging (the e2e project talks to the platform from outside, like an operator). */
@@ -71,7 +72,9 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 
 describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', () => {
   let platform: Platform;
-  let smtp: SmtpTestServer;
+  let smtp: LocalSmtpServer;
+  let adminKey: string;
+  const asAdmin = (): RequestInit => ({ headers: { 'X-API-Key': adminKey } });
   let nc: NatsConnection;
   let fixtureDir: string;
   const alerts: AlertV1[] = [];
@@ -89,16 +92,21 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     const nvidiaSmi = join(fixtureDir, 'nvidia-smi');
     writeFileSync(nvidiaSmi, `#!/bin/sh\ncat <<'EOF'\n${NVIDIA_SMI_OUTPUT}\nEOF\n`);
     chmodSync(nvidiaSmi, 0o755);
-    smtp = await SmtpTestServer.start();
+    smtp = await startSmtpServer();
     platform = await Platform.start({
       env: {
-        SOVREN_ALERT_SMTP_HOST: '127.0.0.1',
-        SOVREN_ALERT_SMTP_PORT: String(smtp.port),
-        SOVREN_ALERT_MAIL_FROM: 'monitoring@sovren.test',
+        SOVREN_MAIL_HOST: '127.0.0.1',
+        SOVREN_MAIL_PORT: String(smtp.port),
+        SOVREN_MAIL_FROM: 'monitoring@sovren.test',
         SOVREN_ALERT_RECIPIENTS: RECIPIENTS.join(','),
+        // NVML is never found (even on a GPU host), so the nvidia-smi fallback below is what runs.
+        SOVREN_NVML_LIBRARY: '/no/such/dir/libnvidia-ml.so.1',
         SOVREN_NVIDIA_SMI_PATH: nvidiaSmi,
+        // The status API is public but rate limited per IP; this suite polls it far more than 100 times an hour.
+        SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR: '1000000',
       },
     });
+    adminKey = await createApiKey(platform.root, 'admin');
     nc = await connect({ servers: platform.nats.url });
     const codec = JSONCodec<AlertV1>();
     const sub = nc.subscribe(MONITORING_ALERT);
@@ -110,7 +118,7 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
   afterAll(async () => {
     await nc?.drain();
     await platform?.stop();
-    await smtp?.stop();
+    await smtp?.close();
     if (fixtureDir) rmSync(fixtureDir, { recursive: true, force: true });
   });
 
@@ -252,7 +260,7 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     await smtp.waitFor((m) => /Subject: \[RESOLVED\] SOVREN ServiceDown billing/.test(m.raw), 15_000);
 
     const history = await waitFor('alert history row resolved', 10_000, async () => {
-      const res = await fetch(monitoringUrl('/api/v1/alerts?limit=10'));
+      const res = await fetch(monitoringUrl('/api/v1/alerts?limit=10'), asAdmin());
       const body = (await res.json()) as Envelope;
       const row = (body.data.history as Array<{ fingerprint: string; resolvedAt: string | null; firedAt: string }>).find(
         (r) => r.fingerprint === `ServiceDown:${victim}` && r.resolvedAt !== null,
@@ -261,7 +269,7 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     });
     expect(history.firedAt).toBe(firing.startsAt);
     expect(history.resolvedAt).toBe(resolved.endsAt);
-    const rows = ((await (await fetch(monitoringUrl('/api/v1/alerts?limit=100'))).json()) as Envelope).data.history as Array<{ fingerprint: string }>;
+    const rows = ((await (await fetch(monitoringUrl('/api/v1/alerts?limit=100'), asAdmin())).json()) as Envelope).data.history as Array<{ fingerprint: string }>;
     expect(rows.filter((r) => r.fingerprint === `ServiceDown:${victim}`)).toHaveLength(1);
   });
 
@@ -295,8 +303,28 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     );
   });
 
+  it('serves the status to anonymous callers with rate-limit headers, and alert history to admins only', async () => {
+    const anonymousStatus = await fetch(monitoringUrl('/api/v1/status'));
+    expect(anonymousStatus.status).toBe(200);
+    expect(anonymousStatus.headers.get('x-ratelimit-limit')).toBe('1000000');
+    expect(Number(anonymousStatus.headers.get('x-ratelimit-remaining'))).toBeLessThan(1000000);
+
+    const anonymous = await fetch(monitoringUrl('/api/v1/alerts'));
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as Envelope).error.code).toBe('UNAUTHORIZED');
+    const userKey = await createApiKey(platform.root, 'user', ['*']);
+    const user = await fetch(monitoringUrl('/api/v1/alerts'), { headers: { 'X-API-Key': userKey } });
+    expect(user.status).toBe(403);
+    expect(((await user.json()) as Envelope).error.message).toMatch(/requires role: admin/);
+    const forged = await fetch(monitoringUrl('/api/v1/alerts'), { headers: { 'X-API-Key': `${adminKey.slice(0, -4)}AAAA` } });
+    expect(forged.status).toBe(401);
+    const admin = await fetch(monitoringUrl('/api/v1/alerts'), asAdmin());
+    expect(admin.status).toBe(200);
+    expect(Array.isArray(((await admin.json()) as Envelope).data.history)).toBe(true);
+  });
+
   it('answers a bad alerts query with a 400 error envelope', async () => {
-    const res = await fetch(monitoringUrl('/api/v1/alerts?limit=0'));
+    const res = await fetch(monitoringUrl('/api/v1/alerts?limit=0'), asAdmin());
     expect(res.status).toBe(400);
     const body = (await res.json()) as Envelope;
     expect(body.success).toBe(false);

@@ -1,3 +1,5 @@
 // @sovren/testing: helpers for tests only (real servers on loopback).
+export * from './lib/collecting.logger';
 export * from './lib/free-port';
+export * from './lib/local-smtp.server';
 export * from './lib/nats-test.server';

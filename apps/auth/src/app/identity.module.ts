@@ -17,7 +17,6 @@ import { LoginAttemptsRepository } from './login/login-attempts.repository';
 import { LoginController } from './login/login.controller';
 import { OAuthLoginService } from './login/oauth-login.service';
 import { ProviderMetadataService } from './login/provider-metadata.service';
-import { MailSender } from './notifications/mail-sender';
 import { SecurityNotices } from './notifications/security-notices.service';
 import { UsersRepository } from './users/users.repository';
 import { AuthValidateResponder } from './validation/auth-validate.responder';
@@ -33,7 +32,6 @@ import { CredentialLookupCache } from './validation/credential-lookup.cache';
     IdTokenVerifier,
     LoginAttemptsRepository,
     OAuthLoginService,
-    MailSender,
     SecurityNotices,
     AuthDatabases,
     UsersRepository,
@@ -45,6 +43,6 @@ import { CredentialLookupCache } from './validation/credential-lookup.cache';
     AuthValidationService,
     AuthValidateResponder,
   ],
-  exports: [AuthConfig, AuthDatabases, UsersRepository, SessionService, ApiKeyService, SlidingWindowRateLimiter],
+  exports: [AuthConfig, AuthDatabases, UsersRepository, SessionService, ApiKeyService, SlidingWindowRateLimiter, RevocationPublisher],
 })
 export class IdentityModule {}

@@ -1,6 +1,7 @@
-// The monitoring service's own environment variables (alert mail, thresholds, nvidia-smi), validated at start-up.
+// The monitoring service's own environment variables (alert recipients, thresholds, GPU sources; the mail relay is
+// SOVREN_MAIL_* from @sovren/mail), validated at start-up.
 import { IsAbsolutePath, IsIntegerInRange, ToInteger } from '@sovren/config';
-import { IsOptional, Length, ValidateBy, ValidationOptions } from 'class-validator';
+import { IsOptional, ValidateBy, ValidationOptions } from 'class-validator';
 
 const EMAIL = /^[^\s@,<>]+@[^\s@,<>]+$/;
 
@@ -25,31 +26,7 @@ function IsRecipientList(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-function IsMailAddress(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'isMailAddress',
-      validator: {
-        validate: (value: unknown) => typeof value === 'string' && EMAIL.test(value),
-        defaultMessage: () => 'must be an e-mail address (user@host)',
-      },
-    },
-    options,
-  );
-}
-
 export class MonitoringEnv {
-  /** The local SMTP server alert mail is handed to (the host's MTA). */
-  @Length(1, 253, { message: 'must be a host name or address' })
-  SOVREN_ALERT_SMTP_HOST = 'localhost';
-
-  @ToInteger()
-  @IsIntegerInRange(1, 65535)
-  SOVREN_ALERT_SMTP_PORT = 25;
-
-  @IsMailAddress()
-  SOVREN_ALERT_MAIL_FROM = 'sovren-monitoring@localhost';
-
   /** Operators who receive alert mail; empty: alerts are only published on NATS, logged and stored. */
   @IsRecipientList()
   SOVREN_ALERT_RECIPIENTS = '';
@@ -71,6 +48,11 @@ export class MonitoringEnv {
   @ToInteger()
   @IsIntegerInRange(1, 100)
   SOVREN_ALERT_GPU_MEMORY_USED_PERCENT = 95;
+
+  /** InferenceInterTokenLatencyHigh fires when p99 time between streamed tokens over 5 minutes exceeds this. */
+  @ToInteger()
+  @IsIntegerInRange(1, 60_000)
+  SOVREN_ALERT_INTER_TOKEN_P99_MS = 90;
 
   /** nvidia-smi to query for GPU metrics; unset: looked up on PATH (absent on hosts without an NVIDIA GPU). */
   @IsOptional()

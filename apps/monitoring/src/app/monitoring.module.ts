@@ -1,6 +1,8 @@
 // The monitoring service: heartbeats, platform status, host/GPU metrics and alerts.
 // Domain features plug in here as feature modules; the shared service shell comes from @sovren/service.
 import { Module } from '@nestjs/common';
+import { AuthGuardModule } from '@sovren/auth-guard';
+import { MailModule } from '@sovren/mail';
 import { ServiceModule } from '@sovren/service';
 
 import { AlertsModule } from './alerts/alerts.module';
@@ -11,6 +13,8 @@ import { StatusModule } from './status/status.module';
 @Module({
   imports: [
     ServiceModule.forRoot({ service: 'monitoring', postgres: true, sqlite: [] }),
+    AuthGuardModule.forRoot(),
+    MailModule.forRoot(),
     MonitoringEnvModule,
     StatusModule,
     HostModule,

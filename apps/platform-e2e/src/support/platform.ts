@@ -50,6 +50,9 @@ export class Platform {
       SOVREN_DATABASE_URL: database.url,
       SOVREN_LOG_LEVEL: 'info',
       SOVREN_SHUTDOWN_TIMEOUT_MS: '8000',
+      // Billing needs Kill Bill credentials to start; no Kill Bill runs here, so usage simply waits in JetStream.
+      SOVREN_KILLBILL_API_SECRET: 'platform-e2e-secret',
+      SOVREN_KILLBILL_PASSWORD: 'platform-e2e-password',
       ...options.env,
     };
     platform.env = env;

@@ -25,6 +25,12 @@ export interface AuthRouteOptions {
   routeClass: string;
   /** Let requests without a credential through (still rate limited, per IP). Default false. */
   allowAnonymous?: boolean;
+  /**
+   * With allowAnonymous: when auth cannot be asked, still serve requests that carry no credential, unlimited,
+   * instead of failing closed with 503 — for pages that must work while auth is down (the platform status).
+   * Requests with a credential are still refused with 503. Default false.
+   */
+  anonymousWhenAuthUnavailable?: boolean;
   /** Every one of these scopes is required (a session holds `*`). */
   scopes?: string[];
   /** One of these roles is required. */

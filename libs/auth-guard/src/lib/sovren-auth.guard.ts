@@ -1,7 +1,8 @@
 // SovrenAuthGuard: one auth.validate per request (or a cached positive answer), then the answer applied:
 // X-RateLimit-* headers always; 401 for a refused or missing credential, 429 with Retry-After over the
 // limit, 403 for a missing scope or role — each as the standard error envelope (ApiError). If auth cannot be
-// asked the guard fails closed with 503.
+// asked the guard fails closed with 503, except for credential-less requests on routes that opt into
+// `anonymousWhenAuthUnavailable`.
 import { CanActivate, ExecutionContext, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiError, ApiErrorCode } from '@sovren/http';
@@ -39,7 +40,11 @@ export class SovrenAuthGuard implements CanActivate {
     const req = http.getRequest<IncomingMessage & { ip?: string } & RequestWithAuth>();
     const res = http.getResponse<ServerResponse>();
     const credential = requestCredential(req);
-    const reply = await this.validation(credential, requestClientIp(req), route.routeClass);
+    const reply = await this.validation(credential, requestClientIp(req), route.routeClass, Boolean(route.allowAnonymous && route.anonymousWhenAuthUnavailable && credential === undefined));
+    if (reply === 'unavailable-anonymous') {
+      req[REQUEST_AUTH_KEY] = { identity: { kind: 'anonymous' }, scopes: [], tier: 'anonymous' };
+      return true;
+    }
 
     const limit = reply.rateLimit;
     res.setHeader('X-RateLimit-Limit', String(limit.limit));
@@ -81,7 +86,12 @@ export class SovrenAuthGuard implements CanActivate {
     return true;
   }
 
-  private async validation(credential: string | undefined, clientIp: string, routeClass: string): Promise<AuthValidateReplyV1> {
+  private async validation(
+    credential: string | undefined,
+    clientIp: string,
+    routeClass: string,
+    anonymousWhenUnavailable: boolean,
+  ): Promise<AuthValidateReplyV1 | 'unavailable-anonymous'> {
     const key = credential === undefined ? undefined : ValidationCache.keyOf(credential);
     if (key !== undefined) {
       const cached = this.cache.take(key);
@@ -99,10 +109,11 @@ export class SovrenAuthGuard implements CanActivate {
       });
     } catch (error) {
       this.logger.warn({
-        msg: 'auth.validate failed; refusing the request',
+        msg: anonymousWhenUnavailable ? 'auth.validate failed; serving the anonymous request unlimited' : 'auth.validate failed; refusing the request',
         route_class: routeClass,
         err: error instanceof Error ? error.message : String(error),
       });
+      if (anonymousWhenUnavailable) return 'unavailable-anonymous';
       throw new ApiError(
         HttpStatus.SERVICE_UNAVAILABLE,
         ApiErrorCode.SERVICE_UNAVAILABLE,

@@ -4,10 +4,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { heartbeatSubject, HeartbeatV1, NatsClient } from '@sovren/messaging';
-import { MetricsService } from '@sovren/observability';
+import { INFERENCE_INTER_TOKEN_SECONDS, MetricsService } from '@sovren/observability';
 import { hostname } from 'node:os';
 
-import { buildHeartbeat, HeartbeatReadinessSource, httpTotals } from './heartbeat.message';
+import { buildHeartbeat, cumulativeHistogram, HeartbeatReadinessSource, httpTotals } from './heartbeat.message';
 
 export const HEARTBEAT_OPTIONS = Symbol('HEARTBEAT_OPTIONS');
 export const HEARTBEAT_READINESS = Symbol('HEARTBEAT_READINESS');
@@ -52,7 +52,12 @@ export class HeartbeatPublisher implements OnApplicationBootstrap, OnApplication
 
   /** Builds the current heartbeat (readiness is checked now). */
   async current(): Promise<HeartbeatV1> {
-    const [readiness, histogram] = await Promise.all([this.readiness.check(), this.metrics.httpRequestDuration.get()]);
+    const interToken = this.metrics.registry.getSingleMetric(INFERENCE_INTER_TOKEN_SECONDS);
+    const [readiness, histogram, interTokenValues] = await Promise.all([
+      this.readiness.check(),
+      this.metrics.httpRequestDuration.get(),
+      interToken ? interToken.get() : undefined,
+    ]);
     return buildHeartbeat({
       service: this.options.service,
       instance: this.instance,
@@ -62,6 +67,7 @@ export class HeartbeatPublisher implements OnApplicationBootstrap, OnApplication
       now: Date.now(),
       readiness,
       http: httpTotals(histogram.values),
+      interTokenSeconds: interTokenValues ? cumulativeHistogram(interTokenValues.values) : undefined,
     });
   }
 

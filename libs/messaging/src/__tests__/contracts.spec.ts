@@ -124,6 +124,21 @@ describe('ping, heartbeat and audit contracts', () => {
     expect(contractErrorOf(() => parseHeartbeatV1({ ...beat, status: 'sleepy' })).field).toBe('status');
   });
 
+  it('validates the inference inter-token histogram of a heartbeat', () => {
+    const beat = {
+      v: 1, service: 'inference', instance: 'i', version: '1', status: 'ok', uptimeSeconds: 1,
+      time: '2025-01-31T12:00:00Z', intervalSeconds: 10,
+      interTokenSeconds: { le: [0.01, 0.05, 0.09], cumulative: [3, 9, 10], count: 12 },
+    };
+    expect(parseHeartbeatV1(beat)).toEqual(beat);
+    const bad = (interTokenSeconds: unknown) => contractErrorOf(() => parseHeartbeatV1({ ...beat, interTokenSeconds })).field;
+    expect(bad({ le: [0.05, 0.01], cumulative: [1, 2], count: 2 })).toBe('le');
+    expect(bad({ le: [0.01, 0.05], cumulative: [2, 1], count: 2 })).toBe('cumulative');
+    expect(bad({ le: [0.01], cumulative: [1, 2], count: 2 })).toBe('cumulative');
+    expect(bad({ le: [0.01], cumulative: [5], count: 2 })).toBe('count');
+    expect(bad({ le: ['x'], cumulative: [1], count: 2 })).toBe('le');
+  });
+
   it('validates an audit event', () => {
     const event = {
       v: 1, eventId: 'e1', entity: 'organization', entityId: 'o1', action: 'update',

@@ -27,6 +27,12 @@ class WidgetsController {
     return { ok: true };
   }
 
+  @Get('status')
+  @AuthRoute({ routeClass: 'widgets', allowAnonymous: true, anonymousWhenAuthUnavailable: true })
+  status(@CurrentAuth() auth: RequestAuth | undefined): { tier: string | undefined } {
+    return { tier: auth?.tier };
+  }
+
   @Get('private')
   @AuthRoute({ routeClass: 'widgets', scopes: ['widgets:read'] })
   privateList(@CurrentAuth() auth: RequestAuth | undefined): { user: string | undefined } {
@@ -90,6 +96,27 @@ describe('rate limits and the shared guard', () => {
       expect(metrics).toMatch(/^sovren_auth_validations_total\{[^}]*result="rate_limited"[^}]*\} 1$/m);
       expect(metrics).toMatch(/^sovren_auth_rate_limit_rejections_total\{[^}]*tier="anonymous"[^}]*\} 1$/m);
       expect(metrics).toMatch(/^sovren_auth_validation_duration_seconds_count\{[^}]*kind="anonymous"[^}]*\} 41$/m);
+    });
+
+    it('while auth is down fails closed with 503, except credential-less calls to a route that opts into serving them', async () => {
+      await auth.close();
+      try {
+        const closed = await call(`${other.url}/api/v1/widgets/public`);
+        expect(closed.status).toBe(503);
+        expect(closed.body.error?.code).toBe('SERVICE_UNAVAILABLE');
+        const open = await call<{ tier: string }>(`${other.url}/api/v1/widgets/status`);
+        expect(open.status).toBe(200);
+        expect(dataOf(open).tier).toBe('anonymous');
+        expect(open.headers.get('x-ratelimit-limit')).toBeNull();
+        const withCredential = await call(`${other.url}/api/v1/widgets/status`, { headers: bearer('sov_not_checkable_now') });
+        expect(withCredential.status).toBe(503);
+      } finally {
+        auth = await startAuthApp(environment);
+      }
+      // Auth is back: the limit applies again (this IP used its 100 requests in the test above).
+      const limited = await call(`${other.url}/api/v1/widgets/status`);
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('x-ratelimit-limit')).toBe('100');
     });
 
   });

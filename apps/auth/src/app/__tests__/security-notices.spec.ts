@@ -1,5 +1,6 @@
 // Specification of the security notice mails: delivered through a real local SMTP server, retried when the
 // relay is down, and never holding up the request that caused them.
+import { startSmtpServer, type LocalSmtpServer } from '@sovren/testing';
 import { OAuth2Server } from 'oauth2-mock-server';
 
 import { SessionService } from '../sessions/session.service';
@@ -7,7 +8,6 @@ import { UsersRepository } from '../users/users.repository';
 import { createAuthTestEnvironment, startAuthApp, type AuthTestEnvironment, type RunningApp } from './support/auth-test-app';
 import { Browser, loginWith } from './support/browser';
 import { bearer, call, dataOf } from './support/http-client';
-import { startSmtpServer, type LocalSmtpServer } from './support/local-smtp.server';
 import { freePort } from './support/private-nats.server';
 
 jest.setTimeout(60_000);
@@ -38,11 +38,12 @@ describe('security notices by local mail', () => {
       SOVREN_AUTH_GOOGLE_AUTHORIZATION_URL: `${googleUrl}/authorize`,
       SOVREN_AUTH_GOOGLE_TOKEN_URL: `${googleUrl}/token`,
       SOVREN_AUTH_GOOGLE_JWKS_URL: `${googleUrl}/jwks`,
-      SOVREN_AUTH_SMTP_HOST: '127.0.0.1',
-      SOVREN_AUTH_SMTP_PORT: String(smtpPort),
-      SOVREN_AUTH_MAIL_FROM: 'SOVREN <security@sovren.test>',
-      SOVREN_AUTH_MAIL_RETRY_DELAY_MS: '200',
-      SOVREN_AUTH_MAIL_ATTEMPTS: '10',
+      SOVREN_MAIL_HOST: '127.0.0.1',
+      SOVREN_MAIL_PORT: String(smtpPort),
+      SOVREN_MAIL_FROM: 'SOVREN <security@sovren.test>',
+      SOVREN_MAIL_RETRY_DELAY_MS: '200',
+      SOVREN_MAIL_MAX_RETRY_DELAY_MS: '1000',
+      SOVREN_MAIL_ATTEMPTS: '20',
     });
     auth = await startAuthApp(environment, authPort);
   });
@@ -65,7 +66,7 @@ describe('security notices by local mail', () => {
     });
     expect(created.status).toBe(201);
     // Nothing listens on the SMTP port yet: the first attempts fail and are retried in the background.
-    smtp = await startSmtpServer(smtpPort);
+    smtp = await startSmtpServer({ port: smtpPort });
     const mail = await smtp.waitFor((m) => m.to.includes('owner@example.com'));
     expect(mail.from).toBe('security@sovren.test');
     expect(mail.raw).toContain('Subject: A new API key was created for your SOVREN account');

@@ -1,9 +1,9 @@
 // Security notices to a user's verified email: a sign-in from a device not seen before, a new API key. A user
-// without a verified email gets none; sending is MailSender's background job.
+// without a verified email gets none; sending is @sovren/mail's background job.
 import { Injectable, Logger } from '@nestjs/common';
+import { MailSender } from '@sovren/mail';
 
 import { UsersRepository } from '../users/users.repository';
-import { MailSender } from './mail-sender';
 
 @Injectable()
 export class SecurityNotices {

@@ -3,6 +3,7 @@
 // history table. Sending never blocks evaluation (mail and history go through retry queues).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
+import { MailSender } from '@sovren/mail';
 import { AlertV1, MONITORING_ALERT, NatsClient } from '@sovren/messaging';
 import { MetricsService } from '@sovren/observability';
 import { hostname } from 'node:os';
@@ -37,12 +38,10 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
     private readonly nats: NatsClient,
     config: PlatformConfig,
     metrics: MetricsService,
+    mail: MailSender,
     @Inject(MONITORING_ENV) env: MonitoringEnv,
   ) {
-    this.mailer = new AlertMailer({
-      host: env.SOVREN_ALERT_SMTP_HOST,
-      port: env.SOVREN_ALERT_SMTP_PORT,
-      from: env.SOVREN_ALERT_MAIL_FROM,
+    this.mailer = new AlertMailer(mail, {
       recipients: splitRecipients(env.SOVREN_ALERT_RECIPIENTS),
       origin: `${hostname()} (${config.env})`,
     });
@@ -51,6 +50,7 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
       errorRatio: env.SOVREN_ALERT_ERROR_RATE_PERCENT / 100,
       gpuTemperatureCelsius: env.SOVREN_ALERT_GPU_TEMPERATURE_CELSIUS,
       gpuMemoryUsedRatio: env.SOVREN_ALERT_GPU_MEMORY_USED_PERCENT / 100,
+      interTokenP99Seconds: env.SOVREN_ALERT_INTER_TOKEN_P99_MS / 1000,
     };
     this.firingGauge = metrics.gauge({ name: 'sovren_monitoring_alerts_firing', help: 'Alerts firing now, by rule.', labelNames: ['rule'] });
     this.eventsCounter = metrics.counter({ name: 'sovren_monitoring_alert_events_total', help: 'Alert events sent, by rule and state (firing, resolved).', labelNames: ['rule', 'state'] });
@@ -89,7 +89,6 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
   onApplicationShutdown(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.mailer.close();
   }
 
   firing(): AlertV1[] {
@@ -104,6 +103,7 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
       services: status.services,
       startupGraceOver,
       errorRates: this.status.tracker.errorRates(now),
+      interTokenP99: this.status.tracker.interTokenQuantile(0.99, now),
       disk: disk ? { path: disk.path, usedRatio: disk.usedRatio } : undefined,
       gpus: this.gpus.latest(),
       thresholds: this.thresholds,

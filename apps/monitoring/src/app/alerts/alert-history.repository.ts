@@ -3,9 +3,8 @@
 // briefly unavailable); reads answer the operator API.
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { DatabaseRegistry, POSTGRES_DATABASE } from '@sovren/database';
+import { RetryQueue } from '@sovren/mail';
 import { AlertV1 } from '@sovren/messaging';
-
-import { RetryQueue } from './retry-queue';
 
 export interface AlertEventRow {
   id: string;
@@ -47,8 +46,8 @@ export class AlertHistoryRepository implements OnApplicationShutdown {
     return rows.map(toRow);
   }
 
-  onApplicationShutdown(): void {
-    this.queue.close();
+  onApplicationShutdown(): Promise<void> {
+    return this.queue.close();
   }
 
   private async insertFiring(alert: AlertV1): Promise<void> {

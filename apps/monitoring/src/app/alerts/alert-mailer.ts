@@ -1,15 +1,10 @@
-// Mails firing and resolved alerts to the configured operators through the local SMTP server. Sending happens
-// on a retry queue, so a slow or failing mail server never blocks evaluation; failures are logged and retried.
+// Mails firing and resolved alerts to the configured operators through @sovren/mail's sender (local SMTP relay,
+// bounded retry queue), so a slow or failing mail server never blocks evaluation.
 import { Logger } from '@nestjs/common';
+import { MailMessage, MailSender } from '@sovren/mail';
 import { AlertV1 } from '@sovren/messaging';
-import { createTransport, Transporter } from 'nodemailer';
-
-import { RetryQueue } from './retry-queue';
 
 export interface AlertMailerOptions {
-  host: string;
-  port: number;
-  from: string;
   recipients: string[];
   /** Platform host name shown in the subject, so operators of several machines know which one. */
   origin: string;
@@ -17,40 +12,23 @@ export interface AlertMailerOptions {
 
 export class AlertMailer {
   private readonly logger = new Logger(AlertMailer.name);
-  private readonly transport: Transporter | undefined;
-  readonly queue = new RetryQueue({ name: 'AlertMailQueue', maxAttempts: 8, firstDelayMs: 1_000, maxDelayMs: 60_000 });
 
-  constructor(private readonly options: AlertMailerOptions) {
+  constructor(
+    private readonly mail: MailSender,
+    private readonly options: AlertMailerOptions,
+  ) {
     if (options.recipients.length === 0) {
       this.logger.log({ msg: 'SOVREN_ALERT_RECIPIENTS is empty: alerts are published on NATS and stored, not mailed' });
-      return;
     }
-    this.transport = createTransport({
-      host: options.host,
-      port: options.port,
-      secure: false,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 30_000,
-    });
   }
 
   send(alert: AlertV1): void {
-    const transport = this.transport;
-    if (!transport) return;
-    const message = alertMail(alert, this.options);
-    this.queue.push(`mail ${alert.state} ${alert.fingerprint}`, async () => {
-      await transport.sendMail(message);
-    });
-  }
-
-  close(): void {
-    this.queue.close();
-    this.transport?.close();
+    if (this.options.recipients.length === 0) return;
+    this.mail.send(alertMail(alert, this.options));
   }
 }
 
-export function alertMail(alert: AlertV1, options: Pick<AlertMailerOptions, 'from' | 'recipients' | 'origin'>) {
+export function alertMail(alert: AlertV1, options: AlertMailerOptions): MailMessage {
   const tag = alert.state === 'firing' ? `[FIRING ${alert.severity}]` : '[RESOLVED]';
   const lines = [
     `${alert.state === 'firing' ? 'Firing' : 'Resolved'}: ${alert.summary}`,
@@ -66,7 +44,7 @@ export function alertMail(alert: AlertV1, options: Pick<AlertMailerOptions, 'fro
     'Platform status: GET /api/v1/status on the monitoring service.',
   ];
   return {
-    from: options.from,
+    kind: 'alert',
     to: options.recipients,
     subject: `${tag} SOVREN ${alert.rule}${alert.service ? ` ${alert.service}` : ''} on ${options.origin}`,
     text: lines.join('\n'),

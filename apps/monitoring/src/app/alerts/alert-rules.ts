@@ -2,13 +2,23 @@
 // (same alert names). Pure: inputs in, the conditions that hold now out.
 import { AlertSeverity } from '@sovren/messaging';
 
-import { ErrorRate, ServiceStatus } from '../status/platform-status.tracker';
+import { ErrorRate, LatencyQuantile, ServiceStatus } from '../status/platform-status.tracker';
 
-export const ALERT_RULES = ['ServiceDown', 'ReadinessFailing', 'HighErrorRate', 'DiskNearlyFull', 'GpuTemperatureHigh', 'GpuMemoryNearlyFull'] as const;
+export const ALERT_RULES = [
+  'ServiceDown',
+  'ReadinessFailing',
+  'HighErrorRate',
+  'InferenceInterTokenLatencyHigh',
+  'DiskNearlyFull',
+  'GpuTemperatureHigh',
+  'GpuMemoryNearlyFull',
+] as const;
 export type AlertRuleName = (typeof ALERT_RULES)[number];
 
 /** Error rates over fewer requests than this are noise, not an alert. */
 export const MIN_REQUESTS_FOR_ERROR_RATE = 20;
+/** A latency quantile over fewer observations than this is noise, not an alert. */
+export const MIN_OBSERVATIONS_FOR_LATENCY = 100;
 
 export interface AlertCondition {
   fingerprint: string;
@@ -36,6 +46,7 @@ export interface AlertThresholds {
   errorRatio: number;
   gpuTemperatureCelsius: number;
   gpuMemoryUsedRatio: number;
+  interTokenP99Seconds: number;
 }
 
 export interface AlertInputs {
@@ -43,6 +54,8 @@ export interface AlertInputs {
   /** Services never heard from are only reported down once monitoring has waited long enough for a first beat. */
   startupGraceOver: boolean;
   errorRates: Map<string, ErrorRate>;
+  /** p99 inter-token latency of streamed tokens per service (inference), over the same window as error rates. */
+  interTokenP99: Map<string, LatencyQuantile>;
   disk?: DiskReading;
   gpus: GpuReading[];
   thresholds: AlertThresholds;
@@ -86,6 +99,16 @@ export function evaluateAlertRules(inputs: AlertInputs): AlertCondition[] {
         summary: `${service} answered ${percent(ratio)} of ${rate.requests} requests with 5xx over 5 minutes (limit ${percent(inputs.thresholds.errorRatio)})`,
       });
     }
+  }
+  for (const [service, p99] of inputs.interTokenP99) {
+    if (p99.observations < MIN_OBSERVATIONS_FOR_LATENCY || !(p99.seconds > inputs.thresholds.interTokenP99Seconds)) continue;
+    conditions.push({
+      fingerprint: `InferenceInterTokenLatencyHigh:${service}`,
+      rule: 'InferenceInterTokenLatencyHigh',
+      severity: 'warning',
+      service,
+      summary: `${service}: p99 time between streamed tokens is ${Math.round(p99.seconds * 1000)} ms over ${p99.observations} tokens in 5 minutes (limit ${Math.round(inputs.thresholds.interTokenP99Seconds * 1000)} ms)`,
+    });
   }
   if (inputs.disk && inputs.disk.usedRatio > inputs.thresholds.diskUsedRatio) {
     conditions.push({

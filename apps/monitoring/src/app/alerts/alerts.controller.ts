@@ -1,14 +1,18 @@
-// GET /api/v1/alerts: the alerts firing now and the recent alert history.
+// GET /api/v1/alerts: the alerts firing now and the recent alert history — operators only (admin role): alert
+// summaries name services, hosts and failing dependencies.
 import { Controller, DefaultValuePipe, Get, HttpStatus, ParseIntPipe, Query } from '@nestjs/common';
+import { AuthRoute } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import { AlertV1 } from '@sovren/messaging';
 
+import { MONITORING_ROUTE_CLASS } from '../status/status.controller';
 import { AlertEvaluatorService } from './alert-evaluator.service';
 import { AlertEventRow, AlertHistoryRepository } from './alert-history.repository';
 
 export const MAX_HISTORY_LIMIT = 500;
 
 @Controller('api/v1/alerts')
+@AuthRoute({ routeClass: MONITORING_ROUTE_CLASS, roles: ['admin'] })
 export class AlertsController {
   constructor(
     private readonly evaluator: AlertEvaluatorService,

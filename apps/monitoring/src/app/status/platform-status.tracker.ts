@@ -1,6 +1,8 @@
 // Tracks every service instance from its heartbeats: up (ready), degraded (alive, a dependency failing) or down
 // (three heartbeat intervals without a beat). Time is always passed in, so the logic is tested without clocks.
-import { HeartbeatV1 } from '@sovren/messaging';
+import { CumulativeHistogramV1, HeartbeatV1 } from '@sovren/messaging';
+
+import { histogramDelta, histogramQuantile, histogramSum } from './histogram-window';
 
 export type ComponentState = 'up' | 'degraded' | 'down';
 
@@ -43,6 +45,12 @@ export interface ErrorRate {
   serverErrors: number;
 }
 
+/** A latency quantile over the error-rate window, from the services' heartbeat histograms. */
+export interface LatencyQuantile {
+  seconds: number;
+  observations: number;
+}
+
 interface InstanceRecord {
   service: string;
   instance: string;
@@ -56,6 +64,7 @@ interface InstanceRecord {
   failing: string[];
   lastError: string | null;
   http: Array<{ at: number; requests: number; serverErrors: number }>;
+  interToken: Array<{ at: number; histogram: CumulativeHistogramV1 }>;
 }
 
 export class PlatformStatusTracker {
@@ -91,6 +100,7 @@ export class PlatformStatusTracker {
         failing: [],
         lastError: null,
         http: [],
+        interToken: [],
       };
       this.instances.set(key, record);
     }
@@ -111,6 +121,10 @@ export class PlatformStatusTracker {
       record.http.push({ at: now, requests: beat.httpRequests, serverErrors: beat.httpServerErrors ?? 0 });
       // Keep one sample older than the window so the window is always fully covered.
       while (record.http.length > 2 && record.http[1].at < now - ERROR_RATE_WINDOW_MS) record.http.shift();
+    }
+    if (beat.interTokenSeconds !== undefined) {
+      record.interToken.push({ at: now, histogram: beat.interTokenSeconds });
+      while (record.interToken.length > 2 && record.interToken[1].at < now - ERROR_RATE_WINDOW_MS) record.interToken.shift();
     }
     this.refreshService(beat.service, now);
   }
@@ -152,6 +166,29 @@ export class PlatformStatusTracker {
       rates.set(record.service, total);
     }
     return rates;
+  }
+
+  /**
+   * The q-quantile of inference inter-token latency per service over the last ERROR_RATE_WINDOW_MS, from the
+   * difference between each instance's oldest and newest histogram in the window (like PromQL's rate over 5m).
+   */
+  interTokenQuantile(q: number, now: number): Map<string, LatencyQuantile> {
+    const perService = new Map<string, CumulativeHistogramV1[]>();
+    for (const record of this.instances.values()) {
+      const window = record.interToken.filter((s) => s.at >= now - ERROR_RATE_WINDOW_MS);
+      const first = record.interToken.find((s) => s.at >= now - ERROR_RATE_WINDOW_MS - record.intervalMs * 2) ?? window[0];
+      const last = window[window.length - 1];
+      // A single beat in the window: everything since the process started falls inside it.
+      const delta = !last ? undefined : first && first !== last ? histogramDelta(first.histogram, last.histogram) : record.uptimeSeconds * 1000 <= ERROR_RATE_WINDOW_MS ? last.histogram : undefined;
+      if (!delta) continue;
+      perService.set(record.service, [...(perService.get(record.service) ?? []), delta]);
+    }
+    const quantiles = new Map<string, LatencyQuantile>();
+    for (const [service, parts] of perService) {
+      const total = histogramSum(parts);
+      if (total && total.count > 0) quantiles.set(service, { seconds: histogramQuantile(q, total), observations: total.count });
+    }
+    return quantiles;
   }
 
   private serviceNames(): string[] {

@@ -1,8 +1,13 @@
-// GET /api/v1/status: the whole platform as monitoring sees it from heartbeats.
+// GET /api/v1/status: the whole platform as monitoring sees it from heartbeats. Public (a status page needs no
+// login), but through the shared guard so anonymous callers are rate limited per IP like everywhere else.
 import { Controller, Get } from '@nestjs/common';
+import { AuthRoute } from '@sovren/auth-guard';
 
 import { PlatformStatusService } from './platform-status.service';
 import { PlatformStatus } from './platform-status.tracker';
+
+/** Route class monitoring's routes report to auth.validate (logs and metrics). */
+export const MONITORING_ROUTE_CLASS = 'monitoring';
 
 @Controller('api/v1/status')
 export class StatusController {
@@ -10,6 +15,7 @@ export class StatusController {
 
   /** Each service and instance (up / degraded / down, since when, last error) and the overall state. */
   @Get()
+  @AuthRoute({ routeClass: MONITORING_ROUTE_CLASS, allowAnonymous: true, anonymousWhenAuthUnavailable: true })
   get(): PlatformStatus {
     return this.status.refresh();
   }

@@ -1,6 +1,7 @@
 import { parseHeartbeatV1 } from '@sovren/messaging';
+import { INFERENCE_INTER_TOKEN_SECONDS, MetricsService } from '@sovren/observability';
 
-import { buildHeartbeat, httpTotals } from '../heartbeat.message';
+import { buildHeartbeat, cumulativeHistogram, httpTotals } from '../heartbeat.message';
 
 const base = {
   service: 'billing',
@@ -57,5 +58,24 @@ describe('httpTotals', () => {
         { metricName: 'sovren_http_request_duration_seconds_sum', labels: { status: '503' }, value: 0.5 },
       ]),
     ).toEqual({ requests: 10, serverErrors: 2 });
+  });
+});
+
+describe('cumulativeHistogram', () => {
+  it('sums a real histogram over its label sets per bucket, and the beat carrying it round-trips', async () => {
+    const metrics = new MetricsService('inference');
+    const histogram = metrics.histogram({
+      name: INFERENCE_INTER_TOKEN_SECONDS,
+      help: 'test',
+      labelNames: ['model'],
+      buckets: [0.01, 0.05, 0.09],
+    });
+    expect(cumulativeHistogram((await histogram.get()).values)).toBeUndefined();
+    for (const seconds of [0.005, 0.02, 0.02, 0.2]) histogram.observe({ model: 'a' }, seconds);
+    for (const seconds of [0.07, 0.5]) histogram.observe({ model: 'b' }, seconds);
+    const summed = cumulativeHistogram((await histogram.get()).values);
+    expect(summed).toEqual({ le: [0.01, 0.05, 0.09], cumulative: [1, 3, 4], count: 6 });
+    const beat = buildHeartbeat({ ...base, readiness: { ready: true, failing: [], checks: [] }, interTokenSeconds: summed });
+    expect(parseHeartbeatV1(JSON.parse(JSON.stringify(beat)))).toEqual(beat);
   });
 });

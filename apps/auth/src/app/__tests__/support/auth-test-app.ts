@@ -49,9 +49,9 @@ export async function createAuthTestEnvironment(extraEnv: Record<string, string>
     SOVREN_DATABASE_URL: url.toString(),
     SOVREN_NATS_URL: nats.url,
     // No mail leaves a test that does not start its own SMTP server (port 1 refuses at once).
-    SOVREN_AUTH_SMTP_HOST: '127.0.0.1',
-    SOVREN_AUTH_SMTP_PORT: '1',
-    SOVREN_AUTH_MAIL_ATTEMPTS: '1',
+    SOVREN_MAIL_HOST: '127.0.0.1',
+    SOVREN_MAIL_PORT: '1',
+    SOVREN_MAIL_ATTEMPTS: '1',
     ...extraEnv,
   };
   return {

@@ -1,6 +1,8 @@
+// AlertMailer through @sovren/mail's sender to a real SMTP server: what operators receive for a firing and a
+// resolved alert, retries that never block the caller, and no mail without recipients.
+import { MailSender, type MailSenderOptions } from '@sovren/mail';
 import { AlertV1 } from '@sovren/messaging';
-import { createServer } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { freePort, startSmtpServer, type LocalSmtpServer } from '@sovren/testing';
 
 import { AlertMailer } from '../alert-mailer';
 
@@ -15,104 +17,68 @@ const firing: AlertV1 = {
   startsAt: '2026-01-01T00:00:10.000Z',
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-function smtpServer(received: string[], options: { rejectFirst?: number } = {}): SMTPServer {
-  let rejections = options.rejectFirst ?? 0;
-  return new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        if (rejections > 0) {
-          rejections -= 1;
-          const error = Object.assign(new Error('mailbox busy, try later'), { responseCode: 451 });
-          callback(error);
-          return;
-        }
-        received.push(Buffer.concat(chunks).toString('utf8'));
-        callback();
-      });
-    },
-  });
-}
-
-const listen = (server: SMTPServer, port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
-const close = (server: SMTPServer) => new Promise<void>((resolve) => server.close(() => resolve()));
+const senderOptions = (port: number): MailSenderOptions => ({
+  host: '127.0.0.1',
+  port,
+  from: 'monitoring@sovren.test',
+  maxAttempts: 20,
+  firstRetryDelayMs: 20,
+  maxRetryDelayMs: 200,
+  maxPending: 100,
+});
 
 describe('AlertMailer (real SMTP server)', () => {
+  let smtp: LocalSmtpServer | undefined;
+  let sender: MailSender | undefined;
+
+  afterEach(async () => {
+    await sender?.close();
+    await smtp?.close();
+    sender = undefined;
+    smtp = undefined;
+  });
+
   it('mails a firing alert to every operator with the rule, service and state in the subject', async () => {
-    const received: string[] = [];
-    const server = smtpServer(received);
-    const port = await freePort();
-    await listen(server, port);
-    const mailer = new AlertMailer({ host: '127.0.0.1', port, from: 'monitoring@sovren.test', recipients: ['a@ops.test', 'b@ops.test'], origin: 'gpu-host-1 (test)' });
-    try {
-      mailer.send(firing);
-      await mailer.queue.whenIdle();
-      expect(received).toHaveLength(1);
-      expect(received[0]).toContain('Subject: [FIRING critical] SOVREN ServiceDown billing on gpu-host-1 (test)');
-      expect(received[0]).toMatch(/To: a@ops\.test, b@ops\.test/);
-      expect(received[0]).toContain('X-Sovren-Alert: ServiceDown:billing');
-      expect(received[0]).toContain('billing is down: no heartbeat for 16 s (3 missed)');
-    } finally {
-      mailer.close();
-      await close(server);
-    }
+    smtp = await startSmtpServer();
+    sender = new MailSender(senderOptions(smtp.port));
+    const mailer = new AlertMailer(sender, { recipients: ['a@ops.test', 'b@ops.test'], origin: 'gpu-host-1 (test)' });
+    mailer.send(firing);
+    await sender.queue.whenIdle();
+    expect(smtp.received).toHaveLength(1);
+    const raw = smtp.received[0].raw;
+    expect(raw).toContain('Subject: [FIRING critical] SOVREN ServiceDown billing on gpu-host-1 (test)');
+    expect(raw).toMatch(/To: a@ops\.test, b@ops\.test/);
+    expect(raw).toContain('X-Sovren-Alert: ServiceDown:billing');
+    expect(raw).toContain('billing is down: no heartbeat for 16 s (3 missed)');
+    expect(smtp.received[0].from).toBe('monitoring@sovren.test');
   });
 
   it('retries a mail the server refuses, without blocking the caller, and delivers it', async () => {
-    const received: string[] = [];
-    const server = smtpServer(received, { rejectFirst: 1 });
-    const port = await freePort();
-    await listen(server, port);
-    const mailer = new AlertMailer({ host: '127.0.0.1', port, from: 'monitoring@sovren.test', recipients: ['a@ops.test'], origin: 'h' });
-    try {
-      mailer.send({ ...firing, state: 'resolved', endsAt: '2026-01-01T00:01:00.000Z' });
-      expect(mailer.queue.pending).toBe(1); // send() returned before the mail went out
-      await mailer.queue.whenIdle();
-      expect(received).toHaveLength(1);
-      expect(received[0]).toContain('Subject: [RESOLVED] SOVREN ServiceDown billing on h');
-    } finally {
-      mailer.close();
-      await close(server);
-    }
+    smtp = await startSmtpServer({ rejectFirst: 1 });
+    sender = new MailSender(senderOptions(smtp.port));
+    const mailer = new AlertMailer(sender, { recipients: ['a@ops.test'], origin: 'h' });
+    mailer.send({ ...firing, state: 'resolved', endsAt: '2026-01-01T00:01:00.000Z' });
+    expect(sender.queue.pending).toBe(1); // send() returned before the mail went out
+    await sender.queue.whenIdle();
+    expect(smtp.rejected()).toBe(1);
+    expect(smtp.received).toHaveLength(1);
+    expect(smtp.received[0].raw).toContain('Subject: [RESOLVED] SOVREN ServiceDown billing on h');
   });
 
   it('keeps retrying while no SMTP server listens and delivers once one starts', async () => {
     const port = await freePort();
-    const mailer = new AlertMailer({ host: '127.0.0.1', port, from: 'monitoring@sovren.test', recipients: ['a@ops.test'], origin: 'h' });
-    const received: string[] = [];
-    const server = smtpServer(received);
-    try {
-      mailer.send(firing);
-      await new Promise((r) => setTimeout(r, 300));
-      expect(received).toHaveLength(0);
-      await listen(server, port);
-      await mailer.queue.whenIdle();
-      expect(received).toHaveLength(1);
-    } finally {
-      mailer.close();
-      await close(server);
-    }
+    sender = new MailSender(senderOptions(port));
+    const mailer = new AlertMailer(sender, { recipients: ['a@ops.test'], origin: 'h' });
+    mailer.send(firing);
+    await new Promise((r) => setTimeout(r, 300));
+    smtp = await startSmtpServer({ port });
+    await smtp.waitFor((m) => m.raw.includes('[FIRING critical]'), 10_000);
   });
 
   it('sends nothing when no operator is configured', async () => {
-    const mailer = new AlertMailer({ host: '127.0.0.1', port: 1, from: 'm@sovren.test', recipients: [], origin: 'h' });
+    sender = new MailSender(senderOptions(1));
+    const mailer = new AlertMailer(sender, { recipients: [], origin: 'h' });
     mailer.send(firing);
-    expect(mailer.queue.pending).toBe(0);
-    mailer.close();
+    expect(sender.queue.pending).toBe(0);
   });
 });

@@ -4,7 +4,7 @@ import { ServiceStatus } from '../../status/platform-status.tracker';
 import { AlertInputs, evaluateAlertRules } from '../alert-rules';
 import { AlertState } from '../alert-state';
 
-const thresholds = { diskUsedRatio: 0.9, errorRatio: 0.05, gpuTemperatureCelsius: 85, gpuMemoryUsedRatio: 0.95 };
+const thresholds = { diskUsedRatio: 0.9, errorRatio: 0.05, gpuTemperatureCelsius: 85, gpuMemoryUsedRatio: 0.95, interTokenP99Seconds: 0.09 };
 
 function service(name: string, state: ServiceStatus['state'], extra: Partial<ServiceStatus> = {}): ServiceStatus {
   return { service: name, state, since: '2026-01-01T00:00:00.000Z', lastError: null, seen: true, instances: [], ...extra };
@@ -14,6 +14,7 @@ const inputs = (overrides: Partial<AlertInputs>): AlertInputs => ({
   services: [],
   startupGraceOver: true,
   errorRates: new Map(),
+  interTokenP99: new Map(),
   gpus: [],
   thresholds,
   ...overrides,
@@ -42,6 +43,17 @@ describe('evaluateAlertRules', () => {
       ['billing', { requests: 100, serverErrors: 5 }],
     ]);
     expect(evaluateAlertRules(inputs({ errorRates: rates })).map((c) => c.fingerprint)).toEqual(['HighErrorRate:auth']);
+  });
+
+  it('raises InferenceInterTokenLatencyHigh when p99 exceeds the limit over enough tokens only', () => {
+    const p99 = new Map([
+      ['inference', { seconds: 0.12, observations: 5000 }],
+      ['inference-b', { seconds: 0.5, observations: 99 }],
+      ['inference-c', { seconds: 0.09, observations: 5000 }],
+    ]);
+    const conditions = evaluateAlertRules(inputs({ interTokenP99: p99 }));
+    expect(conditions.map((c) => c.fingerprint)).toEqual(['InferenceInterTokenLatencyHigh:inference']);
+    expect(conditions[0].summary).toBe('inference: p99 time between streamed tokens is 120 ms over 5000 tokens in 5 minutes (limit 90 ms)');
   });
 
   it('raises DiskNearlyFull and the GPU rules over their limits only', () => {

@@ -84,4 +84,24 @@ describe('PlatformStatusTracker', () => {
     tracker.record(beat('auth', 'h:1', { httpRequests: 200, httpServerErrors: 11 }), at(10));
     expect(tracker.errorRates(at(10)).get('auth')).toEqual({ requests: 100, serverErrors: 10 });
   });
+
+  it('computes the inter-token p99 over the window from two instances\' cumulative histograms, like PromQL', () => {
+    const tracker = new PlatformStatusTracker(['inference'], at(0));
+    const le = [0.01, 0.05, 0.1];
+    const histogram = (cumulative: number[], count: number) => ({ interTokenSeconds: { le, cumulative, count }, uptimeSeconds: 900 });
+    // Before the window: 1000 fast tokens that must not count.
+    tracker.record(beat('inference', 'h:1', histogram([1000, 1000, 1000], 1000)), at(0));
+    tracker.record(beat('inference', 'h:2', histogram([0, 0, 0], 0)), at(0));
+    // Over the window: instance 1 adds 90 tokens <= 10 ms and 10 in (50, 100] ms; instance 2 adds 100 in (10, 50].
+    tracker.record(beat('inference', 'h:1', histogram([1090, 1090, 1100], 1100)), at(60));
+    tracker.record(beat('inference', 'h:2', histogram([0, 100, 100], 100)), at(60));
+    const p99 = tracker.interTokenQuantile(0.99, at(60)).get('inference');
+    // 200 observations, rank 198: the (50, 100] bucket holds ranks 191..200 → 50 + 50 * (198 - 190) / 10 = 90 ms.
+    expect(p99?.observations).toBe(200);
+    expect(p99?.seconds).toBeCloseTo(0.09, 10);
+    const p50 = tracker.interTokenQuantile(0.5, at(60)).get('inference');
+    // rank 100: the (10, 50] bucket holds ranks 91..190 → 10 + 40 * (100 - 90) / 100 = 14 ms.
+    expect(p50?.seconds).toBeCloseTo(0.014, 10);
+    expect(tracker.interTokenQuantile(0.99, at(60)).has('auth')).toBe(false);
+  });
 });
