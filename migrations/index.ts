@@ -4,19 +4,29 @@
 import type { MigrationInterface } from 'typeorm';
 import { ApiAuthInitialSchema1767225600000 } from './api_auth/1767225600000-api-auth-initial-schema';
 import { SessionsApiKeysRateLimits1767312000000 } from './api_auth/1767312000000-sessions-api-keys-rate-limits';
+import { BillingDowngradedApiKeys1767398400000 } from './api_auth/1767398400000-billing-downgraded-api-keys';
 import { ApplicationsInitialSchema1767225600000 } from './applications/1767225600000-applications-initial-schema';
 import { PhoneNumbersInitialSchema1767225600000 } from './phone_numbers/1767225600000-phone-numbers-initial-schema';
 import { AuditLogAndOrganizations1767225600000 } from './postgres/1767225600000-audit-log-and-organizations';
 import { MonitoringAlertEvents1767312007000 } from './postgres/1767312007000-monitoring-alert-events';
+import { BillingAccountsAndUsageLedger1767398400000 } from './postgres/1767398400000-billing-accounts-and-usage-ledger';
 import { UsersInitialSchema1767225600000 } from './users/1767225600000-users-initial-schema';
 import { UsersIdentitiesAndRoles1767312000000 } from './users/1767312000000-users-identities-and-roles';
 
 export type MigrationClass = new () => MigrationInterface;
 
-export const postgresMigrations: MigrationClass[] = [AuditLogAndOrganizations1767225600000, MonitoringAlertEvents1767312007000];
+export const postgresMigrations: MigrationClass[] = [
+  AuditLogAndOrganizations1767225600000,
+  MonitoringAlertEvents1767312007000,
+  BillingAccountsAndUsageLedger1767398400000,
+];
 
 export const usersMigrations: MigrationClass[] = [UsersInitialSchema1767225600000, UsersIdentitiesAndRoles1767312000000];
-export const apiAuthMigrations: MigrationClass[] = [ApiAuthInitialSchema1767225600000, SessionsApiKeysRateLimits1767312000000];
+export const apiAuthMigrations: MigrationClass[] = [
+  ApiAuthInitialSchema1767225600000,
+  SessionsApiKeysRateLimits1767312000000,
+  BillingDowngradedApiKeys1767398400000,
+];
 export const applicationsMigrations: MigrationClass[] = [ApplicationsInitialSchema1767225600000];
 export const phoneNumbersMigrations: MigrationClass[] = [PhoneNumbersInitialSchema1767225600000];
 

@@ -46,6 +46,11 @@ export const INFERENCE_GENERATE = 'inference.generate';
 /** Request/reply: list the models the inference service has loaded or can load. */
 export const INFERENCE_MODELS = 'inference.models';
 
+/** Event: cancel the `inference.generate` request `requestId` (the acceptance reply names this subject). */
+export function inferenceCancelSubject(requestId: string): string {
+  return `inference.cancel.${subjectToken(requestId, 'requestId')}`;
+}
+
 /** Event: an alert raised by monitoring's rules. */
 export const MONITORING_ALERT = 'monitoring.alert';
 
@@ -74,3 +79,10 @@ export const USAGE_ALL = 'usage.>';
 export const CALLS_ALL = 'calls.>';
 export const AUDIT_ALL = 'audit.>';
 export const AGENTS_ALL = 'agents.>';
+
+/** Event: a Kill Bill push notification, confirmed by re-fetching its object (invoice created, payment failed…). */
+export const BILLING_NOTIFICATION = 'billing.notification';
+/** Event: an owner's billing standing changed (downgraded after repeated payment failure, or restored); auth applies it. */
+export const BILLING_TIER_CHANGED = 'billing.tier.changed';
+/** Event: a usage event billing could not accept (malformed, invalid); it was dead-lettered and nothing was billed. */
+export const BILLING_USAGE_DEAD_LETTER = 'billing.usage.dead_letter';

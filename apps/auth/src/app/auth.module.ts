@@ -2,8 +2,10 @@
 // Domain features plug in here as feature modules; the shared service shell comes from @sovren/service.
 import { Module } from '@nestjs/common';
 import { AuthGuardModule } from '@sovren/auth-guard';
+import { MailModule } from '@sovren/mail';
 import { ServiceModule } from '@sovren/service';
 
+import { BillingTierModule } from './billing-tier/billing-tier.module';
 import { IdentityModule } from './identity.module';
 import { OrganizationsModule } from './organizations/organizations.module';
 
@@ -11,8 +13,10 @@ import { OrganizationsModule } from './organizations/organizations.module';
   imports: [
     ServiceModule.forRoot({ service: 'auth', postgres: true, sqlite: ['users', 'api_auth', 'applications'] }),
     AuthGuardModule.forRoot(),
+    MailModule.forRoot(),
     OrganizationsModule,
     IdentityModule,
+    BillingTierModule,
   ],
 })
 export class AuthModule {}

@@ -9,3 +9,8 @@ export * from './agent-message.contract';
 export * from './auth-validate.contract';
 export * from './auth-revoked.contract';
 export * from './alert.contract';
+export * from './inference-generate.contract';
+export * from './inference-models.contract';
+export * from './billing-notification.contract';
+export * from './billing-tier.contract';
+export * from './usage-dead-letter.contract';

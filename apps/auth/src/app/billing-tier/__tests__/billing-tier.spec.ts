@@ -1,0 +1,85 @@
+// Specification of how auth applies billing's tier changes, observed through auth.validate: a downgraded owner's
+// premium API key answers `authenticated`, and `restored` gives premium back to that key only.
+import { AUTH_VALIDATE, AuthValidateReplyV1, BILLING_TIER_CHANGED, BillingTierChangedV1, NatsClient, parseAuthValidateReplyV1 } from '@sovren/messaging';
+
+import { ApiKeyService } from '../../api-keys/api-key.service';
+import { AuthDatabases } from '../../storage/auth-databases';
+import { UsersRepository } from '../../users/users.repository';
+import { createAuthTestEnvironment, startAuthApp, type AuthTestEnvironment, type RunningApp } from '../../__tests__/support/auth-test-app';
+
+jest.setTimeout(60_000);
+
+describe('billing tier changes in auth', () => {
+  let environment: AuthTestEnvironment;
+  let auth: RunningApp;
+  let nats: NatsClient;
+
+  beforeAll(async () => {
+    environment = await createAuthTestEnvironment();
+    auth = await startAuthApp(environment);
+    nats = auth.app.get(NatsClient);
+  });
+
+  afterAll(async () => {
+    await auth?.close();
+    await environment?.dispose();
+  });
+
+  function validate(key: string): Promise<AuthValidateReplyV1> {
+    return nats.request(AUTH_VALIDATE, { v: 1, credential: key, clientIp: '127.0.0.1', routeClass: 'billing' }, { parse: parseAuthValidateReplyV1 });
+  }
+
+  async function tierBecomes(key: string, tier: string): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    let seen = '';
+    while (Date.now() < deadline) {
+      seen = (await validate(key)).tier;
+      if (seen === tier) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`tier stayed ${seen}, expected ${tier}`);
+  }
+
+  function publish(ownerId: string, standing: BillingTierChangedV1['standing']): void {
+    nats.publish<BillingTierChangedV1>(BILLING_TIER_CHANGED, { v: 1, ownerId, standing, reason: 'test', changedAt: new Date().toISOString() });
+  }
+
+  it('serves a downgraded owner\'s premium key as authenticated until billing restores it', async () => {
+    const users = auth.app.get(UsersRepository);
+    const keys = auth.app.get(ApiKeyService);
+    const owner = users.create({ email: null, displayName: 'Payer' });
+    const other = users.create({ email: null, displayName: 'Someone else' });
+    const admin = { userId: owner.id, role: 'admin' as const };
+    const premium = keys.create(admin, { name: 'premium', scopes: ['inference:generate'], tier: 'premium', userId: owner.id });
+    const basic = keys.create(admin, { name: 'basic', scopes: ['inference:generate'], userId: owner.id });
+    const othersKey = keys.create({ userId: other.id, role: 'admin' }, { name: 'p', scopes: [], tier: 'premium', userId: other.id });
+    expect((await validate(premium.key)).tier).toBe('premium');
+
+    publish(owner.id, 'downgraded');
+    await tierBecomes(premium.key, 'authenticated');
+    const downgraded = await validate(premium.key);
+    expect(downgraded.result).toBe('ok');
+    expect(downgraded.rateLimit.limit).toBe(1_000);
+    expect((await validate(basic.key)).tier).toBe('authenticated');
+    expect((await validate(othersKey.key)).tier).toBe('premium');
+
+    // Auth remembers the lowered key in its own api_auth.db, next to the key itself.
+    const remembered = () =>
+      auth.app.get(AuthDatabases).handle('api_auth').prepare('SELECT key_id FROM billing_downgraded_api_keys WHERE owner_id = ?').all(owner.id);
+    expect(remembered()).toEqual([{ key_id: premium.id }]);
+
+    // A second premium key revoked while downgraded is not brought back by `restored`.
+    const revokedLater = keys.create(admin, { name: 'premium 2', scopes: [], tier: 'premium', userId: owner.id });
+    publish(owner.id, 'downgraded');
+    await tierBecomes(revokedLater.key, 'authenticated');
+    keys.revoke(admin, revokedLater.id);
+
+    // A duplicate downgrade changes nothing; restoring gives premium back to the key that had it, and only to it.
+    publish(owner.id, 'downgraded');
+    publish(owner.id, 'restored');
+    await tierBecomes(premium.key, 'premium');
+    expect((await validate(basic.key)).tier).toBe('authenticated');
+    expect((await validate(revokedLater.key)).result).not.toBe('ok');
+    expect(remembered()).toEqual([]);
+  });
+});

@@ -1,0 +1,12 @@
+// Feature module: the owner ↔ Kill Bill account mapping, created lazily.
+import { Module } from '@nestjs/common';
+
+import { BillingPostgres } from '../billing-postgres';
+import { BillingAccountsRepository } from './billing-accounts.repository';
+import { BillingAccountsService } from './billing-accounts.service';
+
+@Module({
+  providers: [BillingPostgres, BillingAccountsRepository, BillingAccountsService],
+  exports: [BillingPostgres, BillingAccountsRepository, BillingAccountsService],
+})
+export class AccountsModule {}

@@ -1,0 +1,132 @@
+// /api/v1/billing: the signed-in owner's billing (account, usage, invoices, payments, plan, payment methods) and
+// the admin views of any owner. Thin: translate HTTP, delegate, map Kill Bill failures to the envelope.
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Inject, Param, ParseUUIDPipe, Post, Put, Query } from '@nestjs/common';
+import { AuthRoute, CurrentAuth, type RequestAuth } from '@sovren/auth-guard';
+import { ApiError, ApiErrorCode } from '@sovren/http';
+import { KillBillClient } from '@sovren/killbill';
+import { readFileSync } from 'node:fs';
+
+import { BillingAccountsService } from '../accounts/billing-accounts.service';
+import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
+import { viaKillBill } from '../killbill-error.mapper';
+import { PaymentsService } from '../payments/payments.service';
+import { BillingApiService } from './billing-api.service';
+import { BILLING_PLANS } from './billing-plans';
+import { AddPaymentMethodDto, ChangePlanDto, OwnerParam, PayInvoiceDto, UsageQuery } from './dtos/billing.dtos';
+
+export const BILLING_ROUTE_CLASS = 'billing';
+
+function ownerOf(auth: RequestAuth | undefined): string {
+  const userId = auth?.identity.userId;
+  if (!userId) throw new ApiError(HttpStatus.UNAUTHORIZED, ApiErrorCode.UNAUTHORIZED, 'sign in to see your billing');
+  return userId;
+}
+
+@AuthRoute({ routeClass: BILLING_ROUTE_CLASS })
+@Controller('api/v1/billing')
+export class BillingController {
+  constructor(
+    private readonly api: BillingApiService,
+    private readonly accounts: BillingAccountsService,
+    private readonly payments: PaymentsService,
+  ) {}
+
+  @Get('plans')
+  plans() {
+    return BILLING_PLANS;
+  }
+
+  @Get('account')
+  account(@CurrentAuth() auth: RequestAuth | undefined) {
+    return viaKillBill(() => this.api.account(ownerOf(auth)));
+  }
+
+  @Get('usage')
+  usage(@CurrentAuth() auth: RequestAuth | undefined, @Query() query: UsageQuery) {
+    return this.api.usage(ownerOf(auth), query);
+  }
+
+  @Get('invoices')
+  invoices(@CurrentAuth() auth: RequestAuth | undefined) {
+    return viaKillBill(() => this.api.invoices(ownerOf(auth)));
+  }
+
+  @Get('payments')
+  paymentsList(@CurrentAuth() auth: RequestAuth | undefined) {
+    return viaKillBill(() => this.api.payments(ownerOf(auth)));
+  }
+
+  @Put('subscription')
+  changePlan(@CurrentAuth() auth: RequestAuth | undefined, @Body() dto: ChangePlanDto) {
+    return viaKillBill(() => this.accounts.changePlan(ownerOf(auth), dto.plan));
+  }
+
+  @Delete('subscription')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  async cancel(@CurrentAuth() auth: RequestAuth | undefined): Promise<void> {
+    await viaKillBill(() => this.accounts.cancel(ownerOf(auth)));
+  }
+
+  @Post('payment-methods')
+  addPaymentMethod(@CurrentAuth() auth: RequestAuth | undefined, @Body() dto: AddPaymentMethodDto) {
+    return viaKillBill(() => this.payments.addPaymentMethod(ownerOf(auth), dto.provider, dto.token, dto.isDefault ?? false));
+  }
+
+  @Put('payment-methods/:id/default')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  async setDefault(@CurrentAuth() auth: RequestAuth | undefined, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+    await viaKillBill(() => this.payments.setDefault(ownerOf(auth), id));
+  }
+
+  @Post('invoices/:id/payments')
+  pay(@CurrentAuth() auth: RequestAuth | undefined, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: PayInvoiceDto) {
+    return viaKillBill(() => this.payments.payInvoice(ownerOf(auth), id, { amount: dto.amount }));
+  }
+}
+
+/** Admin views of any owner (user or organisation id) and the catalog upload. */
+@AuthRoute({ routeClass: BILLING_ROUTE_CLASS, roles: ['admin'] })
+@Controller('api/v1/billing/admin')
+export class BillingAdminController {
+  constructor(
+    private readonly api: BillingApiService,
+    private readonly killbill: KillBillClient,
+    @Inject(BILLING_ENV) private readonly env: BillingEnv,
+  ) {}
+
+  @Get('owners/:ownerId/account')
+  account(@Param() params: OwnerParam) {
+    return this.api.existingAccount(params.ownerId);
+  }
+
+  @Get('owners/:ownerId/usage')
+  usage(@Param() params: OwnerParam, @Query() query: UsageQuery) {
+    return this.api.usage(params.ownerId, query);
+  }
+
+  @Get('owners/:ownerId/invoices')
+  async invoices(@Param() params: OwnerParam) {
+    await this.api.requireKnown(params.ownerId);
+    return viaKillBill(() => this.api.invoices(params.ownerId));
+  }
+
+  @Get('owners/:ownerId/payments')
+  async payments(@Param() params: OwnerParam) {
+    await this.api.requireKnown(params.ownerId);
+    return viaKillBill(() => this.api.payments(params.ownerId));
+  }
+
+  /** Uploads the repository's catalog (SOVREN_BILLING_CATALOG_PATH) to Kill Bill. */
+  @Post('catalog')
+  @HttpCode(HttpStatus.OK)
+  async uploadCatalog(): Promise<{ uploaded: string }> {
+    let xml: string;
+    try {
+      xml = readFileSync(this.env.SOVREN_BILLING_CATALOG_PATH, 'utf8');
+    } catch (error) {
+      throw new ApiError(HttpStatus.INTERNAL_SERVER_ERROR, ApiErrorCode.INTERNAL, `cannot read the catalog ${this.env.SOVREN_BILLING_CATALOG_PATH}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    await viaKillBill(() => this.killbill.uploadCatalogXml(xml, { reason: 'catalog upload by an admin' }));
+    return { uploaded: this.env.SOVREN_BILLING_CATALOG_PATH };
+  }
+}

@@ -1,0 +1,41 @@
+// An owner's billing standing: repeated payment failure downgrades it, a successful payment restores it. Each
+// change is stored (billing_accounts.standing) and announced once on `billing.tier.changed`, which auth applies.
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { BILLING_TIER_CHANGED, BillingTierChangedV1, NatsClient } from '@sovren/messaging';
+
+import { BillingAccountsRepository } from '../accounts/billing-accounts.repository';
+import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
+
+@Injectable()
+export class BillingStandingService {
+  private readonly logger = new Logger(BillingStandingService.name);
+
+  constructor(
+    private readonly accounts: BillingAccountsRepository,
+    private readonly nats: NatsClient,
+    @Inject(BILLING_ENV) private readonly env: BillingEnv,
+  ) {}
+
+  async paymentFailed(ownerId: string, invoiceId: string, detail: string): Promise<void> {
+    const failures = await this.accounts.countPaymentFailure(ownerId);
+    if (failures < this.env.SOVREN_BILLING_DOWNGRADE_AFTER_FAILURES) return;
+    if (await this.accounts.setStanding(ownerId, 'downgraded')) {
+      this.announce(ownerId, 'downgraded', `${failures} consecutive failed payments (invoice ${invoiceId}: ${detail})`);
+    }
+  }
+
+  async paymentSucceeded(ownerId: string): Promise<void> {
+    await this.accounts.resetPaymentFailures(ownerId);
+    if (await this.accounts.setStanding(ownerId, 'good')) this.announce(ownerId, 'restored', 'a payment succeeded');
+  }
+
+  private announce(ownerId: string, standing: BillingTierChangedV1['standing'], reason: string): void {
+    const event: BillingTierChangedV1 = { v: 1, ownerId, standing, reason, changedAt: new Date().toISOString() };
+    this.logger.warn({ msg: `owner ${standing}`, owner: ownerId, reason });
+    try {
+      this.nats.publish(BILLING_TIER_CHANGED, event);
+    } catch (error) {
+      this.logger.error({ msg: 'could not publish billing.tier.changed', owner: ownerId, err: error instanceof Error ? error.message : String(error) });
+    }
+  }
+}

@@ -1,0 +1,38 @@
+// Reply to `inference.models` (INFERENCE_MODELS): every model file the inference service found, and its state.
+
+import { ContractFieldReader } from './contract-field.reader';
+
+export const INFERENCE_MODEL_STATES = ['unloaded', 'loading', 'loaded', 'failed'] as const;
+export type InferenceModelState = (typeof INFERENCE_MODEL_STATES)[number];
+
+export interface InferenceModelV1 {
+  /** The GGUF file's stem; what requests name as `model`. */
+  id: string;
+  state: InferenceModelState;
+  /** Why the last load failed (state `failed`). */
+  error?: string;
+  /** Tokens per sequence, once loaded. */
+  contextSize?: number;
+}
+
+export interface InferenceModelsReplyV1 {
+  v: 1;
+  models: InferenceModelV1[];
+}
+
+export function parseInferenceModelsReplyV1(raw: unknown): InferenceModelsReplyV1 {
+  const r: ContractFieldReader = new ContractFieldReader('InferenceModelsReplyV1', raw);
+  const v = r.version(1);
+  const list = (raw as Record<string, unknown>)['models'];
+  if (!Array.isArray(list)) r.fail('models', 'must be an array');
+  const models = list.map((item, index) => {
+    const m: ContractFieldReader = new ContractFieldReader(`InferenceModelsReplyV1.models[${index}]`, item);
+    const model: InferenceModelV1 = { id: m.string('id', 256), state: m.oneOf('state', INFERENCE_MODEL_STATES) };
+    const error = m.optionalString('error', 4096);
+    if (error !== undefined) model.error = error;
+    const contextSize = m.optionalNumber('contextSize', { min: 1, integer: true });
+    if (contextSize !== undefined) model.contextSize = contextSize;
+    return model;
+  });
+  return { v, models };
+}
