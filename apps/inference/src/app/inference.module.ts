@@ -1,9 +1,31 @@
-// The inference service: LLM, speech recognition and speech synthesis on the native engine.
-// Domain features plug in here as feature modules; the shared service shell comes from @sovren/service.
+// The inference service: LLM generation on the native engine behind an OpenAI-compatible HTTP API and NATS,
+// with continuous batching, usage events and metrics. The shared service shell comes from @sovren/service.
 import { Module } from '@nestjs/common';
+import { AuthGuardModule } from '@sovren/auth-guard';
+import { loadEnvConfig } from '@sovren/config';
 import { ServiceModule } from '@sovren/service';
 
+import { GenerationService } from './generation/generation.service';
+import { INFERENCE_ENV, InferenceEnv } from './inference-config/inference.env';
+import { InferenceMetrics } from './inference.metrics';
+import { ModelRegistry } from './models/model-registry.service';
+import { ModelsController } from './models/models.controller';
+import { InferenceNatsResponder } from './nats/inference-nats.responder';
+import { OpenAiBodyErrorHandler } from './openai/openai-body-error.handler';
+import { OpenAiController } from './openai/openai.controller';
+import { UsageEventPublisher } from './usage/usage-event.publisher';
+
 @Module({
-  imports: [ServiceModule.forRoot({ service: 'inference', postgres: true, sqlite: [] })],
+  imports: [ServiceModule.forRoot({ service: 'inference', postgres: true, sqlite: [] }), AuthGuardModule.forRoot()],
+  controllers: [OpenAiController, ModelsController],
+  providers: [
+    { provide: INFERENCE_ENV, useFactory: () => loadEnvConfig(InferenceEnv) },
+    InferenceMetrics,
+    ModelRegistry,
+    UsageEventPublisher,
+    GenerationService,
+    InferenceNatsResponder,
+    OpenAiBodyErrorHandler,
+  ],
 })
 export class InferenceModule {}

@@ -1,0 +1,140 @@
+// Specification of inference.generate and inference.models on NATS: accepted/refused at once, chunks and one
+// final message on the caller's stream subject, cancel by the subject the acceptance names, usage billed to the
+// ownerId the calling service supplies.
+import {
+  INFERENCE_GENERATE,
+  INFERENCE_MODELS,
+  parseInferenceGenerateReplyV1,
+  parseInferenceGenerateStreamMessageV1,
+  parseInferenceModelsReplyV1,
+  type InferenceGenerateChunkV1,
+  type InferenceGenerateFinalV1,
+  type InferenceGenerateRequestV1,
+  type InferenceGenerateStreamMessageV1,
+} from '@sovren/messaging';
+import { connect, createInbox, JSONCodec, type NatsConnection } from 'nats';
+
+import { CHAT_MODEL, SLOW_MODEL, startInferenceTestEnvironment, type InferenceTestEnvironment } from './support/inference-test-env';
+
+jest.setTimeout(120_000);
+
+const codec = JSONCodec<unknown>();
+let env: InferenceTestEnvironment;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  env = await startInferenceTestEnvironment();
+  nc = await connect({ servers: env.natsUrl });
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await env?.dispose();
+});
+
+interface Collected {
+  chunks: InferenceGenerateChunkV1[];
+  final: Promise<InferenceGenerateFinalV1>;
+  /** Stops listening (for a refused request, which gets no final message). */
+  stop(): void;
+}
+
+/** Subscribes to a fresh stream subject (before the request, as a caller must) and collects what arrives. */
+function collect(subject: string, onChunk?: (chunk: InferenceGenerateChunkV1) => void): Collected {
+  const chunks: InferenceGenerateChunkV1[] = [];
+  const subscription = nc.subscribe(subject);
+  const final = (async () => {
+    for await (const message of subscription) {
+      const parsed: InferenceGenerateStreamMessageV1 = parseInferenceGenerateStreamMessageV1(codec.decode(message.data));
+      if (parsed.type === 'final') {
+        subscription.unsubscribe();
+        return parsed;
+      }
+      chunks.push(parsed);
+      onChunk?.(parsed);
+    }
+    throw new Error('stream subject closed without a final message');
+  })();
+  return { chunks, final, stop: () => subscription.unsubscribe() };
+}
+
+async function generate(request: Omit<InferenceGenerateRequestV1, 'v' | 'streamSubject'>, onChunk?: (chunk: InferenceGenerateChunkV1) => void) {
+  const streamSubject = createInbox();
+  const collected = collect(streamSubject, onChunk);
+  await nc.flush();
+  const reply = parseInferenceGenerateReplyV1(
+    codec.decode((await nc.request(INFERENCE_GENERATE, codec.encode({ v: 1, streamSubject, ...request }), { timeout: 10_000 })).data),
+  );
+  return { reply, ...collected };
+}
+
+describe('inference.models', () => {
+  it('lists the models with their state', async () => {
+    const reply = parseInferenceModelsReplyV1(codec.decode((await nc.request(INFERENCE_MODELS, codec.encode({ v: 1 }), { timeout: 5_000 })).data));
+    expect(reply.models.map((m) => m.id)).toContain(CHAT_MODEL);
+    expect(reply.models.every((m) => ['unloaded', 'loading', 'loaded', 'failed'].includes(m.state))).toBe(true);
+  });
+});
+
+describe('inference.generate', () => {
+  it('accepts, streams chunks, then one final message with the usage, and publishes the usage event', async () => {
+    const { reply, chunks, final } = await generate({
+      requestId: 'nats-stream-1',
+      ownerId: 'org-voice-1',
+      model: CHAT_MODEL,
+      messages: [{ role: 'user', content: 'Hello' }],
+      stream: true,
+      maxTokens: 10,
+      seed: 4,
+    });
+    expect(reply).toEqual(expect.objectContaining({ accepted: true, requestId: 'nats-stream-1', cancelSubject: 'inference.cancel.nats-stream-1' }));
+    const done = await final;
+    expect(done.finishReason).toBe('length');
+    expect(done.completionTokens).toBe(10);
+    expect(chunks.map((c) => c.index)).toEqual(chunks.map((_, i) => i));
+    expect(chunks.map((c) => c.text).join('')).toBe(done.text);
+    const [event] = await env.usage.forRequest('nats-stream-1');
+    expect(event.ownerId).toBe('org-voice-1');
+    expect(event).not.toHaveProperty('keyId');
+    expect(event.quantities).toEqual({ llm_tokens_in: done.promptTokens, llm_tokens_out: 10 });
+  });
+
+  it('sends only the final message when not streaming', async () => {
+    const { reply, chunks, final } = await generate({
+      requestId: 'nats-plain-1', ownerId: 'u1', model: CHAT_MODEL, prompt: 'Once upon a time', stream: false, maxTokens: 5,
+    });
+    expect(reply.accepted).toBe(true);
+    const done = await final;
+    expect(done.completionTokens).toBe(5);
+    expect(done.text.length).toBeGreaterThan(0);
+    expect(chunks).toHaveLength(0);
+  });
+
+  it('ends a request when its cancel subject is published to', async () => {
+    let firstChunk: () => void = () => undefined;
+    const chunkSeen = new Promise<void>((resolve) => (firstChunk = resolve));
+    const { reply, final } = await generate(
+      { requestId: 'nats-cancel-1', ownerId: 'u1', model: SLOW_MODEL, prompt: 'A long story', stream: true, maxTokens: 200 },
+      () => firstChunk(),
+    );
+    if (!reply.accepted) throw new Error(`refused: ${reply.error.message}`);
+    await chunkSeen;
+    nc.publish(reply.cancelSubject);
+    const done = await final;
+    expect(done.finishReason).toBe('cancelled');
+    expect(done.completionTokens).toBeLessThan(200);
+    const [event] = await env.usage.forRequest('nats-cancel-1');
+    expect(event.llm?.finishReason).toBe('cancelled');
+    expect(event.quantities['llm_tokens_out']).toBe(done.completionTokens);
+  });
+
+  it('refuses at once with a code when the request cannot run, and rejects a malformed request', async () => {
+    const { reply, stop, final } = await generate({ requestId: 'nats-bad-1', ownerId: 'u1', model: 'no-such-model', prompt: 'x', stream: false });
+    stop();
+    await expect(final).rejects.toThrow(/without a final message/);
+    expect(reply).toEqual(expect.objectContaining({ accepted: false, error: expect.objectContaining({ code: 'model_not_found' }) }));
+    const malformed = await nc.request(INFERENCE_GENERATE, codec.encode({ v: 1, requestId: 'x' }), { timeout: 5_000 });
+    expect(malformed.headers?.get('Sovren-Error')).toBeTruthy();
+    expect(JSON.stringify(codec.decode(malformed.data))).toContain('INVALID_PAYLOAD');
+  });
+});

@@ -1,0 +1,56 @@
+// The inference service's own environment variables (models, scheduler sizes, timeouts), validated at start-up.
+import { IsIntegerInRange, ToInteger } from '@sovren/config';
+import { Matches } from 'class-validator';
+
+export class InferenceEnv {
+  /** Models loaded when the service starts: `all`, `none`, or a comma-separated list of model ids (file stems). */
+  @Matches(/^(all|none|[A-Za-z0-9._-]+(\s*,\s*[A-Za-z0-9._-]+)*)$/, {
+    message: 'must be "all", "none" or a comma-separated list of model ids (GGUF file names without .gguf)',
+  })
+  SOVREN_INFERENCE_LOAD_AT_START = 'none';
+
+  /** A loaded model with no request for this long is unloaded (0: never). */
+  @ToInteger()
+  @IsIntegerInRange(0, 30 * 24 * 3600)
+  SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS = 900;
+
+  /** Compute threads per model (0: one per online core). */
+  @ToInteger()
+  @IsIntegerInRange(0, 1024)
+  SOVREN_INFERENCE_THREADS = 0;
+
+  /** Sequences decoded together per model (the continuous batch); their KV caches are allocated on first use. */
+  @ToInteger()
+  @IsIntegerInRange(1, 1024)
+  SOVREN_INFERENCE_MAX_SEQUENCES = 64;
+
+  /** Tokens per sequence (prompt + completion); 0: the model's own context (at most 4096). */
+  @ToInteger()
+  @IsIntegerInRange(0, 1_048_576)
+  SOVREN_INFERENCE_SEQUENCE_CONTEXT = 2048;
+
+  /** Requests waiting for a free sequence per model before new ones are refused with 429. */
+  @ToInteger()
+  @IsIntegerInRange(0, 100_000)
+  SOVREN_INFERENCE_MAX_QUEUE = 256;
+
+  /** Prompt tokens processed per batched step, across all sequences (a long prompt is fed in chunks). */
+  @ToInteger()
+  @IsIntegerInRange(1, 65_536)
+  SOVREN_INFERENCE_PROMPT_CHUNK = 128;
+
+  /** A request still running after this long (queue included) is ended with what it has generated. */
+  @ToInteger()
+  @IsIntegerInRange(1, 24 * 3600)
+  SOVREN_INFERENCE_REQUEST_TIMEOUT_SECONDS = 300;
+}
+
+export const INFERENCE_ENV = Symbol('INFERENCE_ENV');
+
+/** The model ids to load at start, or 'all'. */
+export function loadAtStart(env: InferenceEnv): 'all' | string[] {
+  const value = env.SOVREN_INFERENCE_LOAD_AT_START.trim();
+  if (value === 'all') return 'all';
+  if (value === 'none') return [];
+  return value.split(',').map((id) => id.trim()).filter((id) => id !== '');
+}

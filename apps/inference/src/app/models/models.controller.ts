@@ -1,0 +1,124 @@
+// Platform API for models (envelope responses): metadata of one model, and admin load / unload.
+import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { AuthRoute } from '@sovren/auth-guard';
+import { ApiError, ApiErrorCode, assertUnreachable } from '@sovren/http';
+
+import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
+import { INFERENCE_SCOPE } from '../inference-scopes';
+import { ModelRegistry, type ModelEntry } from './model-registry.service';
+
+export interface ModelMetadata {
+  id: string;
+  state: ModelEntry['state'];
+  error: string | null;
+  file_bytes: number;
+  modified_at: string;
+  /** Present once loaded: what the engine read from the GGUF. */
+  loaded: null | {
+    loaded_at: string;
+    name: string;
+    architecture: string;
+    parameter_count: number;
+    context_size: number;
+    training_context_size: number;
+    vocab_size: number;
+    tokenizer: string;
+    has_chat_template: boolean;
+    backend: string;
+    threads: number;
+    tensor_types: Record<string, { tensors: number; elements: number }>;
+    active_sequences: number;
+    queued_requests: number;
+  };
+}
+
+@Controller('api/v1/inference/models')
+export class ModelsController {
+  constructor(private readonly registry: ModelRegistry) {}
+
+  @Get(':id')
+  @AuthRoute({ routeClass: 'inference', scopes: [INFERENCE_SCOPE] })
+  async metadata(@Param('id') id: string): Promise<ModelMetadata> {
+    return metadataOf(await this.entry(id));
+  }
+
+  @Post(':id/load')
+  @HttpCode(200)
+  @AuthRoute({ routeClass: 'inference', roles: ['admin'] })
+  async load(@Param('id') id: string): Promise<ModelMetadata> {
+    try {
+      await this.registry.acquire(id);
+    } catch (error) {
+      throw platformError(error);
+    }
+    return metadataOf(await this.entry(id));
+  }
+
+  @Post(':id/unload')
+  @HttpCode(200)
+  @AuthRoute({ routeClass: 'inference', roles: ['admin'] })
+  async unload(@Param('id') id: string): Promise<ModelMetadata & { was_loaded: boolean }> {
+    let wasLoaded: boolean;
+    try {
+      wasLoaded = await this.registry.unload(id);
+    } catch (error) {
+      throw platformError(error);
+    }
+    return { ...metadataOf(await this.entry(id)), was_loaded: wasLoaded };
+  }
+
+  private async entry(id: string): Promise<ModelEntry> {
+    try {
+      return await this.registry.find(id);
+    } catch (error) {
+      throw platformError(error);
+    }
+  }
+}
+
+function metadataOf(entry: ModelEntry): ModelMetadata {
+  const loaded = entry.loaded;
+  return {
+    id: entry.id,
+    state: entry.state,
+    error: entry.error ?? null,
+    file_bytes: entry.fileBytes,
+    modified_at: entry.modifiedAt.toISOString(),
+    loaded: loaded
+      ? {
+          loaded_at: loaded.loadedAt.toISOString(),
+          name: loaded.info.name,
+          architecture: loaded.info.architecture,
+          parameter_count: loaded.info.parameterCount,
+          context_size: loaded.sequenceContext,
+          training_context_size: loaded.info.trainingContextSize,
+          vocab_size: loaded.info.vocabSize,
+          tokenizer: loaded.info.tokenizerModel,
+          has_chat_template: loaded.info.chatTemplate !== null,
+          backend: loaded.info.backend,
+          threads: loaded.info.threads,
+          tensor_types: loaded.info.tensorTypes,
+          active_sequences: loaded.scheduler.active,
+          queued_requests: loaded.scheduler.queued,
+        }
+      : null,
+  };
+}
+
+/** GenerationError in the platform envelope (this controller is not OpenAI-compatible). */
+function platformError(error: unknown): unknown {
+  if (!(error instanceof GenerationError)) return error;
+  switch (error.code) {
+    case GenerationErrorCode.MODEL_NOT_FOUND:
+      return new ApiError(404, ApiErrorCode.NOT_FOUND, error.message);
+    case GenerationErrorCode.MODEL_UNAVAILABLE:
+    case GenerationErrorCode.MODEL_UNLOADING:
+    case GenerationErrorCode.QUEUE_FULL:
+      return new ApiError(503, ApiErrorCode.SERVICE_UNAVAILABLE, error.message);
+    case GenerationErrorCode.CONTEXT_LENGTH_EXCEEDED:
+    case GenerationErrorCode.INVALID_REQUEST:
+      return new ApiError(400, ApiErrorCode.BAD_REQUEST, error.message);
+    default:
+      return assertUnreachable(error.code, 'GenerationErrorCode');
+  }
+}

@@ -1,0 +1,117 @@
+// inference.models and inference.generate for other services (voice first). generate answers accepted/refused at
+// once, then publishes chunks (when streaming) and one final message to the caller's stream subject; anything
+// published to the cancel subject named in the acceptance ends the request at the next step.
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  INFERENCE_GENERATE,
+  INFERENCE_MODELS,
+  inferenceCancelSubject,
+  NatsClient,
+  parseInferenceGenerateRequestV1,
+  type InferenceGenerateFinalV1,
+  type InferenceGenerateReplyV1,
+  type InferenceGenerateRequestV1,
+  type InferenceGenerateStreamMessageV1,
+  type InferenceModelsReplyV1,
+  type MessagingSubscription,
+} from '@sovren/messaging';
+
+import { GenerationError } from '../generation/generation.errors';
+import { GenerationService, publicFinishReason } from '../generation/generation.service';
+import { ModelRegistry } from '../models/model-registry.service';
+
+/** One instance per model set answers each request (several inference workers share the load). */
+const QUEUE_GROUP = 'inference';
+
+@Injectable()
+export class InferenceNatsResponder implements OnApplicationBootstrap {
+  private readonly logger = new Logger(InferenceNatsResponder.name);
+
+  constructor(
+    private readonly nats: NatsClient,
+    private readonly generation: GenerationService,
+    private readonly registry: ModelRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.nats.respond<unknown, InferenceModelsReplyV1>(INFERENCE_MODELS, () => this.models(), { queue: QUEUE_GROUP });
+    this.nats.respond<InferenceGenerateRequestV1, InferenceGenerateReplyV1>(INFERENCE_GENERATE, (request) => this.generate(request), {
+      queue: QUEUE_GROUP,
+      parse: parseInferenceGenerateRequestV1,
+    });
+  }
+
+  async models(): Promise<InferenceModelsReplyV1> {
+    const entries = await this.registry.discover();
+    return {
+      v: 1,
+      models: entries.map((entry) => {
+        const model: InferenceModelsReplyV1['models'][number] = { id: entry.id, state: entry.state };
+        if (entry.error !== undefined) model.error = entry.error;
+        if (entry.loaded) model.contextSize = entry.loaded.sequenceContext;
+        return model;
+      }),
+    };
+  }
+
+  async generate(request: InferenceGenerateRequestV1): Promise<InferenceGenerateReplyV1> {
+    const cancelSubject = inferenceCancelSubject(request.requestId);
+    let index = 0;
+    let cancelSubscription: MessagingSubscription | undefined;
+    const send = (message: InferenceGenerateStreamMessageV1): void => {
+      try {
+        this.nats.publish(request.streamSubject, message);
+      } catch (error) {
+        this.logger.warn({ msg: 'cannot publish to the stream subject', request_id: request.requestId, err: (error as Error).message });
+      }
+    };
+    try {
+      const started = await this.generation.start(
+        {
+          endpoint: 'nats',
+          requestId: request.requestId,
+          ownerId: request.ownerId,
+          keyId: request.keyId,
+          model: request.model,
+          messages: request.messages,
+          prompt: request.prompt,
+          maxTokens: request.maxTokens,
+          temperature: request.temperature,
+          topP: request.topP,
+          topK: request.topK,
+          minP: request.minP,
+          frequencyPenalty: request.frequencyPenalty,
+          presencePenalty: request.presencePenalty,
+          seed: request.seed,
+          stop: request.stop,
+        },
+        {
+          onText: (text) => {
+            if (request.stream) send({ v: 1, type: 'chunk', requestId: request.requestId, index: index++, text });
+          },
+          onFinish: (outcome) => {
+            cancelSubscription?.unsubscribe();
+            const final: InferenceGenerateFinalV1 = {
+              v: 1,
+              type: 'final',
+              requestId: request.requestId,
+              text: outcome.text,
+              finishReason: publicFinishReason(outcome.finishReason),
+              promptTokens: outcome.promptTokens,
+              completionTokens: outcome.completionTokens,
+            };
+            if (outcome.error) final.error = { code: 'generation_failed', message: outcome.error.message };
+            send(final);
+          },
+        },
+      );
+      if (!started.job.done) cancelSubscription = this.nats.subscribe(cancelSubject, () => started.job.cancel());
+      return { v: 1, accepted: true, requestId: request.requestId, promptTokens: started.promptTokens, cancelSubject };
+    } catch (error) {
+      if (error instanceof GenerationError) {
+        return { v: 1, accepted: false, requestId: request.requestId, error: { code: error.code, message: error.message } };
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+// The part of the engine the scheduler drives: sequences with their own sampler, and one batched forward step
+// over many sequences. EngineModel / EngineSequence from @sovren/engine provide it (the CPU backend today, the
+// CUDA backend next), so the scheduler never depends on where the step runs.
+import type { BatchEntryResult, SamplerSettings, TokenIds } from '@sovren/engine';
+
+export type { BatchEntryResult, SamplerSettings };
+
+export interface BatchSequence {
+  readonly position: number;
+  readonly contextSize: number;
+  setSampler(settings: SamplerSettings): void;
+  reset(): void;
+  close(): void;
+}
+
+export interface BatchEntryOf<S extends BatchSequence> {
+  sequence: S;
+  tokens: TokenIds;
+  sample: boolean;
+}
+
+export interface BatchModel<S extends BatchSequence = BatchSequence> {
+  createSequence(options?: { contextSize?: number }): S;
+  step(entries: readonly BatchEntryOf<S>[]): Promise<BatchEntryResult[]>;
+}

@@ -1,0 +1,338 @@
+// Continuous batching for one loaded model. A loop runs while there is work: between two engine steps it drops
+// requests that were cancelled or ran out of time, admits queued requests into free sequences (a pool of at most
+// maxSequences, created on demand and reused after reset()), gives every decoding sequence its next token and
+// spends a per-step prompt budget on prompt chunks — so a long prompt never stalls the other streams — then runs
+// one batched step and hands each result to its request.
+import { Logger } from '@nestjs/common';
+
+import type { BatchEntryOf, BatchEntryResult, BatchModel, BatchSequence } from './batch-engine.port';
+import { GenerationJob, type JobFinishReason } from './generation-job';
+
+export interface SchedulerOptions {
+  /** Model id, for logs and metric labels. */
+  model: string;
+  maxSequences: number;
+  /** Tokens per sequence; 0: the engine's default for the model. */
+  sequenceContext: number;
+  /** Requests that may wait beyond the free sequences. */
+  maxQueue: number;
+  /** Prompt tokens fed per step, over all sequences. */
+  promptChunk: number;
+}
+
+/** What the scheduler reports after each step (metrics, tests). */
+export interface SchedulerObserver {
+  onStep(stats: { seconds: number; sequences: number; promptTokens: number; generatedTokens: number }): void;
+  onToken(job: GenerationJob, now: number, previous: number | undefined): void;
+  onState(state: { queued: number; active: number; usedPositions: number; totalPositions: number }): void;
+}
+
+export class QueueFullError extends Error {
+  constructor(
+    readonly model: string,
+    readonly waiting: number,
+  ) {
+    super(`model ${model} is at capacity (${waiting} requests waiting); retry shortly`);
+    this.name = 'QueueFullError';
+  }
+}
+
+export class SchedulerClosedError extends Error {
+  constructor(readonly model: string) {
+    super(`model ${model} is being unloaded`);
+    this.name = 'SchedulerClosedError';
+  }
+}
+
+interface Slot<S extends BatchSequence> {
+  sequence: S;
+  job: GenerationJob;
+}
+
+interface PlannedEntry<S extends BatchSequence> {
+  slot: Slot<S>;
+  entry: BatchEntryOf<S>;
+  /** Prompt tokens in this entry (0 for a decode entry). */
+  promptTokens: number;
+}
+
+export class ModelScheduler<S extends BatchSequence = BatchSequence> {
+  private readonly logger: Logger;
+  private readonly queue: GenerationJob[] = [];
+  private readonly slots: Slot<S>[] = [];
+  private readonly free: S[] = [];
+  private wake: (() => void) | undefined;
+  private closed = false;
+  private loop: Promise<void> | undefined;
+  /** Cleared by the loop in the same tick it decides to stop, so a submit right after starts a new loop. */
+  private running = false;
+  private lastUsed = Date.now();
+  /** The largest number of sequences one step has carried (observability and tests). */
+  maxStepSequences = 0;
+  steps = 0;
+
+  constructor(
+    private readonly engine: BatchModel<S>,
+    private readonly options: SchedulerOptions,
+    private readonly observer: SchedulerObserver,
+  ) {
+    this.logger = new Logger(`Scheduler:${options.model}`);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get active(): number {
+    return this.slots.length;
+  }
+
+  /** No request waiting or running. */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.slots.length === 0;
+  }
+
+  /** Epoch ms of the last submit or finished request. */
+  get lastActivity(): number {
+    return this.lastUsed;
+  }
+
+  /** Queues a request; throws QueueFullError when the queue is full, SchedulerClosedError while unloading. */
+  submit(job: GenerationJob): void {
+    if (this.closed) throw new SchedulerClosedError(this.options.model);
+    const freeSlots = this.options.maxSequences - this.slots.length;
+    if (this.queue.length >= this.options.maxQueue + Math.max(0, freeSlots)) {
+      throw new QueueFullError(this.options.model, this.queue.length);
+    }
+    this.lastUsed = Date.now();
+    job.onCancel = () => this.wakeUp();
+    this.queue.push(job);
+    this.publishState();
+    this.wakeUp();
+    if (!this.running) {
+      this.running = true;
+      this.loop = this.run().catch((error: unknown) => {
+        this.running = false;
+        this.failEverything(error);
+      });
+    }
+  }
+
+  /** Ends every request (finish reason `error`), waits for a running step, frees the sequences. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const reason = new SchedulerClosedError(this.options.model);
+    for (const job of this.queue.splice(0)) job.finish('error', reason);
+    for (const slot of this.slots) slot.job.cancel();
+    this.wakeUp();
+    await this.loop;
+    for (const sequence of this.free.splice(0)) sequence.close();
+    this.publishState();
+  }
+
+  /** The loop itself broke (a bug, not an engine error): end every request rather than leave them hanging. */
+  private failEverything(error: unknown): void {
+    this.logger.error({ msg: 'scheduler loop failed; ending every request', err: describe(error) });
+    const failure = error instanceof Error ? error : new Error(String(error));
+    for (const slot of [...this.slots]) this.release(slot, 'error', failure);
+    for (const job of this.queue.splice(0)) this.safely(() => job.finish('error', failure));
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      this.dropFinished(Date.now());
+      if (this.closed && this.slots.length === 0) {
+        this.running = false;
+        return;
+      }
+      this.admit();
+      const plan = this.plan();
+      this.publishState();
+      if (plan.length === 0) {
+        if (this.queue.length === 0 && this.slots.length === 0) {
+          this.running = false;
+          return;
+        }
+        // Only possible while the queue waits for a sequence that could not be created: wait for a change.
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, 100).unref();
+        });
+        continue;
+      }
+      await this.step(plan);
+    }
+  }
+
+  /** Removes cancelled and expired requests, queued or running. */
+  private dropFinished(now: number): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const job = this.queue[i];
+      const reason = this.endReason(job, now);
+      if (reason) {
+        this.queue.splice(i, 1);
+        job.finish(reason);
+      }
+    }
+    for (const slot of [...this.slots]) {
+      const reason = slot.job.done ? 'stop' : this.endReason(slot.job, now);
+      if (reason) this.release(slot, reason);
+    }
+  }
+
+  private endReason(job: GenerationJob, now: number): JobFinishReason | undefined {
+    if (job.cancelled || this.closed) return 'cancelled';
+    if (now >= job.input.deadline) return 'timeout';
+    return undefined;
+  }
+
+  private admit(): void {
+    while (this.slots.length < this.options.maxSequences) {
+      const job = this.queue[0];
+      if (!job) return;
+      let sequence: S;
+      try {
+        sequence = this.acquire();
+      } catch (error) {
+        // Typically out of memory for another KV cache: serve with the sequences we have.
+        this.logger.error({
+          msg: 'cannot create another sequence; the batch stays at its current size',
+          active: this.slots.length,
+          err: describe(error),
+        });
+        if (this.slots.length === 0) {
+          this.queue.shift();
+          job.finish('error', error instanceof Error ? error : new Error(String(error)));
+        }
+        return;
+      }
+      this.queue.shift();
+      try {
+        sequence.reset();
+        sequence.setSampler(job.input.sampler);
+      } catch (error) {
+        this.free.push(sequence);
+        job.finish('error', error instanceof Error ? error : new Error(String(error)));
+        continue;
+      }
+      job.phase = 'prompt';
+      job.startedAt = Date.now();
+      this.slots.push({ sequence, job });
+    }
+  }
+
+  private acquire(): S {
+    const reused = this.free.pop();
+    if (reused) return reused;
+    const options = this.options.sequenceContext > 0 ? { contextSize: this.options.sequenceContext } : undefined;
+    return this.engine.createSequence(options);
+  }
+
+  /** Decode entries first (one token each), then prompt chunks within the step's prompt budget, oldest first. */
+  private plan(): PlannedEntry<S>[] {
+    const planned: PlannedEntry<S>[] = [];
+    for (const slot of this.slots) {
+      if (slot.job.phase === 'decode') {
+        planned.push({ slot, entry: { sequence: slot.sequence, tokens: [slot.job.lastToken], sample: true }, promptTokens: 0 });
+      }
+    }
+    let budget = this.options.promptChunk;
+    for (const slot of this.slots) {
+      if (budget <= 0) break;
+      const job = slot.job;
+      if (job.phase !== 'prompt') continue;
+      const prompt = job.input.promptTokens;
+      const n = Math.min(budget, prompt.length - job.promptOffset);
+      const tokens = prompt.slice(job.promptOffset, job.promptOffset + n);
+      const last = job.promptOffset + n === prompt.length;
+      planned.push({ slot, entry: { sequence: slot.sequence, tokens, sample: last }, promptTokens: n });
+      budget -= n;
+    }
+    return planned;
+  }
+
+  private async step(plan: PlannedEntry<S>[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    let results: BatchEntryResult[];
+    try {
+      results = await this.engine.step(plan.map((p) => p.entry));
+    } catch (error) {
+      this.logger.error({ msg: 'batched step failed; ending its requests', sequences: plan.length, err: describe(error) });
+      const failure = error instanceof Error ? error : new Error(String(error));
+      for (const { slot } of plan) this.release(slot, 'error', failure);
+      return;
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.steps += 1;
+    this.maxStepSequences = Math.max(this.maxStepSequences, plan.length);
+    const now = Date.now();
+    let promptTokens = 0;
+    let generated = 0;
+    plan.forEach((planned, index) => {
+      const { slot } = planned;
+      const job = slot.job;
+      promptTokens += planned.promptTokens;
+      if (job.done || job.cancelled) return;
+      if (planned.promptTokens > 0) job.promptOffset += planned.promptTokens;
+      if (!planned.entry.sample) return;
+      const result = results[index];
+      if (result.endOfGeneration) {
+        this.release(slot, 'stop');
+        return;
+      }
+      generated += 1;
+      job.phase = 'decode';
+      job.completionTokens += 1;
+      job.lastToken = result.token;
+      this.observer.onToken(job, now, job.lastTokenAt);
+      job.firstTokenAt ??= now;
+      job.lastTokenAt = now;
+      if (this.safely(() => job.pushText(result.text))) this.release(slot, 'stop');
+      else if (job.completionTokens >= job.input.maxTokens) this.release(slot, 'length');
+      else if (slot.sequence.position + 1 > slot.sequence.contextSize) this.release(slot, 'length');
+    });
+    this.observer.onStep({ seconds, sequences: plan.length, promptTokens, generatedTokens: generated });
+  }
+
+  /** Ends the slot's request and returns its sequence to the pool. */
+  private release(slot: Slot<S>, reason: JobFinishReason, error?: Error): void {
+    const index = this.slots.indexOf(slot);
+    if (index < 0) return;
+    this.slots.splice(index, 1);
+    this.free.push(slot.sequence);
+    this.lastUsed = Date.now();
+    this.safely(() => slot.job.finish(reason, error));
+  }
+
+  /** A listener that throws must not stop the loop that serves every other request. */
+  private safely(fn: () => boolean | void): boolean {
+    try {
+      return fn() === true;
+    } catch (error) {
+      this.logger.error({ msg: 'request listener failed', err: describe(error) });
+      return false;
+    }
+  }
+
+  private publishState(): void {
+    let used = 0;
+    for (const slot of this.slots) used += slot.sequence.position;
+    const perSequence = this.slots[0]?.sequence.contextSize ?? this.free[0]?.contextSize ?? this.options.sequenceContext;
+    this.observer.onState({
+      queued: this.queue.length,
+      active: this.slots.length,
+      usedPositions: used,
+      totalPositions: perSequence * this.options.maxSequences,
+    });
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
