@@ -192,7 +192,8 @@ async function main() {
     if (!process.env.SOVREN_KILLBILL_API_SECRET || !process.env.SOVREN_KILLBILL_PASSWORD) {
       // Billing refuses to start without Kill Bill credentials. In development there is usually no Kill Bill: give
       // it placeholders and say so; usage events then wait in JetStream until a real Kill Bill is configured.
-      warn('Kill Bill is not configured (SOVREN_KILLBILL_URL/_API_SECRET/_PASSWORD): billing starts with development placeholders and records no usage until it is');
+      // Expected in development (like the embedded PostgreSQL), so a note on stdout rather than a warning.
+      detail('Kill Bill not configured (SOVREN_KILLBILL_URL/_API_SECRET/_PASSWORD): billing starts with development placeholders; usage waits in JetStream until one is');
       appEnv.SOVREN_KILLBILL_API_SECRET ||= 'development-only';
       appEnv.SOVREN_KILLBILL_PASSWORD ||= 'development-only';
     }
