@@ -4,6 +4,7 @@ import { EngineModel } from '@sovren/engine';
 import { join } from 'node:path';
 
 import { ModelRegistry } from '../models/model-registry.service';
+import { sample } from './support/metrics';
 import { getJson, postJson, postStream, streamedText } from './support/openai-client';
 import {
   BROKEN_MODEL,
@@ -38,15 +39,6 @@ function expectOpenAiError(answer: { status: number; body: Record<string, any> }
   expect(Object.keys(answer.body['error']).sort()).toEqual(['code', 'message', 'param', 'type']);
   expect(typeof answer.body['error'].message).toBe('string');
   if (code !== undefined) expect(answer.body['error'].code).toBe(code);
-}
-
-/** The value of the sample of `name` whose labels include every one of `labels` (in any order). */
-function sample(metrics: string, name: string, labels: string[]): number {
-  for (const line of metrics.split('\n')) {
-    const match = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (match && match[1] === name && labels.every((label) => match[2].split(',').includes(label))) return Number(match[3]);
-  }
-  throw new Error(`no sample ${name}{${labels.join(',')}}`);
 }
 
 describe('models', () => {

@@ -6,9 +6,10 @@
 import { INestApplication } from '@nestjs/common';
 import { join, resolve } from 'node:path';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, type NatsConnection } from 'nats';
+import { connect, type ConsumerMessages, type NatsConnection } from 'nats';
 import { STREAM_USAGE, parseUsageEventV1, type UsageEventV1 } from '@sovren/messaging';
 import { writeTinyModel, type TinyModelOptions } from '@sovren/engine';
+import { NatsTestServer } from '@sovren/testing';
 
 import { InferenceModule } from '../../inference.module';
 
@@ -47,6 +48,8 @@ export const BROKEN_MODEL = 'broken';
 export const SEQUENCE_CONTEXT = 256;
 
 const BASE_MODEL: TinyModelOptions = { contextLength: 256, muteEndOfGeneration: true, seed: 7 };
+/** The slow model's shape (6 layers, dim 512): long generations take a noticeable time. */
+export const SLOW_MODEL_OPTIONS: TinyModelOptions = { ...BASE_MODEL, dim: 512, hiddenDim: 1536, nLayers: 6, nHeads: 8, nKvHeads: 4 };
 
 export interface InferenceTestEnvironment {
   auth: RunningApp;
@@ -60,6 +63,10 @@ export interface InferenceTestEnvironment {
   adminToken: string;
   usage: UsageCollector;
   natsUrl: string;
+  /** The suite's own nats-server (auth and inference both use it): stop() and restart() simulate an outage. */
+  nats: NatsTestServer;
+  /** Starts one more inference app on the same NATS, database and models, with `extraEnv` on top (closed by dispose). */
+  startInference(extraEnv?: Record<string, string>): Promise<RunningApp>;
   dispose(): Promise<void>;
 }
 
@@ -70,7 +77,7 @@ export async function writeTestModels(directory: string): Promise<void> {
   const plain = join(directory, `${PLAIN_MODEL}.gguf`);
   await writeTinyModel(plain, { ...BASE_MODEL, seed: 8 });
   removeChatTemplate(plain);
-  await writeTinyModel(join(directory, `${SLOW_MODEL}.gguf`), { ...BASE_MODEL, dim: 512, hiddenDim: 1536, nLayers: 6, nHeads: 8, nKvHeads: 4 });
+  await writeTinyModel(join(directory, `${SLOW_MODEL}.gguf`), SLOW_MODEL_OPTIONS);
   writeFileSync(join(directory, `${BROKEN_MODEL}.gguf`), 'this is not a GGUF file');
 }
 
@@ -89,7 +96,10 @@ function removeChatTemplate(path: string): void {
 
 export async function startInferenceTestEnvironment(extraEnv: Record<string, string> = {}): Promise<InferenceTestEnvironment> {
   const support = await fromAuth<AuthSupport>('__tests__/support/auth-test-app');
+  // Our own server rather than auth's private one: the outage spec needs to stop and restart it.
+  const nats = await NatsTestServer.start({ jetstream: true });
   const environment = await support.createAuthTestEnvironment({
+    SOVREN_NATS_URL: nats.url,
     SOVREN_INFERENCE_SEQUENCE_CONTEXT: String(SEQUENCE_CONTEXT),
     SOVREN_INFERENCE_THREADS: '1',
     SOVREN_INFERENCE_MAX_SEQUENCES: '4',
@@ -116,8 +126,9 @@ export async function startInferenceTestEnvironment(extraEnv: Record<string, str
   });
   const key = (await created.json()) as { data?: { key: string; id: string } };
   if (created.status !== 201 || !key.data) throw new Error(`creating the API key failed: ${created.status} ${JSON.stringify(key)}`);
+  const extraApps: RunningApp[] = [];
   const inference = await support.startApp(InferenceModule, environment.env);
-  const usage = await UsageCollector.start(environment.nats.url);
+  const usage = await UsageCollector.start(nats.url);
   return {
     auth,
     inference,
@@ -127,12 +138,20 @@ export async function startInferenceTestEnvironment(extraEnv: Record<string, str
     userId: user.id,
     adminToken: adminSession.accessToken,
     usage,
-    natsUrl: environment.nats.url,
+    natsUrl: nats.url,
+    nats,
+    startInference: async (extraEnv = {}) => {
+      const app = await support.startApp(InferenceModule, { ...environment.env, ...extraEnv });
+      extraApps.push(app);
+      return app;
+    },
     dispose: async () => {
       await usage.close();
+      for (const app of extraApps) await app.close();
       await inference.close();
       await auth.close();
       await environment.dispose();
+      await nats.dispose();
     },
   };
 }
@@ -141,21 +160,22 @@ export async function startInferenceTestEnvironment(extraEnv: Record<string, str
 export class UsageCollector {
   readonly events: UsageEventV1[] = [];
   private waiters: Array<() => void> = [];
-  private messages: { stop(): void } | undefined;
+  private messages: ConsumerMessages | undefined;
 
   private constructor(private readonly connection: NatsConnection) {}
 
   static async start(url: string): Promise<UsageCollector> {
     const connection = await connect({ servers: url });
     const collector = new UsageCollector(connection);
-    void collector.consume();
+    // Set up before returning, so a busy event loop later (a test writing a model) cannot time the set-up out.
+    const consumer = await connection.jetstream().consumers.get(STREAM_USAGE);
+    const messages = await consumer.consume();
+    collector.messages = messages;
+    void collector.consume(messages);
     return collector;
   }
 
-  private async consume(): Promise<void> {
-    const consumer = await this.connection.jetstream().consumers.get(STREAM_USAGE);
-    const messages = await consumer.consume();
-    this.messages = messages;
+  private async consume(messages: ConsumerMessages): Promise<void> {
     for await (const message of messages) {
       this.events.push(parseUsageEventV1(message.json()));
       for (const wake of this.waiters.splice(0)) wake();
