@@ -1,6 +1,8 @@
 // The Kill Bill REST client (base path /1.0/kb), over the platform's EgressClient so Kill Bill's host must be on the
 // egress allowlist. Every request carries the tenant headers and HTTP basic auth; every write carries
-// X-Killbill-CreatedBy (Kill Bill answers 400 without it) plus optional Reason/Comment; X-Request-Id traces it.
+// X-Killbill-CreatedBy (Kill Bill answers 400 without it) plus optional Reason/Comment; X-Request-Id traces it:
+// the id given with the call, else the one of the observability request context (the HTTP request being served,
+// or whatever the caller runs under runWithRequestId), so Kill Bill's logs line up with ours without threading it.
 // Created resources come back as 201 + Location and no body: the client follows the Location with a GET.
 //
 // Kill Bill has no idempotency header, so safety comes from natural keys: account externalKey (409 on duplicate),
@@ -9,7 +11,7 @@
 // repeat; a circuit breaker stops hammering a Kill Bill that is down. Secrets are never logged.
 import { Logger } from '@nestjs/common';
 import { EgressClient, EgressError, EgressErrorCode, EgressResponse } from '@sovren/egress';
-import { MetricsService } from '@sovren/observability';
+import { currentRequestId, MetricsService } from '@sovren/observability';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 
 import { CircuitBreaker, CircuitState } from './circuit-breaker';
@@ -436,8 +438,8 @@ export class KillBillClient {
       'x-killbill-apikey': this.options.apiKey,
       'x-killbill-apisecret': this.options.apiSecret,
     };
-    const requestId = options.write?.requestId ?? options.requestId;
-    if (requestId) headers['x-request-id'] = requestId;
+    const requestId = options.write?.requestId ?? options.requestId ?? currentRequestId();
+    if (requestId) headers['x-request-id'] = headerSafe(requestId);
     if (method !== 'GET') {
       headers['x-killbill-createdby'] = this.options.createdBy;
       if (options.write?.reason) headers['x-killbill-reason'] = headerSafe(options.write.reason);

@@ -115,7 +115,8 @@ export class KillBillStandIn {
   private readonly callbacks: string[] = [];
   readonly deliveries: NotificationDelivery[] = [];
   /** Every request received (method and path), for assertions. */
-  readonly requests: Array<{ method: string; path: string; status: number }> = [];
+  /** Every request handled, with its X-Request-Id when it carried one. */
+  readonly requests: Array<{ method: string; path: string; status: number; requestId?: string }> = [];
   private usagePosts = 0;
 
   private constructor(options: KillBillStandInOptions) {
@@ -288,7 +289,8 @@ export class KillBillStandIn {
     } catch (error) {
       answer = errorAnswer(error);
     }
-    this.requests.push({ method, path, status: answer.status });
+    const requestId = req.headers['x-request-id'];
+    this.requests.push({ method, path, status: answer.status, ...(typeof requestId === 'string' ? { requestId } : {}) });
     if (answer.location) res.setHeader('Location', `${this.url}${BASE}${answer.location}`);
     if (answer.body === undefined) {
       res.writeHead(answer.status);

@@ -1,11 +1,14 @@
 // API keys: created for a user with scopes and a tier, shown once, stored as a SHA-256 hash with a visible
 // prefix (`sov_ab12cd34`) for listing. Owners manage their own keys; admins manage anyone's, and only admins
-// hand out premium keys (premium is a commercial tier, not something a user grants themselves).
+// hand out premium keys (premium is a commercial tier, not something a user grants themselves). A premium key for
+// an owner billing has downgraded is created as `authenticated` and remembered with the owner's other lowered keys,
+// so that billing's `restored` makes it premium (see billing-tier/).
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import type { AuthRole } from '@sovren/messaging';
 import { randomUUID } from 'node:crypto';
 
+import { isOwnerDowngraded, rememberLoweredKey } from '../billing-tier/billing-downgrades';
 import { RevocationPublisher } from '../revocation/revocation.publisher';
 import { AuthDatabases } from '../storage/auth-databases';
 import { hashToken, newApiKey } from '../tokens/opaque-token';
@@ -114,13 +117,18 @@ export class ApiKeyService {
       revoked_at: null,
     };
     const db = this.databases.handleForHttp('api_auth');
-    this.databases
-      .statement(
-        db,
-        `INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, tier, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(row.id, row.user_id, row.name, row.prefix, hashToken(key), row.scopes, row.tier, row.created_at, row.expires_at);
+    const insert = this.databases.statement(
+      db,
+      `INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, tier, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    // One transaction with the downgrade check, so a key cannot slip in premium between a downgrade and its insert.
+    db.transaction(() => {
+      const lowered = row.tier === 'premium' && isOwnerDowngraded(this.databases, db, ownerId);
+      if (lowered) row.tier = 'authenticated';
+      insert.run(row.id, row.user_id, row.name, row.prefix, hashToken(key), row.scopes, row.tier, row.created_at, row.expires_at);
+      if (lowered) rememberLoweredKey(this.databases, db, row.id, ownerId, now);
+    }).immediate();
     return { ...toView(row), key };
   }
 

@@ -3,7 +3,9 @@
 // changed are remembered in api_auth.db (billing_downgraded_api_keys) so that `restored` gives back premium to
 // exactly those keys (not to keys revoked meanwhile). Remembering and changing a key are one SQLite transaction, so
 // a crash cannot leave a key lowered but forgotten. Every changed key is announced like a revocation so that
-// auth.validate's and every guard's cache forget the old tier at once.
+// auth.validate's and every guard's cache forget the old tier at once. The owner itself is remembered too
+// (billing_downgraded_owners): a premium key created while it is downgraded is created as `authenticated` and
+// restored with the others (ApiKeyService.create), so a new key cannot buy premium back.
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import {
   BILLING_TIER_CHANGED,
@@ -15,6 +17,7 @@ import {
 
 import { RevocationPublisher } from '../revocation/revocation.publisher';
 import { AuthDatabases } from '../storage/auth-databases';
+import { forgetDowngradedOwner, rememberDowngradedOwner, rememberLoweredKey } from './billing-downgrades';
 
 @Injectable()
 export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDestroy {
@@ -48,16 +51,13 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
   private downgrade(ownerId: string): string[] {
     const db = this.databases.handle('api_auth');
     const premium = this.databases.statement(db, "SELECT id FROM api_keys WHERE user_id = ? AND tier = 'premium' AND revoked_at IS NULL");
-    const remember = this.databases.statement(
-      db,
-      'INSERT INTO billing_downgraded_api_keys (key_id, owner_id, downgraded_at) VALUES (?, ?, ?) ON CONFLICT (key_id) DO NOTHING',
-    );
     const lower = this.databases.statement(db, "UPDATE api_keys SET tier = 'authenticated' WHERE id = ? AND tier = 'premium'");
     return db.transaction(() => {
       const keys = premium.all(ownerId) as Array<{ id: string }>;
       const now = Date.now();
+      rememberDowngradedOwner(this.databases, db, ownerId, now);
       for (const { id } of keys) {
-        remember.run(id, ownerId, now);
+        rememberLoweredKey(this.databases, db, id, ownerId, now);
         lower.run(id);
       }
       return keys.map(({ id }) => id);
@@ -75,6 +75,7 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
         if (raise.run(key_id, ownerId).changes > 0) restored.push(key_id);
       }
       forget.run(ownerId);
+      forgetDowngradedOwner(this.databases, db, ownerId);
       return restored;
     })();
   }

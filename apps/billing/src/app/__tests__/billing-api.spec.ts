@@ -79,11 +79,29 @@ describe('/api/v1/billing over HTTP', () => {
     expect(plans.body.success).toBe(true);
     expect(plans.body.data?.map((plan) => plan.tier)).toEqual(['free', 'authenticated', 'premium']);
 
-    const first = await send<{ ownerId: string; accountId: string; subscriptionId: string; planName: string; standing: string }>('/account');
+    const killbillCalls = () => {
+      const from = setup.environment.killbill.requests.length;
+      return () => setup.environment.killbill.requests.slice(from);
+    };
+    let seen = killbillCalls();
+    const first = await send<{ ownerId: string; accountId: string; subscriptionId: string; planName: string; standing: string }>('/account', {
+      headers: { ...asUser(), 'x-request-id': 'req-billing-account-1' },
+    });
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ success: true, data: { ownerId: setup.userId, planName: 'sovren-free-monthly', standing: 'good' } });
-    const again = await send<{ accountId: string }>('/account');
-    expect(again.body.data?.accountId).toBe(first.body.data?.accountId);
+    // Every Kill Bill call made while serving the request (the lazy account and subscription: writes and the reads
+    // that follow their Location) carries the caller's X-Request-Id.
+    expect(seen().filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(['/accounts', '/subscriptions']);
+    expect(new Set(seen().map((r) => r.requestId))).toEqual(new Set(['req-billing-account-1']));
+    seen = killbillCalls();
+    const again = await send<unknown[]>('/invoices');
+    expect(again.status).toBe(200);
+    // Without one, the id billing gave the request (echoed in the answer) is the one Kill Bill sees.
+    const generated = again.headers.get('x-request-id');
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen().map((r) => [r.method, r.path, r.requestId])).toEqual([['GET', `/accounts/${first.body.data?.accountId}/invoices`, generated]]);
+    const accountAgain = await send<{ accountId: string }>('/account');
+    expect(accountAgain.body.data?.accountId).toBe(first.body.data?.accountId);
     expect(setup.environment.killbill.accountByKey(setup.userId)?.accountId).toBe(first.body.data?.accountId);
   });
 
@@ -112,6 +130,16 @@ describe('/api/v1/billing over HTTP', () => {
       );
       return Number(row.n) === events.length;
     });
+    // The consumer's Kill Bill calls carry a request id derived from the batch: `usage-<trackingId>`.
+    const batches = await setup.environment.query<{ tracking_id: string }>(
+      `SELECT DISTINCT l.batch_id AS tracking_id FROM billing_usage_ledger l WHERE l.event_id LIKE 'api-usage-%'`,
+    );
+    const usagePosts = setup.environment.killbill.requests.filter((r) => r.method === 'POST' && r.path === '/usages');
+    expect(batches.length).toBeGreaterThan(0);
+    for (const { tracking_id } of batches) {
+      expect(usagePosts.filter((r) => r.requestId === `usage-${tracking_id}`).length).toBeGreaterThan(0);
+    }
+    expect(usagePosts.every((r) => /^usage-[0-9a-f]{64}$/.test(r.requestId ?? ''))).toBe(true);
 
     const usage = await send<{ usage: Array<{ day: string; unit: string; amount: number }> }>('/usage?from=2026-02-01&to=2026-02-03');
     expect(usage.status).toBe(200);

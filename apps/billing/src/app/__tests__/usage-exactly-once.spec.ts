@@ -117,6 +117,18 @@ describe('usage events are billed exactly once', () => {
     expect(Number(ledger.rows)).toBe(EVENT_COUNT);
     expect(Number(ledger.ids)).toBe(EVENT_COUNT);
 
+    // Every Kill Bill call the consumer made carried a deterministic request id: derived from the owner's events
+    // while making its account ready, the batch's trackingId while recording it (the set-up's catalog upload and
+    // notification registration at start-up are not the consumer's).
+    const consumerCalls = environment.killbill.requests.filter((r) => r.path !== '/catalog/xml' && r.path !== '/tenants/registerNotificationCallback');
+    const recorded = await environment.query<{ tracking_id: string }>("SELECT tracking_id FROM billing_usage_batches WHERE status = 'recorded'");
+    const usageIds = new Set(consumerCalls.filter((r) => r.path === '/usages').map((r) => r.requestId));
+    expect(recorded.filter((batch) => !usageIds.has(`usage-${batch.tracking_id}`))).toEqual([]);
+    expect(consumerCalls.filter((r) => r.path === '/usages' && !/^usage-[0-9a-f]{64}$/.test(r.requestId ?? ''))).toEqual([]);
+    const accountCalls = consumerCalls.filter((r) => r.path !== '/usages');
+    expect(accountCalls.length).toBeGreaterThanOrEqual(owners.length * 2);
+    expect(accountCalls.filter((r) => !/^usage-account-[0-9a-f]{40}$/.test(r.requestId ?? ''))).toEqual([]);
+
     // Kill Bill's recorded usage per subscription and unit equals the events' sum, read through its usage API.
     const observer = observerClient(environment.env);
     const expected = expectedSums(events);

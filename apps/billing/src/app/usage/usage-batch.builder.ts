@@ -59,3 +59,17 @@ export function buildUsageBatch(subscriptionId: string, events: LedgerEventForBa
   const trackingId = createHash('sha256').update(`${subscriptionId}\n${eventIds.join('\n')}`).digest('hex');
   return { trackingId, ownerId, subscriptionId, eventIds, records };
 }
+
+/**
+ * X-Request-Id of the Kill Bill calls that make the owner's account ready for these events: derived from them, so
+ * a redelivery or a retry of the same events shows up in Kill Bill's logs under the same id.
+ */
+export function accountRequestId(ownerId: string, events: LedgerEventForBatch[]): string {
+  const eventIds = events.map((event) => event.eventId).sort();
+  return `usage-account-${createHash('sha256').update(`${ownerId}\n${eventIds.join('\n')}`).digest('hex').slice(0, 40)}`;
+}
+
+/** X-Request-Id of the Kill Bill call that records a batch: its trackingId, which is already deterministic. */
+export function batchRequestId(trackingId: string): string {
+  return `usage-${trackingId}`;
+}

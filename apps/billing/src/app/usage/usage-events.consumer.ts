@@ -6,7 +6,8 @@
 // into one usage record with a deterministic trackingId, persisted before sending → send the pending records to
 // Kill Bill (a trackingId it already has counts as recorded) → only then acknowledge the messages. Owners are
 // independent (their events never share a batch), so their batches are built and sent concurrently, at most
-// SOVREN_BILLING_USAGE_CONCURRENCY at a time.
+// SOVREN_BILLING_USAGE_CONCURRENCY at a time. Kill Bill calls carry a deterministic X-Request-Id: derived from the
+// owner's events while its account is made ready, from the trackingId while a batch is sent.
 // While Kill Bill (or PostgreSQL) is down the cycle waits and retries, holding at most one fetch of messages and
 // telling JetStream they are still being worked on; the stream and the ledger keep the position across restarts.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
@@ -22,14 +23,14 @@ import {
   UsageDeadLetterV1,
   UsageEventV1,
 } from '@sovren/messaging';
-import { MetricsService } from '@sovren/observability';
+import { MetricsService, runWithRequestId } from '@sovren/observability';
 import { AckPolicy, nanos, type JsMsg } from 'nats';
 import type { Counter, Gauge } from 'prom-client';
 
 import { BillingAccountsService, ReadyAccount } from '../accounts/billing-accounts.service';
 import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
 import { forEachBounded } from './bounded-concurrency';
-import { buildUsageBatch, LedgerEventForBatch, UsageBatch } from './usage-batch.builder';
+import { accountRequestId, batchRequestId, buildUsageBatch, LedgerEventForBatch, UsageBatch } from './usage-batch.builder';
 import { PendingBatch, UsageLedgerRepository } from './usage-ledger.repository';
 
 export const USAGE_CONSUMER_DURABLE = 'billing-usage';
@@ -192,7 +193,7 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
   private async batchOwner(ownerId: string, ownerEvents: LedgerEventForBatch[]): Promise<UsageBatch | undefined> {
     let account: ReadyAccount;
     try {
-      account = await this.accounts.ensure(ownerId);
+      account = await runWithRequestId(accountRequestId(ownerId, ownerEvents), () => this.accounts.ensure(ownerId));
     } catch (error) {
       if (error instanceof KillBillError && !error.retryable) {
         // Kill Bill refuses this owner for good (e.g. the default plan is not in its catalog): keep the events in
@@ -215,7 +216,8 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
       const accepted: PendingBatch[] = [];
       try {
         await forEachBounded(batches, this.env.SOVREN_BILLING_USAGE_CONCURRENCY, async (batch) => {
-          if (await this.send(batch)) accepted.push(batch);
+          // Under the batch's request id: Kill Bill's X-Request-Id and our log lines about the batch share it.
+          if (await runWithRequestId(batchRequestId(batch.trackingId), () => this.send(batch))) accepted.push(batch);
         });
       } finally {
         await this.ledger.markRecorded(accepted.map((batch) => batch.trackingId));

@@ -4,7 +4,7 @@
 import { Logger, type LoggerService } from '@nestjs/common';
 import { testPlatformConfig } from '@sovren/config';
 import { EgressClient } from '@sovren/egress';
-import { MetricsService } from '@sovren/observability';
+import { MetricsService, runWithRequestId } from '@sovren/observability';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -67,7 +67,7 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
   }
 
   /** Requests the stand-in received from now on. */
-  function recorder(): () => Array<{ method: string; path: string; status: number }> {
+  function recorder(): () => Array<{ method: string; path: string; status: number; requestId?: string }> {
     const from = standIn.requests.length;
     return () => standIn.requests.slice(from);
   }
@@ -98,6 +98,32 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     const again = await client().createAccount({ externalKey: 'owner-location', name: 'Owner', currency: 'USD' });
     expect(again.accountId).toBe(account.accountId);
     expect(seen().map((r) => r.status)).toEqual([201, 200, 409, 200]);
+  });
+
+  it('sends X-Request-Id on every request: the one given with a write, else the request context\'s, else none', async () => {
+    let seen = recorder();
+    const account = await runWithRequestId('req-context-1', () =>
+      client().createAccount({ externalKey: `owner-request-id-${Date.now()}`, name: 'Owner', currency: 'USD' }),
+    );
+    // The POST and the GET that follows its Location both carry the context's id.
+    expect(seen().map((r) => [r.method, r.requestId])).toEqual([
+      ['POST', 'req-context-1'],
+      ['GET', 'req-context-1'],
+    ]);
+
+    seen = recorder();
+    await runWithRequestId('req-context-2', () =>
+      client().createSubscription({ accountId: account.accountId, planName: 'sovren-free-monthly' }, { requestId: 'req-explicit' }),
+    );
+    // The id given with the write wins for the POST; the follow-up read has only the context's.
+    expect(seen().map((r) => [r.method, r.requestId])).toEqual([
+      ['POST', 'req-explicit'],
+      ['GET', 'req-context-2'],
+    ]);
+
+    seen = recorder();
+    await client().getAccount(account.accountId);
+    expect(seen()).toEqual([{ method: 'GET', path: `/accounts/${account.accountId}`, status: 200 }]);
   });
 
   it('needs X-Killbill-CreatedBy on writes (400 with Kill Bill\'s error body) and the tenant keys (401), typed and not retried', async () => {

@@ -1,11 +1,14 @@
 // Specification of how auth applies billing's tier changes, observed through auth.validate: a downgraded owner's
-// premium API key answers `authenticated`, and `restored` gives premium back to that key only.
+// premium API key answers `authenticated`, and `restored` gives premium back to that key only. A premium key created
+// through auth's HTTP API while the owner is downgraded is created as `authenticated` and restored with the others.
 import { AUTH_VALIDATE, AuthValidateReplyV1, BILLING_TIER_CHANGED, BillingTierChangedV1, NatsClient, parseAuthValidateReplyV1 } from '@sovren/messaging';
 
 import { ApiKeyService } from '../../api-keys/api-key.service';
+import { SessionService } from '../../sessions/session.service';
 import { AuthDatabases } from '../../storage/auth-databases';
 import { UsersRepository } from '../../users/users.repository';
 import { createAuthTestEnvironment, startAuthApp, type AuthTestEnvironment, type RunningApp } from '../../__tests__/support/auth-test-app';
+import { bearer, call, dataOf } from '../../__tests__/support/http-client';
 
 jest.setTimeout(60_000);
 
@@ -81,5 +84,43 @@ describe('billing tier changes in auth', () => {
     expect((await validate(basic.key)).tier).toBe('authenticated');
     expect((await validate(revokedLater.key)).result).not.toBe('ok');
     expect(remembered()).toEqual([]);
+  });
+
+  it('creates a premium key for a downgraded owner as authenticated, and restores it to premium with the others', async () => {
+    const users = auth.app.get(UsersRepository);
+    const sessions = auth.app.get(SessionService);
+    const db = auth.app.get(AuthDatabases).handle('api_auth');
+    const owner = users.create({ email: null, displayName: 'Late payer' });
+    const admin = users.create({ email: null, displayName: 'Operator', role: 'admin' });
+    const adminSession = sessions.create(admin.id, { deviceId: 'billing-tier-tests' });
+    const createPremium = (name: string) =>
+      call<{ id: string; key: string; tier: string }>(`${auth.url}/api/v1/auth/api-keys`, {
+        method: 'POST',
+        headers: bearer(adminSession.accessToken),
+        body: { name, scopes: ['inference:generate'], tier: 'premium', user_id: owner.id },
+      });
+
+    // The owner has no premium key when billing downgrades it: only the owner itself can be remembered.
+    publish(owner.id, 'downgraded');
+    const ownerDowngraded = () => db.prepare('SELECT 1 FROM billing_downgraded_owners WHERE owner_id = ?').get(owner.id) !== undefined;
+    const deadline = Date.now() + 5_000;
+    while (!ownerDowngraded() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ownerDowngraded()).toBe(true);
+
+    const created = await createPremium('bought while downgraded');
+    expect(created.status).toBe(201);
+    expect(dataOf(created).tier).toBe('authenticated');
+    const downgraded = await validate(dataOf(created).key);
+    expect({ result: downgraded.result, tier: downgraded.tier, limit: downgraded.rateLimit.limit }).toEqual({ result: 'ok', tier: 'authenticated', limit: 1_000 });
+    const listed = await call<Array<{ id: string; tier: string }>>(`${auth.url}/api/v1/auth/api-keys?user_id=${owner.id}`, { headers: bearer(adminSession.accessToken) });
+    expect(dataOf(listed)).toEqual([expect.objectContaining({ id: dataOf(created).id, tier: 'authenticated' })]);
+
+    publish(owner.id, 'restored');
+    await tierBecomes(dataOf(created).key, 'premium');
+    expect(ownerDowngraded()).toBe(false);
+    // Once restored, a new premium key is premium at once.
+    const afterRestore = await createPremium('bought after paying');
+    expect(dataOf(afterRestore).tier).toBe('premium');
+    expect((await validate(dataOf(afterRestore).key)).tier).toBe('premium');
   });
 });
