@@ -10,8 +10,8 @@ export default [
             "@nx/dependency-checks": [
                 "error",
                 {
-                    // better-sqlite3 is loaded by TypeORM's driver, not imported by our code.
-                    ignoredDependencies: ["better-sqlite3"],
+                    // better-sqlite3 and pg are loaded by TypeORM's drivers, not imported by our code.
+                    ignoredDependencies: ["better-sqlite3", "pg"],
                     ignoredFiles: [
                         "{projectRoot}/eslint.config.{js,cjs,mjs,ts,cts,mts}"
                     ]

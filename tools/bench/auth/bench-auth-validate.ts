@@ -15,7 +15,6 @@
 //     [--rates 2000,5000,10000]
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,9 +27,8 @@ import {
   NatsClient,
   parseAuthValidateReplyV1,
 } from '@sovren/messaging';
-import { NatsTestServer } from '@sovren/testing';
+import { createThrowawayDatabase, NatsTestServer } from '@sovren/testing';
 
-const ADMIN_URL = process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const READY = 'BENCH_READY ';
 
 interface Seeded {
@@ -42,27 +40,14 @@ interface Seeded {
 
 /** Child process: the auth module, seeded, answering auth.validate until SIGTERM. */
 async function serve(): Promise<void> {
-  const { Client } = await import('pg');
   const { NestFactory } = await import('@nestjs/core');
-  const admin = async (sql: string) => {
-    const client = new Client({ connectionString: ADMIN_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  const dbName = `sovren_test_bench_${randomBytes(5).toString('hex')}`;
-  await admin(`CREATE DATABASE ${dbName}`);
+  const database = await createThrowawayDatabase({ label: 'bench' });
   const root = mkdtempSync(join(tmpdir(), 'sovren-bench-auth-'));
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${dbName}`;
   Object.assign(process.env, {
     NODE_ENV: 'production',
     SOVREN_LOG_LEVEL: 'error',
     SOVREN_ROOT: root,
-    SOVREN_DATABASE_URL: url.toString(),
+    SOVREN_DATABASE_URL: database.url,
     SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR: '10000000',
     SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR: '10000000',
   });
@@ -81,7 +66,7 @@ async function serve(): Promise<void> {
   const stop = async () => {
     await app.close();
     rmSync(root, { recursive: true, force: true });
-    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await database.drop();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());

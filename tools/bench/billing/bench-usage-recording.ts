@@ -9,7 +9,6 @@
 //     tools/bench/billing/bench-usage-recording.ts [--events 20000] [--owners 50]
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -18,43 +17,28 @@ import { EgressClient } from '@sovren/egress';
 import { KillBillClient, KillBillStandIn } from '@sovren/killbill';
 import { ensureStreams, usageSubject, type UsageEventV1 } from '@sovren/messaging';
 import { MetricsService } from '@sovren/observability';
-import { freePort, NatsTestServer } from '@sovren/testing';
+import { createThrowawayDatabase, freePort, NatsTestServer } from '@sovren/testing';
 import { connect, JSONCodec } from 'nats';
-import { Client } from 'pg';
 
 const ROOT = resolve(__dirname, '../../..');
-const ADMIN_URL = process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function arg(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   return index > 0 ? Number(process.argv[index + 1]) : fallback;
 }
 
-async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 async function main(): Promise<void> {
   const eventCount = arg('events', 20_000);
   const ownerCount = arg('owners', 50);
-  const dbName = `sovren_test_bench_billing_${randomBytes(4).toString('hex')}`;
-  await admin(`CREATE DATABASE ${dbName}`);
+  const database = await createThrowawayDatabase({ label: 'bench_billing' });
   const nats = await NatsTestServer.start({ jetstream: true });
   const standIn = await KillBillStandIn.start();
-  const dbUrl = new URL(ADMIN_URL);
-  dbUrl.pathname = `/${dbName}`;
   const port = await freePort();
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     SOVREN_LOG_LEVEL: 'warn',
-    SOVREN_ROOT: `/tmp/${dbName}`,
-    SOVREN_DATABASE_URL: dbUrl.toString(),
+    SOVREN_ROOT: `/tmp/${database.name}`,
+    SOVREN_DATABASE_URL: database.url,
     SOVREN_NATS_URL: nats.url,
     SOVREN_BILLING_PORT: String(port),
     SOVREN_EGRESS_ALLOWLIST: standIn.hostPort,
@@ -138,7 +122,7 @@ async function main(): Promise<void> {
     await new Promise((r) => child.once('exit', r));
     await standIn.stop();
     await nats.dispose();
-    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await database.drop();
   }
 }
 

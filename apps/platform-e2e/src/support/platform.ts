@@ -3,10 +3,9 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, NatsTestServer } from '@sovren/testing';
+import { createThrowawayDatabase, freePort, NatsTestServer, type ThrowawayPostgres } from '@sovren/testing';
 
 import { OwnedProcess } from './child-process';
-import { ThrowawayDatabase } from './test-infrastructure';
 
 export const SERVICES = ['auth', 'billing', 'voice', 'inference', 'monitoring'] as const;
 export type Service = (typeof SERVICES)[number];
@@ -32,13 +31,13 @@ export class Platform {
   private constructor(
     readonly root: string,
     readonly nats: NatsTestServer,
-    readonly database: ThrowawayDatabase,
+    readonly database: ThrowawayPostgres,
   ) {}
 
   static async start(options: PlatformOptions = {}): Promise<Platform> {
     const root = mkdtempSync(join(tmpdir(), 'sovren-platform-'));
     const nats = await NatsTestServer.start({ jetstream: true });
-    const database = await ThrowawayDatabase.create();
+    const database = await createThrowawayDatabase({ label: 'it' });
     const platform = new Platform(root, nats, database);
     const ports = new Map<Service, number>();
     for (const name of SERVICES) ports.set(name, await freePort());

@@ -15,13 +15,9 @@ import {
   POSTGRES_DATA_SOURCE,
   sqliteDataSourceToken,
 } from '../index';
-import {
-  createTempRoot,
-  createThrowawayDatabase,
-  dropThrowawayDatabase,
-  testDatabaseUrl,
-  type ThrowawayPostgres,
-} from './throwaway-postgres';
+import { createThrowawayDatabase, dropThrowawayDatabase, testDatabaseUrl, type ThrowawayPostgres } from '@sovren/testing';
+
+import { createTempRoot } from './temp-root';
 
 async function startApp(databaseUrl: string, root: string): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
@@ -75,7 +71,7 @@ describe('DatabaseModule', () => {
       expect(health.find((result) => result.name === 'postgres')).toMatchObject({ ok: false, error: expect.stringContaining(lateName) });
       expect(health.find((result) => result.name === 'users')).toEqual({ name: 'users', ok: true });
 
-      await createThrowawayDatabase(lateName);
+      await createThrowawayDatabase({ name: lateName });
       await app.get(DatabaseRegistry).get('postgres').whenReady();
       const after = await app.get(DatabaseHealth).check();
       expect(after.every((result) => result.ok)).toBe(true);

@@ -12,7 +12,7 @@ import {
   updateWithVersion,
 } from '../index';
 import { postgresMigrations } from '@sovren/migrations';
-import { createThrowawayDatabase, type ThrowawayPostgres } from './throwaway-postgres';
+import { createThrowawayDatabase, type ThrowawayPostgres } from '@sovren/testing';
 
 interface AuditRow {
   operation: string;

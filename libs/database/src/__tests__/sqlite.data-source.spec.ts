@@ -14,7 +14,7 @@ import {
   User,
 } from '../index';
 import { sqliteMigrations } from '@sovren/migrations';
-import { createTempRoot } from './throwaway-postgres';
+import { createTempRoot } from './temp-root';
 
 describe('SQLite data sources', () => {
   const temp = createTempRoot();

@@ -5,26 +5,13 @@ import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { applyHttpPlatform } from '@sovren/http';
 import { NatsClient } from '@sovren/messaging';
-import { randomBytes } from 'node:crypto';
+import { createThrowawayDatabase } from '@sovren/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 
 import { AuthModule } from '../../auth.module';
 import { startPrivateNats, type PrivateNats } from './private-nats.server';
-
-const ADMIN_URL = process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 export interface AuthTestEnvironment {
   root: string;
@@ -36,17 +23,14 @@ export interface AuthTestEnvironment {
 }
 
 export async function createAuthTestEnvironment(extraEnv: Record<string, string> = {}): Promise<AuthTestEnvironment> {
-  const dbName = `sovren_test_auth_${randomBytes(5).toString('hex')}`;
-  await admin(`CREATE DATABASE ${dbName}`);
+  const database = await createThrowawayDatabase({ label: 'auth' });
   const root = mkdtempSync(join(tmpdir(), 'sovren-auth-test-'));
   const nats = await startPrivateNats();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${dbName}`;
   const env = {
     NODE_ENV: 'test',
     SOVREN_LOG_LEVEL: 'error',
     SOVREN_ROOT: root,
-    SOVREN_DATABASE_URL: url.toString(),
+    SOVREN_DATABASE_URL: database.url,
     SOVREN_NATS_URL: nats.url,
     // No mail leaves a test that does not start its own SMTP server (port 1 refuses at once).
     SOVREN_MAIL_HOST: '127.0.0.1',
@@ -57,12 +41,12 @@ export async function createAuthTestEnvironment(extraEnv: Record<string, string>
   return {
     root,
     nats,
-    databaseUrl: url.toString(),
+    databaseUrl: database.url,
     env,
     dispose: async () => {
       await nats.stop();
       rmSync(root, { recursive: true, force: true });
-      await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await database.drop();
     },
   };
 }

@@ -2,12 +2,11 @@
 // nats-server with JetStream, and the strict Kill Bill stand-in with the repository's catalog uploaded — plus the
 // environment a billing process or in-process app runs with.
 import { Logger } from '@nestjs/common';
-import { freePort, NatsTestServer } from '@sovren/testing';
+import { createThrowawayDatabase, freePort, NatsTestServer } from '@sovren/testing';
 import { EgressClient } from '@sovren/egress';
 import { testPlatformConfig } from '@sovren/config';
 import { KillBillClient, KillBillStandIn } from '@sovren/killbill';
 import { MetricsService } from '@sovren/observability';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,8 +15,6 @@ import { Client } from 'pg';
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../../../..');
 export const CATALOG_PATH = join(WORKSPACE_ROOT, 'deploy/killbill/catalog.xml');
 export const NOTIFICATION_TOKEN = 'test-notification-token-0123456789abcdef';
-
-const ADMIN_URL = process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export interface BillingTestEnvironment {
   nats: NatsTestServer;
@@ -31,24 +28,11 @@ export interface BillingTestEnvironment {
   dispose(): Promise<void>;
 }
 
-async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 export async function createBillingTestEnvironment(extraEnv: Record<string, string> = {}): Promise<BillingTestEnvironment> {
   // The observer client logs through Nest's static logger in this process; keep test output to real problems.
   Logger.overrideLogger(['error']);
-  const dbName = `sovren_test_billing_${randomBytes(5).toString('hex')}`;
-  await admin(`CREATE DATABASE ${dbName}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${dbName}`;
-  const databaseUrl = url.toString();
+  const database = await createThrowawayDatabase({ label: 'billing' });
+  const databaseUrl = database.url;
   const nats = await NatsTestServer.start({ jetstream: true });
   const killbill = await KillBillStandIn.start();
   const root = mkdtempSync(join(tmpdir(), 'sovren-billing-test-'));
@@ -90,7 +74,7 @@ export async function createBillingTestEnvironment(extraEnv: Record<string, stri
       await killbill.stop();
       await nats.dispose();
       rmSync(root, { recursive: true, force: true });
-      await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await database.drop();
     },
   };
 }
