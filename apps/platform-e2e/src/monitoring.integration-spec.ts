@@ -276,7 +276,7 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
   it('shows services degraded, naming the failing dependency, while PostgreSQL refuses them; ReadinessFailing fires and resolves', async () => {
     const admin = new Client({ connectionString: process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
     const database = new URL(platform.database.url).pathname.slice(1);
-    expect(database).toMatch(/^sovren_it_[0-9a-f]+$/);
+    expect(database).toMatch(/^sovren_test_it_[0-9a-f]+$/);
     await admin.connect();
     try {
       await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
