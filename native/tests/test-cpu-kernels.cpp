@@ -277,6 +277,68 @@ void test_simd_kernels_match_scalar() {
   }
 }
 
+// The row-tiled float kernels: every (row, token) dot against the scalar reference, and the same bits whatever
+// rows and tokens share the call (a sequence's logits must not depend on the other sequences of its batched step).
+void test_dot_rows_match_scalar_and_tile_shape() {
+  std::mt19937 rng(4321);
+  const CpuKernels& ref = cpu_kernels(CpuIsa::Scalar);
+  for (CpuIsa isa : supported_cpu_isas()) {
+    const CpuKernels& k = cpu_kernels(isa);
+    for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
+      check(k.dot_rows_for(type) != nullptr, std::string(cpu_isa_name(isa)) + " has no dot_rows for " + type_name(type));
+      for (int64_t cols : {5, 16, 37, 288, 300}) {
+        const int64_t rows = 39;  // not a multiple of any register tile
+        const size_t row_bytes = *tensor_row_bytes(type, cols);
+        const auto w = random_weights(type, rows, cols, rng);
+        const size_t stride = static_cast<size_t>(cols) * sizeof(float) + 64;  // padded activation stride
+        std::vector<uint8_t> act(stride * kMaxTokenTile);
+        for (int t = 0; t < kMaxTokenTile; ++t) {
+          const auto x = random_activations(cols, rng);
+          std::memcpy(act.data() + t * stride, x.data(), x.size() * sizeof(float));
+        }
+        // Reference: the scalar per-row kernel; "alone": every row with one token at a time.
+        std::vector<float> want(static_cast<size_t>(kMaxTokenTile * rows)), alone(want.size(), NAN);
+        for (int t = 0; t < kMaxTokenTile; ++t) {
+          for (int64_t r = 0; r < rows; ++r) {
+            ref.dot_for(type)(cols, w.data() + r * row_bytes, act.data() + t * stride, stride, 1, &want[t * rows + r]);
+          }
+          k.dot_rows_for(type)(cols, w.data(), row_bytes, rows, act.data() + t * stride, stride, 1,
+                               alone.data() + t * rows, static_cast<size_t>(rows));
+        }
+        for (int t = 0; t < kMaxTokenTile; ++t) {
+          for (int64_t r = 0; r < rows; ++r) {
+            double magnitude = 0;
+            std::vector<float> wf(static_cast<size_t>(cols));
+            dequantize_row(type, w.data() + r * row_bytes, wf.data(), cols);
+            const float* x = reinterpret_cast<const float*>(act.data() + t * stride);
+            for (int64_t i = 0; i < cols; ++i) magnitude += std::fabs(double(wf[i]) * x[i]) * 1.05;
+            const double err = std::fabs(double(alone[t * rows + r]) - want[t * rows + r]);
+            check(err <= 2e-6 * magnitude + 1e-30, std::string(cpu_isa_name(isa)) + " dot_rows " + type_name(type) +
+                                                       " cols " + std::to_string(cols) +
+                                                       fmt(": |simd - scalar| = %g", err));
+          }
+        }
+        // Shared calls: 2..4 tokens, row ranges starting anywhere, must reproduce "alone" bit for bit.
+        for (int nt = 2; nt <= kMaxTokenTile; ++nt) {
+          for (int64_t r0 : {0, 1, 3, 17}) {
+            const int64_t n_rows = rows - r0;
+            std::vector<float> got(static_cast<size_t>(nt * rows), NAN);
+            k.dot_rows_for(type)(cols, w.data() + r0 * row_bytes, row_bytes, n_rows, act.data(), stride, nt,
+                                 got.data() + r0, static_cast<size_t>(rows));
+            bool same = true;
+            for (int t = 0; t < nt; ++t)
+              for (int64_t r = r0; r < rows; ++r) same = same && got[t * rows + r] == alone[t * rows + r];
+            check(same,
+                  std::string(cpu_isa_name(isa)) + " dot_rows " + type_name(type) + " cols " + std::to_string(cols) +
+                      " tokens " + std::to_string(nt) + " from row " + std::to_string(r0) +
+                      ": results differ from one token at a time");
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // matmul through the backend against a double-precision reference of the dequantised weights.
 
@@ -556,6 +618,7 @@ int main() {
     test_dequantize_hand_blocks();
     test_simd_dequantize_matches_scalar();
     test_simd_kernels_match_scalar();
+    test_dot_rows_match_scalar_and_tile_shape();
     test_matmul_against_double_reference();
     test_matmul_rejects_bad_shapes();
     test_rms_norm_and_elementwise();

@@ -32,6 +32,8 @@ constexpr size_t kRowBlockTargetBytes = 128 * 1024;
 constexpr int kGemmMinTokens = 64;
 // Columns per packed panel chunk: gemm_rows x 256 floats stay in L1 while every token tile passes over them.
 constexpr int64_t kGemmChunkCols = 256;
+// Rows per decode task with float weights: a multiple of every ISA's decode register tile (16 rows on AVX-512).
+constexpr int64_t kDecodeRowGroup = 16;
 // Element-wise ops below this size run on the calling thread: waking workers would cost more than it saves.
 constexpr size_t kParallelElementwiseMin = 16384;
 
@@ -106,7 +108,18 @@ class CpuBackend final : public Backend {
       act = act_buffer_.data();
     }
     const uint8_t* weights = w.data;
+    const DotRowsFn dot_rows = kernels_.dot_rows_for(w.type);
 
+    if (dot_rows != nullptr && n_tokens == 1) {
+      // Decode with float weights: groups of kDecodeRowGroup rows (whole register tiles) per task.
+      const int64_t n_groups = (rows + kDecodeRowGroup - 1) / kDecodeRowGroup;
+      pool_.parallel_for(n_groups, [&](int64_t g0, int64_t g1, int) {
+        const int64_t begin = g0 * kDecodeRowGroup, end = std::min(rows, g1 * kDecodeRowGroup);
+        dot_rows(cols, weights + static_cast<size_t>(begin) * row_bytes, row_bytes, end - begin, act, 0, 1, y + begin,
+                 static_cast<size_t>(rows));
+      });
+      return;
+    }
     if (n_tokens == 1) {
       // Decode: matrix-vector, one contiguous row range per thread.
       pool_.parallel_for(rows, [&](int64_t begin, int64_t end, int) {
@@ -119,6 +132,7 @@ class CpuBackend final : public Backend {
     int64_t block_rows = std::clamp<int64_t>(static_cast<int64_t>(kRowBlockTargetBytes / row_bytes), 1, 64);
     const int64_t min_blocks = 4 * static_cast<int64_t>(pool_.size());
     if ((rows + block_rows - 1) / block_rows < min_blocks) block_rows = std::max<int64_t>(1, rows / min_blocks);
+    if (block_rows >= 8) block_rows -= block_rows % 4;  // whole 4-row register tiles of the float kernels
     const int64_t n_blocks = (rows + block_rows - 1) / block_rows;
     pool_.parallel_for(n_blocks, [&](int64_t block_begin, int64_t block_end, int) {
       float tile_out[kMaxTokenTile];
@@ -127,6 +141,12 @@ class CpuBackend final : public Backend {
         for (int t0 = 0; t0 < n_tokens; t0 += kMaxTokenTile) {
           const int nt = std::min(kMaxTokenTile, n_tokens - t0);
           const uint8_t* tile_act = act + static_cast<size_t>(t0) * act_stride;
+          if (dot_rows != nullptr) {
+            dot_rows(cols, weights + static_cast<size_t>(r0) * row_bytes, row_bytes, r1 - r0, tile_act, act_stride, nt,
+                     y + static_cast<size_t>(t0) * static_cast<size_t>(rows) + static_cast<size_t>(r0),
+                     static_cast<size_t>(rows));
+            continue;
+          }
           for (int64_t r = r0; r < r1; ++r) {
             dot(cols, weights + static_cast<size_t>(r) * row_bytes, tile_act, act_stride, nt, tile_out);
             for (int j = 0; j < nt; ++j) y[static_cast<size_t>(t0 + j) * rows + r] = tile_out[j];

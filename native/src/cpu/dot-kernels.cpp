@@ -55,6 +55,23 @@ DotFn CpuKernels::dot_for(TensorType type) const {
   throw EngineError("no CPU dot kernel for tensor type id " + std::to_string(static_cast<uint32_t>(type)));
 }
 
+DotRowsFn CpuKernels::dot_rows_for(TensorType type) const {
+  switch (type) {
+    case TensorType::F32:
+      return dot_rows_f32;
+    case TensorType::F16:
+      return dot_rows_f16;
+    case TensorType::BF16:
+      return dot_rows_bf16;
+    case TensorType::Q4_0:
+    case TensorType::Q8_0:
+    case TensorType::Q4_K:
+    case TensorType::Q6_K:
+      return nullptr;
+  }
+  return nullptr;
+}
+
 void CpuKernels::quantize_activation(ActivationFormat format, const float* x, int64_t n, uint8_t* out) const {
   switch (format) {
     case ActivationFormat::Q8_0:
@@ -70,6 +87,7 @@ void CpuKernels::quantize_activation(ActivationFormat format, const float* x, in
 #define SOVREN_KERNEL_TABLE(isa_enum, suffix)                                                              \
   CpuKernels{isa_enum,           dot_f32_##suffix,       dot_f16_##suffix,       dot_bf16_##suffix,         \
              dot_q4_0_##suffix,  dot_q8_0_##suffix,      dot_q4_k_##suffix,      dot_q6_k_##suffix,         \
+             dot_rows_f32_##suffix, dot_rows_f16_##suffix, dot_rows_bf16_##suffix,                             \
              quantize_q8_0_##suffix, quantize_q8_k_##suffix, axpy_##suffix, gemm_panel_##suffix,            \
              kGemmRows_##suffix, kGemmTokens_##suffix, dequantize_row_##suffix}
 

@@ -31,6 +31,14 @@ size_t activation_row_bytes(ActivationFormat format, int64_t n);
 // out[t] = dot(weight row w_row of n elements, activation row t), for t < n_tok (1..kMaxTokenTile); activation row t
 // starts at act + t * act_stride bytes.
 using DotFn = void (*)(int64_t n, const uint8_t* w_row, const uint8_t* act, size_t act_stride, int n_tok, float* out);
+// Many weight rows against up to kMaxTokenTile activation rows (float weights: F32 / F16 / BF16 with float32
+// activations): y[t * y_stride + r] = dot(weight row r, activation row t) for r < n_rows, t < n_tok; weight row r
+// starts at w + r * w_stride. The SIMD versions keep one accumulator per (row, token) in a register tile of several
+// rows x tokens, so each weight vector serves every token and each activation vector every row of the tile, and
+// reduce the tile's accumulators together. Every dot is summed in the same order whatever n_rows and n_tok are: a
+// sequence's logits do not depend on how many other sequences share its batched step.
+using DotRowsFn = void (*)(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* act,
+                           size_t act_stride, int n_tok, float* y, size_t y_stride);
 // Prepare one activation row (Q8_0 or Q8_K) from n floats; round to nearest even, d = max|x| / 127.
 using QuantizeActFn = void (*)(const float* x, int64_t n, uint8_t* out);
 // y[i] += a * x[i]
@@ -48,6 +56,7 @@ using DequantizeRowFn = void (*)(TensorType type, const uint8_t* src, float* dst
 struct CpuKernels {
   CpuIsa isa;
   DotFn dot_f32, dot_f16, dot_bf16, dot_q4_0, dot_q8_0, dot_q4_k, dot_q6_k;
+  DotRowsFn dot_rows_f32, dot_rows_f16, dot_rows_bf16;
   QuantizeActFn quantize_q8_0, quantize_q8_k;
   AxpyFn axpy;
   GemmPanelFn gemm_panel;
@@ -56,6 +65,8 @@ struct CpuKernels {
   DequantizeRowFn dequantize_row;
 
   DotFn dot_for(TensorType type) const;
+  // The row-tiled kernel for float weight types; nullptr for quantised types (they use dot_for per row).
+  DotRowsFn dot_rows_for(TensorType type) const;
   // Prepare activation row of n floats for weights of `type` (no-op format F32 is not accepted here).
   void quantize_activation(ActivationFormat format, const float* x, int64_t n, uint8_t* out) const;
 };
@@ -88,6 +99,9 @@ static inline void q4_k_unpack_scales(const uint8_t* packed, uint8_t scales[8], 
   void dot_q8_0_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                        \
   void dot_q4_k_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                        \
   void dot_q6_k_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                        \
+  void dot_rows_f32_##suffix(int64_t, const uint8_t*, size_t, int64_t, const uint8_t*, size_t, int, float*, size_t); \
+  void dot_rows_f16_##suffix(int64_t, const uint8_t*, size_t, int64_t, const uint8_t*, size_t, int, float*, size_t); \
+  void dot_rows_bf16_##suffix(int64_t, const uint8_t*, size_t, int64_t, const uint8_t*, size_t, int, float*, size_t); \
   void quantize_q8_0_##suffix(const float*, int64_t, uint8_t*);                                                \
   void quantize_q8_k_##suffix(const float*, int64_t, uint8_t*);                                                \
   void axpy_##suffix(int64_t, float, const float*, float*);                                                    \

@@ -50,6 +50,32 @@ void dot_bf16_scalar(int64_t n, const uint8_t* w, const uint8_t* act, size_t str
   }
 }
 
+namespace {
+// The reference row-tiled kernel: the per-row kernel for each row.
+template <DotFn Dot>
+void dot_rows(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* act, size_t act_stride,
+              int n_tok, float* y, size_t y_stride) {
+  float out[kMaxTokenTile];
+  for (int64_t r = 0; r < n_rows; ++r) {
+    Dot(n, w + static_cast<size_t>(r) * w_stride, act, act_stride, n_tok, out);
+    for (int t = 0; t < n_tok; ++t) y[static_cast<size_t>(t) * y_stride + static_cast<size_t>(r)] = out[t];
+  }
+}
+}  // namespace
+
+void dot_rows_f32_scalar(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* act,
+                         size_t act_stride, int n_tok, float* y, size_t y_stride) {
+  dot_rows<dot_f32_scalar>(n, w, w_stride, n_rows, act, act_stride, n_tok, y, y_stride);
+}
+void dot_rows_f16_scalar(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* act,
+                         size_t act_stride, int n_tok, float* y, size_t y_stride) {
+  dot_rows<dot_f16_scalar>(n, w, w_stride, n_rows, act, act_stride, n_tok, y, y_stride);
+}
+void dot_rows_bf16_scalar(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* act,
+                          size_t act_stride, int n_tok, float* y, size_t y_stride) {
+  dot_rows<dot_bf16_scalar>(n, w, w_stride, n_rows, act, act_stride, n_tok, y, y_stride);
+}
+
 // Q4_0 block { f16 d; u8 qs[16]; }: element j < 16 = low nibble of qs[j], j + 16 = high nibble; value d * (q - 8).
 void dot_q4_0_scalar(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_tok, float* out) {
   const int64_t nb = n / 32;
