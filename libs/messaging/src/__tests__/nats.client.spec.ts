@@ -67,6 +67,40 @@ describe('NatsClient on a live server', () => {
     await expect(failure).rejects.toThrow(`"${subject}"`);
   });
 
+  it('matches each of many concurrent requests to its own reply, whatever order the replies come in', async () => {
+    const subject = uniqueSubject('shuffle');
+    const responder = client.respond<{ n: number }, { n: number }>(subject, async (payload) => {
+      await new Promise((resolve) => setTimeout(resolve, (payload.n * 7) % 23)); // replies overtake each other
+      return { n: payload.n };
+    });
+    try {
+      const replies = await Promise.all(
+        Array.from({ length: 200 }, (_, n) => client.request<{ n: number }, { n: number }>(subject, { n })),
+      );
+      expect(replies.map((reply) => reply.n)).toEqual(Array.from({ length: 200 }, (_, n) => n));
+    } finally {
+      responder.unsubscribe();
+    }
+  });
+
+  it('drops a reply that arrives after its request timed out and keeps serving later requests', async () => {
+    const subject = uniqueSubject('late');
+    let delayMs = 300;
+    const responder = client.respond<object, { delayMs: number }>(subject, async () => {
+      const mine = delayMs;
+      await new Promise((resolve) => setTimeout(resolve, mine));
+      return { delayMs: mine };
+    });
+    try {
+      await expect(client.request(subject, {}, { timeoutMs: 100 })).rejects.toBeInstanceOf(MessagingTimeoutError);
+      delayMs = 0;
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the late reply arrives meanwhile
+      await expect(client.request(subject, {})).resolves.toEqual({ delayMs: 0 });
+    } finally {
+      responder.unsubscribe();
+    }
+  });
+
   it('turns a handler error into a RemoteError and keeps answering afterwards', async () => {
     const subject = uniqueSubject('fragile');
     const responder = client.respond<{ fail: boolean }, { ok: true }>(subject, (payload) => {
@@ -145,6 +179,23 @@ describe('NatsClient lifecycle', () => {
     expect(client.status()).toBe('closed');
     expect(() => client.publish('sovren-test.after-drain', {})).toThrow(MessagingUnavailableError);
     await expect(client.request('sovren-test.after-drain', {})).rejects.toThrow(/drained/);
+  });
+
+  it('fails a request still waiting for its reply when the client drains, instead of leaving it hanging', async () => {
+    const client = new NatsClient({ servers: TEST_NATS_URL, name: 'sovren-messaging-drain-pending-test' });
+    await client.connect();
+    const subject = uniqueSubject('never');
+    client.subscribe(subject, () => undefined); // a responder as far as NATS knows, but it never replies
+    const pending = client.request(subject, {}, { timeoutMs: 60_000 });
+    const outcome = pending.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.drain();
+    const error = await outcome;
+    expect(error).toBeInstanceOf(MessagingUnavailableError);
+    expect(String(error)).toContain(subject);
   });
 
   it('starts without a reachable server, reports not ready, then connects and serves when the server appears', async () => {
