@@ -41,7 +41,8 @@ void reads_every_field_of_the_fake_library() {
   check(h100.uuid == "GPU-6f1a2b3c-0000-1111-2222-333344445555", "uuid: " + h100.uuid);
   check(h100.utilization_percent == 37u, "utilisation 37 %");
   check(h100.memory_total_bytes == 85520809984ULL, "memory total (nvmlMemory_t.total)");
-  check(h100.memory_used_bytes == 10737418240ULL, "memory used (nvmlMemory_t.used, not .free)");
+  check(h100.memory_used_bytes == 10737418240ULL,
+        "memory used through nvmlDeviceGetMemoryInfo_v2 (versioned struct, .used without the driver's reservation)");
   check(h100.temperature_celsius == 45u, "temperature 45 C");
   check(h100.power_watts.has_value() && *h100.power_watts > 119.849 && *h100.power_watts < 119.851, "power 119.85 W from mW");
   check(h100.ecc_corrected == 7ULL, "ECC corrected 7");
@@ -49,7 +50,8 @@ void reads_every_field_of_the_fake_library() {
   check(!h100.error.has_value(), "no error on GPU 0");
   const auto& l4 = query.gpus[1];
   check(l4.index == 1 && l4.name == "NVIDIA L4", "GPU 1 name");
-  check(l4.memory_used_bytes == 4194304ULL && l4.temperature_celsius == 33u, "GPU 1 memory and temperature");
+  check(l4.memory_used_bytes == 4194304ULL && l4.temperature_celsius == 33u,
+        "GPU 1 memory (v2 not supported: v1 fallback, .used not .free) and temperature");
   check(!l4.power_watts.has_value(), "power absent when not supported");
   check(!l4.ecc_corrected.has_value() && !l4.ecc_uncorrected.has_value(), "ECC absent when not supported");
 }

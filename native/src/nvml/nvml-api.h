@@ -27,6 +27,18 @@ struct NvmlMemory {
   unsigned long long used;
 };
 
+// nvmlMemory_v2_t: `used` excludes the memory the driver reserves (v1's `used` includes it, so an idle H100 reads
+// ~480 MiB used through v1 and 0 through v2, which is what nvidia-smi shows).
+struct NvmlMemoryV2 {
+  unsigned int version;
+  unsigned long long total;
+  unsigned long long reserved;
+  unsigned long long free;
+  unsigned long long used;
+};
+// NVML_STRUCT_VERSION(Memory, 2): the struct's size with the version number in the top byte.
+constexpr unsigned int kNvmlMemoryV2Version = static_cast<unsigned int>(sizeof(NvmlMemoryV2)) | (2u << 24);
+
 constexpr int kNvmlTemperatureGpu = 0;              // nvmlTemperatureSensors_t NVML_TEMPERATURE_GPU
 constexpr int kNvmlMemoryErrorCorrected = 0;        // nvmlMemoryErrorType_t
 constexpr int kNvmlMemoryErrorUncorrected = 1;
@@ -44,6 +56,7 @@ using NvmlDeviceGetNameFn = int (*)(NvmlDevice device, char* name, unsigned int 
 using NvmlDeviceGetUuidFn = int (*)(NvmlDevice device, char* uuid, unsigned int length);
 using NvmlDeviceGetUtilizationRatesFn = int (*)(NvmlDevice device, NvmlUtilization* utilization);
 using NvmlDeviceGetMemoryInfoFn = int (*)(NvmlDevice device, NvmlMemory* memory);
+using NvmlDeviceGetMemoryInfoV2Fn = int (*)(NvmlDevice device, NvmlMemoryV2* memory);
 using NvmlDeviceGetTemperatureFn = int (*)(NvmlDevice device, int sensor, unsigned int* celsius);
 using NvmlDeviceGetPowerUsageFn = int (*)(NvmlDevice device, unsigned int* milliwatts);
 using NvmlDeviceGetTotalEccErrorsFn = int (*)(NvmlDevice device, int error_type, int counter_type, unsigned long long* count);

@@ -58,6 +58,8 @@ bool NvmlLibrary::bind(const std::string& path) {
   ok = resolve(handle_, "nvmlDeviceGetTemperature", get_temperature_, missing) && ok;
   ok = resolve(handle_, "nvmlDeviceGetPowerUsage", get_power_, missing) && ok;
   ok = resolve(handle_, "nvmlDeviceGetTotalEccErrors", get_ecc_, missing) && ok;
+  // Optional: memory without the driver's reservation (see NvmlMemoryV2); v1 is the fallback.
+  get_memory_v2_ = reinterpret_cast<NvmlDeviceGetMemoryInfoV2Fn>(dlsym(handle_, "nvmlDeviceGetMemoryInfo_v2"));
   // Optional: only makes error messages readable.
   error_string_ = reinterpret_cast<NvmlErrorStringFn>(dlsym(handle_, "nvmlErrorString"));
   if (!ok) {
@@ -107,8 +109,13 @@ GpuReading NvmlLibrary::read_device(unsigned int index) {
   if (get_uuid_(device, uuid, sizeof uuid) == kNvmlSuccess) gpu.uuid = bounded_string(uuid, sizeof uuid);
   NvmlUtilization utilization{};
   if (get_utilization_(device, &utilization) == kNvmlSuccess) gpu.utilization_percent = utilization.gpu;
+  NvmlMemoryV2 memory_v2{};
+  memory_v2.version = kNvmlMemoryV2Version;
   NvmlMemory memory{};
-  if (get_memory_(device, &memory) == kNvmlSuccess) {
+  if (get_memory_v2_ != nullptr && get_memory_v2_(device, &memory_v2) == kNvmlSuccess) {
+    gpu.memory_used_bytes = memory_v2.used;
+    gpu.memory_total_bytes = memory_v2.total;
+  } else if (get_memory_(device, &memory) == kNvmlSuccess) {
     gpu.memory_used_bytes = memory.used;
     gpu.memory_total_bytes = memory.total;
   }

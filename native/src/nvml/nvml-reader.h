@@ -68,6 +68,7 @@ class NvmlLibrary {
   NvmlDeviceGetUuidFn get_uuid_ = nullptr;
   NvmlDeviceGetUtilizationRatesFn get_utilization_ = nullptr;
   NvmlDeviceGetMemoryInfoFn get_memory_ = nullptr;
+  NvmlDeviceGetMemoryInfoV2Fn get_memory_v2_ = nullptr;  // optional (drivers since 510)
   NvmlDeviceGetTemperatureFn get_temperature_ = nullptr;
   NvmlDeviceGetPowerUsageFn get_power_ = nullptr;
   NvmlDeviceGetTotalEccErrorsFn get_ecc_ = nullptr;

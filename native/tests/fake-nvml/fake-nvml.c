@@ -9,6 +9,10 @@ typedef int nvmlReturn_t;
 typedef struct nvmlDevice_st* nvmlDevice_t;
 typedef struct { unsigned int gpu; unsigned int memory; } nvmlUtilization_t;
 typedef struct { unsigned long long total; unsigned long long free; unsigned long long used; } nvmlMemory_t;
+typedef struct {
+  unsigned int version;
+  unsigned long long total, reserved, free, used;
+} nvmlMemory_v2_t;
 
 enum { SUCCESS = 0, UNINITIALIZED = 1, INVALID_ARGUMENT = 2, NOT_SUPPORTED = 3, INSUFFICIENT_SIZE = 7 };
 
@@ -78,10 +82,22 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_
   return SUCCESS;
 }
 
+/* As the real driver: v1's used includes the driver's reservation (512 MiB on GPU 0), v2 reports it apart. GPU 1
+   answers v2 with NOT_SUPPORTED so the reader's v1 fallback is exercised. */
+nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t* memory) {
+  if (memory->version != ((unsigned int)sizeof(nvmlMemory_v2_t) | (2u << 24))) return 25; /* ARGUMENT_VERSION_MISMATCH */
+  if (device->index != 0) return NOT_SUPPORTED;
+  memory->total = 85520809984ULL;
+  memory->reserved = 536870912ULL;
+  memory->used = 10737418240ULL;
+  memory->free = memory->total - memory->reserved - memory->used;
+  return SUCCESS;
+}
+
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t* memory) {
   if (device->index == 0) {
     memory->total = 85520809984ULL;  /* 81559 MiB */
-    memory->used = 10737418240ULL;   /* 10 GiB */
+    memory->used = 10737418240ULL + 536870912ULL;   /* 10 GiB + the 512 MiB reservation */
   } else {
     memory->total = 24152899584ULL;  /* 23034 MiB */
     memory->used = 4194304ULL;       /* 4 MiB */
