@@ -66,7 +66,15 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
         continue;
       }
       // In the background: the service answers (and reports the load state) while big models load.
-      this.acquire(id).catch((error: unknown) => this.logger.error({ msg: 'loading at start failed', model: id, err: describe(error) }));
+      this.acquire(id).catch((error: unknown) => {
+        // A model that could not load was already logged with its path and reason by acquire(); anything else
+        // (e.g. shutting down meanwhile) is logged here.
+        if (error instanceof GenerationError && error.code === GenerationErrorCode.MODEL_UNAVAILABLE) {
+          this.logger.debug({ msg: 'loading at start failed (reported above)', model: id });
+          return;
+        }
+        this.logger.error({ msg: 'loading at start failed', model: id, err: describe(error) });
+      });
     }
     const idleSeconds = this.env.SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS;
     if (idleSeconds > 0) {
