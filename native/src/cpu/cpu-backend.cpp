@@ -32,8 +32,6 @@ constexpr size_t kRowBlockTargetBytes = 128 * 1024;
 constexpr int kGemmMinTokens = 64;
 // Columns per packed panel chunk: gemm_rows x 256 floats stay in L1 while every token tile passes over them.
 constexpr int64_t kGemmChunkCols = 256;
-// Rows per decode task with float weights: a multiple of every ISA's decode register tile (16 rows on AVX-512).
-constexpr int64_t kDecodeRowGroup = 16;
 // Element-wise ops below this size run on the calling thread: waking workers would cost more than it saves.
 constexpr size_t kParallelElementwiseMin = 16384;
 
@@ -110,18 +108,10 @@ class CpuBackend final : public Backend {
     const uint8_t* weights = w.data;
     const DotRowsFn dot_rows = kernels_.dot_rows_for(w.type);
 
-    if (dot_rows != nullptr && n_tokens == 1) {
-      // Decode with float weights: groups of kDecodeRowGroup rows (whole register tiles) per task.
-      const int64_t n_groups = (rows + kDecodeRowGroup - 1) / kDecodeRowGroup;
-      pool_.parallel_for(n_groups, [&](int64_t g0, int64_t g1, int) {
-        const int64_t begin = g0 * kDecodeRowGroup, end = std::min(rows, g1 * kDecodeRowGroup);
-        dot_rows(cols, weights + static_cast<size_t>(begin) * row_bytes, row_bytes, end - begin, act, 0, 1, y + begin,
-                 static_cast<size_t>(rows));
-      });
-      return;
-    }
     if (n_tokens == 1) {
-      // Decode: matrix-vector, one contiguous row range per thread.
+      // Decode: matrix-vector, one contiguous row range per thread, each row streamed from start to end by the
+      // per-row kernel (several accumulators per row). The row-tiled kernel reads rows side by side, which measured
+      // slower on the memory-bound large shapes (docs/performance.md).
       pool_.parallel_for(rows, [&](int64_t begin, int64_t end, int) {
         for (int64_t r = begin; r < end; ++r) dot(cols, weights + static_cast<size_t>(r) * row_bytes, act, 0, 1, y + r);
       });

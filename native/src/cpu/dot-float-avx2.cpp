@@ -18,7 +18,6 @@ inline __m256i lane_mask(int64_t count) {
 }
 
 struct LoadF32 {
-  static constexpr int kBytes = 4;
   static __m256 vec(const uint8_t* w, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(w) + i); }
   static float one(const uint8_t* w, int64_t i) { return load_f32(w + 4 * i); }
   // Elements i .. i + count - 1 (count < 8), zeros above; reads nothing past them.
@@ -27,7 +26,6 @@ struct LoadF32 {
   }
 };
 struct LoadF16 {
-  static constexpr int kBytes = 2;
   static __m256 vec(const uint8_t* w, int64_t i) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
   }
@@ -39,7 +37,6 @@ struct LoadF16 {
   }
 };
 struct LoadBF16 {  // bf16 is the top half of a float: widen to 32 bits and shift
-  static constexpr int kBytes = 2;
   static __m256 vec(const uint8_t* w, int64_t i) {
     const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
@@ -115,12 +112,13 @@ inline __m256 reduce8(const __m256 a[8]) {
 // room in the 16 registers for 4 activations and the weight vector.
 struct Simd256 {
   using Vec = __m256;
-  static constexpr int kLanes = 8, kSlots = 8, kDecodeRows = 8;
+  static constexpr int kLanes = 8, kSlots = 8, kSingleTokenRows = 8;
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }
   static Vec load_part(const float* p, int64_t count) { return _mm256_maskload_ps(p, lane_mask(count)); }
   static void reduce(const Vec acc[8], float* sums) { _mm256_store_ps(sums, reduce8(acc)); }
+  static float reduce_one(Vec acc) { return hsum_f32x8(acc); }
   static constexpr int lane_of(int slot) { return 4 * (slot % 2) + slot / 2; }
 };
 

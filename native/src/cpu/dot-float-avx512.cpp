@@ -17,7 +17,6 @@ namespace {
 inline __mmask16 tail_mask(int64_t count) { return static_cast<__mmask16>((1u << count) - 1); }
 
 struct LoadF32 {
-  static constexpr int kBytes = 4;
   static __m512 vec(const uint8_t* w, int64_t i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(w) + i); }
   static float one(const uint8_t* w, int64_t i) { return load_f32(w + 4 * i); }
   // Elements i .. i + count - 1 (count < 16), zeros above; reads nothing past them.
@@ -26,7 +25,6 @@ struct LoadF32 {
   }
 };
 struct LoadF16 {
-  static constexpr int kBytes = 2;
   static __m512 vec(const uint8_t* w, int64_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2 * i)));
   }
@@ -36,7 +34,6 @@ struct LoadF16 {
   }
 };
 struct LoadBF16 {  // bf16 is the top half of a float: widen to 32 bits and shift
-  static constexpr int kBytes = 2;
   static __m512 vec(const uint8_t* w, int64_t i) {
     const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 2 * i)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
@@ -114,12 +111,13 @@ inline __m512 reduce16(const __m512 a[16]) {
 // The zmm registers for dot-rows-tile.h: 16 accumulators (4 rows x 4 tokens, or 16 rows of one token).
 struct Simd512 {
   using Vec = __m512;
-  static constexpr int kLanes = 16, kSlots = 16, kDecodeRows = 16;
+  static constexpr int kLanes = 16, kSlots = 16, kSingleTokenRows = 16;
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
   static Vec load(const float* p) { return _mm512_loadu_ps(p); }
   static Vec load_part(const float* p, int64_t count) { return _mm512_maskz_loadu_ps(tail_mask(count), p); }
   static void reduce(const Vec acc[16], float* sums) { _mm512_store_ps(sums, reduce16(acc)); }
+  static float reduce_one(Vec acc) { return _mm512_reduce_add_ps(acc); }
   static constexpr int lane_of(int slot) { return 4 * (slot % 4) + slot / 4; }
 };
 

@@ -36,7 +36,8 @@ using DotFn = void (*)(int64_t n, const uint8_t* w_row, const uint8_t* act, size
 // starts at w + r * w_stride. The SIMD versions keep one accumulator per (row, token) in a register tile of several
 // rows x tokens, so each weight vector serves every token and each activation vector every row of the tile, and
 // reduce the tile's accumulators together. Every dot is summed in the same order whatever n_rows and n_tok are: a
-// sequence's logits do not depend on how many other sequences share its batched step.
+// sequence's logits do not depend on which other sequences share its batched step. (Single-token matmuls use the
+// per-row DotFn, which streams each row with several accumulators and so rounds differently in the last bits.)
 using DotRowsFn = void (*)(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const uint8_t* act,
                            size_t act_stride, int n_tok, float* y, size_t y_stride);
 // Prepare one activation row (Q8_0 or Q8_K) from n floats; round to nearest even, d = max|x| / 127.

@@ -2,11 +2,12 @@
 // it only from the *-avx2.cpp / *-avx512.cpp kernel files (it needs their compile flags); each gets its own copy.
 //
 // `Simd` describes the vector registers:
-//   using Vec; kLanes; kSlots (accumulators one reduce() sums: 8 or 16); kDecodeRows (rows per tile for one token);
+//   using Vec; kLanes; kSlots (accumulators one reduce() sums: 8 or 16); kSingleTokenRows (rows per tile for one
+//   token: the last tile of a batch whose size is not a multiple of 4);
 //   zero(), fmadd(a, b, c) = a * b + c, load(const float*), load_part(const float*, count) (count < kLanes, zeros
-//   above, reads nothing past them), reduce(const Vec acc[kSlots], float* sums) and lane_of(slot) (where reduce
-//   puts the sum of acc[slot]).
-// `Load` reads weights: kBytes per element, vec(row, i) (kLanes elements from column i), part(row, i, count).
+//   above, reads nothing past them), reduce(const Vec acc[kSlots], float* sums), lane_of(slot) (where reduce
+//   puts the sum of acc[slot]) and reduce_one(acc) (one accumulator's sum, lanes paired as in reduce).
+// `Load` reads weights: vec(row, i) (kLanes elements from column i), part(row, i, count).
 #pragma once
 #include <immintrin.h>
 
@@ -38,18 +39,8 @@ void dot_rows_tile(int64_t n, const uint8_t* w, size_t w_stride, const float* co
       for (int t = 0; t < T; ++t) acc[slot(r, t)] = Simd::fmadd(wv, xv[t], acc[slot(r, t)]);
     }
   };
-  // Decode tiles read many short rows side by side, which the hardware prefetchers follow poorly: fetch the next
-  // tile's rows (contiguous after this tile's) as fast as this tile consumes its own.
-  const char* prefetch = reinterpret_cast<const char*>(w + R * w_stride);
-  const char* const prefetch_end = prefetch + R * w_stride;
-  constexpr int kPrefetchLines = (R * Simd::kLanes * Load::kBytes + 63) / 64;
   int64_t i = 0;
   for (; i + Simd::kLanes <= n; i += Simd::kLanes) {
-    if constexpr (T == 1) {
-      for (int k = 0; k < kPrefetchLines && prefetch < prefetch_end; ++k, prefetch += 64) {
-        _mm_prefetch(prefetch, _MM_HINT_T0);
-      }
-    }
     step(i, [](const uint8_t* row, int64_t at) { return Load::vec(row, at); }, [](const float* p) { return Simd::load(p); });
   }
   if (i < n) {  // tail: zeros above n add nothing
@@ -58,7 +49,11 @@ void dot_rows_tile(int64_t n, const uint8_t* w, size_t w_stride, const float* co
          [count](const float* p) { return Simd::load_part(p, count); });
   }
   alignas(64) float sums[Simd::kSlots];
-  Simd::reduce(acc, sums);
+  if constexpr (R * T == 1) {
+    sums[Simd::lane_of(0)] = Simd::reduce_one(acc[0]);  // same lane pairing as reduce(), a fraction of its work
+  } else {
+    Simd::reduce(acc, sums);
+  }
   for (int r = 0; r < R; ++r) {
     for (int t = 0; t < T; ++t) y[static_cast<size_t>(t) * y_stride + static_cast<size_t>(r)] = sums[Simd::lane_of(slot(r, t))];
   }
@@ -67,8 +62,8 @@ void dot_rows_tile(int64_t n, const uint8_t* w, size_t w_stride, const float* co
 template <class Simd, class Load, int T>
 void dot_rows_tokens(int64_t n, const uint8_t* w, size_t w_stride, int64_t n_rows, const float* const* x, float* y,
                      size_t y_stride) {
-  // One token: kDecodeRows independent FMA chains; more: as many rows as the slots allow for 4 tokens.
-  constexpr int kRows = T == 1 ? Simd::kDecodeRows : Simd::kSlots / 4;
+  // One token: kSingleTokenRows independent FMA chains; more: as many rows as the slots allow for 4 tokens.
+  constexpr int kRows = T == 1 ? Simd::kSingleTokenRows : Simd::kSlots / 4;
   const auto tiles = [&](auto rows_per_tile, int64_t& r) {
     constexpr int kTile = decltype(rows_per_tile)::value;
     for (; r + kTile <= n_rows; r += kTile) {
