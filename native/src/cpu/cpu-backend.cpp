@@ -106,7 +106,6 @@ class CpuBackend final : public Backend {
       act = act_buffer_.data();
     }
     const uint8_t* weights = w.data;
-    const DotRowsFn dot_rows = kernels_.dot_rows_for(w.type);
 
     if (n_tokens == 1) {
       // Decode: matrix-vector, one contiguous row range per thread, each row streamed from start to end by the
@@ -119,6 +118,7 @@ class CpuBackend final : public Backend {
     }
 
     // Prompt: rows in blocks that fit in L2; within a block every token tile reuses the cached weights.
+    const DotRowsFn dot_rows = kernels_.dot_rows_for(w.type);  // float weights: row x token register tiles
     int64_t block_rows = std::clamp<int64_t>(static_cast<int64_t>(kRowBlockTargetBytes / row_bytes), 1, 64);
     const int64_t min_blocks = 4 * static_cast<int64_t>(pool_.size());
     if ((rows + block_rows - 1) / block_rows < min_blocks) block_rows = std::max<int64_t>(1, rows / min_blocks);

@@ -189,8 +189,7 @@ export class NatsClient {
 
   /** Sends a request and waits for the reply; throws MessagingTimeoutError, NoRespondersError or RemoteError. */
   async request<TReq, TRes>(subject: string, payload: TReq, options: RequestOptions<TRes> = {}): Promise<TRes> {
-    this.requireConnection(subject);
-    const mux = this.mux as RequestMux; // set whenever a connection is
+    const mux = this.requireMux(subject);
     const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
     let reply: Msg;
     try {
@@ -518,6 +517,13 @@ export class NatsClient {
       throw new MessagingUnavailableError(subject, `not established (${this.lastError ?? 'connecting'})`);
     }
     return this.connection;
+  }
+
+  /** The current connection's request/reply inbox (it exists exactly while a connection does). */
+  private requireMux(subject: string): RequestMux {
+    this.requireConnection(subject);
+    if (!this.mux) throw new MessagingUnavailableError(subject, 'no reply inbox on this connection');
+    return this.mux;
   }
 
   private translateRequestError(error: unknown, subject: string, timeoutMs: number): Error {
