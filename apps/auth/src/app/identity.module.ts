@@ -16,6 +16,8 @@ import { IdTokenVerifier } from './login/id-token.verifier';
 import { LoginAttemptsRepository } from './login/login-attempts.repository';
 import { LoginController } from './login/login.controller';
 import { OAuthLoginService } from './login/oauth-login.service';
+import { LoginCallbackGuard } from './login/passport/login-callback.guard';
+import { LoginStrategies } from './login/passport/login-strategies';
 import { ProviderMetadataService } from './login/provider-metadata.service';
 import { SecurityNotices } from './notifications/security-notices.service';
 import { UsersRepository } from './users/users.repository';
@@ -32,6 +34,8 @@ import { CredentialLookupCache } from './validation/credential-lookup.cache';
     IdTokenVerifier,
     LoginAttemptsRepository,
     OAuthLoginService,
+    LoginStrategies,
+    LoginCallbackGuard,
     SecurityNotices,
     AuthDatabases,
     UsersRepository,

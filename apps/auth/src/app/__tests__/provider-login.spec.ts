@@ -92,6 +92,29 @@ describe('provider login', () => {
         client_id: 'corp-b-client',
         client_secret: 'b-secret',
       },
+      {
+        // A plain OAuth 2.0 server (no id_token): identity from its user-info endpoint.
+        id: 'corp-oauth',
+        name: 'Corp OAuth',
+        type: 'oauth2',
+        authorization_endpoint: `${github.url}/login/oauth/authorize`,
+        token_endpoint: `${github.url}/login/oauth/access_token`,
+        userinfo_endpoint: `${github.url}/user`,
+        client_id: 'gh-client',
+        client_secret: 'gh-secret',
+      },
+      {
+        // Its token endpoint names a host that is not on the egress allowlist (the same server, as 127.0.0.1).
+        id: 'corp-offlist',
+        name: 'Corp Off-list',
+        type: 'oidc',
+        issuer: corpA.url,
+        authorization_endpoint: `${corpA.url}/authorize`,
+        token_endpoint: `http://127.0.0.1:${new URL(corpA.url).port}/token`,
+        jwks_uri: `${corpA.url}/jwks`,
+        client_id: 'corp-a-client',
+        client_secret: 'a-secret',
+      },
     ];
     const authPort = await freePort();
     environment = await createAuthTestEnvironment({
@@ -153,7 +176,7 @@ describe('provider login', () => {
 
   it('lists only the configured providers', async () => {
     const answer = await call<Array<{ id: string; login_url: string }>>(`${auth.url}/api/v1/auth/providers`);
-    expect(answer.body.data?.map((p) => p.id)).toEqual(['google', 'microsoft', 'github', 'corp-a', 'corp-b']);
+    expect(answer.body.data?.map((p) => p.id)).toEqual(['google', 'microsoft', 'github', 'corp-a', 'corp-b', 'corp-oauth', 'corp-offlist']);
     expect(answer.body.data?.[0].login_url).toBe('/api/v1/auth/login/google');
   });
 
@@ -226,6 +249,30 @@ describe('provider login', () => {
       expect(run.final.status).toBe(302);
       expect((await me(browser)).body.data?.identities[0].provider).toBe(provider);
     }
+  });
+
+  it('signs in with a custom OAuth 2.0 server through its user-info endpoint', async () => {
+    const browser = new Browser();
+    const run = await loginWith(browser, auth.url, 'corp-oauth');
+    expect(new URL(run.authorizeUrl).searchParams.get('nonce')).toBeNull();
+    expect(run.final.status).toBe(302);
+    // The server's user info carries no verified email, so none is kept.
+    expect((await me(browser)).body.data?.identities).toEqual([{ provider: 'corp-oauth', email: null }]);
+  });
+
+  it('accepts the extra parameters providers add to the callback', async () => {
+    google.tweak = userClaims('google-sub-extras', 'extras@example.com');
+    const browser = new Browser();
+    const run = await loginWith(browser, auth.url, 'google', {
+      tamperCallback: (url) => {
+        url.searchParams.set('authuser', '0');
+        url.searchParams.set('prompt', 'consent');
+        url.searchParams.set('hd', 'example.com');
+        url.searchParams.set('scope', 'openid email profile');
+      },
+    });
+    expect(run.final.status).toBe(302);
+    expect((await me(browser)).body.data?.user.email).toBe('extras@example.com');
   });
 
   it('keeps no email the provider did not verify', async () => {
@@ -356,6 +403,20 @@ describe('provider login', () => {
           },
         }),
       );
+    });
+
+    it('refuses a code GitHub does not accept (GitHub answers that error with 200)', async () => {
+      const { final } = await loginWith(new Browser(), auth.url, 'github', { tamperCallback: (url) => url.searchParams.set('code', 'f00d') });
+      expect(final.status).toBe(401);
+      expect(final.body).toContain('CODE_EXCHANGE_FAILED');
+      expect(final.body).toContain('bad_verification_code');
+    });
+
+    it('exchanges codes only through the egress allowlist', async () => {
+      corpA.tweak = userClaims('corp-a-offlist', 'offlist@corp-a.example');
+      await refusedWith(502, 'PROVIDER_UNREACHABLE', loginWith(new Browser(), auth.url, 'corp-offlist'));
+      const metrics = await (await fetch(`${auth.url}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`^sovren_egress_refused_total\\{[^}]*host="127.0.0.1:${new URL(corpA.url).port}"[^}]*} 1$`, 'm'));
     });
 
     it('refuses a replayed authorization code', async () => {

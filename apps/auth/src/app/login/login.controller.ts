@@ -1,6 +1,7 @@
-// /api/v1/auth/providers, /login/:provider (redirect to the provider) and /callback/:provider (back from it:
-// session cookies, then redirect). Thin: OAuthLoginService runs the flow, SessionService opens the session.
-import { Controller, Get, Param, Query, Redirect, Req, Res } from '@nestjs/common';
+// /api/v1/auth/providers, /login/:provider (passport redirects to the provider) and /callback/:provider (back
+// from it: LoginCallbackGuard runs the provider's passport strategy; this opens the session, sets the cookies
+// and redirects). SessionService opens the session.
+import { Controller, Get, Param, Query, Redirect, Req, Res, UseGuards } from '@nestjs/common';
 import { ACCESS_COOKIE, DEVICE_COOKIE, readCookie, requestClientIp } from '@sovren/auth-guard';
 import { RawResponse } from '@sovren/http';
 import { randomBytes } from 'node:crypto';
@@ -9,18 +10,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthConfig } from '../auth-config/auth-config';
 import { setDeviceCookie, setSessionCookies } from '../sessions/session-cookies';
 import { SessionService } from '../sessions/session.service';
-import { CallbackQueryDto, LoginQuery } from './dtos/login-query.dto';
-import { LoginError, toApiError } from './login.errors';
-import { OAuthLoginService } from './oauth-login.service';
 import { SecurityNotices } from '../notifications/security-notices.service';
+import { LoginQuery } from './dtos/login-query.dto';
+import { LoginError, toApiError } from './login.errors';
+import { OAuthLoginService, safeReturnTo, type LoginResult } from './oauth-login.service';
+import { LOGIN_COOKIE_PATH, LoginCallbackGuard } from './passport/login-callback.guard';
+import { LOGIN_COOKIE } from './passport/login-state.store';
+import { LoginStrategies } from './passport/login-strategies';
 
-export const LOGIN_COOKIE = 'sovren_login';
-const LOGIN_COOKIE_PATH = '/api/v1/auth/callback';
+const random = (): string => randomBytes(32).toString('base64url');
 
 @Controller('api/v1/auth')
 export class LoginController {
   constructor(
     private readonly login: OAuthLoginService,
+    private readonly strategies: LoginStrategies,
     private readonly sessions: SessionService,
     private readonly config: AuthConfig,
     private readonly notices: SecurityNotices,
@@ -36,46 +40,38 @@ export class LoginController {
     }));
   }
 
+  /** Answered by passport: 302 to the provider with state, PKCE challenge and (OIDC) nonce. */
   @Get('login/:provider')
   @RawResponse()
-  @Redirect()
   async start(
     @Param('provider') providerId: string,
     @Query() query: LoginQuery,
     @Req() req: IncomingMessage,
-    @Res({ passthrough: true }) res: ServerResponse,
-  ): Promise<{ url: string; statusCode: number }> {
-    const linkUserId = this.signedInUser(req);
+    @Res() res: ServerResponse,
+  ): Promise<void> {
     try {
-      const { url, binding } = await this.login.start(providerId, { linkUserId, returnTo: query.return_to });
-      res.setHeader('Set-Cookie', [
-        `${LOGIN_COOKIE}=${binding}; Path=${LOGIN_COOKIE_PATH}; Max-Age=600; HttpOnly; Secure; SameSite=Lax`,
-      ]);
-      return { url, statusCode: 302 };
+      const strategy = await this.strategies.ready(this.login.provider(providerId));
+      const binding = random();
+      res.setHeader('Set-Cookie', [`${LOGIN_COOKIE}=${binding}; Path=${LOGIN_COOKIE_PATH}; Max-Age=600; HttpOnly; Secure; SameSite=Lax`]);
+      await this.strategies.redirectToProvider(
+        strategy,
+        { binding, nonce: random(), linkUserId: this.signedInUser(req) ?? null, returnTo: safeReturnTo(query.return_to) },
+        req,
+        res,
+      );
     } catch (error) {
+      res.removeHeader('Set-Cookie');
       if (error instanceof LoginError) throw toApiError(error, providerId);
       throw error;
     }
   }
 
   @Get('callback/:provider')
+  @UseGuards(LoginCallbackGuard)
   @RawResponse()
   @Redirect()
-  async callback(
-    @Param('provider') providerId: string,
-    @Query() query: CallbackQueryDto,
-    @Req() req: IncomingMessage & { ip?: string },
-    @Res({ passthrough: true }) res: ServerResponse,
-  ): Promise<{ url: string; statusCode: number }> {
-    // Whatever happens, the binding cookie has done its job.
-    res.setHeader('Set-Cookie', [`${LOGIN_COOKIE}=; Path=${LOGIN_COOKIE_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=Lax`]);
-    let result;
-    try {
-      result = await this.login.finish(providerId, query, readCookie(req, LOGIN_COOKIE));
-    } catch (error) {
-      if (error instanceof LoginError) throw toApiError(error, providerId);
-      throw error;
-    }
+  callback(@Req() req: IncomingMessage & { user: LoginResult }, @Res({ passthrough: true }) res: ServerResponse): { url: string; statusCode: number } {
+    const result = req.user;
     const knownDevice = readCookie(req, DEVICE_COOKIE);
     const deviceId = knownDevice && /^[A-Za-z0-9_-]{16,64}$/.test(knownDevice) ? knownDevice : randomBytes(18).toString('base64url');
     if (deviceId !== knownDevice) setDeviceCookie(res, deviceId, this.config.cookieSameSite);

@@ -1,27 +1,18 @@
-// The authorization-code flow with state + PKCE (S256), and for OIDC providers a nonce and full id_token
-// validation, for every configured provider. The code exchange and every profile call go through EgressClient:
-// passport's OAuth strategies make their own HTTP requests, which would bypass the egress allowlist, so the
-// flow is implemented here instead (see README, "Auth").
+// What a provider login means to us, whichever passport strategy ran it (passport/login-strategies.ts): the
+// configured providers, the identity a provider vouched for (a validated id_token for OIDC, GitHub's documented
+// /user + /user/emails, a custom server's user-info endpoint — each read through EgressClient), the user that
+// identity belongs to (created, found or linked), and the login counter.
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EgressClient } from '@sovren/egress';
 import { MetricsService } from '@sovren/observability';
-import { createHash, randomBytes } from 'node:crypto';
 import type { Counter } from 'prom-client';
 
 import { LOGIN_PROVIDERS_CONFIG } from '../auth-config/login-config.token';
 import type { LoginProvider, LoginProvidersConfig } from '../auth-config/login-providers.config';
 import { UsersRepository } from '../users/users.repository';
 import { IdTokenVerifier } from './id-token.verifier';
-import { LoginAttemptsRepository } from './login-attempts.repository';
+import type { LoginAttempt } from './login-attempts.repository';
 import { LoginError, LoginErrorCode } from './login.errors';
 import { ProviderMetadataService } from './provider-metadata.service';
-
-export interface CallbackQuery {
-  code?: string;
-  state?: string;
-  error?: string;
-  error_description?: string;
-}
 
 export interface ProviderProfile {
   subject: string;
@@ -38,8 +29,6 @@ export interface LoginResult {
   returnTo: string;
 }
 
-const random = (bytes = 32): string => randomBytes(bytes).toString('base64url');
-
 /** Only same-site relative paths: an open redirect after login would hand the session page to anyone. */
 export function safeReturnTo(value: string | undefined): string {
   if (typeof value !== 'string' || !/^\/(?![/\\])[\x21-\x7e]{0,500}$/.test(value)) return '/';
@@ -55,9 +44,7 @@ export class OAuthLoginService {
     @Inject(LOGIN_PROVIDERS_CONFIG) private readonly config: LoginProvidersConfig,
     private readonly metadata: ProviderMetadataService,
     private readonly idTokens: IdTokenVerifier,
-    private readonly attempts: LoginAttemptsRepository,
     private readonly users: UsersRepository,
-    private readonly egress: EgressClient,
     metrics: MetricsService,
   ) {
     this.logins = metrics.counter({
@@ -81,133 +68,40 @@ export class OAuthLoginService {
     return `${this.config.publicUrl}/api/v1/auth/callback/${provider.id}`;
   }
 
-  /** Starts a login: stores state, PKCE verifier and nonce; returns the provider URL and the browser binding. */
-  async start(providerId: string, options: { linkUserId?: string; returnTo?: string }): Promise<{ url: string; binding: string }> {
-    const provider = this.provider(providerId);
-    const endpoints = await this.metadata.endpointsOf(provider);
-    const state = random();
-    const binding = random();
-    const codeVerifier = random(48);
-    const nonce = random();
-    this.attempts.save(state, binding, {
-      provider: provider.id,
-      codeVerifier,
-      nonce,
-      linkUserId: options.linkUserId ?? null,
-      returnTo: safeReturnTo(options.returnTo),
-    });
-    const url = new URL(endpoints.authorizationUrl);
-    url.searchParams.set('response_type', 'code');
-    url.searchParams.set('client_id', provider.clientId);
-    url.searchParams.set('redirect_uri', this.redirectUri(provider));
-    url.searchParams.set('scope', provider.scopes.join(' '));
-    url.searchParams.set('state', state);
-    url.searchParams.set('code_challenge', createHash('sha256').update(codeVerifier).digest('base64url'));
-    url.searchParams.set('code_challenge_method', 'S256');
-    if (provider.protocol === 'oidc') url.searchParams.set('nonce', nonce);
-    return { url: url.toString(), binding };
+  /** Counts a finished callback: success, or the refusal's reason (and logs the refusal with its detail). */
+  recordOutcome(providerId: string, error?: unknown): void {
+    const known = this.config.providers.some((p) => p.id === providerId) ? providerId : 'unknown';
+    if (error === undefined) {
+      this.logins.inc({ provider: known, result: 'success' });
+      return;
+    }
+    const reason = error instanceof LoginError ? error.code.toLowerCase() : 'internal_error';
+    this.logins.inc({ provider: known, result: reason });
+    this.logger.warn({ msg: 'login refused', provider: known, reason, detail: error instanceof Error ? error.message : String(error) });
   }
 
-  /** Finishes a login at the callback; throws LoginError (and counts it) on any refusal. */
-  async finish(providerId: string, query: CallbackQuery, binding: string | undefined): Promise<LoginResult> {
-    try {
-      const result = await this.complete(providerId, query, binding);
-      this.logins.inc({ provider: providerId, result: 'success' });
-      return result;
-    } catch (error) {
-      const known = this.config.providers.some((p) => p.id === providerId) ? providerId : 'unknown';
-      const reason = error instanceof LoginError ? error.code.toLowerCase() : 'internal_error';
-      this.logins.inc({ provider: known, result: reason });
-      this.logger.warn({ msg: 'login refused', provider: known, reason, detail: error instanceof Error ? error.message : String(error) });
-      throw error;
-    }
+  /** An OIDC identity: the id_token is validated in full (signature, iss, aud, exp, nonce) before it is read. */
+  async identityFromIdToken(provider: LoginProvider, idToken: unknown, nonce: string): Promise<ProviderProfile> {
+    if (typeof idToken !== 'string') throw new LoginError(LoginErrorCode.ID_TOKEN_INVALID, `${provider.name} returned no id_token`);
+    const claims = await this.idTokens.verify(provider, idToken, nonce);
+    const email = claims['email_verified'] === true && typeof claims['email'] === 'string' ? claims['email'].toLowerCase() : null;
+    const name = typeof claims['name'] === 'string' && claims['name'] !== '' ? claims['name'] : (email ?? provider.name);
+    return { subject: claims.sub as string, email, displayName: name.slice(0, 200) };
   }
 
-  private async complete(providerId: string, query: CallbackQuery, binding: string | undefined): Promise<LoginResult> {
-    const provider = this.provider(providerId);
-    if (!query.state) throw new LoginError(LoginErrorCode.STATE_MISSING, 'the callback has no state: the login cannot be trusted');
-    const consumed = this.attempts.consume(query.state, provider.id, binding);
-    if (!consumed.ok) throw new LoginError(LoginErrorCode.STATE_INVALID, `the login state was refused: ${consumed.why}`);
-    const attempt = consumed.attempt;
-    if (query.error) {
-      throw new LoginError(
-        LoginErrorCode.CONSENT_DENIED,
-        `${provider.name} did not grant the login (${query.error}${query.error_description ? `: ${query.error_description}` : ''})`,
-      );
-    }
-    if (!query.code) throw new LoginError(LoginErrorCode.CODE_MISSING, 'the callback has no authorization code');
-    const tokens = await this.exchangeCode(provider, query.code, attempt.codeVerifier);
-    const profile = await this.profileOf(provider, tokens, attempt.nonce);
+  /** A plain OAuth 2.0 server's identity from its user-info endpoint (`sub` or `id`). */
+  async userInfoProfile(provider: LoginProvider, accessToken: string): Promise<ProviderProfile> {
+    const info = await this.userInfo(provider, accessToken);
+    const subject = typeof info['sub'] === 'string' ? info['sub'] : typeof info['id'] === 'number' || typeof info['id'] === 'string' ? String(info['id']) : '';
+    if (subject === '') throw new LoginError(LoginErrorCode.PROFILE_INVALID, `${provider.name} user info has no sub or id`);
+    const email = info['email_verified'] === true && typeof info['email'] === 'string' ? info['email'].toLowerCase() : null;
+    const name = typeof info['name'] === 'string' && info['name'] !== '' ? info['name'] : (email ?? provider.name);
+    return { subject, email, displayName: name.slice(0, 200) };
+  }
+
+  /** The user this verified identity belongs to (created, or linked to the signed-in user). */
+  completeLogin(provider: LoginProvider, profile: ProviderProfile, attempt: LoginAttempt): LoginResult {
     return { ...this.resolveUser(provider, profile, attempt.linkUserId), returnTo: attempt.returnTo };
-  }
-
-  private async exchangeCode(provider: LoginProvider, code: string, codeVerifier: string): Promise<Record<string, unknown>> {
-    const { tokenUrl } = await this.metadata.endpointsOf(provider);
-    const form = new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: this.redirectUri(provider),
-      client_id: provider.clientId,
-      client_secret: provider.clientSecret,
-      code_verifier: codeVerifier,
-    });
-    let response;
-    try {
-      response = await this.egress.request(tokenUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: form.toString(),
-        timeoutMs: 10_000,
-      });
-    } catch (error) {
-      throw new LoginError(
-        LoginErrorCode.PROVIDER_UNREACHABLE,
-        `could not reach ${provider.name} to exchange the code: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-    let body: Record<string, unknown>;
-    try {
-      body = response.json<Record<string, unknown>>();
-    } catch {
-      throw new LoginError(LoginErrorCode.CODE_EXCHANGE_FAILED, `${provider.name} answered the code exchange with invalid JSON`);
-    }
-    // GitHub answers errors with 200 and an `error` field; others use 400.
-    if (!response.ok || typeof body['error'] === 'string') {
-      const described = typeof body['error_description'] === 'string' ? body['error_description'] : String(body['error'] ?? response.status);
-      throw new LoginError(LoginErrorCode.CODE_EXCHANGE_FAILED, `${provider.name} refused the code exchange: ${described}`);
-    }
-    return body;
-  }
-
-  private async profileOf(provider: LoginProvider, tokens: Record<string, unknown>, nonce: string): Promise<ProviderProfile> {
-    switch (provider.protocol) {
-      case 'oidc': {
-        const idToken = tokens['id_token'];
-        if (typeof idToken !== 'string') throw new LoginError(LoginErrorCode.ID_TOKEN_INVALID, `${provider.name} returned no id_token`);
-        const claims = await this.idTokens.verify(provider, idToken, nonce);
-        const email = claims['email_verified'] === true && typeof claims['email'] === 'string' ? claims['email'].toLowerCase() : null;
-        const name = typeof claims['name'] === 'string' && claims['name'] !== '' ? claims['name'] : (email ?? provider.name);
-        return { subject: claims.sub as string, email, displayName: name.slice(0, 200) };
-      }
-      case 'github':
-        return this.githubProfile(provider, this.accessTokenOf(provider, tokens));
-      case 'oauth2': {
-        const info = await this.userInfo(provider, this.accessTokenOf(provider, tokens));
-        const subject = typeof info['sub'] === 'string' ? info['sub'] : typeof info['id'] === 'number' || typeof info['id'] === 'string' ? String(info['id']) : '';
-        if (subject === '') throw new LoginError(LoginErrorCode.PROFILE_INVALID, `${provider.name} user info has no sub or id`);
-        const email = info['email_verified'] === true && typeof info['email'] === 'string' ? info['email'].toLowerCase() : null;
-        const name = typeof info['name'] === 'string' && info['name'] !== '' ? info['name'] : (email ?? provider.name);
-        return { subject, email, displayName: name.slice(0, 200) };
-      }
-    }
-  }
-
-  private accessTokenOf(provider: LoginProvider, tokens: Record<string, unknown>): string {
-    const token = tokens['access_token'];
-    if (typeof token !== 'string' || token === '') {
-      throw new LoginError(LoginErrorCode.CODE_EXCHANGE_FAILED, `${provider.name} returned no access_token`);
-    }
-    return token;
   }
 
   private async userInfo(provider: LoginProvider, accessToken: string): Promise<Record<string, unknown>> {
@@ -219,7 +113,7 @@ export class OAuthLoginService {
   }
 
   /** GitHub's documented endpoints: GET /user (id, login, name) and GET /user/emails (primary + verified). */
-  private async githubProfile(provider: LoginProvider, accessToken: string): Promise<ProviderProfile> {
+  async githubProfile(provider: LoginProvider, accessToken: string): Promise<ProviderProfile> {
     const headers = { authorization: `Bearer ${accessToken}`, accept: 'application/vnd.github+json', 'user-agent': 'sovren-auth' };
     const user = (await this.metadata.getJson(provider, `${provider.userInfoUrl}/user`, 'user', headers)) as Record<string, unknown>;
     const id = user['id'];

@@ -1,4 +1,4 @@
-// Query of GET /api/v1/auth/login/:provider and of the provider's redirect back to /callback/:provider.
+// Query of GET /api/v1/auth/login/:provider (the callback's query is checked by LoginCallbackGuard, before passport).
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 
 export class LoginQuery {
@@ -7,41 +7,4 @@ export class LoginQuery {
   @IsString()
   @MaxLength(500)
   return_to?: string;
-}
-
-export class CallbackQueryDto {
-  @IsOptional()
-  @IsString()
-  @MaxLength(2048)
-  code?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(256)
-  state?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(256)
-  error?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(1024)
-  error_description?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(2048)
-  scope?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(2048)
-  session_state?: string;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(2048)
-  iss?: string;
 }
