@@ -9,6 +9,10 @@
 // queueing, not auth. Open loop (the callers together offer a fixed rate, latency counted from the scheduled send
 // time) is how services really call auth, and is where the latency goal applies.
 //
+// The peer, measured in the same run with the same callers and modes: a bare responder process (NatsClient, same
+// contract parsing, a fixed reply, no auth work) on the same nats-server. It is the floor NATS request/reply sets on
+// this machine; each auth row ends with its p50 and p99 as ratios to the floor's.
+//
 // Usage (repo root; needs PostgreSQL at SOVREN_TEST_DATABASE_URL or postgres@127.0.0.1:5432, and nats-server):
 //   TS_NODE_PROJECT=tsconfig.base.json npx ts-node --transpile-only -r tsconfig-paths/register \
 //     tools/bench/auth/bench-auth-validate.ts [--concurrency 50] [--requests 20000] [--warmup 2000] \
@@ -27,8 +31,12 @@ import {
   AuthValidateRequestV1,
   NatsClient,
   parseAuthValidateReplyV1,
+  parseAuthValidateRequestV1,
 } from '@sovren/messaging';
 import { createThrowawayDatabase, NatsTestServer } from '@sovren/testing';
+
+// Not part of the package's surface: the bench uses it bare to measure nats.js without NatsClient's layers.
+import { RequestMux } from '../../../libs/messaging/src/client/request-mux';
 
 const READY = 'BENCH_READY ';
 
@@ -77,6 +85,47 @@ async function serve(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
+const FLOOR_SUBJECT = 'bench.auth.floor';
+const RAW_FLOOR_SUBJECT = 'bench.auth.floor.raw';
+const JSON_ENCODER = new TextEncoder();
+const JSON_DECODER = new TextDecoder();
+
+/**
+ * Child process: the transport floor, no auth work. On FLOOR_SUBJECT through NatsClient (request contract parsed,
+ * as auth does); on RAW_FLOOR_SUBJECT through nats.js alone (JSON.parse of the request). Both answer a fixed reply.
+ */
+async function serveFloor(): Promise<void> {
+  const servers = process.env['SOVREN_NATS_URL'];
+  if (!servers) throw new Error('SOVREN_NATS_URL is not set (the bench sets it for its children)');
+  const client = new NatsClient({ servers, name: 'bench-auth-floor' });
+  await client.connect();
+  const reply: AuthValidateReplyV1 = {
+    v: 1,
+    result: 'ok',
+    identity: { kind: 'anonymous' },
+    tier: 'anonymous',
+    scopes: [],
+    rateLimit: { allowed: true, limit: 10_000_000, remaining: 9_999_999, reset: Math.ceil(Date.now() / 1000) + 3600 },
+  };
+  client.respond<AuthValidateRequestV1, AuthValidateReplyV1>(FLOOR_SUBJECT, () => reply, {
+    queue: 'auth',
+    parse: parseAuthValidateRequestV1,
+  });
+  const encodedReply = JSON_ENCODER.encode(JSON.stringify(reply));
+  client.rawConnection()?.subscribe(RAW_FLOOR_SUBJECT, {
+    queue: 'auth',
+    callback: (error, msg) => {
+      if (error) throw error;
+      JSON.parse(JSON_DECODER.decode(msg.data));
+      msg.respond(encodedReply);
+    },
+  });
+  process.stdout.write(`${READY}{}\n`);
+  process.once('SIGTERM', () => {
+    void client.drain().then(() => process.exit(0));
+  });
+}
+
 /** Event-loop delay: how long ready callbacks (replies, timers) waited for the process's one JS thread. */
 function describeLoopDelay(who: string, histogram: IntervalHistogram): string {
   const ms = (ns: number) => (ns / 1e6).toFixed(2);
@@ -87,6 +136,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** Prints one result row; returns its [p50, p99] (ms). */
 function printRow(
   label: string,
   mode: string,
@@ -94,7 +144,7 @@ function printRow(
   seconds: number,
   failures: number,
   note = '',
-): void {
+): [number, number] {
   const sorted = Array.from(latencies).sort((a, b) => a - b);
   const f = (ms: number) => ms.toFixed(3).padStart(8);
   process.stdout.write(
@@ -104,12 +154,30 @@ function printRow(
       failures > 0 ? `  (${failures} not ok!)` : ''
     }${note}\n`,
   );
+  return [percentile(sorted, 50), percentile(sorted, 99)];
 }
 
-function validate(client: NatsClient, request: AuthValidateRequestV1): Promise<AuthValidateReplyV1> {
-  return client.request<AuthValidateRequestV1, AuthValidateReplyV1>(AUTH_VALIDATE, request, {
-    parse: parseAuthValidateReplyV1,
-  });
+/** What a row measures: how one call is made, and the floor's [p50, p99] per mode once measured (for the ratio). */
+interface Target {
+  call: (request: AuthValidateRequestV1) => Promise<AuthValidateReplyV1>;
+  floor?: Map<string, [number, number]>;
+}
+
+/** Through NatsClient, as @sovren/auth-guard calls auth (JSON codec, reply contract checked). */
+function viaNatsClient(client: NatsClient, subject: string): Target['call'] {
+  return (request) =>
+    client.request<AuthValidateRequestV1, AuthValidateReplyV1>(subject, request, { parse: parseAuthValidateReplyV1 });
+}
+
+/** Through nats.js alone (one reply inbox, JSON in and out): what the transport costs without our client's layers. */
+function viaNatsJs(client: NatsClient, subject: string): Target['call'] {
+  const connection = client.rawConnection();
+  if (!connection) throw new Error('the bench client is not connected');
+  const mux = new RequestMux(connection, (message) => process.stderr.write(`${message}\n`));
+  return async (request) => {
+    const msg = await mux.request(subject, JSON_ENCODER.encode(JSON.stringify(request)), undefined, 5_000);
+    return JSON.parse(JSON_DECODER.decode(msg.data)) as AuthValidateReplyV1;
+  };
 }
 
 /**
@@ -120,13 +188,13 @@ function validate(client: NatsClient, request: AuthValidateRequestV1): Promise<A
  * printed separately ("late") so the two never mix.
  */
 async function runOpenLoop(
-  client: NatsClient,
+  target: Target,
   label: string,
   request: AuthValidateRequestV1,
   total: number,
   concurrency: number,
   rate: number,
-): Promise<void> {
+): Promise<[number, number]> {
   const latencies = new Float64Array(total);
   const lateness = new Float64Array(total);
   const intervalNs = BigInt(Math.round((1e9 * concurrency) / rate));
@@ -141,7 +209,7 @@ async function runOpenLoop(
         const waitMs = Number(due - process.hrtime.bigint()) / 1e6;
         if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
         const sent = process.hrtime.bigint();
-        const reply = await validate(client, request);
+        const reply = await target.call(request);
         latencies[index] = Number(process.hrtime.bigint() - (blockedByAuth ? due : sent)) / 1e6;
         lateness[index] = blockedByAuth ? 0 : Math.max(0, Number(sent - due) / 1e6);
         if (reply.result !== 'ok' || !reply.rateLimit.allowed) failures += 1;
@@ -150,12 +218,28 @@ async function runOpenLoop(
     }),
   );
   const late = Array.from(lateness).sort((a, b) => a - b);
-  printRow(label, `open ${rate}/s`, latencies, Number(process.hrtime.bigint() - started) / 1e9, failures,
-    `  late p50 ${percentile(late, 50).toFixed(2)} p99 ${percentile(late, 99).toFixed(2)} ms`);
+  const mode = `open ${rate}/s`;
+  return printRow(label, mode, latencies, Number(process.hrtime.bigint() - started) / 1e9, failures,
+    `  late p50 ${percentile(late, 50).toFixed(2)} p99 ${percentile(late, 99).toFixed(2)} ms${ratioNote(target, mode, latencies)}`);
+}
+
+/** "  vs floor p50 N.NNx p99 N.NNx" once the floor of this mode is known. */
+function ratioNote(target: Target, mode: string, latencies: Float64Array): string {
+  const floor = target.floor?.get(mode);
+  if (floor === undefined) return '';
+  const sorted = Array.from(latencies).sort((a, b) => a - b);
+  const ratio = (p: number) => (percentile(sorted, p) / floor[p === 50 ? 0 : 1]).toFixed(2);
+  return `  vs floor p50 ${ratio(50)}x p99 ${ratio(99)}x`;
 }
 
 /** Closed loop: `concurrency` callers, each sending its next request as soon as the previous reply arrives. */
-async function run(client: NatsClient, label: string, request: AuthValidateRequestV1, total: number, concurrency: number): Promise<void> {
+async function run(
+  target: Target,
+  label: string,
+  request: AuthValidateRequestV1,
+  total: number,
+  concurrency: number,
+): Promise<[number, number]> {
   const latencies = new Float64Array(total);
   let next = 0;
   let failures = 0;
@@ -165,13 +249,13 @@ async function run(client: NatsClient, label: string, request: AuthValidateReque
       while (next < total) {
         const index = next++;
         const t0 = process.hrtime.bigint();
-        const reply = await validate(client, request);
+        const reply = await target.call(request);
         latencies[index] = Number(process.hrtime.bigint() - t0) / 1e6;
         if (reply.result !== 'ok' || !reply.rateLimit.allowed) failures += 1;
       }
     }),
   );
-  printRow(label, 'closed', latencies, Number(process.hrtime.bigint() - started) / 1e9, failures);
+  return printRow(label, 'closed', latencies, Number(process.hrtime.bigint() - started) / 1e9, failures, ratioNote(target, 'closed', latencies));
 }
 
 /** Mean time auth itself spent per validation (store lookups + rate-limit decision), from its own histogram. */
@@ -202,51 +286,77 @@ async function main(): Promise<void> {
     .filter((rate) => rate > 0);
 
   const nats = await NatsTestServer.start({ jetstream: true });
-  let child: ChildProcess | undefined;
+  const children: ChildProcess[] = [];
   const client = new NatsClient({ servers: nats.url, name: 'bench-auth', requestTimeoutMs: 5_000 });
   try {
-    child = spawn(process.execPath, [...process.execArgv, __filename, '--serve'], {
-      env: { ...process.env, SOVREN_NATS_URL: nats.url },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const seeded = await new Promise<Seeded>((resolve, reject) => {
-      const lines = createInterface({ input: child?.stdout as NodeJS.ReadableStream });
-      lines.on('line', (line) => {
-        if (line.startsWith(READY)) resolve(JSON.parse(line.slice(READY.length)) as Seeded);
+    const spawnChild = async <T>(mode: string): Promise<T> => {
+      const child = spawn(process.execPath, [...process.execArgv, __filename, mode], {
+        env: { ...process.env, SOVREN_NATS_URL: nats.url },
+        stdio: ['ignore', 'pipe', 'inherit'],
       });
-      child?.once('exit', (code) => reject(new Error(`auth child exited early (code ${code})`)));
-    });
+      children.push(child);
+      return new Promise<T>((resolve, reject) => {
+        const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+        lines.on('line', (line) => {
+          if (line.startsWith(READY)) resolve(JSON.parse(line.slice(READY.length)) as T);
+        });
+        child.once('exit', (code) => reject(new Error(`bench child ${mode} exited early (code ${code})`)));
+      });
+    };
+    const [seeded] = await Promise.all([spawnChild<Seeded>('--serve'), spawnChild<object>('--serve-floor')]);
     await client.connect();
     const kinds: Array<[string, AuthValidateRequestV1]> = [
       ['api_key', { v: 1, credential: seeded.apiKey, clientIp: '10.0.0.1', routeClass: 'bench' }],
       ['session', { v: 1, credential: seeded.accessToken, clientIp: '10.0.0.1', routeClass: 'bench' }],
       ['anonymous', { v: 1, clientIp: '10.0.0.2', routeClass: 'bench' }],
     ];
-    for (const [, request] of kinds) await run(client, 'warmup', request, warmup, concurrency);
+    const rawFloor: Target = { call: viaNatsJs(client, RAW_FLOOR_SUBJECT) };
+    const floor: Target = { call: viaNatsClient(client, FLOOR_SUBJECT) };
+    const auth: Target = { call: viaNatsClient(client, AUTH_VALIDATE), floor: new Map() };
+    const floorRequest = kinds[2][1];
+    await run(rawFloor, 'warmup', floorRequest, warmup, concurrency);
+    await run(floor, 'warmup', floorRequest, warmup, concurrency);
+    for (const [, request] of kinds) await run(auth, 'warmup', request, warmup, concurrency);
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
     process.stdout.write(`\nauth.validate over NATS (${process.platform}, ${require('node:os').cpus().length} CPUs, Node ${process.version})\n`);
     process.stdout.write(`${concurrency} concurrent callers; closed = back to back (saturation), open = offered load\n`);
+    process.stdout.write('floor = a bare responder on the same nats-server, no auth work: through NatsClient (as auth is\n');
+    process.stdout.write('called; the auth rows give their p50 and p99 as ratios to it) and through nats.js alone (nats.js)\n');
     process.stdout.write('kind       mode         requests  p50(ms)  p90(ms)  p99(ms)  max(ms)     req/s\n');
+    await run(rawFloor, 'nats.js', floorRequest, requests, concurrency);
+    for (const rate of rates) await runOpenLoop(rawFloor, 'nats.js', floorRequest, Math.min(requests, rate * 4), concurrency, rate);
+    auth.floor?.set('closed', await run(floor, 'floor', floorRequest, requests, concurrency));
+    for (const rate of rates) {
+      auth.floor?.set(`open ${rate}/s`, await runOpenLoop(floor, 'floor', floorRequest, Math.min(requests, rate * 4), concurrency, rate));
+    }
     for (const [label, request] of kinds) {
-      await run(client, label, request, requests, concurrency);
-      for (const rate of rates) await runOpenLoop(client, label, request, Math.min(requests, rate * 4), concurrency, rate);
+      await run(auth, label, request, requests, concurrency);
+      for (const rate of rates) await runOpenLoop(auth, label, request, Math.min(requests, rate * 4), concurrency, rate);
     }
     loopDelay.disable();
     await printServerSide(seeded.port);
     process.stdout.write(`\n${describeLoopDelay('callers', loopDelay)} (measured runs)\n`);
   } finally {
     await client.drain();
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child?.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await Promise.all(
+      children.map(async (child) => {
+        if (child.exitCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }),
+    );
     await nats.dispose();
   }
 }
 
-if (process.argv.includes('--serve')) {
+if (process.argv.includes('--serve-floor')) {
+  serveFloor().catch((error: unknown) => {
+    process.stderr.write(`bench floor child failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+} else if (process.argv.includes('--serve')) {
   serve().catch((error: unknown) => {
     process.stderr.write(`bench auth child failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
