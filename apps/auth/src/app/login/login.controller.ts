@@ -60,7 +60,7 @@ export class LoginController {
         res,
       );
     } catch (error) {
-      res.removeHeader('Set-Cookie');
+      if (!res.headersSent) res.removeHeader('Set-Cookie');
       if (error instanceof LoginError) throw toApiError(error, providerId);
       throw error;
     }

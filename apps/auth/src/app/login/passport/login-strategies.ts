@@ -76,14 +76,15 @@ export class LoginStrategies implements OnModuleDestroy {
 
   /**
    * Sends the browser to the provider: passport builds the authorization URL (PKCE challenge, state from the
-   * store, nonce) and answers 302. Resolves when that answer is written; rejects if the strategy errs first.
+   * store, nonce) and answers 302. Resolves when the response is done (written, or the browser went away);
+   * rejects if the strategy errs first.
    */
   redirectToProvider(strategy: RegisteredStrategy, state: LoginRequestState, req: IncomingMessage, res: ServerResponse): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const written = (): void => resolve();
-      res.once('finish', written);
+      const done = (): void => resolve();
+      res.once('close', done);
       const failed = (error: unknown): void => {
-        res.off('finish', written);
+        res.off('close', done);
         reject(error instanceof Error ? error : new Error(`the ${strategy.provider.name} login could not start: ${String(error)}`));
       };
       // passport's types say `state` is a string; an object is the documented way to have the store persist it.
