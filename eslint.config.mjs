@@ -1,58 +1,39 @@
-import nx from "@nx/eslint-plugin";
+import nx from '@nx/eslint-plugin';
 
 export default [
-    ...nx.configs["flat/base"],
-    ...nx.configs["flat/typescript"],
-    ...nx.configs["flat/javascript"],
-    {
-        ignores: [
-            "**/dist",
-            "**/out-tsc",
-            "**/build",
-            "**/node_modules"
-        ]
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  ...nx.configs['flat/javascript'],
+  {
+    ignores: ['**/dist', '**/out-tsc', '**/build', '**/node_modules'],
+  },
+  {
+    files: ['**/*.ts', '**/*.tsx', '**/*.js', '**/*.jsx'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: true,
+          allow: [
+            '^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$',
+            // the one webpack configuration every app's webpack.config.js uses
+            '^.*/webpack\\.node-app(\\.js)?$',
+          ],
+          // Apps never import apps: they share libs and talk over NATS.
+          depConstraints: [
+            { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:lib', 'type:native'] },
+            { sourceTag: 'scope:lib', onlyDependOnLibsWithTags: ['scope:lib', 'type:native'] },
+            { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:lib', 'type:native'] },
+            { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:lib'] },
+            { sourceTag: 'type:native', onlyDependOnLibsWithTags: [] },
+          ],
+        },
+      ],
     },
-    {
-        files: [
-            "**/*.ts",
-            "**/*.tsx",
-            "**/*.js",
-            "**/*.jsx"
-        ],
-        rules: {
-            "@nx/enforce-module-boundaries": [
-                "error",
-                {
-                    enforceBuildableLibDependency: true,
-                    allow: [
-                        "^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$",
-                        // the one webpack configuration every app's webpack.config.js uses
-                        "^.*/webpack\\.node-app(\\.js)?$"
-                    ],
-                    // Apps never import apps: they share libs and talk over NATS.
-                    depConstraints: [
-                        { sourceTag: "scope:app", onlyDependOnLibsWithTags: ["scope:lib", "type:native"] },
-                        { sourceTag: "scope:lib", onlyDependOnLibsWithTags: ["scope:lib", "type:native"] },
-                        { sourceTag: "scope:tools", onlyDependOnLibsWithTags: ["scope:lib", "type:native"] },
-                        { sourceTag: "scope:e2e", onlyDependOnLibsWithTags: ["scope:lib"] },
-                        { sourceTag: "type:native", onlyDependOnLibsWithTags: [] }
-                    ]
-                }
-            ]
-        }
-    },
-    {
-        files: [
-            "**/*.ts",
-            "**/*.tsx",
-            "**/*.cts",
-            "**/*.mts",
-            "**/*.js",
-            "**/*.jsx",
-            "**/*.cjs",
-            "**/*.mjs"
-        ],
-        // Override or add rules here
-        rules: {}
-    }
+  },
+  {
+    files: ['**/*.ts', '**/*.tsx', '**/*.cts', '**/*.mts', '**/*.js', '**/*.jsx', '**/*.cjs', '**/*.mjs'],
+    // Override or add rules here
+    rules: {},
+  },
 ];

@@ -22,7 +22,10 @@ export const postgresMigrations: MigrationClass[] = [
   BillingAccountsAndUsageLedger1767398400000,
 ];
 
-export const usersMigrations: MigrationClass[] = [UsersInitialSchema1767225600000, UsersIdentitiesAndRoles1767312000000];
+export const usersMigrations: MigrationClass[] = [
+  UsersInitialSchema1767225600000,
+  UsersIdentitiesAndRoles1767312000000,
+];
 export const apiAuthMigrations: MigrationClass[] = [
   ApiAuthInitialSchema1767225600000,
   SessionsApiKeysRateLimits1767312000000,

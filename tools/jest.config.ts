@@ -7,12 +7,12 @@ module.exports = {
   rootDir: '.',
   testMatch: ['<rootDir>/{lint,dev,deploy-check}/**/*.spec.ts'],
   transform: {
-    '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }]
+    '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
   },
   moduleFileExtensions: ['ts', 'js'],
   // The specs start real processes (nats-server, PostgreSQL, the launcher): run them one at a time.
   maxWorkers: 1,
   // Process-level specs (embedded PostgreSQL initdb, launcher start/stop) take tens of seconds on 2 cores.
   testTimeout: 180_000,
-  coverageDirectory: '../coverage/tools'
+  coverageDirectory: '../coverage/tools',
 };

@@ -14,7 +14,9 @@ CREATE TABLE "billing_downgraded_api_keys" (
   "owner_id" varchar NOT NULL,
   "downgraded_at" integer NOT NULL
 )`);
-    await queryRunner.query('CREATE INDEX "ix_billing_downgraded_api_keys_owner" ON "billing_downgraded_api_keys" ("owner_id")');
+    await queryRunner.query(
+      'CREATE INDEX "ix_billing_downgraded_api_keys_owner" ON "billing_downgraded_api_keys" ("owner_id")',
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

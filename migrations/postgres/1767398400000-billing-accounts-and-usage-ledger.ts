@@ -38,7 +38,9 @@ CREATE TABLE "billing_usage_batches" (
   "recorded_at" timestamptz,
   CONSTRAINT "chk_billing_usage_batches_status" CHECK ("status" IN ('pending', 'recorded', 'rejected'))
 )`);
-    await queryRunner.query(`CREATE INDEX "idx_billing_usage_batches_pending" ON "billing_usage_batches" ("created_at") WHERE "status" = 'pending'`);
+    await queryRunner.query(
+      `CREATE INDEX "idx_billing_usage_batches_pending" ON "billing_usage_batches" ("created_at") WHERE "status" = 'pending'`,
+    );
     await queryRunner.query(`
 CREATE TABLE "billing_usage_ledger" (
   "event_id" varchar(128) PRIMARY KEY,
@@ -52,8 +54,12 @@ CREATE TABLE "billing_usage_ledger" (
   "batch_id" varchar(64) REFERENCES "billing_usage_batches" ("tracking_id"),
   "received_at" timestamptz NOT NULL DEFAULT now()
 )`);
-    await queryRunner.query('CREATE INDEX "idx_billing_usage_ledger_owner" ON "billing_usage_ledger" ("owner_id", "occurred_at")');
-    await queryRunner.query('CREATE INDEX "idx_billing_usage_ledger_unbatched" ON "billing_usage_ledger" ("stream_sequence") WHERE "batch_id" IS NULL');
+    await queryRunner.query(
+      'CREATE INDEX "idx_billing_usage_ledger_owner" ON "billing_usage_ledger" ("owner_id", "occurred_at")',
+    );
+    await queryRunner.query(
+      'CREATE INDEX "idx_billing_usage_ledger_unbatched" ON "billing_usage_ledger" ("stream_sequence") WHERE "batch_id" IS NULL',
+    );
     await queryRunner.query(`
 CREATE TABLE "billing_usage_dead_letters" (
   "id" bigserial PRIMARY KEY,
@@ -87,7 +93,9 @@ CREATE TABLE "billing_payment_attempts" (
   "payment_id" uuid,
   "created_at" timestamptz NOT NULL DEFAULT now()
 )`);
-    await queryRunner.query('CREATE INDEX "idx_billing_payment_attempts_invoice" ON "billing_payment_attempts" ("invoice_id")');
+    await queryRunner.query(
+      'CREATE INDEX "idx_billing_payment_attempts_invoice" ON "billing_payment_attempts" ("invoice_id")',
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

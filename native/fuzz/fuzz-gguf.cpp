@@ -26,7 +26,9 @@ void exercise(const sovren::GgufFile& f) {
     sink += f.array_type_of(key).has_value();
     sink += f.describe_value(key).size();
     sink += f.describe_value(key, 1).size();
-    attempt([&] { for (char c : f.get_string(key)) sink += static_cast<unsigned char>(c); });
+    attempt([&] {
+      for (char c : f.get_string(key)) sink += static_cast<unsigned char>(c);
+    });
     attempt([&] { sink += f.get_uint(key); });
     attempt([&] { sink += static_cast<size_t>(f.get_int(key)); });
     attempt([&] { sink += f.get_float(key) != 0.0; });
@@ -41,8 +43,12 @@ void exercise(const sovren::GgufFile& f) {
         for (char c : s) sink += static_cast<unsigned char>(c);
       }
     });
-    attempt([&] { for (float v : f.get_f32_array(key)) sink += v != 0.0f; });
-    attempt([&] { for (int32_t v : f.get_i32_array(key)) sink += static_cast<uint32_t>(v); });
+    attempt([&] {
+      for (float v : f.get_f32_array(key)) sink += v != 0.0f;
+    });
+    attempt([&] {
+      for (int32_t v : f.get_i32_array(key)) sink += static_cast<uint32_t>(v);
+    });
   }
   for (const auto& t : f.tensors()) {
     sink += t.data[0] + t.data[t.nbytes - 1] + static_cast<size_t>(t.n_elements()) + t.n_dims;

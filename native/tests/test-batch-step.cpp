@@ -283,20 +283,41 @@ void test_validation() {
   const int pos_a = a.position(), pos_b = b.position();
 
   const std::vector<int32_t> one = {7};
-  expect_error([&] { run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&a, one, true}}); },
-               "batch entry 1: sequence appears more than once", "duplicate sequence");
-  expect_error([&] { run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&b, {}, true}}); },
-               "batch entry 1: needs at least one token", "empty tokens");
-  expect_error([&] { run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&b, {5, kVocab}, true}}); },
-               "batch entry 1: token id 96 at index 1 is out of range", "token id out of range");
-  expect_error([&] { run_batch_step(model, std::vector<StepEntry>{{&b, {-1}, true}}); },
-               "batch entry 0: token id -1", "negative token id");
-  expect_error([&] { run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&b, prompt_of(13, 3), true}}); },
-               "batch entry 1: context size 16 exceeded: 4 tokens in the sequence + 13 new", "context overflow");
-  expect_error([&] { run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&foreign, one, true}}); },
-               "batch entry 1: sequence belongs to a different model", "foreign sequence");
-  expect_error([&] { run_batch_step(model, std::vector<StepEntry>{{nullptr, one, true}}); }, "batch entry 0: no sequence",
-               "null sequence");
+  expect_error(
+      [&] {
+        run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&a, one, true}});
+      },
+      "batch entry 1: sequence appears more than once", "duplicate sequence");
+  expect_error(
+      [&] {
+        run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&b, {}, true}});
+      },
+      "batch entry 1: needs at least one token", "empty tokens");
+  expect_error(
+      [&] {
+        run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&b, {5, kVocab}, true}});
+      },
+      "batch entry 1: token id 96 at index 1 is out of range", "token id out of range");
+  expect_error(
+      [&] {
+        run_batch_step(model, std::vector<StepEntry>{{&b, {-1}, true}});
+      },
+      "batch entry 0: token id -1", "negative token id");
+  expect_error(
+      [&] {
+        run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&b, prompt_of(13, 3), true}});
+      },
+      "batch entry 1: context size 16 exceeded: 4 tokens in the sequence + 13 new", "context overflow");
+  expect_error(
+      [&] {
+        run_batch_step(model, std::vector<StepEntry>{{&a, one, true}, {&foreign, one, true}});
+      },
+      "batch entry 1: sequence belongs to a different model", "foreign sequence");
+  expect_error(
+      [&] {
+        run_batch_step(model, std::vector<StepEntry>{{nullptr, one, true}});
+      },
+      "batch entry 0: no sequence", "null sequence");
   check(a.position() == pos_a && b.position() == pos_b, "failed validations leave positions unchanged");
   check(foreign.position() == 0, "failed validation leaves the foreign sequence unchanged");
 
@@ -316,8 +337,11 @@ void test_validation() {
   check(relative_l2(b.logits(), ref_b.logits[0]) < 1e-5 && results[1].token == ref_b.tokens[0],
         "after rejected batches, sequence b continues exactly (fills its 16-token context)");
   check(b.position() == 16, "the smaller context can be filled completely");
-  expect_error([&] { run_batch_step(model, std::vector<StepEntry>{{&b, one, true}}); }, "context size 16 exceeded",
-               "a full smaller context rejects one more token");
+  expect_error(
+      [&] {
+        run_batch_step(model, std::vector<StepEntry>{{&b, one, true}});
+      },
+      "context size 16 exceeded", "a full smaller context rejects one more token");
   check(run_batch_step(model, std::vector<StepEntry>{}).empty(), "an empty batch is a no-op");
 
   expect_error([&] { Sequence too_big(model, kContext + 1); }, "exceeds the model's context size 1024",

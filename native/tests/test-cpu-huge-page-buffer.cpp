@@ -13,8 +13,7 @@
 
 using namespace sovren;
 
-namespace {
-}  // namespace
+namespace {}  // namespace
 
 int main() {
   try {

@@ -25,7 +25,6 @@ using namespace sovren;
 
 namespace {
 
-
 std::string fmt(const char* f, double a, double b = 0) {
   char buf[160];
   std::snprintf(buf, sizeof buf, f, a, b);
@@ -187,7 +186,8 @@ void test_dequantize_hand_blocks() {
     put_u16(block + 208, 0x3400);
     dequantize_row(TensorType::Q6_K, block, out.data(), 256);
     bool ok = true;
-    for (int i = 0; i < 256; ++i) ok &= out[i] == 0.25f * static_cast<float>(i / 16 - 8) * static_cast<float>(q[i] - 32);
+    for (int i = 0; i < 256; ++i)
+      ok &= out[i] == 0.25f * static_cast<float>(i / 16 - 8) * static_cast<float>(q[i] - 32);
     check(ok && out[0] == 0.25f * -8 * -32, "Q6_K hand block");
   }
   {  // F16 / BF16 / F32 rows
@@ -223,8 +223,9 @@ void test_simd_dequantize_matches_scalar() {
       std::vector<float> want(static_cast<size_t>(cols)), got(static_cast<size_t>(cols), NAN);
       dequantize_row(type, w.data(), want.data(), cols);
       cpu_kernels(isa).dequantize_row(type, w.data(), got.data(), cols);
-      check(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
-            std::string(cpu_isa_name(isa)) + " row dequantiser equals dequantize_row bit for bit for " + type_name(type));
+      check(
+          std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0,
+          std::string(cpu_isa_name(isa)) + " row dequantiser equals dequantize_row bit for bit for " + type_name(type));
     }
   }
 }
@@ -255,8 +256,9 @@ void test_simd_kernels_match_scalar() {
             ref.quantize_activation(format, xs.back().data(), cols, dst);
             std::vector<uint8_t> simd_bytes(act_bytes);
             k.quantize_activation(format, xs.back().data(), cols, simd_bytes.data());
-            check(std::memcmp(simd_bytes.data(), dst, act_bytes) == 0,
-                  std::string(cpu_isa_name(isa)) + " activation quantisation differs from scalar for " + type_name(type));
+            check(
+                std::memcmp(simd_bytes.data(), dst, act_bytes) == 0,
+                std::string(cpu_isa_name(isa)) + " activation quantisation differs from scalar for " + type_name(type));
           }
         }
         for (int nt = 1; nt <= kMaxTokenTile; ++nt) {
@@ -285,7 +287,8 @@ void test_dot_rows_match_scalar_and_tile_shape() {
   for (CpuIsa isa : supported_cpu_isas()) {
     const CpuKernels& k = cpu_kernels(isa);
     for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
-      check(k.dot_rows_for(type) != nullptr, std::string(cpu_isa_name(isa)) + " has no dot_rows for " + type_name(type));
+      check(k.dot_rows_for(type) != nullptr,
+            std::string(cpu_isa_name(isa)) + " has no dot_rows for " + type_name(type));
       for (int64_t cols : {5, 16, 37, 288, 300}) {
         const int64_t rows = 39;  // not a multiple of any register tile
         const size_t row_bytes = *tensor_row_bytes(type, cols);
@@ -328,10 +331,9 @@ void test_dot_rows_match_scalar_and_tile_shape() {
             bool same = true;
             for (int t = 0; t < nt; ++t)
               for (int64_t r = r0; r < rows; ++r) same = same && got[t * rows + r] == alone[t * rows + r];
-            check(same,
-                  std::string(cpu_isa_name(isa)) + " dot_rows " + type_name(type) + " cols " + std::to_string(cols) +
-                      " tokens " + std::to_string(nt) + " from row " + std::to_string(r0) +
-                      ": results differ from one token at a time");
+            check(same, std::string(cpu_isa_name(isa)) + " dot_rows " + type_name(type) + " cols " +
+                            std::to_string(cols) + " tokens " + std::to_string(nt) + " from row " + std::to_string(r0) +
+                            ": results differ from one token at a time");
           }
         }
       }

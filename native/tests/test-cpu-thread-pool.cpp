@@ -19,7 +19,6 @@ using namespace sovren;
 
 namespace {
 
-
 void test_every_task_runs_once(int n_threads) {
   ThreadPool pool(n_threads);
   check(pool.size() == n_threads, "pool of " + std::to_string(n_threads) + " reports its size");

@@ -45,15 +45,24 @@ void exercise(const GgufFile& f) {
         ++sink;  // refusals are expected for most key/getter pairs; the point is that nothing else happens
       }
     };
-    attempt([&] { for (char c : f.get_string(key)) sink += static_cast<size_t>(c); });
+    attempt([&] {
+      for (char c : f.get_string(key)) sink += static_cast<size_t>(c);
+    });
     attempt([&] { sink += f.get_uint(key); });
     attempt([&] { sink += static_cast<size_t>(f.get_int(key)); });
     attempt([&] { sink += static_cast<size_t>(f.get_float(key)); });
     attempt([&] { sink += f.get_bool(key); });
     attempt([&] { sink += f.array_size(key); });
-    attempt([&] { for (auto s : f.get_string_array(key)) for (char c : s) sink += static_cast<size_t>(c); });
-    attempt([&] { for (float v : f.get_f32_array(key)) sink += static_cast<size_t>(v != 0); });
-    attempt([&] { for (int32_t v : f.get_i32_array(key)) sink += static_cast<size_t>(v); });
+    attempt([&] {
+      for (auto s : f.get_string_array(key))
+        for (char c : s) sink += static_cast<size_t>(c);
+    });
+    attempt([&] {
+      for (float v : f.get_f32_array(key)) sink += static_cast<size_t>(v != 0);
+    });
+    attempt([&] {
+      for (int32_t v : f.get_i32_array(key)) sink += static_cast<size_t>(v);
+    });
   }
   for (const auto& t : f.tensors()) {
     sink += t.data[0] + t.data[t.nbytes - 1];
@@ -152,12 +161,9 @@ void test_absurd_counts() {
     EXPECT_GGUF_ERROR("string value length 2^63", parse(g.build()), "string length 9223372036854775808",
                       "key #0 ('s')");
   }
-  const std::pair<GgufValueType, uint64_t> arrays[] = {{GgufValueType::UINT8, kHuge60},
-                                                       {GgufValueType::UINT64, kHuge60 * 4},
-                                                       {GgufValueType::STRING, kHuge60},
-                                                       {GgufValueType::ARRAY, kHuge60},
-                                                       {GgufValueType::FLOAT64, UINT64_MAX},
-                                                       {GgufValueType::INT32, 3}};
+  const std::pair<GgufValueType, uint64_t> arrays[] = {
+      {GgufValueType::UINT8, kHuge60}, {GgufValueType::UINT64, kHuge60 * 4}, {GgufValueType::STRING, kHuge60},
+      {GgufValueType::ARRAY, kHuge60}, {GgufValueType::FLOAT64, UINT64_MAX}, {GgufValueType::INT32, 3}};
   for (auto [elem, count] : arrays) {
     GgufBuilder g;
     Bytes v;
@@ -165,8 +171,8 @@ void test_absurd_counts() {
     v.put<uint64_t>(count);
     v.put<uint64_t>(0);  // a few bytes of "elements"
     g.add_raw("arr", static_cast<uint32_t>(GgufValueType::ARRAY), v.b);
-    EXPECT_GGUF_ERROR("array count " + std::to_string(count), parse(g.build()),
-                      "array count " + std::to_string(count), "key #0 ('arr')");
+    EXPECT_GGUF_ERROR("array count " + std::to_string(count), parse(g.build()), "array count " + std::to_string(count),
+                      "key #0 ('arr')");
   }
 }
 
@@ -225,12 +231,14 @@ void test_alignment_values() {
     return g.build();
   };
   EXPECT_GGUF_ERROR("alignment 0", parse(with_alignment(uint32_t{0}, GgufValueType::UINT32)), "general.alignment is 0");
-  EXPECT_GGUF_ERROR("alignment 48", parse(with_alignment(uint32_t{48}, GgufValueType::UINT32)), "general.alignment is 48",
-                    "power of two");
-  EXPECT_GGUF_ERROR("alignment -32", parse(with_alignment(int32_t{-32}, GgufValueType::INT32)), "general.alignment is -32");
+  EXPECT_GGUF_ERROR("alignment 48", parse(with_alignment(uint32_t{48}, GgufValueType::UINT32)),
+                    "general.alignment is 48", "power of two");
+  EXPECT_GGUF_ERROR("alignment -32", parse(with_alignment(int32_t{-32}, GgufValueType::INT32)),
+                    "general.alignment is -32");
   EXPECT_GGUF_ERROR("alignment 2^40", parse(with_alignment(uint64_t{1} << 40, GgufValueType::UINT64)),
                     "general.alignment is 1099511627776");
-  EXPECT_GGUF_ERROR("alignment float", parse(with_alignment(32.0f, GgufValueType::FLOAT32)), "general.alignment has type float32");
+  EXPECT_GGUF_ERROR("alignment float", parse(with_alignment(32.0f, GgufValueType::FLOAT32)),
+                    "general.alignment has type float32");
   const auto ok = with_alignment(uint16_t{64}, GgufValueType::UINT16);
   CHECK(GgufFile::from_buffer(ok.data(), ok.size())->alignment() == 64);
 }
@@ -281,7 +289,8 @@ void test_tensor_placement() {
     GgufBuilder g;
     g.add_tensor("a", 0, {16}, pattern_bytes(64, 1), 0);
     g.add_tensor("b", 0, {4}, pattern_bytes(16, 1), 32);
-    EXPECT_GGUF_ERROR("partial overlap", parse(g.build()), "tensors 'a' [offset 0, 64 bytes] and 'b' [offset 32, 16 bytes] overlap");
+    EXPECT_GGUF_ERROR("partial overlap", parse(g.build()),
+                      "tensors 'a' [offset 0, 64 bytes] and 'b' [offset 32, 16 bytes] overlap");
   }
   {
     GgufBuilder g;

@@ -168,12 +168,9 @@ struct TypeCase {
 
 void test_tensors_of_every_type(uint32_t alignment) {
   const std::vector<TypeCase> cases = {
-      {0, TensorType::F32, {3, 5}, 3 * 5 * 4},
-      {1, TensorType::F16, {7}, 7 * 2},
-      {30, TensorType::BF16, {4, 2, 3}, 4 * 2 * 3 * 2},
-      {2, TensorType::Q4_0, {64, 3}, 2 * 3 * 18},
-      {8, TensorType::Q8_0, {32, 2, 2, 2}, 8 * 34},
-      {12, TensorType::Q4_K, {512, 2}, 4 * 144},
+      {0, TensorType::F32, {3, 5}, 3 * 5 * 4},          {1, TensorType::F16, {7}, 7 * 2},
+      {30, TensorType::BF16, {4, 2, 3}, 4 * 2 * 3 * 2}, {2, TensorType::Q4_0, {64, 3}, 2 * 3 * 18},
+      {8, TensorType::Q8_0, {32, 2, 2, 2}, 8 * 34},     {12, TensorType::Q4_K, {512, 2}, 4 * 144},
       {14, TensorType::Q6_K, {256, 3}, 3 * 210},
   };
   GgufBuilder g;
@@ -258,8 +255,7 @@ void test_open_from_disk() {
     const auto* t = f->find_tensor("output_norm.weight");
     CHECK(t != nullptr && std::memcmp(t->data, pattern_bytes(32, 3).data(), 32) == 0);
   }
-  EXPECT_GGUF_ERROR("missing file", GgufFile::open(std::string(dir) + "/absent.gguf"), "absent.gguf",
-                    "No such file");
+  EXPECT_GGUF_ERROR("missing file", GgufFile::open(std::string(dir) + "/absent.gguf"), "absent.gguf", "No such file");
   EXPECT_GGUF_ERROR("directory", GgufFile::open(dir), "not a regular file");
   const std::string empty = std::string(dir) + "/empty.gguf";
   { std::ofstream out(empty, std::ios::binary); }
@@ -292,7 +288,8 @@ void test_typescript_writer_fixture() {
   try {
     f = GgufFile::open(path);
   } catch (const sovren::GgufError& e) {
-    check(false, std::string("cannot read the TypeScript writer fixture (run from the repo root): ") + e.what(), __LINE__);
+    check(false, std::string("cannot read the TypeScript writer fixture (run from the repo root): ") + e.what(),
+          __LINE__);
     return;
   }
   CHECK(f->version() == 3);
@@ -330,15 +327,16 @@ void test_typescript_writer_fixture() {
     TensorType type;
     int64_t cols;
     uint64_t nbytes;
-  } quantised[] = {{"q.f16", TensorType::F16, 16, 64},      {"q.bf16", TensorType::BF16, 16, 64},
-                   {"q.q8_0", TensorType::Q8_0, 64, 136},   {"q.q4_0", TensorType::Q4_0, 64, 72},
+  } quantised[] = {{"q.f16", TensorType::F16, 16, 64},     {"q.bf16", TensorType::BF16, 16, 64},
+                   {"q.q8_0", TensorType::Q8_0, 64, 136},  {"q.q4_0", TensorType::Q4_0, 64, 72},
                    {"q.q4_k", TensorType::Q4_K, 256, 288}, {"q.q6_k", TensorType::Q6_K, 256, 420}};
   for (const auto& q : quantised) {
     const auto* t = f->find_tensor(q.name);
     const auto* expected = f->find_tensor(std::string(q.name) + ".expected");
     CHECK_MSG(t != nullptr && expected != nullptr, q.name);
     if (t == nullptr || expected == nullptr) continue;
-    CHECK_MSG(t->type == q.type && t->ne[0] == q.cols && t->ne[1] == 2 && t->n_dims == 2 && t->nbytes == q.nbytes, q.name);
+    CHECK_MSG(t->type == q.type && t->ne[0] == q.cols && t->ne[1] == 2 && t->n_dims == 2 && t->nbytes == q.nbytes,
+              q.name);
     CHECK_MSG(expected->type == TensorType::F32 && expected->nbytes == static_cast<uint64_t>(q.cols) * 2 * 4, q.name);
   }
   // The simple encodings decoded here must equal the TypeScript reference dequantisation exactly.

@@ -44,7 +44,8 @@ void reads_every_field_of_the_fake_library() {
   check(h100.memory_used_bytes == 10737418240ULL,
         "memory used through nvmlDeviceGetMemoryInfo_v2 (versioned struct, .used without the driver's reservation)");
   check(h100.temperature_celsius == 45u, "temperature 45 C");
-  check(h100.power_watts.has_value() && *h100.power_watts > 119.849 && *h100.power_watts < 119.851, "power 119.85 W from mW");
+  check(h100.power_watts.has_value() && *h100.power_watts > 119.849 && *h100.power_watts < 119.851,
+        "power 119.85 W from mW");
   check(h100.ecc_corrected == 7ULL, "ECC corrected 7");
   check(h100.ecc_uncorrected == 2ULL, "ECC uncorrected 2");
   check(!h100.error.has_value(), "no error on GPU 0");
@@ -75,13 +76,15 @@ void missing_library_is_reported_not_thrown() {
   check(!nvml.available(), "missing library unavailable");
   const GpuQuery query = nvml.query();
   check(!query.available && query.gpus.empty(), "no GPUs without NVML");
-  check(query.reason.rfind("NVML not available: cannot load /no/such/dir/libnvidia-ml.so.1", 0) == 0, "reason: " + query.reason);
+  check(query.reason.rfind("NVML not available: cannot load /no/such/dir/libnvidia-ml.so.1", 0) == 0,
+        "reason: " + query.reason);
 }
 
 void library_without_nvml_symbols_is_reported() {
   NvmlLibrary nvml("libm.so.6");  // loads, but is not NVML
   check(!nvml.available(), "a non-NVML library is unavailable");
-  check(nvml.reason().find("has no nvmlInit_v2") != std::string::npos, "reason names the missing symbol: " + nvml.reason());
+  check(nvml.reason().find("has no nvmlInit_v2") != std::string::npos,
+        "reason names the missing symbol: " + nvml.reason());
 }
 
 void failed_init_is_reported() {
@@ -119,6 +122,7 @@ int main() {
       {"missing_library_is_reported_not_thrown", missing_library_is_reported_not_thrown},
       {"library_without_nvml_symbols_is_reported", library_without_nvml_symbols_is_reported},
       {"failed_init_is_reported", failed_init_is_reported},
-      {"process_instance_initialises_once_under_concurrent_use", process_instance_initialises_once_under_concurrent_use},
+      {"process_instance_initialises_once_under_concurrent_use",
+       process_instance_initialises_once_under_concurrent_use},
   });
 }

@@ -18,7 +18,6 @@ using namespace sovren;
 
 namespace {
 
-
 void check_near(double got, double want, double tolerance, const std::string& what) {
   check(std::fabs(got - want) <= tolerance, what + ": got " + std::to_string(got) + ", want " + std::to_string(want));
 }

@@ -16,7 +16,6 @@ using namespace sovren;
 
 namespace {
 
-
 std::string ids_text(const std::vector<int32_t>& ids) {
   std::string s = "[";
   for (size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
@@ -68,33 +67,33 @@ struct SpmPiece {
   float score;
 };
 const SpmPiece kSpmPieces[] = {
-    {"\xE2\x96\x81", -1.0f},  // 259 ▁
-    {"H", -10.0f},            // 260
-    {"e", -10.0f},            // 261
-    {"l", -10.0f},            // 262
-    {"o", -10.0f},            // 263
-    {"w", -10.0f},            // 264
-    {"r", -10.0f},            // 265
-    {"d", -10.0f},            // 266
-    {"a", -10.0f},            // 267
-    {"b", -10.0f},            // 268
-    {"c", -10.0f},            // 269
-    {"ll", -2.0f},            // 270
-    {"or", -2.5f},            // 271
-    {"He", -3.0f},            // 272
-    {"\xE2\x96\x81w", -3.5f},  // 273 ▁w
-    {"llo", -4.0f},           // 274
-    {"Hello", -5.0f},         // 275
+    {"\xE2\x96\x81", -1.0f},       // 259 ▁
+    {"H", -10.0f},                 // 260
+    {"e", -10.0f},                 // 261
+    {"l", -10.0f},                 // 262
+    {"o", -10.0f},                 // 263
+    {"w", -10.0f},                 // 264
+    {"r", -10.0f},                 // 265
+    {"d", -10.0f},                 // 266
+    {"a", -10.0f},                 // 267
+    {"b", -10.0f},                 // 268
+    {"c", -10.0f},                 // 269
+    {"ll", -2.0f},                 // 270
+    {"or", -2.5f},                 // 271
+    {"He", -3.0f},                 // 272
+    {"\xE2\x96\x81w", -3.5f},      // 273 ▁w
+    {"llo", -4.0f},                // 274
+    {"Hello", -5.0f},              // 275
     {"\xE2\x96\x81Hello", -6.0f},  // 276 ▁Hello
-    {"ld", -7.0f},            // 277
-    {"orld", -4.5f},          // 278
+    {"ld", -7.0f},                 // 277
+    {"orld", -4.5f},               // 278
     {"\xE2\x96\x81world", -5.5f},  // 279 ▁world
-    {"ab", -1.5f},            // 280
-    {"bc", -1.2f},            // 281
-    {"<|user|>", 0.0f},       // 282 user-defined
+    {"ab", -1.5f},                 // 280
+    {"bc", -1.2f},                 // 281
+    {"<|user|>", 0.0f},            // 282 user-defined
 };
-constexpr int32_t kSpmSpace = 259, kSpmH = 260, kSpmA = 267, kSpmB = 268, kSpmC = 269, kSpmHello = 276,
-                  kSpmWorld = 279, kSpmBc = 281, kSpmUser = 282;
+constexpr int32_t kSpmSpace = 259, kSpmH = 260, kSpmA = 267, kSpmB = 268, kSpmC = 269, kSpmHello = 276, kSpmWorld = 279,
+                  kSpmBc = 281, kSpmUser = 282;
 int32_t spm_byte(int b) { return 3 + b; }
 
 VocabSpec spm_spec(bool with_byte_tokens = true) {
@@ -156,9 +155,11 @@ void test_sentencepiece_specials_and_decode() {
             "without parse_special '<s>' is plain text");
   check_ids(tok.encode("Hello<|user|>", false, true), {kSpmHello, kSpmUser}, "user-defined token parsed");
   const std::vector<int32_t> user_plain = tok.encode("<|user|>", false, false);
-  check(user_plain.size() == 9 && user_plain[1] == spm_byte('<'), "user-defined text is bytes without parse_special: " + ids_text(user_plain));
+  check(user_plain.size() == 9 && user_plain[1] == spm_byte('<'),
+        "user-defined text is bytes without parse_special: " + ids_text(user_plain));
 
-  check_text(tok.decode({1, kSpmHello, kSpmWorld, 2}, false), "Hello world", "decode drops control tokens and the prefix space");
+  check_text(tok.decode({1, kSpmHello, kSpmWorld, 2}, false), "Hello world",
+             "decode drops control tokens and the prefix space");
   check_text(tok.decode({1, kSpmHello, kSpmWorld, 2}, true), "<s>Hello world</s>", "decode renders control tokens");
   check_text(tok.token_to_piece(kSpmWorld, false), " world", "'▁' renders as a space");
   check_text(tok.token_to_piece(spm_byte(0x0A), false), "\n", "byte token renders as its byte");
@@ -217,16 +218,16 @@ VocabSpec bpe_spec(const std::string& pre, std::vector<std::string> merges) {
 }
 
 const std::vector<std::string> kHelloMerges = {
-    "\xC4\xA0 w",          // 256 Ġw  (Ġ is the space stand-in)
-    "o r",                 // 257 or
-    "\xC4\xA0w or",        // 258 Ġwor
-    "l d",                 // 259 ld
-    "\xC4\xA0wor ld",      // 260 Ġworld
-    "H e",                 // 261 He
-    "l l",                 // 262 ll
-    "He ll",               // 263 Hell
-    "Hell o",              // 264 Hello
-    "e l",                 // 265 el
+    "\xC4\xA0 w",      // 256 Ġw  (Ġ is the space stand-in)
+    "o r",             // 257 or
+    "\xC4\xA0w or",    // 258 Ġwor
+    "l d",             // 259 ld
+    "\xC4\xA0wor ld",  // 260 Ġworld
+    "H e",             // 261 He
+    "l l",             // 262 ll
+    "He ll",           // 263 Hell
+    "Hell o",          // 264 Hello
+    "e l",             // 265 el
 };
 
 void test_bpe_merges() {
@@ -252,10 +253,12 @@ void test_bpe_specials() {
   check_ids(tok.encode("<|begin_of_text|>Hello<|eot_id|>", false, true), {bot, 264, eot},
             "parse_special turns control texts into their ids");
   const std::vector<int32_t> plain = tok.encode("<|eot_id|>", false, false);
-  check(plain.size() > 1 && plain[0] == '<', "without parse_special a control text is tokenized as bytes: " + ids_text(plain));
+  check(plain.size() > 1 && plain[0] == '<',
+        "without parse_special a control text is tokenized as bytes: " + ids_text(plain));
   check(tok.is_eog(eot) && tok.is_eog(tok.eos_id()) && !tok.is_eog(bot), "EOT and EOS end generation");
   check_text(tok.decode({bot, 264, 260, eot}, false), "Hello world", "BPE decode skips control tokens");
-  check_text(tok.decode({bot, 264, 260, eot}, true), "<|begin_of_text|>Hello world<|eot_id|>", "BPE decode renders them");
+  check_text(tok.decode({bot, 264, 260, eot}, true), "<|begin_of_text|>Hello world<|eot_id|>",
+             "BPE decode renders them");
   check_text(tok.token_to_piece(256, false), " w", "Ġ decodes to a space");
   // Llama 3 takes a whole word that is a token as is (ignore_merges), even if the merges would not build it.
   VocabSpec extra = bpe_spec("llama-bpe", kHelloMerges);
@@ -269,7 +272,8 @@ void test_bpe_specials() {
   check_ids(Tokenizer(gpt2_extra).encode("xyz", false, false), {'x', 'y', 'z'}, "GPT-2 builds words from merges only");
 }
 
-void check_split(BpePreTokenizer kind, const std::string& text, const std::vector<std::string>& want, const std::string& what) {
+void check_split(BpePreTokenizer kind, const std::string& text, const std::vector<std::string>& want,
+                 const std::string& what) {
   std::vector<TextSpan> spans;
   split_bpe_words(text, kind, spans);
   std::vector<std::string> got;
@@ -294,7 +298,8 @@ void test_pre_tokenizers() {
   check_split(BpePreTokenizer::kGpt2, "HE'LL", {"HE", "'", "LL"}, "GPT-2: contractions are case-sensitive");
   check_split(BpePreTokenizer::kGpt2Digits, "a 123b", {"a", " ", "1", "2", "3", "b"}, "SmolLM: digits split first");
   check_split(BpePreTokenizer::kLlama3, "", {}, "empty text has no words");
-  check_split(BpePreTokenizer::kLlama3, "a\xFF\xFE b", {"a", "\xFF\xFE", " b"}, "invalid UTF-8 bytes are kept, as punctuation");
+  check_split(BpePreTokenizer::kLlama3, "a\xFF\xFE b", {"a", "\xFF\xFE", " b"},
+              "invalid UTF-8 bytes are kept, as punctuation");
   check(bpe_pre_tokenizer_from_name("llama-bpe") == BpePreTokenizer::kLlama3, "llama-bpe selects the Llama 3 scanner");
   check(bpe_pre_tokenizer_from_name("qwen2") == BpePreTokenizer::kQwen2, "qwen2 selects the Qwen2 scanner");
   check(bpe_pre_tokenizer_from_name("default") == BpePreTokenizer::kGpt2, "default selects GPT-2");
@@ -302,7 +307,9 @@ void test_pre_tokenizers() {
 
 const std::vector<std::string> kRoundTripTexts = {
     "Hello world",
-    "caf\xC3\xA9 na\xC3\xAFve \xC3\x9C" "ber Stra\xC3\x9F" "e",
+    "caf\xC3\xA9 na\xC3\xAFve \xC3\x9C"
+    "ber Stra\xC3\x9F"
+    "e",
     "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE3\x81\xAE\xE6\x96\x87",
     "wave \xF0\x9F\x91\x8B\xF0\x9F\x8F\xBD!",
     "a  \n\n\t b",
@@ -322,7 +329,8 @@ void test_round_trips() {
     spec.add_space_prefix = false;
     return Tokenizer(spec);
   }();
-  std::vector<std::pair<std::string, Tokenizer>> tokenizers = {{"SentencePiece", spm}, {"SentencePiece no prefix", spm_no_prefix}};
+  std::vector<std::pair<std::string, Tokenizer>> tokenizers = {{"SentencePiece", spm},
+                                                               {"SentencePiece no prefix", spm_no_prefix}};
   for (const char* pre : {"llama-bpe", "qwen2", "gpt2", "smollm"}) {
     tokenizers.emplace_back(std::string("BPE ") + pre, Tokenizer(bpe_spec(pre, kHelloMerges)));
   }
@@ -332,8 +340,10 @@ void test_round_trips() {
       check_text(tok.decode(ids, false), text, name + " round trip");
     }
     // With parse_special, special tokens come back rendered in place.
-    const std::string with_specials = tok.token_text(tok.bos_id()) + "Hi there" + tok.token_text(tok.eos_id()) + "  next";
-    check_text(tok.decode(tok.encode(with_specials, false, true), true), with_specials, name + " round trip with specials");
+    const std::string with_specials =
+        tok.token_text(tok.bos_id()) + "Hi there" + tok.token_text(tok.eos_id()) + "  next";
+    check_text(tok.decode(tok.encode(with_specials, false, true), true), with_specials,
+               name + " round trip with specials");
   }
 }
 
@@ -352,7 +362,10 @@ void test_streaming_detokenizer() {
   check_text(stream.flush(), "\xEF\xBF\xBD", "flush turns an incomplete character into U+FFFD");
   check_text(stream.push(0xFF), "\xEF\xBF\xBD", "a byte that can never start a character becomes U+FFFD at once");
   check_text(stream.push(0xC3), "", "a 2-byte lead is held");
-  check_text(stream.push('A'), "\xEF\xBF\xBD" "A", "a broken sequence yields U+FFFD, then the next character");
+  check_text(stream.push('A'),
+             "\xEF\xBF\xBD"
+             "A",
+             "a broken sequence yields U+FFFD, then the next character");
 
   // SentencePiece byte tokens, with control tokens hidden unless render_special.
   const Tokenizer spm(spm_spec());
@@ -368,27 +381,98 @@ void test_streaming_detokenizer() {
 }
 
 void test_validation() {
-  check_throws([] { VocabSpec s = spm_spec(); s.model = "wordpiece"; Tokenizer t(s); }, "wordpiece", "unknown model");
-  check_throws([] { VocabSpec s = bpe_spec("mystery", kHelloMerges); Tokenizer t(s); }, "mystery", "unknown pre-tokenizer");
-  check_throws([] { VocabSpec s = spm_spec(); s.scores.pop_back(); Tokenizer t(s); }, "scores", "scores size mismatch");
-  check_throws([] { VocabSpec s = spm_spec(); s.token_types.push_back(1); Tokenizer t(s); }, "token_type", "types size mismatch");
-  check_throws([] { VocabSpec s = spm_spec(); s.token_types[5] = 9; Tokenizer t(s); }, "token_type[5]", "bad token type");
-  check_throws([] { VocabSpec s = spm_spec(); s.bos_id = 283; Tokenizer t(s); }, "bos_token_id", "BOS out of range");
-  check_throws([] { VocabSpec s = spm_spec(); s.eos_id = -7; Tokenizer t(s); }, "eos_token_id", "negative EOS");
-  check_throws([] { VocabSpec s = spm_spec(); s.bos_id = -1; Tokenizer t(s); }, "add_bos", "add_bos without a BOS id");
-  check_throws([] { VocabSpec s = spm_spec(); s.eog_ids = {9999}; Tokenizer t(s); }, "9999", "EOG id out of range");
-  check_throws([] { VocabSpec s = spm_spec(); s.tokens.clear(); s.scores.clear(); s.token_types.clear(); Tokenizer t(s); },
-               "empty", "empty vocabulary");
-  check_throws([] { VocabSpec s = bpe_spec("gpt2", kHelloMerges); s.merges.push_back("qq zz"); Tokenizer t(s); },
-               "merges[10]", "merge naming a missing token");
-  check_throws([] { VocabSpec s = bpe_spec("gpt2", kHelloMerges); s.merges.push_back("nospace"); Tokenizer t(s); },
-               "no space", "merge without a separator");
+  check_throws(
+      [] {
+        VocabSpec s = spm_spec();
+        s.model = "wordpiece";
+        Tokenizer t(s);
+      },
+      "wordpiece", "unknown model");
+  check_throws(
+      [] {
+        VocabSpec s = bpe_spec("mystery", kHelloMerges);
+        Tokenizer t(s);
+      },
+      "mystery", "unknown pre-tokenizer");
+  check_throws(
+      [] {
+        VocabSpec s = spm_spec();
+        s.scores.pop_back();
+        Tokenizer t(s);
+      },
+      "scores", "scores size mismatch");
+  check_throws(
+      [] {
+        VocabSpec s = spm_spec();
+        s.token_types.push_back(1);
+        Tokenizer t(s);
+      },
+      "token_type", "types size mismatch");
+  check_throws(
+      [] {
+        VocabSpec s = spm_spec();
+        s.token_types[5] = 9;
+        Tokenizer t(s);
+      },
+      "token_type[5]", "bad token type");
+  check_throws(
+      [] {
+        VocabSpec s = spm_spec();
+        s.bos_id = 283;
+        Tokenizer t(s);
+      },
+      "bos_token_id", "BOS out of range");
+  check_throws(
+      [] {
+        VocabSpec s = spm_spec();
+        s.eos_id = -7;
+        Tokenizer t(s);
+      },
+      "eos_token_id", "negative EOS");
+  check_throws(
+      [] {
+        VocabSpec s = spm_spec();
+        s.bos_id = -1;
+        Tokenizer t(s);
+      },
+      "add_bos", "add_bos without a BOS id");
+  check_throws(
+      [] {
+        VocabSpec s = spm_spec();
+        s.eog_ids = {9999};
+        Tokenizer t(s);
+      },
+      "9999", "EOG id out of range");
+  check_throws(
+      [] {
+        VocabSpec s = spm_spec();
+        s.tokens.clear();
+        s.scores.clear();
+        s.token_types.clear();
+        Tokenizer t(s);
+      },
+      "empty", "empty vocabulary");
+  check_throws(
+      [] {
+        VocabSpec s = bpe_spec("gpt2", kHelloMerges);
+        s.merges.push_back("qq zz");
+        Tokenizer t(s);
+      },
+      "merges[10]", "merge naming a missing token");
+  check_throws(
+      [] {
+        VocabSpec s = bpe_spec("gpt2", kHelloMerges);
+        s.merges.push_back("nospace");
+        Tokenizer t(s);
+      },
+      "no space", "merge without a separator");
   // Scores and types may be absent: defaults are zeros and NORMAL, with the declared ids as control tokens.
   VocabSpec bare = bpe_spec("gpt2", kHelloMerges);
   bare.token_types.clear();
   const Tokenizer bare_tok(bare);
   check(bare_tok.spec().scores.size() == bare.tokens.size(), "missing scores default to one per token");
-  check_ids(bare_tok.encode("<|end_of_text|>", false, true), {bare_tok.eos_id()}, "declared EOS is special without types");
+  check_ids(bare_tok.encode("<|end_of_text|>", false, true), {bare_tok.eos_id()},
+            "declared EOS is special without types");
 }
 
 }  // namespace

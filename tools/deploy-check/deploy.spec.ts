@@ -43,8 +43,17 @@ describe('deploy units and install script', () => {
   it('gives every service unit the sovren user, its env file and the hardening set', () => {
     for (const name of ['auth', 'billing', 'voice', 'monitoring', 'inference@']) {
       const unit = readFileSync(join(repoRoot, 'deploy', 'systemd', `sovren-${name}.service`), 'utf8');
-      for (const setting of ['User=sovren', 'EnvironmentFile=/etc/sovren/sovren.env', 'Restart=on-failure', 'NoNewPrivileges=yes',
-        'ProtectSystem=strict', 'ReadWritePaths=/data/sovren', 'PrivateTmp=yes', 'ProtectHome=yes', 'CapabilityBoundingSet=\n']) {
+      for (const setting of [
+        'User=sovren',
+        'EnvironmentFile=/etc/sovren/sovren.env',
+        'Restart=on-failure',
+        'NoNewPrivileges=yes',
+        'ProtectSystem=strict',
+        'ReadWritePaths=/data/sovren',
+        'PrivateTmp=yes',
+        'ProtectHome=yes',
+        'CapabilityBoundingSet=\n',
+      ]) {
         expect(`${name}: ${unit.includes(setting)}`).toBe(`${name}: true`);
       }
     }

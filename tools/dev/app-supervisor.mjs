@@ -78,7 +78,8 @@ export class AppSupervisor {
   /** Starts `node dist/apps/<name>/main.js` with its output appended to <logDir>/<name>.log. */
   start(name, port) {
     const script = this.scriptOf(name);
-    if (!existsSync(script)) throw new LauncherError(`${script} does not exist: build the apps first (drop --no-build)`);
+    if (!existsSync(script))
+      throw new LauncherError(`${script} does not exist: build the apps first (drop --no-build)`);
     const logFile = join(this.logDir, `${name}.log`);
     const fd = openSync(logFile, 'a');
     let child;
@@ -135,7 +136,12 @@ export class AppSupervisor {
   }
 
   describe(apps, last) {
-    return [...apps].map((app) => ({ name: app.name, reason: last.get(app.name), logFile: app.logFile, logTail: tailFile(app.logFile) }));
+    return [...apps].map((app) => ({
+      name: app.name,
+      reason: last.get(app.name),
+      logFile: app.logFile,
+      logTail: tailFile(app.logFile),
+    }));
   }
 
   /** Children still running (for the last-resort kill on process exit). */
@@ -147,7 +153,10 @@ export class AppSupervisor {
   async stopAll(timeoutMs = 15_000) {
     this.stopping = true;
     const outcomes = await Promise.all(
-      this.apps.map(async (app) => ({ name: app.name, outcome: await stopProcess(app.child, { timeoutMs, group: true }) })),
+      this.apps.map(async (app) => ({
+        name: app.name,
+        outcome: await stopProcess(app.child, { timeoutMs, group: true }),
+      })),
     );
     return outcomes;
   }

@@ -32,13 +32,18 @@ interface Finished {
   stderr: string;
 }
 
-function startLauncher(args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string; done: Promise<Finished> } {
+function startLauncher(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string; done: Promise<Finished> } {
   const child = spawn(process.execPath, [launcher, ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk) => (stdout += chunk));
   child.stderr?.on('data', (chunk) => (stderr += chunk));
-  const done = new Promise<Finished>((resolvePromise) => child.on('close', (code) => resolvePromise({ code, stdout, stderr })));
+  const done = new Promise<Finished>((resolvePromise) =>
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr })),
+  );
   return { child, output: () => stdout, done };
 }
 
@@ -74,7 +79,10 @@ describe('dev launcher', () => {
   const baseArgs = () => ['--no-build', '--no-migrate', '--dist', distDir];
   // Nothing listens on port 1: the launcher must start its own NATS and (embedded, kept in sovrenRoot) PostgreSQL,
   // which also keeps these specs away from the shared local `sovren` database.
-  const unreachableServers = { SOVREN_NATS_URL: 'nats://127.0.0.1:1', SOVREN_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/sovren' };
+  const unreachableServers = {
+    SOVREN_NATS_URL: 'nats://127.0.0.1:1',
+    SOVREN_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/sovren',
+  };
 
   it('starts its own nats-server and embedded PostgreSQL when none is reachable, then stops them', async () => {
     const run = startLauncher([...baseArgs(), '--exit-when-ready'], { SOVREN_ROOT: sovrenRoot, ...unreachableServers });
@@ -83,7 +91,9 @@ describe('dev launcher', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('starting a local nats-server with JetStream');
     expect(result.stdout).toContain('started embedded PostgreSQL');
-    expect(result.stdout).toMatch(/auth +http:\/\/127\.0\.0\.1:\d+ +http:\/\/127\.0\.0\.1:\d+\/health\/ready +http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    expect(result.stdout).toMatch(
+      /auth +http:\/\/127\.0\.0\.1:\d+ +http:\/\/127\.0\.0\.1:\d+\/health\/ready +http:\/\/127\.0\.0\.1:\d+\/metrics/,
+    );
     expect(result.stdout).toContain('[sovren] all stopped');
     const natsPid = Number(/started nats-server \(pid (\d+)\)/.exec(result.stdout)?.[1]);
     expect(isAlive(natsPid)).toBe(false);
@@ -140,7 +150,11 @@ describe('dev launcher', () => {
   });
 
   it('fails with the log tail of an app that cannot start, and stops the others', async () => {
-    const run = startLauncher([...baseArgs(), '--exit-when-ready'], { SOVREN_ROOT: sovrenRoot, ...unreachableServers, FAIL_APP: 'voice' });
+    const run = startLauncher([...baseArgs(), '--exit-when-ready'], {
+      SOVREN_ROOT: sovrenRoot,
+      ...unreachableServers,
+      FAIL_APP: 'voice',
+    });
     const result = await run.done;
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('voice is not ready: exited (code 3');

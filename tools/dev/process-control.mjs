@@ -128,7 +128,9 @@ export function isPortFree(port, host = '127.0.0.1') {
 export function findFreePort(host = '127.0.0.1') {
   return new Promise((resolvePromise, reject) => {
     const server = createServer();
-    server.once('error', (error) => reject(new LauncherError(`cannot allocate a free port on ${host}: ${error.message}`)));
+    server.once('error', (error) =>
+      reject(new LauncherError(`cannot allocate a free port on ${host}: ${error.message}`)),
+    );
     server.listen({ port: 0, host, exclusive: true }, () => {
       const address = server.address();
       server.close(() => resolvePromise(address.port));

@@ -28,8 +28,7 @@ function parseArgs(argv) {
       if (!argv[index + 1]) throw new LauncherError('--dist needs a directory (the one holding apps/<name>/main.js)');
       options.distDir = resolve(argv[index + 1]);
       index += 1;
-    }
-    else if (arg === '--exit-when-ready') options.exitWhenReady = true;
+    } else if (arg === '--exit-when-ready') options.exitWhenReady = true;
     else if (arg === '--help' || arg === '-h') options.help = true;
     else throw new LauncherError(`unknown option '${arg}' (see --help)`);
   }
@@ -66,7 +65,11 @@ async function runOrFail(label, command, args, env) {
 function printTable(rows) {
   const headers = ['service', 'URL', 'health', 'metrics', 'log file'];
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column].length)));
-  const line = (cells) => cells.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd();
+  const line = (cells) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`\n${line(headers)}\n${line(widths.map((width) => '-'.repeat(width)))}\n`);
   for (const row of rows) process.stdout.write(`${line(row)}\n`);
   process.stdout.write('\n');
@@ -88,7 +91,8 @@ async function main() {
       const timeoutMs = Number(process.env.SOVREN_SHUTDOWN_TIMEOUT_MS ?? 10_000) + 5_000;
       if (started.supervisor) {
         for (const { name, outcome } of await started.supervisor.stopAll(timeoutMs)) {
-          if (outcome !== 'not-running') detail(`${name}: ${outcome === 'killed' ? 'killed after timeout' : 'stopped'}`);
+          if (outcome !== 'not-running')
+            detail(`${name}: ${outcome === 'killed' ? 'killed after timeout' : 'stopped'}`);
         }
       }
       if (started.nats?.started) detail(`nats-server: ${await started.nats.stop()}`);
@@ -157,7 +161,9 @@ async function main() {
     }
     const unbuilt = SERVICES.filter(({ name }) => !existsSync(join(options.distDir, 'apps', name, 'main.js')));
     if (unbuilt.length > 0) {
-      throw new LauncherError(`not built: ${unbuilt.map(({ name }) => join(options.distDir, 'apps', name, 'main.js')).join(', ')} (run without --no-build)`);
+      throw new LauncherError(
+        `not built: ${unbuilt.map(({ name }) => join(options.distDir, 'apps', name, 'main.js')).join(', ')} (run without --no-build)`,
+      );
     }
 
     const sovrenRoot = resolve(process.env.SOVREN_ROOT || join(repoRoot, '.sovren'));
@@ -166,7 +172,12 @@ async function main() {
 
     // (3) NATS
     step(3, 'NATS');
-    started.nats = await ensureNats({ url: process.env.SOVREN_NATS_URL || 'nats://127.0.0.1:4222', root: sovrenRoot, logDir, log: detail });
+    started.nats = await ensureNats({
+      url: process.env.SOVREN_NATS_URL || 'nats://127.0.0.1:4222',
+      root: sovrenRoot,
+      logDir,
+      log: detail,
+    });
 
     // (4) PostgreSQL
     step(4, 'PostgreSQL');
@@ -193,7 +204,9 @@ async function main() {
       // Billing refuses to start without Kill Bill credentials. In development there is usually no Kill Bill: give
       // it placeholders and say so; usage events then wait in JetStream until a real Kill Bill is configured.
       // Expected in development (like the embedded PostgreSQL), so a note on stdout rather than a warning.
-      detail('Kill Bill not configured (SOVREN_KILLBILL_URL/_API_SECRET/_PASSWORD): billing starts with development placeholders; usage waits in JetStream until one is');
+      detail(
+        'Kill Bill not configured (SOVREN_KILLBILL_URL/_API_SECRET/_PASSWORD): billing starts with development placeholders; usage waits in JetStream until one is',
+      );
       appEnv.SOVREN_KILLBILL_API_SECRET ||= 'development-only';
       appEnv.SOVREN_KILLBILL_PASSWORD ||= 'development-only';
     }
@@ -232,7 +245,9 @@ async function main() {
     const result = await started.supervisor.waitUntilReady(READY_TIMEOUT_MS);
     if (!result.ok) {
       for (const app of result.notReady) {
-        process.stderr.write(`\n[sovren] ${app.name} is not ready: ${app.reason}\n--- last lines of ${app.logFile} ---\n${app.logTail}\n`);
+        process.stderr.write(
+          `\n[sovren] ${app.name} is not ready: ${app.reason}\n--- last lines of ${app.logFile} ---\n${app.logTail}\n`,
+        );
       }
       throw new LauncherError(`not ready: ${result.notReady.map(({ name }) => name).join(', ')}`);
     }
@@ -247,7 +262,9 @@ async function main() {
       }),
     );
     detail(`NATS ${started.nats.url}${started.nats.started ? ' (started by the launcher)' : ''}`);
-    detail(`PostgreSQL ${redactUrl(started.postgres.url)}${started.postgres.started ? ' (embedded, started by the launcher)' : ''}`);
+    detail(
+      `PostgreSQL ${redactUrl(started.postgres.url)}${started.postgres.started ? ' (embedded, started by the launcher)' : ''}`,
+    );
 
     if (options.exitWhenReady) {
       await shutdown('--exit-when-ready');
@@ -261,7 +278,9 @@ async function main() {
   } catch (error) {
     if (interrupted) return 0;
     process.stderr.write(`[sovren] ${error instanceof LauncherError ? error.message : error.stack}\n`);
-    await shutdown('start-up failed').catch((stopError) => process.stderr.write(`[sovren] shutdown failed: ${stopError.message}\n`));
+    await shutdown('start-up failed').catch((stopError) =>
+      process.stderr.write(`[sovren] shutdown failed: ${stopError.message}\n`),
+    );
     return 1;
   }
 }

@@ -20,9 +20,42 @@ import {
 const SKIPPED_DIRS = new Set(['node_modules', 'dist', 'build', '.git', '.nx', 'coverage', 'tmp', '.sovren', 'out-tsc']);
 const LOCKFILES = new Set(['package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml']);
 const BINARY_EXTENSIONS = new Set([
-  '.png', '.jpg', '.jpeg', '.gif', '.ico', '.webp', '.pdf', '.zip', '.gz', '.tgz', '.xz', '.bz2', '.7z',
-  '.gguf', '.bin', '.onnx', '.pt', '.safetensors', '.so', '.a', '.o', '.node', '.wasm', '.wav', '.mp3',
-  '.flac', '.ogg', '.db', '.sqlite', '.woff', '.woff2', '.ttf', '.otf', '.eot', '.exe', '.dll',
+  '.png',
+  '.jpg',
+  '.jpeg',
+  '.gif',
+  '.ico',
+  '.webp',
+  '.pdf',
+  '.zip',
+  '.gz',
+  '.tgz',
+  '.xz',
+  '.bz2',
+  '.7z',
+  '.gguf',
+  '.bin',
+  '.onnx',
+  '.pt',
+  '.safetensors',
+  '.so',
+  '.a',
+  '.o',
+  '.node',
+  '.wasm',
+  '.wav',
+  '.mp3',
+  '.flac',
+  '.ogg',
+  '.db',
+  '.sqlite',
+  '.woff',
+  '.woff2',
+  '.ttf',
+  '.otf',
+  '.eot',
+  '.exe',
+  '.dll',
 ]);
 // Larger files are generated artefacts or data, not source.
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
@@ -48,7 +81,8 @@ export function listSourceFiles(root) {
   } catch (error) {
     // Not a git work tree (or git missing): fall back to walking the directory.
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    if (process.env.SOVEREIGNTY_LINT_DEBUG) process.stderr.write(`sovereignty-lint: git ls-files unavailable (${reason}), walking ${root}\n`);
+    if (process.env.SOVEREIGNTY_LINT_DEBUG)
+      process.stderr.write(`sovereignty-lint: git ls-files unavailable (${reason}), walking ${root}\n`);
     fromGit = undefined;
   }
   const files = fromGit ?? walk(root, root);
@@ -88,7 +122,13 @@ export function scanText(relativePath, text) {
     lines.forEach((lineText, index) => {
       for (const packageName of lockfilePackages(lineText)) {
         const rule = forbiddenPackageRule(packageName);
-        if (rule) findings.push({ line: index + 1, column: lineText.indexOf(packageName) + 1, rule: `${rule}/dependency`, text: packageName });
+        if (rule)
+          findings.push({
+            line: index + 1,
+            column: lineText.indexOf(packageName) + 1,
+            rule: `${rule}/dependency`,
+            text: packageName,
+          });
       }
     });
     return findings;
@@ -177,7 +217,9 @@ function main(argv) {
   try {
     stats = statSync(root);
   } catch (error) {
-    process.stderr.write(`sovereignty-lint: cannot read root directory ${root}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `sovereignty-lint: cannot read root directory ${root}: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     return 2;
   }
   if (!stats.isDirectory()) {
@@ -196,7 +238,9 @@ function main(argv) {
     );
     return 1;
   }
-  process.stdout.write(`sovereignty-lint: ${filesScanned} files scanned under ${root}, no forbidden hosts, SDKs or SMS features.\n`);
+  process.stdout.write(
+    `sovereignty-lint: ${filesScanned} files scanned under ${root}, no forbidden hosts, SDKs or SMS features.\n`,
+  );
   return 0;
 }
 

@@ -93,7 +93,9 @@ describe('sovereignty lint', () => {
     const run = runLint(workDir);
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/package\.json:4:\d+ {2}forbidden-sdk\/payment-api\/dependency {2}stripe/);
-    expect(run.stdout).toMatch(/package-lock\.json:\d+:\d+ {2}forbidden-sdk\/analytics-saas\/dependency {2}@sentry\/node/);
+    expect(run.stdout).toMatch(
+      /package-lock\.json:\d+:\d+ {2}forbidden-sdk\/analytics-saas\/dependency {2}@sentry\/node/,
+    );
   });
 
   it('fails on an SMS route, subject and identifier', () => {

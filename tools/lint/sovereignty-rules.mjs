@@ -89,16 +89,35 @@ export const FORBIDDEN_PACKAGE_GROUPS = [
   {
     rule: 'forbidden-sdk/llm-api',
     packages: [
-      'openai', '@anthropic-ai/*', '@google/generative-ai', '@google/genai', '@google-ai/*', 'cohere-ai',
-      '@mistralai/*', 'groq-sdk', 'together-ai', '@huggingface/inference', 'replicate', '@ai-sdk/*',
-      '@langchain/openai', '@langchain/anthropic', '@langchain/google-genai', 'elevenlabs', '@deepgram/sdk',
+      'openai',
+      '@anthropic-ai/*',
+      '@google/generative-ai',
+      '@google/genai',
+      '@google-ai/*',
+      'cohere-ai',
+      '@mistralai/*',
+      'groq-sdk',
+      'together-ai',
+      '@huggingface/inference',
+      'replicate',
+      '@ai-sdk/*',
+      '@langchain/openai',
+      '@langchain/anthropic',
+      '@langchain/google-genai',
+      'elevenlabs',
+      '@deepgram/sdk',
       'assemblyai',
     ],
   },
   {
     rule: 'forbidden-sdk/cloud-api',
     packages: [
-      'aws-sdk', '@aws-sdk/*', '@google-cloud/*', 'googleapis', 'firebase', 'firebase-admin',
+      'aws-sdk',
+      '@aws-sdk/*',
+      '@google-cloud/*',
+      'googleapis',
+      'firebase',
+      'firebase-admin',
       // @azure/msal-* is Microsoft's OAuth client library, which the auth service may use for login.
       '@azure/*',
     ],
@@ -111,23 +130,58 @@ export const FORBIDDEN_PACKAGE_GROUPS = [
   {
     rule: 'forbidden-sdk/email-api',
     packages: [
-      '@sendgrid/*', 'sendgrid', 'mailgun.js', 'mailgun-js', 'postmark', 'sparkpost', 'mandrill-api',
-      '@mailchimp/*', 'node-mailjet', '@getbrevo/*', 'sib-api-v3-sdk', 'resend',
+      '@sendgrid/*',
+      'sendgrid',
+      'mailgun.js',
+      'mailgun-js',
+      'postmark',
+      'sparkpost',
+      'mandrill-api',
+      '@mailchimp/*',
+      'node-mailjet',
+      '@getbrevo/*',
+      'sib-api-v3-sdk',
+      'resend',
     ],
   },
   {
     rule: 'forbidden-sdk/payment-api',
     packages: [
-      'stripe', '@stripe/*', 'paypal-rest-sdk', '@paypal/*', 'braintree', 'square', 'squareup', 'razorpay',
-      '@adyen/*', 'authorizenet',
+      'stripe',
+      '@stripe/*',
+      'paypal-rest-sdk',
+      '@paypal/*',
+      'braintree',
+      'square',
+      'squareup',
+      'razorpay',
+      '@adyen/*',
+      'authorizenet',
     ],
   },
   {
     rule: 'forbidden-sdk/analytics-saas',
     packages: [
-      'analytics-node', '@segment/*', 'mixpanel', 'mixpanel-browser', '@amplitude/*', 'amplitude-js',
-      '@sentry/*', 'dd-trace', '@datadog/*', 'datadog-metrics', 'newrelic', '@newrelic/*', 'bugsnag',
-      '@bugsnag/*', 'posthog-node', 'posthog-js', '@honeycombio/*', 'rollbar', 'logrocket', '@logtail/*',
+      'analytics-node',
+      '@segment/*',
+      'mixpanel',
+      'mixpanel-browser',
+      '@amplitude/*',
+      'amplitude-js',
+      '@sentry/*',
+      'dd-trace',
+      '@datadog/*',
+      'datadog-metrics',
+      'newrelic',
+      '@newrelic/*',
+      'bugsnag',
+      '@bugsnag/*',
+      'posthog-node',
+      'posthog-js',
+      '@honeycombio/*',
+      'rollbar',
+      'logrocket',
+      '@logtail/*',
     ],
   },
   {
@@ -168,7 +222,11 @@ export const IMPORT_PATTERNS = [
 // string literals), never prose like "voice only, no SMS".
 export const MESSAGING_FEATURE_PATTERNS = [
   // e.g. sendSms, send_sms, receive-sms, handleSMS  (sovereignty-lint-allow: examples of what this rule catches)
-  { rule: 'sms-feature/identifier', pattern: /\b(?:send|receive|recv|get|list|create|handle|dispatch|deliver|queue|process|post|on|inbound|outbound)[_-]?sms\w*/gi },
+  {
+    rule: 'sms-feature/identifier',
+    pattern:
+      /\b(?:send|receive|recv|get|list|create|handle|dispatch|deliver|queue|process|post|on|inbound|outbound)[_-]?sms\w*/gi,
+  },
   // e.g. SmsService, SMSController, smsGateway, SMS_API_KEY, sms_enabled  (sovereignty-lint-allow: examples)
   { rule: 'sms-feature/identifier', pattern: /\b(?:Sms|SMS|sms)(?:[A-Z][a-z]\w*|_\w+)/g },
   // e.g. isSmsEnabled, allowSMS, inboundSms  (sovereignty-lint-allow: examples)
@@ -176,9 +234,15 @@ export const MESSAGING_FEATURE_PATTERNS = [
   // e.g. ALLOW_SMS, inbound_sms  (sovereignty-lint-allow: examples)
   { rule: 'sms-feature/identifier', pattern: /\b\w+_(?:sms|SMS)\b/g },
   // a string literal whose path, subject or value segment is sms, e.g. '/api/v1/sms', 'voice.sms.send', 'sms'  (sovereignty-lint-allow: examples)
-  { rule: 'sms-feature/route-or-subject', pattern: /['"`](?:[^'"`\s]*[/.:])?(?:sms|SMS|Sms)(?:[/.:?][^'"`\s]*)?['"`]/g },
+  {
+    rule: 'sms-feature/route-or-subject',
+    pattern: /['"`](?:[^'"`\s]*[/.:])?(?:sms|SMS|Sms)(?:[/.:?][^'"`\s]*)?['"`]/g,
+  },
   // messaging endpoints of carriers (Skyetel's and look-alikes) as route strings
-  { rule: 'sms-feature/messaging-endpoint', pattern: /['"`][^'"`\s]*\/v1\/(?:messages|messaging|mms)\b[^'"`\s]*['"`]/g },
+  {
+    rule: 'sms-feature/messaging-endpoint',
+    pattern: /['"`][^'"`\s]*\/v1\/(?:messages|messaging|mms)\b[^'"`\s]*['"`]/g,
+  },
 ];
 
 // An inline, reasoned exception: `// sovereignty-lint-allow: <reason>` on the same line.

@@ -65,7 +65,8 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not true after ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not true after ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -125,7 +126,9 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
   it('shows every service and its instance up in GET /api/v1/status', async () => {
     const all = await waitFor('every service up', 30_000, async () => {
       const s = await status();
-      return s.state === 'up' && SERVICES.every((n) => s.services.find((x) => x.service === n)?.state === 'up') ? s : undefined;
+      return s.state === 'up' && SERVICES.every((n) => s.services.find((x) => x.service === n)?.state === 'up')
+        ? s
+        : undefined;
     });
     for (const name of SERVICES) {
       const service = all.services.find((x) => x.service === name)!;
@@ -154,14 +157,18 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     expect(value('sovren_gpu_ecc_uncorrected_errors_total', { gpu: '1' })).toBeUndefined(); // [N/A]
     await waitFor('service gauges', 10_000, async () => {
       const text = await (await fetch(monitoringUrl('/metrics'))).text();
-      return parsePrometheusText(text).samples.filter((s) => s.name === 'sovren_monitoring_service_up' && s.value === 1).length === SERVICES.length
+      return parsePrometheusText(text).samples.filter((s) => s.name === 'sovren_monitoring_service_up' && s.value === 1)
+        .length === SERVICES.length
         ? true
         : undefined;
     });
   });
 
   it('a real Prometheus with deploy/prometheus scrapes every service and finds every target up', async () => {
-    const targetsEnv: NodeJS.ProcessEnv = { SOVREN_HOST: '127.0.0.1', SOVREN_INFERENCE_WORKERS: `0:${platform.service('inference').port}` };
+    const targetsEnv: NodeJS.ProcessEnv = {
+      SOVREN_HOST: '127.0.0.1',
+      SOVREN_INFERENCE_WORKERS: `0:${platform.service('inference').port}`,
+    };
     for (const name of SERVICES) targetsEnv[`SOVREN_${name.toUpperCase()}_PORT`] = String(platform.service(name).port);
     const prometheus = await PrometheusTestServer.start(targetsEnv);
     try {
@@ -169,9 +176,13 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
         const active = await prometheus.activeTargets();
         return active.length === SERVICES.length && active.every((t) => t.health === 'up') ? active : undefined;
       });
-      expect(targets.map((t) => t.labels['unit']).sort()).toEqual(
-        ['sovren-auth.service', 'sovren-billing.service', 'sovren-inference@0.service', 'sovren-monitoring.service', 'sovren-voice.service'],
-      );
+      expect(targets.map((t) => t.labels['unit']).sort()).toEqual([
+        'sovren-auth.service',
+        'sovren-billing.service',
+        'sovren-inference@0.service',
+        'sovren-monitoring.service',
+        'sovren-voice.service',
+      ]);
       expect(targets.find((t) => t.labels['unit'] === 'sovren-inference@0.service')?.labels['gpu']).toBe('0');
     } finally {
       await prometheus.stop();
@@ -181,21 +192,34 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
   it('every Grafana dashboard is valid JSON whose every query names a metric the services export', async () => {
     const exported = new Set<string>();
     for (const name of SERVICES) {
-      const { samples, types } = parsePrometheusText(await (await fetch(`${platform.service(name).baseUrl}/metrics`)).text());
+      const { samples, types } = parsePrometheusText(
+        await (await fetch(`${platform.service(name).baseUrl}/metrics`)).text(),
+      );
       for (const sample of samples) exported.add(sample.name);
       for (const [family, type] of types) {
         exported.add(family);
         // A histogram with no observation yet still declares its family; its series names are known.
-        if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${family}${suffix}`);
+        if (type === 'histogram')
+          for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${family}${suffix}`);
       }
     }
     const dir = join(workspaceRoot, 'deploy/grafana/dashboards');
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(['sovren-billing.json', 'sovren-gpus.json', 'sovren-inference.json', 'sovren-platform.json', 'sovren-voice.json']);
+    expect(files.sort()).toEqual([
+      'sovren-billing.json',
+      'sovren-gpus.json',
+      'sovren-inference.json',
+      'sovren-platform.json',
+      'sovren-voice.json',
+    ]);
     const missing: string[] = [];
     let queries = 0;
     for (const file of files) {
-      const dashboard = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { uid: string; title: string; panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
+      const dashboard = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+        uid: string;
+        title: string;
+        panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+      };
       expect(dashboard.uid).toMatch(/^sovren-/);
       for (const panel of dashboard.panels) {
         for (const target of panel.targets ?? []) {
@@ -234,7 +258,10 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
       alerts.find((a) => a.rule === 'ServiceDown' && a.service === victim && a.state === 'firing'),
     );
     expect(firing).toMatchObject({ fingerprint: `ServiceDown:${victim}`, severity: 'critical' });
-    const firingMail = await smtp.waitFor((m) => /Subject: \[FIRING critical\] SOVREN ServiceDown billing/.test(m.raw), 15_000);
+    const firingMail = await smtp.waitFor(
+      (m) => /Subject: \[FIRING critical\] SOVREN ServiceDown billing/.test(m.raw),
+      15_000,
+    );
     expect(firingMail.to.sort()).toEqual([...RECIPIENTS].sort());
     expect(firingMail.from).toBe('monitoring@sovren.test');
     expect(firingMail.raw).toContain('billing is down');
@@ -262,19 +289,22 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     const history = await waitFor('alert history row resolved', 10_000, async () => {
       const res = await fetch(monitoringUrl('/api/v1/alerts?limit=10'), asAdmin());
       const body = (await res.json()) as Envelope;
-      const row = (body.data.history as Array<{ fingerprint: string; resolvedAt: string | null; firedAt: string }>).find(
-        (r) => r.fingerprint === `ServiceDown:${victim}` && r.resolvedAt !== null,
-      );
+      const row = (
+        body.data.history as Array<{ fingerprint: string; resolvedAt: string | null; firedAt: string }>
+      ).find((r) => r.fingerprint === `ServiceDown:${victim}` && r.resolvedAt !== null);
       return row;
     });
     expect(history.firedAt).toBe(firing.startsAt);
     expect(history.resolvedAt).toBe(resolved.endsAt);
-    const rows = ((await (await fetch(monitoringUrl('/api/v1/alerts?limit=100'), asAdmin())).json()) as Envelope).data.history as Array<{ fingerprint: string }>;
+    const rows = ((await (await fetch(monitoringUrl('/api/v1/alerts?limit=100'), asAdmin())).json()) as Envelope).data
+      .history as Array<{ fingerprint: string }>;
     expect(rows.filter((r) => r.fingerprint === `ServiceDown:${victim}`)).toHaveLength(1);
   });
 
   it('shows services degraded, naming the failing dependency, while PostgreSQL refuses them; ReadinessFailing fires and resolves', async () => {
-    const admin = new Client({ connectionString: process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+    const admin = new Client({
+      connectionString: process.env['SOVREN_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    });
     const database = new URL(platform.database.url).pathname.slice(1);
     expect(database).toMatch(/^sovren_test_it_[0-9a-f]+$/);
     await admin.connect();
@@ -316,7 +346,9 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     const user = await fetch(monitoringUrl('/api/v1/alerts'), { headers: { 'X-API-Key': userKey } });
     expect(user.status).toBe(403);
     expect(((await user.json()) as Envelope).error.message).toMatch(/requires role: admin/);
-    const forged = await fetch(monitoringUrl('/api/v1/alerts'), { headers: { 'X-API-Key': `${adminKey.slice(0, -4)}AAAA` } });
+    const forged = await fetch(monitoringUrl('/api/v1/alerts'), {
+      headers: { 'X-API-Key': `${adminKey.slice(0, -4)}AAAA` },
+    });
     expect(forged.status).toBe(401);
     const admin = await fetch(monitoringUrl('/api/v1/alerts'), asAdmin());
     expect(admin.status).toBe(200);

@@ -36,7 +36,14 @@ describe('SOVREN platform', () => {
     platform = await Platform.start({
       env: {
         SOVREN_AUTH_OIDC_PROVIDERS: JSON.stringify([
-          { id: 'corp', name: 'Corp SSO', type: 'oidc', issuer: issuerUrl, client_id: 'corp-client', client_secret: 'corp-secret' },
+          {
+            id: 'corp',
+            name: 'Corp SSO',
+            type: 'oidc',
+            issuer: issuerUrl,
+            client_id: 'corp-client',
+            client_secret: 'corp-secret',
+          },
         ]),
         SOVREN_EGRESS_ALLOWLIST: [...DEFAULT_EGRESS_ALLOWLIST, new URL(issuerUrl).host].join(','),
       },
@@ -56,7 +63,11 @@ describe('SOVREN platform', () => {
     expect(ready.status).toBe(200);
     expect(ready.headers.get('x-request-id')).toBe(`ready-${name}`);
     const body = await envelope(ready);
-    expect(body).toMatchObject({ success: true, data: { status: 'ready' }, meta: { version: 'v1', request_id: `ready-${name}` } });
+    expect(body).toMatchObject({
+      success: true,
+      data: { status: 'ready' },
+      meta: { version: 'v1', request_id: `ready-${name}` },
+    });
     expect(typeof body.meta.timestamp).toBe('string');
     expect(body.data.checks.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(['nats', 'postgres']));
   });
@@ -71,7 +82,10 @@ describe('SOVREN platform', () => {
     expect(types.get('sovren_http_request_duration_seconds')).toBe('histogram');
     expect(types.get('process_cpu_seconds_total')).toBe('counter');
     const live = samples.find(
-      (x) => x.name === 'sovren_http_request_duration_seconds_count' && x.labels['route'] === '/health/live' && x.labels['status'] === '200',
+      (x) =>
+        x.name === 'sovren_http_request_duration_seconds_count' &&
+        x.labels['route'] === '/health/live' &&
+        x.labels['status'] === '200',
     );
     expect(live?.value).toBeGreaterThanOrEqual(1);
     expect(live?.labels['service']).toBe(name);
@@ -91,7 +105,10 @@ describe('SOVREN platform', () => {
     // The provider sends the browser to the configured public URL; this test reaches auth on its own port.
     const back = new URL(atProvider.headers.get('location') as string);
     expect(back.pathname).toBe('/api/v1/auth/callback/corp');
-    const callback = await fetch(`${auth}${back.pathname}${back.search}`, { redirect: 'manual', headers: { cookie: binding } });
+    const callback = await fetch(`${auth}${back.pathname}${back.search}`, {
+      redirect: 'manual',
+      headers: { cookie: binding },
+    });
     expect(callback.status).toBe(302);
     expect(callback.headers.get('location')).toBe('/welcome');
     const access = callback.headers.getSetCookie().find((cookie) => cookie.startsWith('sovren_access='));
@@ -169,7 +186,10 @@ describe('SOVREN platform', () => {
     await platform.waitUntil(503, 30_000);
     const res = await fetch(`${platform.service('voice').baseUrl}/health/ready`);
     const body = await envelope(res);
-    expect(body).toMatchObject({ success: false, error: { code: 'SERVICE_UNAVAILABLE', details: { failing: ['nats'] } } });
+    expect(body).toMatchObject({
+      success: false,
+      error: { code: 'SERVICE_UNAVAILABLE', details: { failing: ['nats'] } },
+    });
     await platform.nats.restart();
     await platform.waitUntil(200, 30_000);
   });
@@ -180,14 +200,20 @@ describe('SOVREN platform', () => {
     await new Promise((r) => setTimeout(r, 200));
     const json = s.process.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     expect(json.length).toBeGreaterThan(0);
-    expect(json.every((l) => typeof l.time === 'string' && typeof l.level === 'string' && l.service === 'monitoring')).toBe(true);
+    expect(
+      json.every((l) => typeof l.time === 'string' && typeof l.level === 'string' && l.service === 'monitoring'),
+    ).toBe(true);
     expect(json.some((l) => l.request_id === 'trace-me-123')).toBe(true);
   });
 
   it('shuts every service down cleanly on SIGTERM', async () => {
     for (const s of platform.services.values()) {
       const result = await s.process.stop(10_000);
-      expect({ service: s.name, code: result.code, forced: result.forced }).toEqual({ service: s.name, code: 0, forced: false });
+      expect({ service: s.name, code: result.code, forced: result.forced }).toEqual({
+        service: s.name,
+        code: 0,
+        forced: false,
+      });
     }
   });
 });

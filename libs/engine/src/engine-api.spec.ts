@@ -65,7 +65,9 @@ describe('model info', () => {
       chatTemplate: spm.vocab.chatTemplate,
       threads: 2,
     });
-    const matrices = c.vocabSize * c.dim * 2 + c.nLayers * (c.dim * c.dim * 2 + c.dim * c.headDim * c.nKvHeads * 2 + 3 * c.dim * c.hiddenDim);
+    const matrices =
+      c.vocabSize * c.dim * 2 +
+      c.nLayers * (c.dim * c.dim * 2 + c.dim * c.headDim * c.nKvHeads * 2 + 3 * c.dim * c.hiddenDim);
     const vectors = c.dim * (1 + 2 * c.nLayers);
     expect(info.parameterCount).toBe(matrices + vectors);
     expect(info.tensorTypes['F32']).toEqual({ tensors: 3 + 9 * c.nLayers, elements: matrices + vectors });
@@ -103,7 +105,9 @@ describe('tokenizer through the binding', () => {
   });
 
   it('rejects token ids outside the vocabulary, naming the id', () => {
-    expect(() => spmModel.detokenize([1, spm.weights.config.vocabSize])).toThrow(`token id ${spm.weights.config.vocabSize}`);
+    expect(() => spmModel.detokenize([1, spm.weights.config.vocabSize])).toThrow(
+      `token id ${spm.weights.config.vocabSize}`,
+    );
     expect(() => spmModel.detokenize([1.5] as number[])).toThrow('ids[0] is not an integer token id');
   });
 });
@@ -111,7 +115,9 @@ describe('tokenizer through the binding', () => {
 describe('generation', () => {
   it('streams every token through onToken before the promise settles, and the pieces add up to the text', async () => {
     const steps: GenerationStep[] = [];
-    const result = await bpeModel.createSequence().generate({ text: 'Le café' }, { temperature: 0, maxTokens: 24 }, (s) => steps.push(s));
+    const result = await bpeModel
+      .createSequence()
+      .generate({ text: 'Le café' }, { temperature: 0, maxTokens: 24 }, (s) => steps.push(s));
     expect(result.completionTokens).toBe(result.ids.length);
     expect(steps.map((s) => s.id)).toEqual(result.ids);
     expect(steps.map((s) => s.text).join('')).toBe(result.text);
@@ -224,9 +230,13 @@ describe('cancellation', () => {
     const controller = new AbortController();
     const result = await spmModel
       .createSequence()
-      .generate({ tokens: prompt(spmModel, 4) }, { temperature: 0, maxTokens: 1000, signal: controller.signal }, (step) => {
-        if (step.id >= 0) controller.abort();
-      });
+      .generate(
+        { tokens: prompt(spmModel, 4) },
+        { temperature: 0, maxTokens: 1000, signal: controller.signal },
+        (step) => {
+          if (step.id >= 0) controller.abort();
+        },
+      );
     expect(result.finishReason).toBe('cancelled');
   });
 
@@ -262,7 +272,9 @@ describe('context size', () => {
   it('refuses tokens past the end of a partly filled context', () => {
     const seq = bpeModel.createSequence();
     seq.evaluate(new Array(100).fill(5));
-    expect(() => seq.evaluate(new Array(40).fill(5))).toThrow('context size 128 exceeded: 100 tokens in the sequence + 40 new');
+    expect(() => seq.evaluate(new Array(40).fill(5))).toThrow(
+      'context size 128 exceeded: 100 tokens in the sequence + 40 new',
+    );
     expect(seq.position).toBe(100);
   });
 
@@ -300,7 +312,9 @@ describe('closing', () => {
   it('cancels a running generation when the model closes', async () => {
     const model = await loadModel(spm.path, { threads: 1 });
     const seq = model.createSequence();
-    const running = seq.generate({ tokens: prompt(model, 4) }, { temperature: 0, maxTokens: 1800 }, () => model.close());
+    const running = seq.generate({ tokens: prompt(model, 4) }, { temperature: 0, maxTokens: 1800 }, () =>
+      model.close(),
+    );
     const result = await running;
     expect(result.finishReason).toBe('cancelled');
     expect(() => seq.evaluate([1])).toThrow('model is closed');
@@ -327,7 +341,9 @@ describe('errors from bad files and arguments', () => {
 
   it('names a tensor whose shape disagrees with the hyper-parameters', async () => {
     const broken = await writeTinyModel(join(dir, 'shape.gguf'), { declared: { feedForwardLength: 768 } });
-    await expect(loadModel(broken.path)).rejects.toThrow("tensor 'blk.0.ffn_gate.weight' has shape [256, 512], expected [256, 768]");
+    await expect(loadModel(broken.path)).rejects.toThrow(
+      "tensor 'blk.0.ffn_gate.weight' has shape [256, 512], expected [256, 768]",
+    );
   });
 
   it('names an unsupported architecture', async () => {
@@ -368,7 +384,16 @@ describe('addon resolution', () => {
 
 describe('benchmark models', () => {
   it('streams a realistic-layout model to disk that the engine loads and runs', async () => {
-    const shape = { name: 'bench-small', dim: 256, hiddenDim: 768, nLayers: 2, nHeads: 8, nKvHeads: 2, vocabSize: 2048, contextLength: 256 };
+    const shape = {
+      name: 'bench-small',
+      dim: 256,
+      hiddenDim: 768,
+      nLayers: 2,
+      nHeads: 8,
+      nKvHeads: 2,
+      vocabSize: 2048,
+      contextLength: 256,
+    };
     const written = await writeBenchmarkModel(join(dir, 'bench.gguf'), { type: TensorType.Q4_K, shape });
     const model = await loadModel(written.path, { threads: 2 });
     try {

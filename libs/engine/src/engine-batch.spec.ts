@@ -6,7 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { BatchEntry, BatchEntryResult, EngineModel, EngineSequence, SamplerSettings, TokenIds, loadModel } from './engine';
+import {
+  BatchEntry,
+  BatchEntryResult,
+  EngineModel,
+  EngineSequence,
+  SamplerSettings,
+  TokenIds,
+  loadModel,
+} from './engine';
 import { TensorType } from './quant/tensor-type';
 import { referenceGreedy, relativeL2 } from './testing/reference-forward';
 import { TRAINING_CORPUS } from './testing/test-vocab';
@@ -115,7 +123,9 @@ describe('batched steps over several sequences (F32)', () => {
     const eog = f32Model.info().specialTokens.eog;
     for (const [i, plan] of plans.entries()) {
       expect(runs[i].tokens).toEqual(referenceGreedy(f32.weights, plan.prompt, 14, eog));
-      const alone = await f32Model.createSequence().generate({ tokens: plan.prompt }, { temperature: 0, maxTokens: 14 });
+      const alone = await f32Model
+        .createSequence()
+        .generate({ tokens: plan.prompt }, { temperature: 0, maxTokens: 14 });
       expect(runs[i].tokens).toEqual(alone.ids);
     }
   });
@@ -147,7 +157,9 @@ describe('batched steps over several sequences (F32)', () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     try {
-      const running = f32Model.step(sequences.map((sequence, i) => ({ sequence, tokens: corpus(f32Model, 300, i), sample: true })));
+      const running = f32Model.step(
+        sequences.map((sequence, i) => ({ sequence, tokens: corpus(f32Model, 300, i), sample: true })),
+      );
       await running;
       expect(ticks).toBeGreaterThan(0);
     } finally {
@@ -207,13 +219,20 @@ describe('sampling through steps', () => {
     seed: 4242,
   };
 
-  async function sampleThroughSteps(model: EngineModel, sequence: EngineSequence, prompt: number[], companions: EngineSequence[]) {
+  async function sampleThroughSteps(
+    model: EngineModel,
+    sequence: EngineSequence,
+    prompt: number[],
+    companions: EngineSequence[],
+  ) {
     const tokens: number[] = [];
     let text = '';
     let input: number[] = prompt;
     for (let i = 0; i < 40; i++) {
       const entries: BatchEntry[] = [{ sequence, tokens: input, sample: true }];
-      companions.forEach((c, k) => entries.push({ sequence: c, tokens: [5 + ((i + k) % 40)], sample: (i + k) % 2 === 0 }));
+      companions.forEach((c, k) =>
+        entries.push({ sequence: c, tokens: [5 + ((i + k) % 40)], sample: (i + k) % 2 === 0 }),
+      );
       const [result] = await model.step(entries);
       if (result.endOfGeneration) break;
       tokens.push(result.token);
@@ -253,7 +272,9 @@ describe('sampling through steps', () => {
     const sequence = f32Model.createSequence();
     sequence.setSampler(settings);
     const companions = [f32Model.createSequence(), f32Model.createSequence()];
-    await f32Model.step(companions.map((c, k) => ({ sequence: c, tokens: corpus(f32Model, 5 + 9 * k), sample: false })));
+    await f32Model.step(
+      companions.map((c, k) => ({ sequence: c, tokens: corpus(f32Model, 5 + 9 * k), sample: false })),
+    );
     const tokens: number[] = [];
     let input = prompt;
     for (let i = 0; i < 40; i++) {
@@ -272,7 +293,9 @@ describe('sampling through steps', () => {
   it('rejects bad sampler settings naming the parameter and keeps the previous sampler', async () => {
     const sequence = f32Model.createSequence();
     expect(() => sequence.setSampler({ topP: 2 })).toThrow('top_p must be in [0, 1]');
-    expect(() => sequence.setSampler({ temperature: 'hot' as unknown as number })).toThrow('settings.temperature must be a number');
+    expect(() => sequence.setSampler({ temperature: 'hot' as unknown as number })).toThrow(
+      'settings.temperature must be a number',
+    );
     expect(() => sequence.setSampler({ seed: -1 })).toThrow('settings.seed must not be negative');
     sequence.setSampler(GREEDY);
     expect(() => sequence.setSampler({ repeatPenalty: 0 })).toThrow('repeat_penalty must be a positive number');
@@ -300,17 +323,49 @@ describe('validation', () => {
     closed.close();
     const ok: BatchEntry = { sequence: a, tokens: [7], sample: true };
     const bad: [string, BatchEntry[], string][] = [
-      ['a duplicate sequence', [ok, { sequence: a, tokens: [8], sample: true }], 'entries[1].sequence appears more than once'],
+      [
+        'a duplicate sequence',
+        [ok, { sequence: a, tokens: [8], sample: true }],
+        'entries[1].sequence appears more than once',
+      ],
       ['empty tokens', [ok, { sequence: b, tokens: [], sample: true }], 'entries[1].tokens must not be empty'],
-      ['an id outside the vocabulary', [ok, { sequence: b, tokens: [5, vocab], sample: true }], `entries[1].tokens[1] = ${vocab} is out of range`],
+      [
+        'an id outside the vocabulary',
+        [ok, { sequence: b, tokens: [5, vocab], sample: true }],
+        `entries[1].tokens[1] = ${vocab} is out of range`,
+      ],
       ['a negative id', [ok, { sequence: b, tokens: [-1], sample: true }], 'entries[1].tokens[0] = -1 is out of range'],
-      ['a non-integer id', [ok, { sequence: b, tokens: [1.5], sample: true }], 'entries[1].tokens[0] is not an integer token id'],
-      ['context overflow', [ok, { sequence: b, tokens: corpus(f32Model, 13), sample: true }], 'entries[1]: context size 16 exceeded: 4 tokens in the sequence + 13 new'],
-      ['a sequence of another model', [ok, { sequence: foreign, tokens: [5], sample: true }], 'entries[1].sequence belongs to a different model'],
+      [
+        'a non-integer id',
+        [ok, { sequence: b, tokens: [1.5], sample: true }],
+        'entries[1].tokens[0] is not an integer token id',
+      ],
+      [
+        'context overflow',
+        [ok, { sequence: b, tokens: corpus(f32Model, 13), sample: true }],
+        'entries[1]: context size 16 exceeded: 4 tokens in the sequence + 13 new',
+      ],
+      [
+        'a sequence of another model',
+        [ok, { sequence: foreign, tokens: [5], sample: true }],
+        'entries[1].sequence belongs to a different model',
+      ],
       ['a closed sequence', [ok, { sequence: closed, tokens: [5], sample: true }], 'entries[1].sequence is closed'],
-      ['a non-sequence', [ok, { sequence: {} as EngineSequence, tokens: [5], sample: true }], 'entries[1].sequence must be a Sequence'],
-      ['a missing sample flag', [ok, { sequence: b, tokens: [5] } as unknown as BatchEntry], 'entries[1].sample must be a boolean'],
-      ['tokens that are not ids', [ok, { sequence: b, tokens: 'abc' as unknown as TokenIds, sample: true }], 'entries[1].tokens must be an array of token ids'],
+      [
+        'a non-sequence',
+        [ok, { sequence: {} as EngineSequence, tokens: [5], sample: true }],
+        'entries[1].sequence must be a Sequence',
+      ],
+      [
+        'a missing sample flag',
+        [ok, { sequence: b, tokens: [5] } as unknown as BatchEntry],
+        'entries[1].sample must be a boolean',
+      ],
+      [
+        'tokens that are not ids',
+        [ok, { sequence: b, tokens: 'abc' as unknown as TokenIds, sample: true }],
+        'entries[1].tokens must be an array of token ids',
+      ],
     ];
     for (const [, entries, message] of bad) {
       await expect(f32Model.step(entries)).rejects.toThrow(message);
@@ -332,7 +387,9 @@ describe('validation', () => {
     expect(results[0].token).toBe(referenceGreedy(f32.weights, [...promptA, 7], 1, [])[0]);
     expect(results[1].token).toBe(referenceGreedy(f32.weights, [...promptB, ...moreB], 1, [])[0]);
     expect([a.position, b.position]).toEqual([6, 16]);
-    await expect(f32Model.step([{ sequence: b, tokens: [5], sample: true }])).rejects.toThrow('context size 16 exceeded');
+    await expect(f32Model.step([{ sequence: b, tokens: [5], sample: true }])).rejects.toThrow(
+      'context size 16 exceeded',
+    );
   });
 
   it('marks the sequences of a running step busy until it settles', async () => {
@@ -353,8 +410,12 @@ describe('validation', () => {
     expect(f32Model.createSequence({ contextSize: 1 }).contextSize).toBe(1);
     expect(f32Model.createSequence({ contextSize }).contextSize).toBe(contextSize);
     expect(f32Model.createSequence().contextSize).toBe(contextSize);
-    expect(() => f32Model.createSequence({ contextSize: 0 })).toThrow(`options.contextSize must be in 1..${contextSize}`);
-    expect(() => f32Model.createSequence({ contextSize: contextSize + 1 })).toThrow('options.contextSize must be in 1..');
+    expect(() => f32Model.createSequence({ contextSize: 0 })).toThrow(
+      `options.contextSize must be in 1..${contextSize}`,
+    );
+    expect(() => f32Model.createSequence({ contextSize: contextSize + 1 })).toThrow(
+      'options.contextSize must be in 1..',
+    );
     expect(() => f32Model.createSequence({ contextSize: 2.5 })).toThrow('options.contextSize must be an integer');
   });
 });

@@ -22,7 +22,10 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function logitsWith(tiny: TinyModel, weights: WeightStorage | undefined): Promise<{ info: ModelInfo; logits: Float32Array }> {
+async function logitsWith(
+  tiny: TinyModel,
+  weights: WeightStorage | undefined,
+): Promise<{ info: ModelInfo; logits: Float32Array }> {
   const model = await loadModel(tiny.path, weights === undefined ? { threads: 2 } : { threads: 2, weights });
   try {
     const ids = model.tokenize('The quick brown fox jumps over the lazy dog.').slice(0, 12);
@@ -63,21 +66,26 @@ describe('weight storage', () => {
     expect(byDefault.info.weightCopyBytes).toBeGreaterThan(0);
   });
 
-  it.each<WeightStorage>(['copy', 'mmap'])('frees the weights on close (%s): later calls throw "model is closed"', async (weights) => {
-    for (let round = 0; round < 3; round++) {
-      const model = await loadModel(q8.path, { threads: 2, weights });
-      const seq = model.createSequence();
-      seq.evaluate([1, 2, 3]);
-      model.close();
-      expect(model.closed).toBe(true);
-      expect(() => model.info()).toThrow('model is closed');
-      expect(() => model.createSequence()).toThrow('model is closed');
-      expect(() => seq.evaluate([4])).toThrow('model is closed');
-      await expect(seq.generate({ tokens: [4] })).rejects.toThrow('model is closed');
-    }
-  });
+  it.each<WeightStorage>(['copy', 'mmap'])(
+    'frees the weights on close (%s): later calls throw "model is closed"',
+    async (weights) => {
+      for (let round = 0; round < 3; round++) {
+        const model = await loadModel(q8.path, { threads: 2, weights });
+        const seq = model.createSequence();
+        seq.evaluate([1, 2, 3]);
+        model.close();
+        expect(model.closed).toBe(true);
+        expect(() => model.info()).toThrow('model is closed');
+        expect(() => model.createSequence()).toThrow('model is closed');
+        expect(() => seq.evaluate([4])).toThrow('model is closed');
+        await expect(seq.generate({ tokens: [4] })).rejects.toThrow('model is closed');
+      }
+    },
+  );
 
   it('rejects an unknown weights mode', async () => {
-    await expect(loadModel(q8.path, { weights: 'disk' as WeightStorage })).rejects.toThrow("options.weights must be 'copy' or 'mmap'");
+    await expect(loadModel(q8.path, { weights: 'disk' as WeightStorage })).rejects.toThrow(
+      "options.weights must be 'copy' or 'mmap'",
+    );
   });
 });

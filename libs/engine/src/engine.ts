@@ -197,7 +197,9 @@ interface NativeModel {
   tokenize(text: string, options: TokenizeOptions): number[];
   detokenize(ids: TokenIds, options: DetokenizeOptions): string;
   createSequence(options: CreateSequenceOptions): NativeSequence;
-  step(entries: { sequence: NativeSequence | undefined; tokens: TokenIds; sample: boolean }[]): Promise<BatchEntryResult[]>;
+  step(
+    entries: { sequence: NativeSequence | undefined; tokens: TokenIds; sample: boolean }[],
+  ): Promise<BatchEntryResult[]>;
   close(): void;
   readonly closed: boolean;
 }

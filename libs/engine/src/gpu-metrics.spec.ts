@@ -13,10 +13,15 @@ import { NvmlGpuMetrics, readNvmlGpuMetrics } from './gpu-metrics';
 // process.env), so each library choice runs in a child process of its own.
 function inChildProcess(env: NodeJS.ProcessEnv, script: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-e', script], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${error.message}\n${stderr}`));
-      else resolve(String(stdout));
-    });
+    execFile(
+      process.execPath,
+      ['-e', script],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${error.message}\n${stderr}`));
+        else resolve(String(stdout));
+      },
+    );
   });
 }
 
@@ -34,7 +39,10 @@ async function gpuMetricsInChild(nvmlLibrary: string | undefined, times: number)
 describe('readNvmlGpuMetrics', () => {
   it('reports NVML as not available, naming the library, when libnvidia-ml cannot be loaded', async () => {
     const [result] = await gpuMetricsInChild('/no/such/dir/libnvidia-ml.so.1', 1);
-    expect(result).toEqual({ available: false, reason: expect.stringMatching(/^NVML not available: cannot load \/no\/such\/dir\/libnvidia-ml\.so\.1 \(.+\)$/) });
+    expect(result).toEqual({
+      available: false,
+      reason: expect.stringMatching(/^NVML not available: cannot load \/no\/such\/dir\/libnvidia-ml\.so\.1 \(.+\)$/),
+    });
   });
 
   it('is safe to call repeatedly and concurrently (same answer every time)', async () => {
@@ -49,8 +57,14 @@ describe('readNvmlGpuMetrics', () => {
     const result = await readNvmlGpuMetrics(() => {
       throw new Error('native engine not built: run `npx nx run native:build`');
     });
-    expect(result).toEqual({ available: false, reason: 'NVML not available: native engine not built: run `npx nx run native:build`' });
-    expect(await readNvmlGpuMetrics(() => ({}))).toMatchObject({ available: false, reason: expect.stringContaining('predates gpuMetrics()') });
+    expect(result).toEqual({
+      available: false,
+      reason: 'NVML not available: native engine not built: run `npx nx run native:build`',
+    });
+    expect(await readNvmlGpuMetrics(() => ({}))).toMatchObject({
+      available: false,
+      reason: expect.stringContaining('predates gpuMetrics()'),
+    });
   });
 
   it('returns every GPU of the fake libnvidia-ml built beside the addon, leaving out what a GPU cannot report', async () => {

@@ -32,14 +32,23 @@ export async function readNvmlGpuMetrics(loadAddon: () => unknown = loadEngineAd
   try {
     addon = loadAddon() as GpuMetricsAddon;
   } catch (error) {
-    return { available: false, reason: `NVML not available: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      available: false,
+      reason: `NVML not available: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
   if (typeof addon.gpuMetrics !== 'function') {
-    return { available: false, reason: 'NVML not available: the native engine predates gpuMetrics(); rebuild it (npx nx run native:build)' };
+    return {
+      available: false,
+      reason: 'NVML not available: the native engine predates gpuMetrics(); rebuild it (npx nx run native:build)',
+    };
   }
   try {
     return await addon.gpuMetrics();
   } catch (error) {
-    return { available: false, reason: `NVML not available: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      available: false,
+      reason: `NVML not available: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 }

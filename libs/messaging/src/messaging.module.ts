@@ -2,15 +2,7 @@
 // It connects during start-up without blocking on an unreachable NATS (see nats.client.ts), ensures the
 // JetStream streams after every (re)connection, and drains the connection on application shutdown.
 
-import {
-  DynamicModule,
-  Inject,
-  Injectable,
-  Logger,
-  Module,
-  OnApplicationShutdown,
-  OnModuleInit,
-} from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { NATS_CLIENT_OPTIONS, NatsClient, NatsClientOptions } from './client/nats.client';
 import { ensureStreams } from './jetstream-setup';

@@ -16,9 +16,7 @@ export function subjectToken(value: string, what: string): string {
     throw new Error(`NATS subject token "${what}" must be a non-empty string`);
   }
   if (FORBIDDEN_TOKEN_CHARS.test(value)) {
-    throw new Error(
-      `NATS subject token "${what}" must not contain '.', '*', '>' or whitespace (got "${value}")`,
-    );
+    throw new Error(`NATS subject token "${what}" must not contain '.', '*', '>' or whitespace (got "${value}")`);
   }
   return value;
 }

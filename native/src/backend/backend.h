@@ -20,11 +20,11 @@ struct WeightView {
 };
 
 struct RopeParams {
-  int n_rot = 0;               // rotated dimensions per head (<= head_dim, even)
-  float freq_base = 10000.0f;  // theta base
-  float freq_scale = 1.0f;     // linear position scaling (1 / rope.scaling.factor for "linear")
-  bool neox = false;           // false: rotate adjacent pairs (x[2i], x[2i+1]) as llama GGUFs expect;
-                               // true: rotate (x[i], x[i + n_rot/2]) as Qwen2 / NeoX do
+  int n_rot = 0;                        // rotated dimensions per head (<= head_dim, even)
+  float freq_base = 10000.0f;           // theta base
+  float freq_scale = 1.0f;              // linear position scaling (1 / rope.scaling.factor for "linear")
+  bool neox = false;                    // false: rotate adjacent pairs (x[2i], x[2i+1]) as llama GGUFs expect;
+                                        // true: rotate (x[i], x[i + n_rot/2]) as Qwen2 / NeoX do
   const float* freq_factors = nullptr;  // optional per-pair divisor of the frequency (Llama 3.1 "rope_freqs"), n_rot/2
 };
 
@@ -69,8 +69,8 @@ class Backend {
   // inclusive (pos[r] < that span's n_kv). Spans must cover rows 0..n_rows-1 in order without gaps.
   virtual void attention_batch(const float* q, const AttentionSpan* spans, int n_spans, const int32_t* pos,
                                const AttentionParams& p, float* out) = 0;
-  virtual void silu_mul(float* gate, const float* up, size_t n) = 0;  // gate[i] = silu(gate[i]) * up[i]
-  virtual void add(float* x, const float* y, size_t n) = 0;            // x[i] += y[i]
+  virtual void silu_mul(float* gate, const float* up, size_t n) = 0;              // gate[i] = silu(gate[i]) * up[i]
+  virtual void add(float* x, const float* y, size_t n) = 0;                       // x[i] += y[i]
   virtual void add_bias(float* x, const float* bias, int n_tokens, int dim) = 0;  // x[t][i] += bias[i]
 };
 

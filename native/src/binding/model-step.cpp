@@ -113,9 +113,9 @@ Napi::Value ModelObject::step(const Napi::CallbackInfo& info) {
       if (tokens.empty()) throw Napi::RangeError::New(env, name + ".tokens must not be empty");
       for (size_t j = 0; j < tokens.size(); ++j) {
         if (tokens[j] < 0 || tokens[j] >= m.n_vocab()) {
-          throw Napi::RangeError::New(env, name + ".tokens[" + std::to_string(j) + "] = " +
-                                               std::to_string(tokens[j]) + " is out of range (vocabulary has " +
-                                               std::to_string(m.n_vocab()) + " tokens)");
+          throw Napi::RangeError::New(env, name + ".tokens[" + std::to_string(j) + "] = " + std::to_string(tokens[j]) +
+                                               " is out of range (vocabulary has " + std::to_string(m.n_vocab()) +
+                                               " tokens)");
         }
       }
       const Sequence& seq = *slot->seq;

@@ -203,7 +203,8 @@ Napi::Value SequenceObject::generate(const Napi::CallbackInfo& info) {
     if (text.IsString()) {
       job->prompt_text = text.As<Napi::String>().Utf8Value();
       // Special tokens (BOS) belong at the start of a conversation only.
-      job->add_special = bool_or(input, "addSpecial", slot.seq->position() == 0 && slot.seq->pending().empty(), "input");
+      job->add_special =
+          bool_or(input, "addSpecial", slot.seq->position() == 0 && slot.seq->pending().empty(), "input");
       job->parse_special = bool_or(input, "parseSpecial", true, "input");
     } else {
       job->prompt_ids = read_token_ids(env, tokens, "input.tokens");
@@ -271,7 +272,8 @@ Napi::Value SequenceObject::set_sampler(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     SequenceSlot& slot = open_slot(env);
     slot.require_idle(env);
-    if (info.Length() < 1 || !info[0].IsObject()) throw_type_error(env, "setSampler(settings): settings must be an object");
+    if (info.Length() < 1 || !info[0].IsObject())
+      throw_type_error(env, "setSampler(settings): settings must be an object");
     SamplingParams params;
     read_sampling_params(info[0].As<Napi::Object>(), "settings", params);
     slot.seq->set_sampling(params);  // throws naming a bad parameter, keeping the previous sampler

@@ -237,10 +237,10 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void attention(const float* q, const float* k_cache, const float* v_cache, int n_kv, const int32_t* pos,
-                 int n_tokens, const AttentionParams& p, float* out) override {
-    require(n_tokens >= 0 && n_kv > 0, "attention", "bad shape: n_tokens " + std::to_string(n_tokens) + ", n_kv " +
-                                                         std::to_string(n_kv));
+  void attention(const float* q, const float* k_cache, const float* v_cache, int n_kv, const int32_t* pos, int n_tokens,
+                 const AttentionParams& p, float* out) override {
+    require(n_tokens >= 0 && n_kv > 0, "attention",
+            "bad shape: n_tokens " + std::to_string(n_tokens) + ", n_kv " + std::to_string(n_kv));
     const AttentionSpan span{k_cache, v_cache, n_kv, 0, n_tokens};
     attention_batch(q, &span, 1, pos, p, out);
   }
@@ -435,6 +435,8 @@ std::unique_ptr<Backend> make_cpu_backend_with_isa(int n_threads, CpuIsa isa) {
   return std::make_unique<CpuBackend>(n_threads, isa);
 }
 
-std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return make_cpu_backend_with_isa(n_threads, select_cpu_isa()); }
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) {
+  return make_cpu_backend_with_isa(n_threads, select_cpu_isa());
+}
 
 }  // namespace sovren

@@ -25,9 +25,9 @@ void dot_q4_k_tile(int64_t n, const uint8_t* w, const uint8_t* act, size_t strid
     alignas(16) uint8_t sc[8], mn[16];
     q4_k_unpack_scales(wb + 4, sc, mn);
     // mins[s] repeated for both 16-value halves of sub-block s, to madd against the activation's bsums.
-    const __m256i mins_pairs = _mm256_cvtepu8_epi16(
-        _mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn)),
-                         _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
+    const __m256i mins_pairs =
+        _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn)),
+                                              _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
     __m256i lo[4], hi[4];
     for (int c = 0; c < 4; ++c) {
       const __m256i v = load256(wb + 16 + 32 * c);
@@ -39,10 +39,10 @@ void dot_q4_k_tile(int64_t n, const uint8_t* w, const uint8_t* act, size_t strid
       const uint8_t* y = ab + 4;
       __m256i sumi = _mm256_setzero_si256();
       for (int c = 0; c < 4; ++c) {
-        const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[c], load256(y + 64 * c)),
-                                             _mm256_set1_epi16(sc[2 * c]));
-        const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[c], load256(y + 64 * c + 32)),
-                                             _mm256_set1_epi16(sc[2 * c + 1]));
+        const __m256i p0 =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(lo[c], load256(y + 64 * c)), _mm256_set1_epi16(sc[2 * c]));
+        const __m256i p1 =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(hi[c], load256(y + 64 * c + 32)), _mm256_set1_epi16(sc[2 * c + 1]));
         sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
       }
       const __m256i msum = _mm256_madd_epi16(load256(ab + kQ8_KActBsumsOffset), mins_pairs);

@@ -33,9 +33,9 @@ void dot_q4_k_tile(int64_t n, const uint8_t* w, const uint8_t* act, size_t strid
     const float d = _cvtsh_ss(load_u16(wb)), dmin = _cvtsh_ss(load_u16(wb + 2));
     alignas(16) uint8_t sc[8], mn[16];
     q4_k_unpack_scales(wb + 4, sc, mn);
-    const __m256i mins_pairs = _mm256_cvtepu8_epi16(
-        _mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn)),
-                         _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
+    const __m256i mins_pairs =
+        _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn)),
+                                              _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
     __m512i q[4], scale[4];
     for (int c = 0; c < 4; ++c) {
       const __m256i v = load256(wb + 16 + 32 * c);
@@ -46,7 +46,8 @@ void dot_q4_k_tile(int64_t n, const uint8_t* w, const uint8_t* act, size_t strid
       const uint8_t* ab = act + t * stride + b * kQ8_KActBlockBytes;
       __m512i sumi = _mm512_setzero_si512();
       for (int c = 0; c < 4; ++c) {
-        sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(q[c], load512(ab + 4 + 64 * c)), scale[c]));
+        sumi =
+            _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(q[c], load512(ab + 4 + 64 * c)), scale[c]));
       }
       const __m256i msum = _mm256_madd_epi16(load256(ab + kQ8_KActBsumsOffset), mins_pairs);
       const float da = load_f32(ab);
@@ -84,7 +85,8 @@ void dot_q6_k_tile(int64_t n, const uint8_t* w, const uint8_t* act, size_t strid
     for (int half = 0; half < 2; ++half) {
       const __m512i l = load512(wb + 64 * half);
       const __m256i h = load256(wb + 128 + 32 * half);
-      const __m512i h01 = join(h, _mm256_srli_epi16(h, 2)), h23 = join(_mm256_srli_epi16(h, 4), _mm256_srli_epi16(h, 6));
+      const __m512i h01 = join(h, _mm256_srli_epi16(h, 2)),
+                    h23 = join(_mm256_srli_epi16(h, 4), _mm256_srli_epi16(h, 6));
       q[2 * half] = _mm512_or_si512(_mm512_and_si512(l, low4), _mm512_slli_epi16(_mm512_and_si512(h01, low2), 4));
       q[2 * half + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
                                         _mm512_slli_epi16(_mm512_and_si512(h23, low2), 4));
@@ -94,7 +96,8 @@ void dot_q6_k_tile(int64_t n, const uint8_t* w, const uint8_t* act, size_t strid
       const uint8_t* ab = act + t * stride + b * kQ8_KActBlockBytes;
       __m512i sumi = _mm512_setzero_si512();
       for (int k = 0; k < 4; ++k) {
-        sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(q[k], load512(ab + 4 + 64 * k)), scale[k]));
+        sumi =
+            _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(q[k], load512(ab + 4 + 64 * k)), scale[k]));
       }
       // 32 * sum_s scales[s] * bsum[s]: the -32 offset of every value.
       const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(load256(ab + kQ8_KActBsumsOffset), scales16), 5);

@@ -84,12 +84,13 @@ void CpuKernels::quantize_activation(ActivationFormat format, const float* x, in
   throw EngineError("quantize_activation: float32 activations are used as they are");
 }
 
-#define SOVREN_KERNEL_TABLE(isa_enum, suffix)                                                              \
-  CpuKernels{isa_enum,           dot_f32_##suffix,       dot_f16_##suffix,       dot_bf16_##suffix,         \
-             dot_q4_0_##suffix,  dot_q8_0_##suffix,      dot_q4_k_##suffix,      dot_q6_k_##suffix,         \
-             dot_rows_f32_##suffix, dot_rows_f16_##suffix, dot_rows_bf16_##suffix,                             \
-             quantize_q8_0_##suffix, quantize_q8_k_##suffix, axpy_##suffix, gemm_panel_##suffix,            \
-             kGemmRows_##suffix, kGemmTokens_##suffix, dequantize_row_##suffix}
+#define SOVREN_KERNEL_TABLE(isa_enum, suffix)                                                                       \
+  CpuKernels {                                                                                                      \
+    isa_enum, dot_f32_##suffix, dot_f16_##suffix, dot_bf16_##suffix, dot_q4_0_##suffix, dot_q8_0_##suffix,          \
+        dot_q4_k_##suffix, dot_q6_k_##suffix, dot_rows_f32_##suffix, dot_rows_f16_##suffix, dot_rows_bf16_##suffix, \
+        quantize_q8_0_##suffix, quantize_q8_k_##suffix, axpy_##suffix, gemm_panel_##suffix, kGemmRows_##suffix,     \
+        kGemmTokens_##suffix, dequantize_row_##suffix                                                               \
+  }
 
 const CpuKernels& cpu_kernels(CpuIsa isa) {
   static const CpuKernels scalar = SOVREN_KERNEL_TABLE(CpuIsa::Scalar, scalar);

@@ -81,9 +81,9 @@ static inline void q4_k_unpack_scales(const uint8_t* packed, uint8_t scales[8], 
   constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
   uint32_t u[3];
   std::memcpy(u, packed, 12);
-  const uint32_t sc_lo = u[0] & kLow6;                                      // scales 0..3
-  const uint32_t sc_hi = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);     // scales 4..7
-  const uint32_t mn_lo = u[1] & kLow6;                                      // mins 0..3
+  const uint32_t sc_lo = u[0] & kLow6;                                          // scales 0..3
+  const uint32_t sc_hi = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);         // scales 4..7
+  const uint32_t mn_lo = u[1] & kLow6;                                          // mins 0..3
   const uint32_t mn_hi = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);  // mins 4..7
   std::memcpy(scales, &sc_lo, 4);
   std::memcpy(scales + 4, &sc_hi, 4);
@@ -92,22 +92,22 @@ static inline void q4_k_unpack_scales(const uint8_t* packed, uint8_t scales[8], 
 }
 
 // Per-ISA entry points (dot-*-scalar.cpp, dot-*-avx2.cpp, dot-*-avx512.cpp).
-#define SOVREN_DECLARE_CPU_KERNELS(suffix)                                                                      \
-  void dot_f32_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                         \
-  void dot_f16_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                         \
-  void dot_bf16_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                        \
-  void dot_q4_0_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                        \
-  void dot_q8_0_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                        \
-  void dot_q4_k_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                        \
-  void dot_q6_k_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                        \
-  void dot_rows_f32_##suffix(int64_t, const uint8_t*, size_t, int64_t, const uint8_t*, size_t, int, float*, size_t); \
-  void dot_rows_f16_##suffix(int64_t, const uint8_t*, size_t, int64_t, const uint8_t*, size_t, int, float*, size_t); \
+#define SOVREN_DECLARE_CPU_KERNELS(suffix)                                                                            \
+  void dot_f32_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                                \
+  void dot_f16_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                                \
+  void dot_bf16_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                               \
+  void dot_q4_0_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                               \
+  void dot_q8_0_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                               \
+  void dot_q4_k_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                               \
+  void dot_q6_k_##suffix(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*);                               \
+  void dot_rows_f32_##suffix(int64_t, const uint8_t*, size_t, int64_t, const uint8_t*, size_t, int, float*, size_t);  \
+  void dot_rows_f16_##suffix(int64_t, const uint8_t*, size_t, int64_t, const uint8_t*, size_t, int, float*, size_t);  \
   void dot_rows_bf16_##suffix(int64_t, const uint8_t*, size_t, int64_t, const uint8_t*, size_t, int, float*, size_t); \
-  void quantize_q8_0_##suffix(const float*, int64_t, uint8_t*);                                                \
-  void quantize_q8_k_##suffix(const float*, int64_t, uint8_t*);                                                \
-  void axpy_##suffix(int64_t, float, const float*, float*);                                                    \
-  void gemm_panel_##suffix(const float*, const float*, int64_t, float*, int64_t, int, int, bool);              \
-  extern const int kGemmRows_##suffix, kGemmTokens_##suffix;                                                 \
+  void quantize_q8_0_##suffix(const float*, int64_t, uint8_t*);                                                       \
+  void quantize_q8_k_##suffix(const float*, int64_t, uint8_t*);                                                       \
+  void axpy_##suffix(int64_t, float, const float*, float*);                                                           \
+  void gemm_panel_##suffix(const float*, const float*, int64_t, float*, int64_t, int, int, bool);                     \
+  extern const int kGemmRows_##suffix, kGemmTokens_##suffix;                                                          \
   void dequantize_row_##suffix(TensorType, const uint8_t*, float*, int64_t);
 
 SOVREN_DECLARE_CPU_KERNELS(scalar)

@@ -85,7 +85,8 @@ inline void quantize_32(const float* x, float d, int8_t* q) {
 
 inline float max_abs(const float* x, int count) {
   __m256 m = _mm256_setzero_ps();
-  for (int j = 0; j < count; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(x + j)));
+  for (int j = 0; j < count; j += 8)
+    m = _mm256_max_ps(m, _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(x + j)));
   return max_abs_f32x8(m);
 }
 

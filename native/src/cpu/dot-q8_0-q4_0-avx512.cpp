@@ -59,8 +59,8 @@ struct Q4_0Weights {
   }
   static __m512i dot(__m512i q, __m512i y) {
     const __m512i y_ordered = _mm512_shuffle_i64x2(y, y, 0xD8);  // 128-bit lanes 0,1,2,3 -> 0,2,1,3
-    const __m512i products = _mm512_sub_epi16(_mm512_maddubs_epi16(q, y_ordered),
-                                               _mm512_maddubs_epi16(_mm512_set1_epi8(8), y_ordered));
+    const __m512i products =
+        _mm512_sub_epi16(_mm512_maddubs_epi16(q, y_ordered), _mm512_maddubs_epi16(_mm512_set1_epi8(8), y_ordered));
     return _mm512_madd_epi16(products, _mm512_set1_epi16(1));
   }
 };

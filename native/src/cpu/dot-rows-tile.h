@@ -41,12 +41,15 @@ void dot_rows_tile(int64_t n, const uint8_t* w, size_t w_stride, const float* co
   };
   int64_t i = 0;
   for (; i + Simd::kLanes <= n; i += Simd::kLanes) {
-    step(i, [](const uint8_t* row, int64_t at) { return Load::vec(row, at); }, [](const float* p) { return Simd::load(p); });
+    step(
+        i, [](const uint8_t* row, int64_t at) { return Load::vec(row, at); },
+        [](const float* p) { return Simd::load(p); });
   }
   if (i < n) {  // tail: zeros above n add nothing
     const int64_t count = n - i;
-    step(i, [count](const uint8_t* row, int64_t at) { return Load::part(row, at, count); },
-         [count](const float* p) { return Simd::load_part(p, count); });
+    step(
+        i, [count](const uint8_t* row, int64_t at) { return Load::part(row, at, count); },
+        [count](const float* p) { return Simd::load_part(p, count); });
   }
   alignas(64) float sums[Simd::kSlots];
   if constexpr (R * T == 1) {
@@ -55,7 +58,8 @@ void dot_rows_tile(int64_t n, const uint8_t* w, size_t w_stride, const float* co
     Simd::reduce(acc, sums);
   }
   for (int r = 0; r < R; ++r) {
-    for (int t = 0; t < T; ++t) y[static_cast<size_t>(t) * y_stride + static_cast<size_t>(r)] = sums[Simd::lane_of(slot(r, t))];
+    for (int t = 0; t < T; ++t)
+      y[static_cast<size_t>(t) * y_stride + static_cast<size_t>(r)] = sums[Simd::lane_of(slot(r, t))];
   }
 }
 

@@ -9,8 +9,8 @@ namespace sovren {
 extern const int kGemmRows_avx2 = 16;
 extern const int kGemmTokens_avx2 = 6;
 
-void gemm_panel_avx2(const float* panel, const float* x, int64_t kc, float* y, int64_t y_stride, int n_tok,
-                     int n_rows, bool accumulate) {
+void gemm_panel_avx2(const float* panel, const float* x, int64_t kc, float* y, int64_t y_stride, int n_tok, int n_rows,
+                     bool accumulate) {
   constexpr int R = 16, T = 6;
   __m256 c0[T], c1[T];
   for (int t = 0; t < T; ++t) c0[t] = c1[t] = _mm256_setzero_ps();

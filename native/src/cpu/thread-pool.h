@@ -31,9 +31,12 @@ class ThreadPool {
   template <class Fn>
   void parallel_for(int64_t n_tasks, Fn&& fn) {
     using Callable = std::remove_reference_t<Fn>;
-    run(n_tasks, [](void* ctx, int64_t begin, int64_t end, int thread_idx) {
-      (*static_cast<Callable*>(ctx))(begin, end, thread_idx);
-    }, const_cast<void*>(static_cast<const void*>(std::addressof(fn))));
+    run(
+        n_tasks,
+        [](void* ctx, int64_t begin, int64_t end, int thread_idx) {
+          (*static_cast<Callable*>(ctx))(begin, end, thread_idx);
+        },
+        const_cast<void*>(static_cast<const void*>(std::addressof(fn))));
   }
 
   using RangeFn = void (*)(void* ctx, int64_t begin, int64_t end, int thread_idx);

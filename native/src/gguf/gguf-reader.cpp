@@ -26,7 +26,7 @@ constexpr uint64_t kMaxAlignment = 1u << 30;  // keeps every aligned offset far 
 constexpr uint64_t kDefaultAlignment = 32;
 constexpr size_t kMaxDescribedStringBytes = 256;
 // Smallest possible encodings, used to bound counts before looping or allocating.
-constexpr uint64_t kMinKeyValueBytes = 8 + 4 + 1;         // empty key, type, one-byte value
+constexpr uint64_t kMinKeyValueBytes = 8 + 4 + 1;            // empty key, type, one-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // empty name, n_dims, one dim, type, offset
 
 template <class... Parts>
@@ -38,12 +38,46 @@ std::string cat(const Parts&... parts) {
 
 // ggml's type names for ids the engine does not support, so an error says "Q5_K" rather than only "13".
 std::string_view ggml_type_name(uint32_t id) {
-  static constexpr std::string_view kNames[] = {
-      "F32",     "F16",     "Q4_0",    "Q4_1", "Q4_2 (removed)", "Q4_3 (removed)", "Q5_0",  "Q5_1",   "Q8_0",
-      "Q8_1",    "Q2_K",    "Q3_K",    "Q4_K", "Q5_K",           "Q6_K",           "Q8_K",  "IQ2_XXS", "IQ2_XS",
-      "IQ3_XXS", "IQ1_S",   "IQ4_NL",  "IQ3_S", "IQ2_S",         "IQ4_XS",         "I8",    "I16",    "I32",
-      "I64",     "F64",     "IQ1_M",   "BF16", "Q4_0_4_4",       "Q4_0_4_8",       "Q4_0_8_8", "TQ1_0", "TQ2_0",
-      "IQ4_NL_4_4", "IQ4_NL_4_8", "IQ4_NL_8_8", "MXFP4"};
+  static constexpr std::string_view kNames[] = {"F32",
+                                                "F16",
+                                                "Q4_0",
+                                                "Q4_1",
+                                                "Q4_2 (removed)",
+                                                "Q4_3 (removed)",
+                                                "Q5_0",
+                                                "Q5_1",
+                                                "Q8_0",
+                                                "Q8_1",
+                                                "Q2_K",
+                                                "Q3_K",
+                                                "Q4_K",
+                                                "Q5_K",
+                                                "Q6_K",
+                                                "Q8_K",
+                                                "IQ2_XXS",
+                                                "IQ2_XS",
+                                                "IQ3_XXS",
+                                                "IQ1_S",
+                                                "IQ4_NL",
+                                                "IQ3_S",
+                                                "IQ2_S",
+                                                "IQ4_XS",
+                                                "I8",
+                                                "I16",
+                                                "I32",
+                                                "I64",
+                                                "F64",
+                                                "IQ1_M",
+                                                "BF16",
+                                                "Q4_0_4_4",
+                                                "Q4_0_4_8",
+                                                "Q4_0_8_8",
+                                                "TQ1_0",
+                                                "TQ2_0",
+                                                "IQ4_NL_4_4",
+                                                "IQ4_NL_4_8",
+                                                "IQ4_NL_8_8",
+                                                "MXFP4"};
   return id < std::size(kNames) ? kNames[id] : std::string_view("unknown");
 }
 
@@ -75,7 +109,7 @@ uint64_t fixed_size(GgufValueType t) {
 }
 
 uint64_t min_encoded_size(GgufValueType t) {
-  if (t == GgufValueType::STRING) return 8;      // length only
+  if (t == GgufValueType::STRING) return 8;     // length only
   if (t == GgufValueType::ARRAY) return 4 + 8;  // element type and count
   return fixed_size(t);
 }
@@ -111,18 +145,28 @@ struct IntegerValue {
 
 IntegerValue load_integer(GgufValueType t, const uint8_t* p) {
   auto from_signed = [](int64_t v) {
-    return v < 0 ? IntegerValue{true, static_cast<uint64_t>(-(v + 1)) + 1} : IntegerValue{false, static_cast<uint64_t>(v)};
+    return v < 0 ? IntegerValue{true, static_cast<uint64_t>(-(v + 1)) + 1}
+                 : IntegerValue{false, static_cast<uint64_t>(v)};
   };
   switch (t) {
-    case GgufValueType::UINT8: return {false, load<uint8_t>(p)};
-    case GgufValueType::INT8: return from_signed(load<int8_t>(p));
-    case GgufValueType::UINT16: return {false, load<uint16_t>(p)};
-    case GgufValueType::INT16: return from_signed(load<int16_t>(p));
-    case GgufValueType::UINT32: return {false, load<uint32_t>(p)};
-    case GgufValueType::INT32: return from_signed(load<int32_t>(p));
-    case GgufValueType::UINT64: return {false, load<uint64_t>(p)};
-    case GgufValueType::INT64: return from_signed(load<int64_t>(p));
-    default: return {false, 0};
+    case GgufValueType::UINT8:
+      return {false, load<uint8_t>(p)};
+    case GgufValueType::INT8:
+      return from_signed(load<int8_t>(p));
+    case GgufValueType::UINT16:
+      return {false, load<uint16_t>(p)};
+    case GgufValueType::INT16:
+      return from_signed(load<int16_t>(p));
+    case GgufValueType::UINT32:
+      return {false, load<uint32_t>(p)};
+    case GgufValueType::INT32:
+      return from_signed(load<int32_t>(p));
+    case GgufValueType::UINT64:
+      return {false, load<uint64_t>(p)};
+    case GgufValueType::INT64:
+      return from_signed(load<int64_t>(p));
+    default:
+      return {false, 0};
   }
 }
 
@@ -303,19 +347,32 @@ size_t elements_end(const uint8_t* data, GgufValueType elem, uint64_t count, siz
 
 std::string_view gguf_value_type_name(GgufValueType type) {
   switch (type) {
-    case GgufValueType::UINT8: return "uint8";
-    case GgufValueType::INT8: return "int8";
-    case GgufValueType::UINT16: return "uint16";
-    case GgufValueType::INT16: return "int16";
-    case GgufValueType::UINT32: return "uint32";
-    case GgufValueType::INT32: return "int32";
-    case GgufValueType::FLOAT32: return "float32";
-    case GgufValueType::BOOL: return "bool";
-    case GgufValueType::STRING: return "string";
-    case GgufValueType::ARRAY: return "array";
-    case GgufValueType::UINT64: return "uint64";
-    case GgufValueType::INT64: return "int64";
-    case GgufValueType::FLOAT64: return "float64";
+    case GgufValueType::UINT8:
+      return "uint8";
+    case GgufValueType::INT8:
+      return "int8";
+    case GgufValueType::UINT16:
+      return "uint16";
+    case GgufValueType::INT16:
+      return "int16";
+    case GgufValueType::UINT32:
+      return "uint32";
+    case GgufValueType::INT32:
+      return "int32";
+    case GgufValueType::FLOAT32:
+      return "float32";
+    case GgufValueType::BOOL:
+      return "bool";
+    case GgufValueType::STRING:
+      return "string";
+    case GgufValueType::ARRAY:
+      return "array";
+    case GgufValueType::UINT64:
+      return "uint64";
+    case GgufValueType::INT64:
+      return "int64";
+    case GgufValueType::FLOAT64:
+      return "float64";
   }
   return "unknown";
 }
@@ -338,7 +395,8 @@ class MappedFile {
     if (st.st_size == 0) throw GgufError(cat("GGUF: '", path, "' is empty"));
     size_ = static_cast<size_t>(st.st_size);
     void* addr = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (addr == MAP_FAILED) throw GgufError(cat("GGUF: cannot map '", path, "' (", size_, " bytes): ", std::strerror(errno)));
+    if (addr == MAP_FAILED)
+      throw GgufError(cat("GGUF: cannot map '", path, "' (", size_, " bytes): ", std::strerror(errno)));
     addr_ = addr;
   }
   ~MappedFile() {
@@ -444,8 +502,8 @@ void GgufFile::parse() {
 
   if (const KeyValue* kv = lookup("general.alignment")) {
     if (!is_integer(kv->type)) {
-      throw GgufError(cat("GGUF: general.alignment has type ", gguf_value_type_name(kv->type),
-                          ", expected an unsigned integer"));
+      throw GgufError(
+          cat("GGUF: general.alignment has type ", gguf_value_type_name(kv->type), ", expected an unsigned integer"));
     }
     const IntegerValue v = load_integer(kv->type, data_ + kv->value_pos);
     if (v.negative || v.magnitude == 0 || !std::has_single_bit(v.magnitude) || v.magnitude > kMaxAlignment) {
@@ -487,14 +545,14 @@ void GgufFile::parse() {
     const uint32_t raw_type = cur.read<uint32_t>();
     const auto traits = tensor_type_traits(raw_type);
     if (!traits) {
-      throw GgufError(cat("GGUF: tensor '", name, "' has unsupported type ", ggml_type_name(raw_type), " (id ",
-                          raw_type, ")"));
+      throw GgufError(
+          cat("GGUF: tensor '", name, "' has unsupported type ", ggml_type_name(raw_type), " (id ", raw_type, ")"));
     }
     t.type = traits->type;
     const auto row_bytes = tensor_row_bytes(t.type, static_cast<uint64_t>(t.ne[0]));
     if (!row_bytes) {
-      throw GgufError(cat("GGUF: tensor '", name, "' row length ", t.ne[0], " is not a multiple of the ",
-                          traits->name, " block size ", traits->block_elements));
+      throw GgufError(cat("GGUF: tensor '", name, "' row length ", t.ne[0], " is not a multiple of the ", traits->name,
+                          " block size ", traits->block_elements));
     }
     const uint64_t rows = elements / static_cast<uint64_t>(t.ne[0]);
     if (*row_bytes != 0 && rows > std::numeric_limits<uint64_t>::max() / *row_bytes) {
@@ -503,8 +561,8 @@ void GgufFile::parse() {
     t.nbytes = *row_bytes * rows;
     t.offset = cur.read<uint64_t>();
     if (t.offset % alignment_ != 0) {
-      throw GgufError(cat("GGUF: tensor '", name, "' offset ", t.offset, " is not a multiple of the alignment ",
-                          alignment_));
+      throw GgufError(
+          cat("GGUF: tensor '", name, "' offset ", t.offset, " is not a multiple of the alignment ", alignment_));
     }
     tensor_index_.emplace(name, tensors_.size());
     tensors_.push_back(std::move(t));
@@ -514,8 +572,8 @@ void GgufFile::parse() {
   const uint64_t end_of_infos = cur.pos();
   data_offset_ = (end_of_infos + alignment_ - 1) / alignment_ * alignment_;
   if (!tensors_.empty() && data_offset_ > size_) {
-    throw GgufError(cat("GGUF: tensor data section would start at offset ", data_offset_, ", past the end of the file (size ",
-                        size_, ")"));
+    throw GgufError(cat("GGUF: tensor data section would start at offset ", data_offset_,
+                        ", past the end of the file (size ", size_, ")"));
   }
   for (auto& t : tensors_) {
     const uint64_t available = data_offset_ <= size_ ? size_ - data_offset_ : 0;
@@ -687,12 +745,23 @@ std::vector<std::string> GgufFile::keys() const {
 std::string GgufFile::describe_scalar(GgufValueType type, size_t pos, size_t* next) const {
   const uint8_t* p = data_ + pos;
   switch (type) {
-    case GgufValueType::STRING: return quoted(string_at(data_, pos, next), kMaxDescribedStringBytes);
-    case GgufValueType::BOOL: *next = pos + 1; return *p != 0 ? "true" : "false";
-    case GgufValueType::FLOAT32: *next = pos + 4; return float_text(load<float>(p));
-    case GgufValueType::FLOAT64: *next = pos + 8; return float_text(load<double>(p));
-    case GgufValueType::ARRAY: *next = pos; return "array";  // handled by describe_array
-    default: *next = pos + fixed_size(type); return integer_text(load_integer(type, p));
+    case GgufValueType::STRING:
+      return quoted(string_at(data_, pos, next), kMaxDescribedStringBytes);
+    case GgufValueType::BOOL:
+      *next = pos + 1;
+      return *p != 0 ? "true" : "false";
+    case GgufValueType::FLOAT32:
+      *next = pos + 4;
+      return float_text(load<float>(p));
+    case GgufValueType::FLOAT64:
+      *next = pos + 8;
+      return float_text(load<double>(p));
+    case GgufValueType::ARRAY:
+      *next = pos;
+      return "array";  // handled by describe_array
+    default:
+      *next = pos + fixed_size(type);
+      return integer_text(load_integer(type, p));
   }
 }
 

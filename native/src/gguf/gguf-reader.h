@@ -43,10 +43,10 @@ struct GgufTensorInfo {
   std::string name;
   TensorType type = TensorType::F32;
   uint32_t n_dims = 0;
-  int64_t ne[4] = {1, 1, 1, 1};  // ne[0] innermost (columns); unused dims = 1
-  uint64_t offset = 0;           // relative to the start of the tensor data section
-  uint64_t nbytes = 0;           // exact size computed from type and dims
-  const uint8_t* data = nullptr; // points into the mapping
+  int64_t ne[4] = {1, 1, 1, 1};   // ne[0] innermost (columns); unused dims = 1
+  uint64_t offset = 0;            // relative to the start of the tensor data section
+  uint64_t nbytes = 0;            // exact size computed from type and dims
+  const uint8_t* data = nullptr;  // points into the mapping
 
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
 };
@@ -101,7 +101,7 @@ class GgufFile {
   struct KeyValue {
     std::string_view key;  // view into the buffer
     GgufValueType type;
-    size_t value_pos;      // offset of the value (for arrays: of the element type field)
+    size_t value_pos;                                // offset of the value (for arrays: of the element type field)
     GgufValueType elem_type = GgufValueType::UINT8;  // arrays only
     uint64_t count = 0;                              // arrays only
     size_t elems_pos = 0;                            // arrays only: offset of the first element

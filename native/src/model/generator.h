@@ -46,8 +46,8 @@ class Generator {
   // Appends `prompt` (non-empty) to the sequence, then generates. Sampling penalties see the prompt tokens too.
   // `cancel` is polled before the first token and after each emitted one; when set, the loop ends with
   // FinishReason::Cancelled and the last emitted token stays pending in the sequence.
-  GenerationResult run(std::span<const int32_t> prompt, const GenerationOptions& options,
-                       const TokenCallback& on_token, const std::atomic<bool>* cancel);
+  GenerationResult run(std::span<const int32_t> prompt, const GenerationOptions& options, const TokenCallback& on_token,
+                       const std::atomic<bool>* cancel);
 
  private:
   LlamaModel& model_;

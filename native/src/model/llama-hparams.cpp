@@ -57,8 +57,8 @@ LlamaHparams read_llama_hparams(const GgufFile& gguf) {
   hp.n_layer = require_positive(p + "block_count", read_u32(gguf, p + "block_count"));
   hp.n_ff = require_positive(p + "feed_forward_length", read_u32(gguf, p + "feed_forward_length"));
   hp.n_head = require_positive(p + "attention.head_count", read_u32(gguf, p + "attention.head_count"));
-  hp.n_head_kv = require_positive(p + "attention.head_count_kv",
-                                  read_u32_or(gguf, p + "attention.head_count_kv", hp.n_head));
+  hp.n_head_kv =
+      require_positive(p + "attention.head_count_kv", read_u32_or(gguf, p + "attention.head_count_kv", hp.n_head));
   if (hp.n_head % hp.n_head_kv != 0) {
     throw EngineError("attention.head_count " + std::to_string(hp.n_head) +
                       " is not a multiple of attention.head_count_kv " + std::to_string(hp.n_head_kv));

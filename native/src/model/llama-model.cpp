@@ -37,13 +37,13 @@ const GgufTensorInfo& require_tensor(const GgufFile& gguf, const std::string& na
 // A matrix of `rows` rows by `cols` columns (GGUF ne = [cols, rows]) in any supported type.
 WeightView matrix_view(const GgufTensorInfo& t, int64_t cols, int64_t rows) {
   if (t.n_dims != 2 || t.ne[0] != cols || t.ne[1] != rows) {
-    throw EngineError("tensor '" + t.name + "' has shape " + shape_string(t) + ", expected [" +
-                      std::to_string(cols) + ", " + std::to_string(rows) + "]");
+    throw EngineError("tensor '" + t.name + "' has shape " + shape_string(t) + ", expected [" + std::to_string(cols) +
+                      ", " + std::to_string(rows) + "]");
   }
   const auto row_bytes = tensor_row_bytes(t.type, static_cast<uint64_t>(cols));
   if (!row_bytes) {
-    throw EngineError("tensor '" + t.name + "' of type " + std::string(tensor_type_name(t.type)) +
-                      " has rows of " + std::to_string(cols) + " elements, not a whole number of " +
+    throw EngineError("tensor '" + t.name + "' of type " + std::string(tensor_type_name(t.type)) + " has rows of " +
+                      std::to_string(cols) + " elements, not a whole number of " +
                       std::to_string(tensor_type_traits(t.type).block_elements) + "-element blocks");
   }
   if (*row_bytes * static_cast<uint64_t>(rows) != t.nbytes || t.data == nullptr) {
@@ -68,16 +68,16 @@ LlamaModel::LlamaModel(std::unique_ptr<GgufFile> gguf, const ModelLoadOptions& o
 
   VocabSpec spec = read_vocab_spec(*gguf_);
   tokenizer_model_ = spec.model;
-  special_tokens_ = SpecialTokens{spec.bos_id, spec.eos_id, spec.unk_id, spec.pad_id, spec.eot_id,
-                                  spec.eog_ids,  spec.add_bos, spec.add_eos};
+  special_tokens_ = SpecialTokens{spec.bos_id, spec.eos_id,  spec.unk_id,  spec.pad_id,
+                                  spec.eot_id, spec.eog_ids, spec.add_bos, spec.add_eos};
   tokenizer_ = std::make_unique<Tokenizer>(std::move(spec));
   if (static_cast<uint32_t>(tokenizer_->n_vocab()) != hp_.n_vocab) {
-    throw EngineError("tokenizer has " + std::to_string(tokenizer_->n_vocab()) +
-                      " tokens but token_embd.weight has " + std::to_string(hp_.n_vocab) + " rows");
+    throw EngineError("tokenizer has " + std::to_string(tokenizer_->n_vocab()) + " tokens but token_embd.weight has " +
+                      std::to_string(hp_.n_vocab) + " rows");
   }
 
-  const int64_t requested = options.n_ctx > 0 ? options.n_ctx
-                                              : std::min<int64_t>(hp_.n_ctx_train, ModelLoadOptions::kDefaultContextSize);
+  const int64_t requested =
+      options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(hp_.n_ctx_train, ModelLoadOptions::kDefaultContextSize);
   if (requested > static_cast<int64_t>(hp_.n_ctx_train)) {
     throw EngineError("context size " + std::to_string(requested) + " exceeds the model's training context " +
                       std::to_string(hp_.n_ctx_train));
@@ -270,8 +270,8 @@ void LlamaModel::forward_batch(std::span<const BatchItem> items) {
     for (int offset = 0; offset < item.n;) {
       const int take = std::min(item.n - offset, kMaxBatch - rows);
       const bool last = offset + take == item.n;
-      segments_.push_back({item.seq, item.tokens + offset, take,
-                           last && item.want_logits ? item.seq->logits_.data() : nullptr, false});
+      segments_.push_back(
+          {item.seq, item.tokens + offset, take, last && item.want_logits ? item.seq->logits_.data() : nullptr, false});
       rows += take;
       offset += take;
       if (rows == kMaxBatch) {
@@ -355,8 +355,7 @@ void LlamaModel::run_segments(std::span<const Segment> segments) {
       span.k_cache = seq.k_layer(layer);
       span.v_cache = seq.v_layer(layer);
     }
-    be.attention_batch(q_.data(), spans_.data(), static_cast<int>(spans_.size()), pos_.data(), attn,
-                       attn_out_.data());
+    be.attention_batch(q_.data(), spans_.data(), static_cast<int>(spans_.size()), pos_.data(), attn, attn_out_.data());
     be.matmul(L.wo, attn_out_.data(), n, xb);
     be.add(x, xb, un * n_embd);
 

@@ -39,10 +39,10 @@ struct NvmlMemoryV2 {
 // NVML_STRUCT_VERSION(Memory, 2): the struct's size with the version number in the top byte.
 constexpr unsigned int kNvmlMemoryV2Version = static_cast<unsigned int>(sizeof(NvmlMemoryV2)) | (2u << 24);
 
-constexpr int kNvmlTemperatureGpu = 0;              // nvmlTemperatureSensors_t NVML_TEMPERATURE_GPU
-constexpr int kNvmlMemoryErrorCorrected = 0;        // nvmlMemoryErrorType_t
+constexpr int kNvmlTemperatureGpu = 0;        // nvmlTemperatureSensors_t NVML_TEMPERATURE_GPU
+constexpr int kNvmlMemoryErrorCorrected = 0;  // nvmlMemoryErrorType_t
 constexpr int kNvmlMemoryErrorUncorrected = 1;
-constexpr int kNvmlVolatileEcc = 0;                 // nvmlEccCounterType_t: since the driver loaded
+constexpr int kNvmlVolatileEcc = 0;                     // nvmlEccCounterType_t: since the driver loaded
 constexpr unsigned int kNvmlDeviceNameBufferSize = 96;  // NVML_DEVICE_NAME_V2_BUFFER_SIZE
 constexpr unsigned int kNvmlDeviceUuidBufferSize = 96;  // NVML_DEVICE_UUID_V2_BUFFER_SIZE
 
@@ -59,7 +59,8 @@ using NvmlDeviceGetMemoryInfoFn = int (*)(NvmlDevice device, NvmlMemory* memory)
 using NvmlDeviceGetMemoryInfoV2Fn = int (*)(NvmlDevice device, NvmlMemoryV2* memory);
 using NvmlDeviceGetTemperatureFn = int (*)(NvmlDevice device, int sensor, unsigned int* celsius);
 using NvmlDeviceGetPowerUsageFn = int (*)(NvmlDevice device, unsigned int* milliwatts);
-using NvmlDeviceGetTotalEccErrorsFn = int (*)(NvmlDevice device, int error_type, int counter_type, unsigned long long* count);
+using NvmlDeviceGetTotalEccErrorsFn = int (*)(NvmlDevice device, int error_type, int counter_type,
+                                              unsigned long long* count);
 }
 
 }  // namespace sovren::nvml

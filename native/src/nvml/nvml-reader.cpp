@@ -43,7 +43,8 @@ bool NvmlLibrary::bind(const std::string& path) {
   handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle_ == nullptr) {
     const char* detail = dlerror();
-    reason_ = "NVML not available: cannot load " + path + (detail != nullptr ? std::string(" (") + detail + ")" : std::string());
+    reason_ = "NVML not available: cannot load " + path +
+              (detail != nullptr ? std::string(" (") + detail + ")" : std::string());
     return false;
   }
   std::string missing;
@@ -124,7 +125,8 @@ GpuReading NvmlLibrary::read_device(unsigned int index) {
   unsigned int milliwatts = 0;
   if (get_power_(device, &milliwatts) == kNvmlSuccess) gpu.power_watts = milliwatts / 1000.0;
   unsigned long long corrected = 0;
-  if (get_ecc_(device, kNvmlMemoryErrorCorrected, kNvmlVolatileEcc, &corrected) == kNvmlSuccess) gpu.ecc_corrected = corrected;
+  if (get_ecc_(device, kNvmlMemoryErrorCorrected, kNvmlVolatileEcc, &corrected) == kNvmlSuccess)
+    gpu.ecc_corrected = corrected;
   unsigned long long uncorrected = 0;
   if (get_ecc_(device, kNvmlMemoryErrorUncorrected, kNvmlVolatileEcc, &uncorrected) == kNvmlSuccess) {
     gpu.ecc_uncorrected = uncorrected;

@@ -25,7 +25,7 @@ struct GpuReading {
   std::optional<uint64_t> memory_total_bytes;
   std::optional<unsigned int> temperature_celsius;
   std::optional<double> power_watts;
-  std::optional<uint64_t> ecc_corrected;    // volatile count, since the driver loaded
+  std::optional<uint64_t> ecc_corrected;  // volatile count, since the driver loaded
   std::optional<uint64_t> ecc_uncorrected;
   // Set when the GPU could not be read at all (its handle); the other fields are then empty.
   std::optional<std::string> error;

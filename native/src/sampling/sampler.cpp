@@ -44,7 +44,8 @@ uint64_t Xoshiro256::next() {
 
 double Xoshiro256::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
-Sampler::Sampler(const SamplingParams& params, int32_t n_vocab) : params_(params), n_vocab_(n_vocab), rng_(params.seed) {
+Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
+    : params_(params), n_vocab_(n_vocab), rng_(params.seed) {
   require(n_vocab > 0, "n_vocab must be positive, got " + std::to_string(n_vocab));
   require(std::isfinite(params.temperature), "temperature must be a finite number");
   require(std::isfinite(params.top_p) && params.top_p >= 0.0f && params.top_p <= 1.0f,
@@ -53,8 +54,8 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab) : params_(params
           "min_p must be in [0, 1], got " + std::to_string(params.min_p));
   require(std::isfinite(params.repeat_penalty) && params.repeat_penalty > 0.0f,
           "repeat_penalty must be a positive number, got " + std::to_string(params.repeat_penalty));
-  require(params.penalty_last_n >= -1,
-          "penalty_last_n must be -1 (whole history), 0 (off) or positive, got " + std::to_string(params.penalty_last_n));
+  require(params.penalty_last_n >= -1, "penalty_last_n must be -1 (whole history), 0 (off) or positive, got " +
+                                           std::to_string(params.penalty_last_n));
   require(std::isfinite(params.frequency_penalty), "frequency_penalty must be a finite number");
   require(std::isfinite(params.presence_penalty), "presence_penalty must be a finite number");
   counts_.assign(static_cast<size_t>(n_vocab), 0);

@@ -58,10 +58,10 @@ class Sampler {
   SamplingParams params_;
   int32_t n_vocab_;
   Xoshiro256 rng_;
-  std::deque<int32_t> history_;   // the penalty window, oldest first
-  std::vector<int32_t> counts_;   // occurrences of each token inside the window
+  std::deque<int32_t> history_;             // the penalty window, oldest first
+  std::vector<int32_t> counts_;             // occurrences of each token inside the window
   mutable std::vector<uint8_t> penalised_;  // scratch: marks tokens already penalised in this call
-  std::vector<float> work_;       // penalised logits (scratch)
+  std::vector<float> work_;                 // penalised logits (scratch)
   std::vector<Candidate> candidates_;
   std::vector<float> probs_;
 };

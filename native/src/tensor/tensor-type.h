@@ -20,10 +20,10 @@ enum class TensorType : uint32_t {
 
 // Block layouts (little-endian, packed, exactly as ggml writes them):
 //   F32  : 1 element,  4 bytes.           F16 : 1 element, 2 bytes (IEEE half).   BF16: 1 element, 2 bytes.
-//   Q4_0 : 32 elements, 18 bytes  { f16 d; u8 qs[16]; }            x[j] = d * ((qs[j] & 15) - 8), x[j+16] = d * ((qs[j] >> 4) - 8)
-//   Q8_0 : 32 elements, 34 bytes  { f16 d; i8 qs[32]; }            x[j] = d * qs[j]
-//   Q4_K : 256 elements, 144 bytes { f16 d; f16 dmin; u8 scales[12]; u8 qs[128]; }  8 sub-blocks of 32, 6-bit scale/min
-//   Q6_K : 256 elements, 210 bytes { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d; } 16 sub-blocks of 16
+//   Q4_0 : 32 elements, 18 bytes  { f16 d; u8 qs[16]; }            x[j] = d * ((qs[j] & 15) - 8), x[j+16] = d * ((qs[j]
+//   >> 4) - 8) Q8_0 : 32 elements, 34 bytes  { f16 d; i8 qs[32]; }            x[j] = d * qs[j] Q4_K : 256 elements, 144
+//   bytes { f16 d; f16 dmin; u8 scales[12]; u8 qs[128]; }  8 sub-blocks of 32, 6-bit scale/min Q6_K : 256 elements, 210
+//   bytes { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d; } 16 sub-blocks of 16
 struct TensorTypeTraits {
   TensorType type;
   std::string_view name;

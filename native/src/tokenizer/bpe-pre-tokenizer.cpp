@@ -27,9 +27,12 @@ DecodedText decode_text(std::string_view text) {
     const Utf8Char ch = decode_utf8_char(text, offset);
     uint8_t cls = kOther;  // invalid bytes behave like punctuation: they match [^\s\p{L}\p{N}]
     if (ch.codepoint != kInvalidCodepoint) {
-      if (is_unicode_letter(ch.codepoint)) cls = kLetter;
-      else if (is_unicode_number(ch.codepoint)) cls = kNumber;
-      else if (is_unicode_whitespace(ch.codepoint)) cls = kSpace;
+      if (is_unicode_letter(ch.codepoint))
+        cls = kLetter;
+      else if (is_unicode_number(ch.codepoint))
+        cls = kNumber;
+      else if (is_unicode_whitespace(ch.codepoint))
+        cls = kSpace;
     }
     decoded.codepoints.push_back(ch.codepoint);
     decoded.classes.push_back(cls);
@@ -75,8 +78,8 @@ class WordScanner {
         continue;
       }
       // [^\r\n\p{L}\p{N}]?\p{L}+
-      if (cls == kLetter || (c != '\r' && c != '\n' && cls != kNumber && in_range(pos + 1) &&
-                             class_at(pos + 1) == kLetter)) {
+      if (cls == kLetter ||
+          (c != '\r' && c != '\n' && cls != kNumber && in_range(pos + 1) && class_at(pos + 1) == kLetter)) {
         size_t p = pos + 1;
         while (in_range(p) && class_at(p) == kLetter) ++p;
         pos = emit(p);

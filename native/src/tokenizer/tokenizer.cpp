@@ -17,7 +17,7 @@
 namespace sovren {
 namespace {
 
-constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // "▁" (U+2581), SentencePiece's visible space
+constexpr std::string_view kSpmSpace = "\xE2\x96\x81";         // "▁" (U+2581), SentencePiece's visible space
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
 
 struct StringHash {
@@ -67,15 +67,15 @@ struct Tokenizer::Tables {
   VocabSpec spec;
   bool sentencepiece = false;
   BpePreTokenizer pre_tokenizer = BpePreTokenizer::kGpt2;
-  bool ignore_merges = false;  // Llama 3: a whole word that is a token is taken as is (tiktoken behaviour)
-  TokenIdMap token_ids;        // every token text -> its first id
-  TokenIdMap spm_piece_ids;    // SentencePiece pieces that bigram merging may produce (NORMAL / UNDEFINED)
-  std::vector<std::string> pieces;  // bytes of each token as rendered without render_special
-  std::vector<uint8_t> is_special;  // CONTROL / UNKNOWN: rendering depends on render_special
+  bool ignore_merges = false;            // Llama 3: a whole word that is a token is taken as is (tiktoken behaviour)
+  TokenIdMap token_ids;                  // every token text -> its first id
+  TokenIdMap spm_piece_ids;              // SentencePiece pieces that bigram merging may produce (NORMAL / UNDEFINED)
+  std::vector<std::string> pieces;       // bytes of each token as rendered without render_special
+  std::vector<uint8_t> is_special;       // CONTROL / UNKNOWN: rendering depends on render_special
   std::vector<uint8_t> starts_fragment;  // CONTROL / USER_DEFINED: SentencePiece restarts the space prefix after it
   std::vector<uint8_t> is_eog;
-  std::array<int32_t, 256> byte_token_ids{};         // <0xNN> (SentencePiece) or byte-level char token (BPE)
-  std::array<std::string, 256> byte_level_chars;     // BPE: UTF-8 of each byte's stand-in character
+  std::array<int32_t, 256> byte_token_ids{};                 // <0xNN> (SentencePiece) or byte-level char token (BPE)
+  std::array<std::string, 256> byte_level_chars;             // BPE: UTF-8 of each byte's stand-in character
   std::unordered_map<uint32_t, uint8_t> byte_level_inverse;  // stand-in code point -> byte
   std::unordered_map<uint64_t, BpeMerge> merges;
   std::vector<SpecialTrieNode> special_trie{1};  // node 0 is the root
@@ -122,7 +122,8 @@ struct Tokenizer::Tables {
       }
       if (child < 0) break;
       node = child;
-      if (special_trie[static_cast<size_t>(node)].token >= 0) best = {special_trie[static_cast<size_t>(node)].token, i + 1 - offset};
+      if (special_trie[static_cast<size_t>(node)].token >= 0)
+        best = {special_trie[static_cast<size_t>(node)].token, i + 1 - offset};
     }
     return best;
   }
@@ -305,7 +306,8 @@ struct Tokenizer::Tables {
     bytes.reserve(text.size());
     for (size_t offset = 0; offset < text.size();) {
       const Utf8Char ch = decode_utf8_char(text, offset);
-      const auto it = ch.codepoint == kInvalidCodepoint ? byte_level_inverse.end() : byte_level_inverse.find(ch.codepoint);
+      const auto it =
+          ch.codepoint == kInvalidCodepoint ? byte_level_inverse.end() : byte_level_inverse.find(ch.codepoint);
       if (it != byte_level_inverse.end()) {
         bytes.push_back(static_cast<char>(it->second));
       } else {
@@ -347,8 +349,8 @@ void Tokenizer::Tables::build(VocabSpec&& input) {
   }
   const auto check_special_id = [&](const char* key, int32_t id) {
     if (id < -1 || id >= static_cast<int64_t>(n)) {
-      throw EngineError(std::string(key) + " = " + std::to_string(id) + " is out of range (vocabulary has " +
-                        n_text + " tokens)");
+      throw EngineError(std::string(key) + " = " + std::to_string(id) + " is out of range (vocabulary has " + n_text +
+                        " tokens)");
     }
   };
   check_special_id("tokenizer.ggml.bos_token_id", spec.bos_id);
@@ -362,15 +364,18 @@ void Tokenizer::Tables::build(VocabSpec&& input) {
                         n_text + " tokens)");
     }
   }
-  if (spec.add_bos && spec.bos_id < 0) throw EngineError("tokenizer.ggml.add_bos_token is set but there is no bos_token_id");
-  if (spec.add_eos && spec.eos_id < 0) throw EngineError("tokenizer.ggml.add_eos_token is set but there is no eos_token_id");
+  if (spec.add_bos && spec.bos_id < 0)
+    throw EngineError("tokenizer.ggml.add_bos_token is set but there is no bos_token_id");
+  if (spec.add_eos && spec.eos_id < 0)
+    throw EngineError("tokenizer.ggml.add_eos_token is set but there is no eos_token_id");
   if (spec.token_types.empty()) {
     // No types in the file: the declared special ids are the only control tokens we can know of.
     spec.token_types.assign(n, static_cast<int32_t>(TokenType::NORMAL));
     for (const int32_t id : {spec.bos_id, spec.eos_id, spec.pad_id, spec.eot_id}) {
       if (id >= 0) spec.token_types[static_cast<size_t>(id)] = static_cast<int32_t>(TokenType::CONTROL);
     }
-    for (const int32_t id : spec.eog_ids) spec.token_types[static_cast<size_t>(id)] = static_cast<int32_t>(TokenType::CONTROL);
+    for (const int32_t id : spec.eog_ids)
+      spec.token_types[static_cast<size_t>(id)] = static_cast<int32_t>(TokenType::CONTROL);
     if (spec.unk_id >= 0) spec.token_types[static_cast<size_t>(spec.unk_id)] = static_cast<int32_t>(TokenType::UNKNOWN);
   }
   if (spec.token_types.size() != n) {
@@ -379,8 +384,8 @@ void Tokenizer::Tables::build(VocabSpec&& input) {
   }
   for (size_t i = 0; i < n; ++i) {
     if (spec.token_types[i] < 0 || spec.token_types[i] > static_cast<int32_t>(TokenType::BYTE)) {
-      throw EngineError("tokenizer.ggml.token_type[" + std::to_string(i) + "] = " + std::to_string(spec.token_types[i]) +
-                        " is not a valid token type (0..6)");
+      throw EngineError("tokenizer.ggml.token_type[" + std::to_string(i) +
+                        "] = " + std::to_string(spec.token_types[i]) + " is not a valid token type (0..6)");
     }
   }
 

@@ -10,7 +10,15 @@
 namespace sovren {
 
 // GGUF tokenizer.ggml.token_type values.
-enum class TokenType : int32_t { UNDEFINED = 0, NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 };
+enum class TokenType : int32_t {
+  UNDEFINED = 0,
+  NORMAL = 1,
+  UNKNOWN = 2,
+  CONTROL = 3,
+  USER_DEFINED = 4,
+  UNUSED = 5,
+  BYTE = 6
+};
 
 // Filled from the GGUF keys tokenizer.ggml.*. scores and token_types may be left empty (all 0 / all NORMAL).
 struct VocabSpec {

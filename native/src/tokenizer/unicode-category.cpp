@@ -67,9 +67,12 @@ Utf8Char decode_utf8_char(std::string_view text, size_t offset) {
   if (length <= 0) return {kInvalidCodepoint, 1};
   const auto byte = [&](int i) { return static_cast<uint32_t>(static_cast<uint8_t>(text[offset + i])); };
   switch (length) {
-    case 1: return {byte(0), 1};
-    case 2: return {((byte(0) & 0x1F) << 6) | (byte(1) & 0x3F), 2};
-    case 3: return {((byte(0) & 0x0F) << 12) | ((byte(1) & 0x3F) << 6) | (byte(2) & 0x3F), 3};
+    case 1:
+      return {byte(0), 1};
+    case 2:
+      return {((byte(0) & 0x1F) << 6) | (byte(1) & 0x3F), 2};
+    case 3:
+      return {((byte(0) & 0x0F) << 12) | ((byte(1) & 0x3F) << 6) | (byte(2) & 0x3F), 3};
     default:
       return {((byte(0) & 0x07) << 18) | ((byte(1) & 0x3F) << 12) | ((byte(2) & 0x3F) << 6) | (byte(3) & 0x3F), 4};
   }

@@ -68,7 +68,9 @@ async function serve(): Promise<void> {
   await app.listen(0, '127.0.0.1');
   const user = app.get(UsersRepository).create({ email: null, displayName: 'Bench' });
   const session = app.get(SessionService).create(user.id, { deviceId: 'bench' });
-  const key = app.get(ApiKeyService).create({ userId: user.id, role: 'user' }, { name: 'bench', scopes: ['bench:run'] });
+  const key = app
+    .get(ApiKeyService)
+    .create({ userId: user.id, role: 'user' }, { name: 'bench', scopes: ['bench:run'] });
   const address = app.getHttpServer().address() as { port: number };
   const seeded: Seeded = { apiKey: key.key, accessToken: session.accessToken, port: address.port };
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
@@ -219,8 +221,14 @@ async function runOpenLoop(
   );
   const late = Array.from(lateness).sort((a, b) => a - b);
   const mode = `open ${rate}/s`;
-  return printRow(label, mode, latencies, Number(process.hrtime.bigint() - started) / 1e9, failures,
-    `  late p50 ${percentile(late, 50).toFixed(2)} p99 ${percentile(late, 99).toFixed(2)} ms${ratioNote(target, mode, latencies)}`);
+  return printRow(
+    label,
+    mode,
+    latencies,
+    Number(process.hrtime.bigint() - started) / 1e9,
+    failures,
+    `  late p50 ${percentile(late, 50).toFixed(2)} p99 ${percentile(late, 99).toFixed(2)} ms${ratioNote(target, mode, latencies)}`,
+  );
 }
 
 /** "  vs floor p50 N.NNx p99 N.NNx" once the floor of this mode is known. */
@@ -255,7 +263,14 @@ async function run(
       }
     }),
   );
-  return printRow(label, 'closed', latencies, Number(process.hrtime.bigint() - started) / 1e9, failures, ratioNote(target, 'closed', latencies));
+  return printRow(
+    label,
+    'closed',
+    latencies,
+    Number(process.hrtime.bigint() - started) / 1e9,
+    failures,
+    ratioNote(target, 'closed', latencies),
+  );
 }
 
 /** Mean time auth itself spent per validation (store lookups + rate-limit decision), from its own histogram. */
@@ -319,20 +334,33 @@ async function main(): Promise<void> {
     for (const [, request] of kinds) await run(auth, 'warmup', request, warmup, concurrency);
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
-    process.stdout.write(`\nauth.validate over NATS (${process.platform}, ${require('node:os').cpus().length} CPUs, Node ${process.version})\n`);
-    process.stdout.write(`${concurrency} concurrent callers; closed = back to back (saturation), open = offered load\n`);
-    process.stdout.write('floor = a bare responder on the same nats-server, no auth work: through NatsClient (as auth is\n');
-    process.stdout.write('called; the auth rows give their p50 and p99 as ratios to it) and through nats.js alone (nats.js)\n');
+    process.stdout.write(
+      `\nauth.validate over NATS (${process.platform}, ${require('node:os').cpus().length} CPUs, Node ${process.version})\n`,
+    );
+    process.stdout.write(
+      `${concurrency} concurrent callers; closed = back to back (saturation), open = offered load\n`,
+    );
+    process.stdout.write(
+      'floor = a bare responder on the same nats-server, no auth work: through NatsClient (as auth is\n',
+    );
+    process.stdout.write(
+      'called; the auth rows give their p50 and p99 as ratios to it) and through nats.js alone (nats.js)\n',
+    );
     process.stdout.write('kind       mode         requests  p50(ms)  p90(ms)  p99(ms)  max(ms)     req/s\n');
     await run(rawFloor, 'nats.js', floorRequest, requests, concurrency);
-    for (const rate of rates) await runOpenLoop(rawFloor, 'nats.js', floorRequest, Math.min(requests, rate * 4), concurrency, rate);
+    for (const rate of rates)
+      await runOpenLoop(rawFloor, 'nats.js', floorRequest, Math.min(requests, rate * 4), concurrency, rate);
     auth.floor?.set('closed', await run(floor, 'floor', floorRequest, requests, concurrency));
     for (const rate of rates) {
-      auth.floor?.set(`open ${rate}/s`, await runOpenLoop(floor, 'floor', floorRequest, Math.min(requests, rate * 4), concurrency, rate));
+      auth.floor?.set(
+        `open ${rate}/s`,
+        await runOpenLoop(floor, 'floor', floorRequest, Math.min(requests, rate * 4), concurrency, rate),
+      );
     }
     for (const [label, request] of kinds) {
       await run(auth, label, request, requests, concurrency);
-      for (const rate of rates) await runOpenLoop(auth, label, request, Math.min(requests, rate * 4), concurrency, rate);
+      for (const rate of rates)
+        await runOpenLoop(auth, label, request, Math.min(requests, rate * 4), concurrency, rate);
     }
     loopDelay.disable();
     await printServerSide(seeded.port);

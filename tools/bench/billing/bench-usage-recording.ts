@@ -48,14 +48,17 @@ async function main(): Promise<void> {
     SOVREN_KILLBILL_USERNAME: standIn.username,
     SOVREN_KILLBILL_PASSWORD: standIn.password,
   };
-  const observer = new KillBillClient(new EgressClient(testPlatformConfig({ SOVREN_EGRESS_ALLOWLIST: standIn.hostPort }), new MetricsService('bench')), {
-    baseUrl: standIn.url,
-    apiKey: standIn.apiKey,
-    apiSecret: standIn.apiSecret,
-    username: standIn.username,
-    password: standIn.password,
-    createdBy: 'bench',
-  });
+  const observer = new KillBillClient(
+    new EgressClient(testPlatformConfig({ SOVREN_EGRESS_ALLOWLIST: standIn.hostPort }), new MetricsService('bench')),
+    {
+      baseUrl: standIn.url,
+      apiKey: standIn.apiKey,
+      apiSecret: standIn.apiSecret,
+      username: standIn.username,
+      password: standIn.password,
+      createdBy: 'bench',
+    },
+  );
   await observer.uploadCatalogXml(readFileSync(join(ROOT, 'deploy/killbill/catalog.xml'), 'utf8'));
   const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps/billing/src/main.ts')], {
     cwd: ROOT,

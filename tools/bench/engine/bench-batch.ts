@@ -12,7 +12,13 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { EngineModel, EngineSequence, SamplerSettings, WeightStorage, loadModel } from '../../../libs/engine/src/engine';
+import {
+  EngineModel,
+  EngineSequence,
+  SamplerSettings,
+  WeightStorage,
+  loadModel,
+} from '../../../libs/engine/src/engine';
 import { BenchmarkShape, writeBenchmarkModel } from '../../../libs/engine/src/testing/tiny-model';
 import { load, typeByName } from './bench-support';
 
@@ -54,7 +60,8 @@ function parseArgs(argv: string[]): Options {
   };
   const positive = (flag: string, value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`bench-batch: ${flag} wants a positive integer, got '${value}'`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new Error(`bench-batch: ${flag} wants a positive integer, got '${value}'`);
     return n;
   };
   const numeric: Record<string, keyof Options> = {
@@ -81,7 +88,8 @@ function parseArgs(argv: string[]): Options {
     } else if (flag === '--batches') {
       options.batches = value.split(',').map((b) => positive(flag, b));
     } else if (flag === '--weights') {
-      if (value !== 'copy' && value !== 'mmap') throw new Error(`bench-batch: --weights wants copy or mmap, got '${value}'`);
+      if (value !== 'copy' && value !== 'mmap')
+        throw new Error(`bench-batch: --weights wants copy or mmap, got '${value}'`);
       options.weights = value;
     } else if (flag === '--dir') {
       options.dir = resolve(value);

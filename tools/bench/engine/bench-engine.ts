@@ -54,7 +54,8 @@ function parseArgs(argv: string[]): Options {
     if (value === undefined) throw new Error(`bench-engine: ${flag} needs a value`);
     const nonNegative = (): number => {
       const n = Number(value);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`bench-engine: ${flag} wants a non-negative integer, got '${value}'`);
+      if (!Number.isInteger(n) || n < 0)
+        throw new Error(`bench-engine: ${flag} wants a non-negative integer, got '${value}'`);
       return n;
     };
     switch (flag) {
@@ -72,7 +73,8 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--weights':
         options.weights = value.split(',').map((w) => {
-          if (w !== 'copy' && w !== 'mmap') throw new Error(`bench-engine: --weights wants copy and/or mmap, got '${w}'`);
+          if (w !== 'copy' && w !== 'mmap')
+            throw new Error(`bench-engine: --weights wants copy and/or mmap, got '${w}'`);
           return w;
         });
         break;
@@ -121,7 +123,13 @@ function measureBandwidth(options: Options): number | undefined {
   const figures = [...out.matchAll(/([\d.]+) GB\/s/g)].map((m) => Number(m[1]));
   if (figures.length === 0) return undefined;
   const best = Math.max(...figures);
-  console.log(`memory read bandwidth (bench-bandwidth, 1 GiB, best of 5): ${out.trim().split('\n').map((l) => l.replace(/^read bandwidth, /, '')).join('; ')}  [load ${load()}]`);
+  console.log(
+    `memory read bandwidth (bench-bandwidth, 1 GiB, best of 5): ${out
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/^read bandwidth, /, ''))
+      .join('; ')}  [load ${load()}]`,
+  );
   return best;
 }
 
@@ -139,7 +147,9 @@ async function benchType(typeName: string, weights: WeightStorage, options: Opti
   if (!existsSync(path)) {
     const started = Date.now();
     await writeBenchmarkModel(path, { type: typeByName(typeName, 'bench-engine'), shape });
-    console.log(`wrote ${path} (${(statSync(path).size / 2 ** 30).toFixed(2)} GiB) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    console.log(
+      `wrote ${path} (${(statSync(path).size / 2 ** 30).toFixed(2)} GiB) in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
   }
   const loadStart = process.hrtime.bigint();
   const model = await loadModel(path, {
@@ -152,7 +162,8 @@ async function benchType(typeName: string, weights: WeightStorage, options: Opti
   try {
     const info = model.info();
     // Every weight except the token embedding table (a row lookup) is read once per generated token.
-    result.bytesPerToken = info.weightBytes - info.vocabSize * rowBytes(typeByName(typeName, 'bench-engine'), info.embeddingLength);
+    result.bytesPerToken =
+      info.weightBytes - info.vocabSize * rowBytes(typeByName(typeName, 'bench-engine'), info.embeddingLength);
     console.log(
       `${typeName} (${weights}): ${(info.weightBytes / 2 ** 30).toFixed(2)} GiB of weights, ${info.backend}, ` +
         `${info.threads} threads, loaded in ${loadSeconds.toFixed(1)} s  [load ${load()}]`,
@@ -188,7 +199,9 @@ async function benchType(typeName: string, weights: WeightStorage, options: Opti
 
 function printTable(results: Result[], options: Options, bandwidth: number | undefined): void {
   console.log('');
-  console.log(`| type | weights | pp${options.pp} tok/s best / median | tg${options.tg} tok/s best / median | GB read per token | tg GB/s best / median | % of ${bandwidth ? bandwidth.toFixed(1) : '?'} GB/s best / median |`);
+  console.log(
+    `| type | weights | pp${options.pp} tok/s best / median | tg${options.tg} tok/s best / median | GB read per token | tg GB/s best / median | % of ${bandwidth ? bandwidth.toFixed(1) : '?'} GB/s best / median |`,
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
     const gb = r.bytesPerToken / 1e9;

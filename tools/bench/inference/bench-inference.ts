@@ -48,20 +48,46 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const options: Options = {
-    clients: 50, duration: 60, singleDuration: 30, maxTokens: 64, promptWords: 24, type: 'F16', dim: 768, ff: 2048,
-    layers: 12, heads: 12, kvHeads: 4, vocab: 32000, threads: 0, maxSequences: 64, promptChunk: 128,
+    clients: 50,
+    duration: 60,
+    singleDuration: 30,
+    maxTokens: 64,
+    promptWords: 24,
+    type: 'F16',
+    dim: 768,
+    ff: 2048,
+    layers: 12,
+    heads: 12,
+    kvHeads: 4,
+    vocab: 32000,
+    threads: 0,
+    maxSequences: 64,
+    promptChunk: 128,
     dir: join(REPO_ROOT, 'tmp', 'bench-models'),
   };
   const names: Record<string, keyof Options> = {
-    '--clients': 'clients', '--duration': 'duration', '--single-duration': 'singleDuration', '--max-tokens': 'maxTokens',
-    '--prompt-words': 'promptWords', '--type': 'type', '--dim': 'dim', '--ff': 'ff', '--layers': 'layers', '--heads': 'heads',
-    '--kv-heads': 'kvHeads', '--vocab': 'vocab', '--threads': 'threads', '--max-sequences': 'maxSequences',
-    '--prompt-chunk': 'promptChunk', '--dir': 'dir',
+    '--clients': 'clients',
+    '--duration': 'duration',
+    '--single-duration': 'singleDuration',
+    '--max-tokens': 'maxTokens',
+    '--prompt-words': 'promptWords',
+    '--type': 'type',
+    '--dim': 'dim',
+    '--ff': 'ff',
+    '--layers': 'layers',
+    '--heads': 'heads',
+    '--kv-heads': 'kvHeads',
+    '--vocab': 'vocab',
+    '--threads': 'threads',
+    '--max-sequences': 'maxSequences',
+    '--prompt-chunk': 'promptChunk',
+    '--dir': 'dir',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = names[argv[i]];
     const value = argv[i + 1];
-    if (!key || value === undefined) throw new Error(`unknown or incomplete option ${argv[i]} (see the usage at the top of the file)`);
+    if (!key || value === undefined)
+      throw new Error(`unknown or incomplete option ${argv[i]} (see the usage at the top of the file)`);
     if (key === 'type' || key === 'dir') options[key] = value;
     else {
       const n = Number(value);
@@ -84,7 +110,9 @@ async function serve(): Promise<void> {
   const auth = await NestFactory.create(AuthModule, { logger: ['error'] });
   await auth.listen(0, '127.0.0.1');
   const user = auth.get(UsersRepository).create({ email: null, displayName: 'Bench' });
-  const key = auth.get(ApiKeyService).create({ userId: user.id, role: 'user' }, { name: 'bench', scopes: ['inference:generate'] });
+  const key = auth
+    .get(ApiKeyService)
+    .create({ userId: user.id, role: 'user' }, { name: 'bench', scopes: ['inference:generate'] });
   const inference = await NestFactory.create(InferenceModule, { logger: ['error', 'warn'] });
   applyHttpPlatform(inference);
   await inference.listen(0, '127.0.0.1');
@@ -115,7 +143,13 @@ interface RequestResult {
 }
 
 /** One streaming chat completion, timed as a client sees it. */
-async function streamOnce(url: string, apiKey: string, prompt: string, maxTokens: number, seed: number): Promise<RequestResult> {
+async function streamOnce(
+  url: string,
+  apiKey: string,
+  prompt: string,
+  maxTokens: number,
+  seed: number,
+): Promise<RequestResult> {
   const started = performance.now();
   const result: RequestResult = { ok: false, tokens: 0, gapsMs: [] };
   try {
@@ -123,8 +157,13 @@ async function streamOnce(url: string, apiKey: string, prompt: string, maxTokens
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
       body: JSON.stringify({
-        model: MODEL_ID, messages: [{ role: 'user', content: prompt }], max_tokens: maxTokens, seed, temperature: 0.8,
-        stream: true, stream_options: { include_usage: true },
+        model: MODEL_ID,
+        messages: [{ role: 'user', content: prompt }],
+        max_tokens: maxTokens,
+        seed,
+        temperature: 0.8,
+        stream: true,
+        stream_options: { include_usage: true },
       }),
     });
     if (response.status !== 200 || !response.body) {
@@ -145,7 +184,10 @@ async function streamOnce(url: string, apiKey: string, prompt: string, maxTokens
           done = true;
           continue;
         }
-        const chunk = JSON.parse(data) as { choices: Array<{ delta?: { content?: string } }>; usage?: { completion_tokens: number } | null };
+        const chunk = JSON.parse(data) as {
+          choices: Array<{ delta?: { content?: string } }>;
+          usage?: { completion_tokens: number } | null;
+        };
         if (chunk.usage) result.tokens = chunk.usage.completion_tokens;
         if (!chunk.choices[0]?.delta?.content) continue;
         const now = performance.now();
@@ -172,7 +214,13 @@ interface PhaseResult {
   gaps: number[];
 }
 
-async function runPhase(url: string, apiKey: string, clients: number, seconds: number, options: Options): Promise<PhaseResult> {
+async function runPhase(
+  url: string,
+  apiKey: string,
+  clients: number,
+  seconds: number,
+  options: Options,
+): Promise<PhaseResult> {
   const words = 'the quick brown fox jumps over the lazy dog while the engine answers every question'.split(' ');
   const deadline = performance.now() + seconds * 1000;
   const phase: PhaseResult = { clients, seconds: 0, completed: 0, errors: [], tokens: 0, ttft: [], gaps: [] };
@@ -180,7 +228,10 @@ async function runPhase(url: string, apiKey: string, clients: number, seconds: n
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
       for (let n = 0; performance.now() < deadline; n++) {
-        const prompt = Array.from({ length: options.promptWords }, (_, i) => words[(client * 7 + n * 3 + i) % words.length]).join(' ');
+        const prompt = Array.from(
+          { length: options.promptWords },
+          (_, i) => words[(client * 7 + n * 3 + i) % words.length],
+        ).join(' ');
         const result = await streamOnce(url, apiKey, prompt, options.maxTokens, client * 1000 + n);
         if (!result.ok) {
           phase.errors.push(result.error ?? 'unknown');
@@ -208,7 +259,9 @@ interface ServerTotals {
 
 /** Server-side totals of the bench model from /metrics: batched steps, and the per-token latency histograms. */
 async function serverTotals(url: string): Promise<ServerTotals> {
-  const lines = (await (await fetch(`${url}/metrics`)).text()).split('\n').filter((l) => l.includes(`model="${MODEL_ID}"`));
+  const lines = (await (await fetch(`${url}/metrics`)).text())
+    .split('\n')
+    .filter((l) => l.includes(`model="${MODEL_ID}"`));
   const value = (name: string): number => {
     const line = lines.find((l) => l.startsWith(`${name}{`));
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
@@ -292,7 +345,9 @@ function report(label: string, phase: PhaseResult & { server: ServerPhase }): nu
   console.log(
     `${label.padEnd(12)} ${String(phase.clients).padStart(7)} ${phase.seconds.toFixed(1).padStart(7)} ${String(phase.completed).padStart(9)} ` +
       `${tps.toFixed(1).padStart(9)} ${f(percentile(phase.ttft, 50))} ${f(percentile(phase.ttft, 99))} ${f(percentile(phase.gaps, 50))} ` +
-      `${f(percentile(phase.gaps, 99))} ${String(phase.errors.length).padStart(6)}   load ${loadavg().map((l) => l.toFixed(1)).join('/')}`,
+      `${f(percentile(phase.gaps, 99))} ${String(phase.errors.length).padStart(6)}   load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join('/')}`,
   );
   const sv = phase.server;
   console.log(
@@ -309,8 +364,13 @@ async function main(): Promise<void> {
   mkdirSync(options.dir, { recursive: true });
   const shape: BenchmarkShape = {
     name: `batch-d${options.dim}-l${options.layers}-ff${options.ff}-h${options.heads}-kv${options.kvHeads}-v${options.vocab}`,
-    dim: options.dim, hiddenDim: options.ff, nLayers: options.layers, nHeads: options.heads, nKvHeads: options.kvHeads,
-    vocabSize: options.vocab, contextLength: 4096,
+    dim: options.dim,
+    hiddenDim: options.ff,
+    nLayers: options.layers,
+    nHeads: options.heads,
+    nKvHeads: options.kvHeads,
+    vocabSize: options.vocab,
+    contextLength: 4096,
   };
   const modelPath = join(options.dir, `${shape.name}-${options.type}.gguf`);
   if (!existsSync(modelPath)) {
@@ -320,7 +380,9 @@ async function main(): Promise<void> {
   }
   // Auth's own test environment: throwaway PostgreSQL database, temp SOVREN_ROOT, private nats-server (JetStream).
   const authSupport = (await import('../../../apps/auth/src/app/__tests__/support/auth-test-app')) as {
-    createAuthTestEnvironment(extraEnv: Record<string, string>): Promise<{ root: string; env: Record<string, string>; dispose(): Promise<void> }>;
+    createAuthTestEnvironment(
+      extraEnv: Record<string, string>,
+    ): Promise<{ root: string; env: Record<string, string>; dispose(): Promise<void> }>;
   };
   const environment = await authSupport.createAuthTestEnvironment({
     NODE_ENV: 'production',
@@ -350,9 +412,16 @@ async function main(): Promise<void> {
         `${options.maxSequences} sequences, prompt chunk ${options.promptChunk}`,
     );
     await runPhase(ready.url, ready.apiKey, 2, 3, options); // warm-up
-    console.log('phase (client-side: per SSE chunk with text)  clients  s  completed  tokens/s  TTFTp50  TTFTp99  ITLp50  ITLp99  errors (ms)');
-    const single = report('single', await measured(ready.url, () => runPhase(ready.url, ready.apiKey, 1, options.singleDuration, options)));
-    const many = await measured(ready.url, () => runPhase(ready.url, ready.apiKey, options.clients, options.duration, options));
+    console.log(
+      'phase (client-side: per SSE chunk with text)  clients  s  completed  tokens/s  TTFTp50  TTFTp99  ITLp50  ITLp99  errors (ms)',
+    );
+    const single = report(
+      'single',
+      await measured(ready.url, () => runPhase(ready.url, ready.apiKey, 1, options.singleDuration, options)),
+    );
+    const many = await measured(ready.url, () =>
+      runPhase(ready.url, ready.apiKey, options.clients, options.duration, options),
+    );
     const concurrent = report('concurrent', many);
     const p99 = many.server.itlP99;
     console.log(

@@ -47,6 +47,14 @@ import { CredentialLookupCache } from './validation/credential-lookup.cache';
     AuthValidationService,
     AuthValidateResponder,
   ],
-  exports: [AuthConfig, AuthDatabases, UsersRepository, SessionService, ApiKeyService, SlidingWindowRateLimiter, RevocationPublisher],
+  exports: [
+    AuthConfig,
+    AuthDatabases,
+    UsersRepository,
+    SessionService,
+    ApiKeyService,
+    SlidingWindowRateLimiter,
+    RevocationPublisher,
+  ],
 })
 export class IdentityModule {}

@@ -15,6 +15,9 @@ export class BillingPostgres {
   }
 
   whenReady(): Promise<void> {
-    return this.databases.get(POSTGRES_DATABASE).whenReady().then(() => undefined);
+    return this.databases
+      .get(POSTGRES_DATABASE)
+      .whenReady()
+      .then(() => undefined);
   }
 }

@@ -9,20 +9,40 @@ export function toApiError(error: unknown): unknown {
   switch (error.kind) {
     case 'client':
       return error.status === 404
-        ? new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `Kill Bill: ${error.body?.message ?? 'not found'}`, details)
-        : new ApiError(HttpStatus.BAD_REQUEST, ApiErrorCode.BAD_REQUEST, `Kill Bill refused the request: ${error.body?.message ?? error.message}`, details);
+        ? new ApiError(
+            HttpStatus.NOT_FOUND,
+            ApiErrorCode.NOT_FOUND,
+            `Kill Bill: ${error.body?.message ?? 'not found'}`,
+            details,
+          )
+        : new ApiError(
+            HttpStatus.BAD_REQUEST,
+            ApiErrorCode.BAD_REQUEST,
+            `Kill Bill refused the request: ${error.body?.message ?? error.message}`,
+            details,
+          );
     case 'conflict':
-      return new ApiError(HttpStatus.CONFLICT, ApiErrorCode.CONFLICT, `Kill Bill: ${error.body?.message ?? 'conflict'}`, details);
+      return new ApiError(
+        HttpStatus.CONFLICT,
+        ApiErrorCode.CONFLICT,
+        `Kill Bill: ${error.body?.message ?? 'conflict'}`,
+        details,
+      );
     case 'payment_declined':
     case 'plugin_failure':
     case 'protocol':
       return new ApiError(HttpStatus.BAD_GATEWAY, ApiErrorCode.BAD_GATEWAY, `Kill Bill: ${error.message}`, details);
     case 'unavailable':
     case 'circuit_open':
-      return new ApiError(HttpStatus.SERVICE_UNAVAILABLE, ApiErrorCode.SERVICE_UNAVAILABLE, 'the billing engine is not available; try again shortly', {
-        ...details,
-        dependency: 'killbill',
-      });
+      return new ApiError(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        ApiErrorCode.SERVICE_UNAVAILABLE,
+        'the billing engine is not available; try again shortly',
+        {
+          ...details,
+          dependency: 'killbill',
+        },
+      );
     default:
       return assertUnreachable(error.kind);
   }

@@ -18,7 +18,8 @@ function IsRecipientList(options?: ValidationOptions): PropertyDecorator {
     {
       name: 'isRecipientList',
       validator: {
-        validate: (value: unknown) => typeof value === 'string' && splitRecipients(value).every((entry) => EMAIL.test(entry)),
+        validate: (value: unknown) =>
+          typeof value === 'string' && splitRecipients(value).every((entry) => EMAIL.test(entry)),
         defaultMessage: () => 'must be a comma-separated list of e-mail addresses (user@host)',
       },
     },

@@ -14,7 +14,9 @@ export async function createApiKey(sovrenRoot: string, role: 'admin' | 'user', s
   const users = new Database(join(sovrenRoot, 'data', 'users.db'));
   try {
     users.pragma('busy_timeout = 5000');
-    users.prepare('INSERT INTO users (id, email, display_name, role) VALUES (?, NULL, ?, ?)').run(userId, `e2e ${role}`, role);
+    users
+      .prepare('INSERT INTO users (id, email, display_name, role) VALUES (?, NULL, ?, ?)')
+      .run(userId, `e2e ${role}`, role);
   } finally {
     users.close();
   }
@@ -22,8 +24,19 @@ export async function createApiKey(sovrenRoot: string, role: 'admin' | 'user', s
   try {
     apiAuth.pragma('busy_timeout = 5000');
     apiAuth
-      .prepare('INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, tier, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(randomUUID(), userId, `e2e ${role} key`, prefix, createHash('sha256').update(key).digest('hex'), JSON.stringify(scopes), 'authenticated', Date.now());
+      .prepare(
+        'INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, tier, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        randomUUID(),
+        userId,
+        `e2e ${role} key`,
+        prefix,
+        createHash('sha256').update(key).digest('hex'),
+        JSON.stringify(scopes),
+        'authenticated',
+        Date.now(),
+      );
   } finally {
     apiAuth.close();
   }

@@ -7,7 +7,12 @@ export class OwnedProcess {
   private readonly exited: Promise<void>;
   private readonly child: ChildProcess;
 
-  constructor(readonly label: string, command: string, args: string[], env: NodeJS.ProcessEnv) {
+  constructor(
+    readonly label: string,
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+  ) {
     this.child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       let partial = '';

@@ -79,8 +79,12 @@ export class Platform {
     s.process = new OwnedProcess(name, process.execPath, [main], this.env);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (!s.process.running) throw new Error(`${name} exited on restart (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
-      const got = await fetch(`${s.baseUrl}/health/ready`).then((r) => r.status, () => 0);
+      if (!s.process.running)
+        throw new Error(`${name} exited on restart (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
+      const got = await fetch(`${s.baseUrl}/health/ready`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (got === 200) return;
       if (Date.now() > deadline) throw new Error(`${name} not ready 60 s after restart\n${s.process.tail()}`);
       await new Promise((r) => setTimeout(r, 250));
@@ -100,8 +104,12 @@ export class Platform {
     while (pending.size > 0) {
       for (const name of [...pending]) {
         const s = this.service(name);
-        if (!s.process.running) throw new Error(`${name} exited (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
-        const got = await fetch(`${s.baseUrl}/health/ready`).then((r) => r.status, () => 0);
+        if (!s.process.running)
+          throw new Error(`${name} exited (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
+        const got = await fetch(`${s.baseUrl}/health/ready`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (got === status) pending.delete(name);
       }
       if (pending.size === 0) return;

@@ -34,16 +34,24 @@ export class PrometheusTestServer {
     });
     const port = await freePort();
     const binary = process.env['SOVREN_PROMETHEUS_BIN'] ?? 'prometheus';
-    const child = new OwnedProcess('prometheus', binary, [
-      `--config.file=${join(dir, 'config/prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ], process.env);
+    const child = new OwnedProcess(
+      'prometheus',
+      binary,
+      [
+        `--config.file=${join(dir, 'config/prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      process.env,
+    );
     const server = new PrometheusTestServer(dir, child, port);
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (!child.running) throw new Error(`prometheus exited: ${JSON.stringify(child.exit)}\n${child.tail()}`);
-      const ready = await fetch(`${server.url}/-/ready`).then((r) => r.ok, () => false);
+      const ready = await fetch(`${server.url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ready) return server;
       if (Date.now() > deadline) throw new Error(`prometheus not ready after 30 s\n${child.tail()}`);
       await new Promise((r) => setTimeout(r, 250));

@@ -22,7 +22,8 @@ export function parsePrometheusText(text: string): { samples: Sample[]; types: M
       if (!m) return; // other comments are allowed
       if (!METRIC_NAME.test(m[2])) throw new Error(`bad metric name in ${where}`);
       if (m[1] === 'TYPE') {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(m[3] ?? '')) throw new Error(`bad TYPE in ${where}`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(m[3] ?? ''))
+          throw new Error(`bad TYPE in ${where}`);
         if (types.has(m[2])) throw new Error(`duplicate TYPE in ${where}`);
         types.set(m[2], m[3]!);
       }
@@ -83,8 +84,10 @@ function checkHistograms(samples: Sample[], types: Map<string, string>): void {
         if (list[i].value < list[i - 1].value) throw new Error(`${name}${key}: bucket counts decrease`);
       }
       const count = samples.find((s) => s.name === `${name}_count` && JSON.stringify(s.labels) === key);
-      if (!count || count.value !== list[list.length - 1].value) throw new Error(`${name}${key}: _count missing or != +Inf bucket`);
-      if (!samples.some((s) => s.name === `${name}_sum` && JSON.stringify(s.labels) === key)) throw new Error(`${name}${key}: _sum missing`);
+      if (!count || count.value !== list[list.length - 1].value)
+        throw new Error(`${name}${key}: _count missing or != +Inf bucket`);
+      if (!samples.some((s) => s.name === `${name}_sum` && JSON.stringify(s.labels) === key))
+        throw new Error(`${name}${key}: _sum missing`);
     }
   }
 }

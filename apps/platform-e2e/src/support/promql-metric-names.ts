@@ -1,6 +1,20 @@
 // The metric names a PromQL expression reads (not functions, keywords, label names or values), for checking
 // that every dashboard query names a metric the services export.
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 export function promqlMetricNames(expr: string): string[] {
   const stripped = expr

@@ -22,7 +22,8 @@ class RevocationListener implements OnApplicationBootstrap {
       AUTH_REVOKED,
       (event) => {
         const dropped = this.cache.revoke(event);
-        if (dropped > 0) this.logger.log({ msg: 'dropped cached validations after revocation', kind: event.kind, dropped });
+        if (dropped > 0)
+          this.logger.log({ msg: 'dropped cached validations after revocation', kind: event.kind, dropped });
       },
       { parse: parseAuthRevokedV1 },
     );

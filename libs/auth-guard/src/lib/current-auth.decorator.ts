@@ -14,6 +14,8 @@ export const REQUEST_AUTH_KEY = 'sovrenAuth';
 
 export type RequestWithAuth = { [REQUEST_AUTH_KEY]?: RequestAuth };
 
-export const CurrentAuth = createParamDecorator((_data: unknown, context: ExecutionContext): RequestAuth | undefined => {
-  return context.switchToHttp().getRequest<RequestWithAuth>()[REQUEST_AUTH_KEY];
-});
+export const CurrentAuth = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): RequestAuth | undefined => {
+    return context.switchToHttp().getRequest<RequestWithAuth>()[REQUEST_AUTH_KEY];
+  },
+);

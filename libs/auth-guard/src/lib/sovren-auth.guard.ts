@@ -15,7 +15,12 @@ import {
 } from '@sovren/messaging';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { AUTH_GUARD_OPTIONS, AUTH_ROUTE_OPTIONS, type AuthGuardOptions, type AuthRouteOptions } from './auth-guard.options';
+import {
+  AUTH_GUARD_OPTIONS,
+  AUTH_ROUTE_OPTIONS,
+  type AuthGuardOptions,
+  type AuthRouteOptions,
+} from './auth-guard.options';
 import { REQUEST_AUTH_KEY, type RequestWithAuth } from './current-auth.decorator';
 import { requestClientIp, requestCredential } from './request-credential';
 import { ValidationCache } from './validation-cache';
@@ -40,7 +45,12 @@ export class SovrenAuthGuard implements CanActivate {
     const req = http.getRequest<IncomingMessage & { ip?: string } & RequestWithAuth>();
     const res = http.getResponse<ServerResponse>();
     const credential = requestCredential(req);
-    const reply = await this.validation(credential, requestClientIp(req), route.routeClass, Boolean(route.allowAnonymous && route.anonymousWhenAuthUnavailable && credential === undefined));
+    const reply = await this.validation(
+      credential,
+      requestClientIp(req),
+      route.routeClass,
+      Boolean(route.allowAnonymous && route.anonymousWhenAuthUnavailable && credential === undefined),
+    );
     if (reply === 'unavailable-anonymous') {
       req[REQUEST_AUTH_KEY] = { identity: { kind: 'anonymous' }, scopes: [], tier: 'anonymous' };
       return true;
@@ -73,7 +83,9 @@ export class SovrenAuthGuard implements CanActivate {
         'authentication required: send a session (Authorization: Bearer or cookie) or an API key (X-API-Key)',
       );
     }
-    const missing = (route.scopes ?? []).filter((scope) => !reply.scopes.includes('*') && !reply.scopes.includes(scope));
+    const missing = (route.scopes ?? []).filter(
+      (scope) => !reply.scopes.includes('*') && !reply.scopes.includes(scope),
+    );
     if (missing.length > 0) {
       throw new ApiError(HttpStatus.FORBIDDEN, ApiErrorCode.FORBIDDEN, `missing scope: ${missing.join(', ')}`, {
         missing_scopes: missing,
@@ -109,7 +121,9 @@ export class SovrenAuthGuard implements CanActivate {
       });
     } catch (error) {
       this.logger.warn({
-        msg: anonymousWhenUnavailable ? 'auth.validate failed; serving the anonymous request unlimited' : 'auth.validate failed; refusing the request',
+        msg: anonymousWhenUnavailable
+          ? 'auth.validate failed; serving the anonymous request unlimited'
+          : 'auth.validate failed; refusing the request',
         route_class: routeClass,
         err: error instanceof Error ? error.message : String(error),
       });

@@ -32,7 +32,8 @@ export function IsIntegerInRange(min: number, max: number, options?: ValidationO
     {
       name: 'isIntegerInRange',
       validator: {
-        validate: (value: unknown) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max,
+        validate: (value: unknown) =>
+          typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max,
         defaultMessage: () => `must be an integer ${min}-${max}`,
       },
     },
@@ -126,7 +127,8 @@ export function IsEgressAllowlist(options?: ValidationOptions): PropertyDecorato
       validator: {
         validate: (value: unknown) =>
           typeof value === 'string' &&
-          (value.trim() === EGRESS_ALLOWLIST_NONE || splitAllowlist(value).every((entry) => !egressEntryProblem(entry))),
+          (value.trim() === EGRESS_ALLOWLIST_NONE ||
+            splitAllowlist(value).every((entry) => !egressEntryProblem(entry))),
         defaultMessage: (args) => {
           const value = typeof args?.value === 'string' ? args.value : '';
           const problems = splitAllowlist(value)

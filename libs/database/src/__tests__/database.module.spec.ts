@@ -15,7 +15,12 @@ import {
   POSTGRES_DATA_SOURCE,
   sqliteDataSourceToken,
 } from '../index';
-import { createThrowawayDatabase, dropThrowawayDatabase, testDatabaseUrl, type ThrowawayPostgres } from '@sovren/testing';
+import {
+  createThrowawayDatabase,
+  dropThrowawayDatabase,
+  testDatabaseUrl,
+  type ThrowawayPostgres,
+} from '@sovren/testing';
 
 import { createTempRoot } from './temp-root';
 
@@ -23,7 +28,12 @@ async function startApp(databaseUrl: string, root: string): Promise<INestApplica
   const moduleRef = await Test.createTestingModule({
     imports: [
       ConfigModule.forRoot(testPlatformConfig({ SOVREN_DATABASE_URL: databaseUrl, SOVREN_ROOT: root })),
-      DatabaseModule.forRoot({ postgres: true, sqlite: ['users', 'phone_numbers'], runMigrations: true, retry: { initialDelayMs: 100, maxDelayMs: 200 } }),
+      DatabaseModule.forRoot({
+        postgres: true,
+        sqlite: ['users', 'phone_numbers'],
+        runMigrations: true,
+        retry: { initialDelayMs: 100, maxDelayMs: 200 },
+      }),
     ],
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
@@ -68,7 +78,10 @@ describe('DatabaseModule', () => {
     const app = await startApp(testDatabaseUrl(lateName), join(temp.root, 'late'));
     try {
       const health = await app.get(DatabaseHealth).check();
-      expect(health.find((result) => result.name === 'postgres')).toMatchObject({ ok: false, error: expect.stringContaining(lateName) });
+      expect(health.find((result) => result.name === 'postgres')).toMatchObject({
+        ok: false,
+        error: expect.stringContaining(lateName),
+      });
       expect(health.find((result) => result.name === 'users')).toEqual({ name: 'users', ok: true });
 
       await createThrowawayDatabase({ name: lateName });

@@ -47,7 +47,9 @@ describe('PostgreSQL data source', () => {
     const tables = await dataSource.query<Array<{ table_name: string }>>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
     );
-    expect(tables.map((row) => row.table_name)).toEqual(expect.arrayContaining(['audit_log', 'migrations_postgres', 'organizations']));
+    expect(tables.map((row) => row.table_name)).toEqual(
+      expect.arrayContaining(['audit_log', 'migrations_postgres', 'organizations']),
+    );
     expect(POSTGRES_MIGRATIONS_TABLE).toBe('migrations_postgres');
   });
 
@@ -61,7 +63,13 @@ describe('PostgreSQL data source', () => {
       `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'organizations' ORDER BY ordinal_position`,
     );
     expect(columns.map((column) => column.column_name)).toEqual([
-      'id', 'created_at', 'updated_at', 'deleted_at', 'version', 'name', 'slug',
+      'id',
+      'created_at',
+      'updated_at',
+      'deleted_at',
+      'version',
+      'name',
+      'slug',
     ]);
     expect(columns.find((column) => column.column_name === 'created_at')?.data_type).toBe('timestamp with time zone');
   });

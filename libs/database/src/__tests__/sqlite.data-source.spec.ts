@@ -38,26 +38,31 @@ describe('SQLite data sources', () => {
     temp.remove();
   });
 
-  it.each(SQLITE_DATABASES)('creates %s.db under SOVREN_ROOT/data, migrates it idempotently, WAL and foreign keys on', async (name) => {
-    const dataSource = await open(name);
-    expect(existsSync(join(temp.root, 'sovren', 'data', `${name}.db`))).toBe(true);
+  it.each(SQLITE_DATABASES)(
+    'creates %s.db under SOVREN_ROOT/data, migrates it idempotently, WAL and foreign keys on',
+    async (name) => {
+      const dataSource = await open(name);
+      expect(existsSync(join(temp.root, 'sovren', 'data', `${name}.db`))).toBe(true);
 
-    const first = await runMigrations(dataSource);
-    expect(first.applied).toEqual(sqliteMigrations[name].map((migration) => migration.name));
-    expect((await runMigrations(dataSource)).applied).toEqual([]);
+      const first = await runMigrations(dataSource);
+      expect(first.applied).toEqual(sqliteMigrations[name].map((migration) => migration.name));
+      expect((await runMigrations(dataSource)).applied).toEqual([]);
 
-    const [journal] = await dataSource.query<Array<{ journal_mode: string }>>('PRAGMA journal_mode');
-    expect(journal?.journal_mode).toBe('wal');
-    const [foreignKeys] = await dataSource.query<Array<{ foreign_keys: number }>>('PRAGMA foreign_keys');
-    expect(foreignKeys?.foreign_keys).toBe(1);
+      const [journal] = await dataSource.query<Array<{ journal_mode: string }>>('PRAGMA journal_mode');
+      expect(journal?.journal_mode).toBe('wal');
+      const [foreignKeys] = await dataSource.query<Array<{ foreign_keys: number }>>('PRAGMA foreign_keys');
+      expect(foreignKeys?.foreign_keys).toBe(1);
 
-    const tables = await dataSource.query<Array<{ name: string }>>(`SELECT name FROM sqlite_master WHERE type = 'table'`);
-    expect(tables.map((table) => table.name)).toContain(sqliteMigrationsTable(name));
+      const tables = await dataSource.query<Array<{ name: string }>>(
+        `SELECT name FROM sqlite_master WHERE type = 'table'`,
+      );
+      expect(tables.map((table) => table.name)).toContain(sqliteMigrationsTable(name));
 
-    const info = await dataSource.getRepository(SchemaInfo).findOneByOrFail({ key: 'database' });
-    expect(info.value).toBe(name);
-    expect(info.version).toBe(1);
-  });
+      const info = await dataSource.getRepository(SchemaInfo).findOneByOrFail({ key: 'database' });
+      expect(info.value).toBe(name);
+      expect(info.version).toBe(1);
+    },
+  );
 
   it('stores users with the base columns and rejects a stale write', async () => {
     const dataSource = opened.find((ds) => String(ds.options.database).endsWith('users.db')) ?? (await open('users'));

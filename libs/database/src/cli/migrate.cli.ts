@@ -15,7 +15,11 @@ type DatabaseName = (typeof ALL_DATABASES)[number];
 function selectedDatabases(argv: string[]): DatabaseName[] {
   const only = argv.find((arg) => arg.startsWith('--only='));
   if (!only) return [...ALL_DATABASES];
-  const names = only.slice('--only='.length).split(',').map((name) => name.trim()).filter(Boolean);
+  const names = only
+    .slice('--only='.length)
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const unknown = names.filter((name) => !(ALL_DATABASES as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new Error(`--only: unknown database(s) ${unknown.join(', ')}; expected ${ALL_DATABASES.join(', ')}`);

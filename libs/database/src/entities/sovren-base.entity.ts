@@ -2,13 +2,7 @@
 // Column types are left to TypeORM's per-driver defaults so one class works on both; the PostgreSQL migrations
 // declare the timestamps as timestamptz.
 
-import {
-  CreateDateColumn,
-  DeleteDateColumn,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-  VersionColumn,
-} from 'typeorm';
+import { CreateDateColumn, DeleteDateColumn, PrimaryGeneratedColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
 
 export abstract class SovrenBaseEntity {
   @PrimaryGeneratedColumn('uuid')

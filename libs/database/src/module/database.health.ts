@@ -17,22 +17,24 @@ export class DatabaseHealth {
 
   /** One result per data source, `ok: false` with the reason when it is not initialised or does not answer. */
   check(timeoutMs = DATABASE_HEALTH_TIMEOUT_MS): Promise<DatabaseHealthResult[]> {
-    return Promise.all([...this.registry.values()].map(async (managed): Promise<DatabaseHealthResult> => {
-      if (!managed.isReady()) {
-        return { name: managed.name, ok: false, error: managed.error() ?? managed.status() };
-      }
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`SELECT 1 took longer than ${timeoutMs} ms`)), timeoutMs);
-        });
-        await Promise.race([managed.dataSource.query('SELECT 1'), timeout]);
-        return { name: managed.name, ok: true };
-      } catch (error) {
-        return { name: managed.name, ok: false, error: error instanceof Error ? error.message : String(error) };
-      } finally {
-        if (timer) clearTimeout(timer);
-      }
-    }));
+    return Promise.all(
+      [...this.registry.values()].map(async (managed): Promise<DatabaseHealthResult> => {
+        if (!managed.isReady()) {
+          return { name: managed.name, ok: false, error: managed.error() ?? managed.status() };
+        }
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const timeout = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`SELECT 1 took longer than ${timeoutMs} ms`)), timeoutMs);
+          });
+          await Promise.race([managed.dataSource.query('SELECT 1'), timeout]);
+          return { name: managed.name, ok: true };
+        } catch (error) {
+          return { name: managed.name, ok: false, error: error instanceof Error ? error.message : String(error) };
+        } finally {
+          if (timer) clearTimeout(timer);
+        }
+      }),
+    );
   }
 }

@@ -92,7 +92,9 @@ export class ManagedDataSource {
       if (this.migrate && this.state !== 'closed') {
         const { applied } = await runMigrations(this.dataSource);
         this.logger.log(
-          applied.length > 0 ? `Applied migrations: ${applied.join(', ')}` : 'Schema up to date (no pending migrations)',
+          applied.length > 0
+            ? `Applied migrations: ${applied.join(', ')}`
+            : 'Schema up to date (no pending migrations)',
         );
       }
       if (this.state === 'closed') return;

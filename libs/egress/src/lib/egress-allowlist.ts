@@ -30,8 +30,8 @@ export class EgressAllowlist {
     const host = url.hostname.toLowerCase();
     const explicitPort = url.port === '' ? null : Number(url.port);
     const port = explicitPort ?? DEFAULT_PORTS[url.protocol];
-    return this.entries.some((entry) =>
-      entry.host === host && (entry.port === null ? explicitPort === null : entry.port === port),
+    return this.entries.some(
+      (entry) => entry.host === host && (entry.port === null ? explicitPort === null : entry.port === port),
     );
   }
 }

@@ -132,19 +132,34 @@ export class EgressClient {
     const label = host || UNPARSEABLE_HOST;
     this.refused.inc({ host: label });
     this.requests.inc({ host: label, outcome: 'refused' });
-    this.logger.warn({ msg: 'egress refused', code, host: label, method, allowlist_size: this.allowlist.entries.length });
+    this.logger.warn({
+      msg: 'egress refused',
+      code,
+      host: label,
+      method,
+      allowlist_size: this.allowlist.entries.length,
+    });
     return new EgressRefusedError(code, message, host);
   }
 
   private failure(error: unknown, aborted: boolean, host: string, method: string, timeoutMs: number): EgressError {
     if (error instanceof EgressError) {
-      this.requests.inc({ host, outcome: error.code === EgressErrorCode.RESPONSE_TOO_LARGE ? 'too_large' : 'network_error' });
+      this.requests.inc({
+        host,
+        outcome: error.code === EgressErrorCode.RESPONSE_TOO_LARGE ? 'too_large' : 'network_error',
+      });
       this.logger.warn({ msg: 'egress request failed', code: error.code, host, method, reason: error.message });
       return error;
     }
     if (aborted) {
       this.requests.inc({ host, outcome: 'timeout' });
-      this.logger.warn({ msg: 'egress request timed out', code: EgressErrorCode.TIMEOUT, host, method, timeout_ms: timeoutMs });
+      this.logger.warn({
+        msg: 'egress request timed out',
+        code: EgressErrorCode.TIMEOUT,
+        host,
+        method,
+        timeout_ms: timeoutMs,
+      });
       return new EgressError(EgressErrorCode.TIMEOUT, `Egress to ${host} timed out after ${timeoutMs} ms`, host, {
         cause: error,
       });
@@ -152,7 +167,9 @@ export class EgressClient {
     const reason = networkReason(error);
     this.requests.inc({ host, outcome: 'network_error' });
     this.logger.warn({ msg: 'egress request failed', code: EgressErrorCode.NETWORK_ERROR, host, method, reason });
-    return new EgressError(EgressErrorCode.NETWORK_ERROR, `Egress to ${host} failed: ${reason}`, host, { cause: error });
+    return new EgressError(EgressErrorCode.NETWORK_ERROR, `Egress to ${host} failed: ${reason}`, host, {
+      cause: error,
+    });
   }
 }
 
@@ -165,7 +182,11 @@ function encodeBody(
   const { body } = init;
   if (body === undefined) return { headers, body: undefined };
   if (method === 'GET' || method === 'HEAD') {
-    throw new EgressError(EgressErrorCode.INVALID_REQUEST, `Egress to ${host}: a ${method} request cannot have a body`, host);
+    throw new EgressError(
+      EgressErrorCode.INVALID_REQUEST,
+      `Egress to ${host}: a ${method} request cannot have a body`,
+      host,
+    );
   }
   if (typeof body === 'string' || Buffer.isBuffer(body)) return { headers, body };
   if (!headers.has('content-type')) headers.set('content-type', 'application/json');
@@ -174,12 +195,21 @@ function encodeBody(
 
 function positiveInteger(value: number, name: string, host: string): number {
   if (!Number.isInteger(value) || value <= 0) {
-    throw new EgressError(EgressErrorCode.INVALID_REQUEST, `Egress to ${host}: ${name} must be a positive integer`, host);
+    throw new EgressError(
+      EgressErrorCode.INVALID_REQUEST,
+      `Egress to ${host}: ${name} must be a positive integer`,
+      host,
+    );
   }
   return value;
 }
 
-async function readBody(response: Response, maxBytes: number, host: string, controller: AbortController): Promise<Buffer> {
+async function readBody(
+  response: Response,
+  maxBytes: number,
+  host: string,
+  controller: AbortController,
+): Promise<Buffer> {
   if (response.body === null) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -172,15 +172,32 @@ function encodeValue(sink: ByteSink, type: GgufValueType, value: GgufArrayElemen
       throw new Error(`GGUF writer: ${where} = ${big} is out of range for ${typeName(type)}`);
     }
     switch (type) {
-      case GgufValueType.UINT8: sink.u8(Number(big)); return;
-      case GgufValueType.INT8: sink.i8(Number(big)); return;
-      case GgufValueType.UINT16: sink.u16(Number(big)); return;
-      case GgufValueType.INT16: sink.i16(Number(big)); return;
-      case GgufValueType.UINT32: sink.u32(Number(big)); return;
-      case GgufValueType.INT32: sink.i32(Number(big)); return;
-      case GgufValueType.UINT64: sink.u64(big); return;
-      case GgufValueType.INT64: sink.i64(big); return;
-      default: break;
+      case GgufValueType.UINT8:
+        sink.u8(Number(big));
+        return;
+      case GgufValueType.INT8:
+        sink.i8(Number(big));
+        return;
+      case GgufValueType.UINT16:
+        sink.u16(Number(big));
+        return;
+      case GgufValueType.INT16:
+        sink.i16(Number(big));
+        return;
+      case GgufValueType.UINT32:
+        sink.u32(Number(big));
+        return;
+      case GgufValueType.INT32:
+        sink.i32(Number(big));
+        return;
+      case GgufValueType.UINT64:
+        sink.u64(big);
+        return;
+      case GgufValueType.INT64:
+        sink.i64(big);
+        return;
+      default:
+        break;
     }
   }
   switch (type) {
@@ -212,8 +229,14 @@ function encodeValue(sink: ByteSink, type: GgufValueType, value: GgufArrayElemen
   }
 }
 
-function encodeArray(sink: ByteSink, elementType: GgufValueType, values: readonly GgufArrayElement[], where: string): void {
-  if (!(elementType in GgufValueType)) throw new Error(`GGUF writer: ${where} has unknown element type ${String(elementType)}`);
+function encodeArray(
+  sink: ByteSink,
+  elementType: GgufValueType,
+  values: readonly GgufArrayElement[],
+  where: string,
+): void {
+  if (!(elementType in GgufValueType))
+    throw new Error(`GGUF writer: ${where} has unknown element type ${String(elementType)}`);
   sink.u32(elementType);
   sink.u64(BigInt(values.length));
   for (let i = 0; i < values.length; i++) encodeValue(sink, elementType, values[i], `${where}[${i}]`);
@@ -229,24 +252,49 @@ export class GgufWriter {
 
   constructor(options: GgufWriterOptions = {}) {
     this.version = options.version ?? 3;
-    if (this.version !== 2 && this.version !== 3) throw new Error(`GGUF writer: version must be 2 or 3, got ${String(this.version)}`);
+    if (this.version !== 2 && this.version !== 3)
+      throw new Error(`GGUF writer: version must be 2 or 3, got ${String(this.version)}`);
     if (options.alignment !== undefined && options.alignment !== DEFAULT_ALIGNMENT) {
       this.addUint32('general.alignment', options.alignment);
     }
   }
 
-  addUint8(key: string, value: number): this { return this.add(key, GgufValueType.UINT8, value); }
-  addInt8(key: string, value: number): this { return this.add(key, GgufValueType.INT8, value); }
-  addUint16(key: string, value: number): this { return this.add(key, GgufValueType.UINT16, value); }
-  addInt16(key: string, value: number): this { return this.add(key, GgufValueType.INT16, value); }
-  addUint32(key: string, value: number): this { return this.add(key, GgufValueType.UINT32, value); }
-  addInt32(key: string, value: number): this { return this.add(key, GgufValueType.INT32, value); }
-  addUint64(key: string, value: number | bigint): this { return this.add(key, GgufValueType.UINT64, value); }
-  addInt64(key: string, value: number | bigint): this { return this.add(key, GgufValueType.INT64, value); }
-  addFloat32(key: string, value: number): this { return this.add(key, GgufValueType.FLOAT32, value); }
-  addFloat64(key: string, value: number): this { return this.add(key, GgufValueType.FLOAT64, value); }
-  addBool(key: string, value: boolean): this { return this.add(key, GgufValueType.BOOL, value); }
-  addString(key: string, value: string): this { return this.add(key, GgufValueType.STRING, value); }
+  addUint8(key: string, value: number): this {
+    return this.add(key, GgufValueType.UINT8, value);
+  }
+  addInt8(key: string, value: number): this {
+    return this.add(key, GgufValueType.INT8, value);
+  }
+  addUint16(key: string, value: number): this {
+    return this.add(key, GgufValueType.UINT16, value);
+  }
+  addInt16(key: string, value: number): this {
+    return this.add(key, GgufValueType.INT16, value);
+  }
+  addUint32(key: string, value: number): this {
+    return this.add(key, GgufValueType.UINT32, value);
+  }
+  addInt32(key: string, value: number): this {
+    return this.add(key, GgufValueType.INT32, value);
+  }
+  addUint64(key: string, value: number | bigint): this {
+    return this.add(key, GgufValueType.UINT64, value);
+  }
+  addInt64(key: string, value: number | bigint): this {
+    return this.add(key, GgufValueType.INT64, value);
+  }
+  addFloat32(key: string, value: number): this {
+    return this.add(key, GgufValueType.FLOAT32, value);
+  }
+  addFloat64(key: string, value: number): this {
+    return this.add(key, GgufValueType.FLOAT64, value);
+  }
+  addBool(key: string, value: boolean): this {
+    return this.add(key, GgufValueType.BOOL, value);
+  }
+  addString(key: string, value: string): this {
+    return this.add(key, GgufValueType.STRING, value);
+  }
   addArray(key: string, elementType: GgufValueType, values: readonly GgufArrayElement[]): this {
     return this.add(key, GgufValueType.ARRAY, { elementType, values });
   }
@@ -272,24 +320,31 @@ export class GgufWriter {
   addTensor(name: string, dims: readonly number[], type: TensorType, data: GgufTensorData): this {
     const nameBytes = textEncoder.encode(name).length;
     if (nameBytes === 0 || nameBytes > MAX_TENSOR_NAME_BYTES) {
-      throw new Error(`GGUF writer: tensor name '${name}' must be 1 to ${MAX_TENSOR_NAME_BYTES} bytes, got ${nameBytes}`);
+      throw new Error(
+        `GGUF writer: tensor name '${name}' must be 1 to ${MAX_TENSOR_NAME_BYTES} bytes, got ${nameBytes}`,
+      );
     }
     if (this.tensorNames.has(name)) throw new Error(`GGUF writer: duplicate tensor name '${name}'`);
     if (dims.length < 1 || dims.length > 4) {
       throw new Error(`GGUF writer: tensor '${name}' must have 1 to 4 dimensions, got ${dims.length}`);
     }
     for (const d of dims) {
-      if (!Number.isSafeInteger(d) || d < 1) throw new Error(`GGUF writer: tensor '${name}' has invalid dimension ${d}`);
+      if (!Number.isSafeInteger(d) || d < 1)
+        throw new Error(`GGUF writer: tensor '${name}' has invalid dimension ${d}`);
     }
     const traits = tensorTypeTraits(type);
     if (dims[0] % traits.blockElements !== 0) {
-      throw new Error(`GGUF writer: tensor '${name}' row length ${dims[0]} is not a multiple of the ${traits.name} block size ${traits.blockElements}`);
+      throw new Error(
+        `GGUF writer: tensor '${name}' row length ${dims[0]} is not a multiple of the ${traits.name} block size ${traits.blockElements}`,
+      );
     }
     const rows = dims.slice(1).reduce((a, b) => a * b, 1);
     const nbytes = rowBytes(type, dims[0]) * rows;
     if (!Number.isSafeInteger(nbytes)) throw new Error(`GGUF writer: tensor '${name}' is too large`);
     if (data instanceof Uint8Array && data.length !== nbytes) {
-      throw new Error(`GGUF writer: tensor '${name}' (${traits.name} ${dims.join('x')}) needs ${nbytes} bytes, got ${data.length}`);
+      throw new Error(
+        `GGUF writer: tensor '${name}' (${traits.name} ${dims.join('x')}) needs ${nbytes} bytes, got ${data.length}`,
+      );
     }
     this.tensors.push({ name, dims: [...dims], type, nbytes, data, offset: 0 });
     this.tensorNames.add(name);
@@ -341,7 +396,10 @@ export class GgufWriter {
     } catch (error) {
       if (!closed) {
         await file.close().catch((closeError: unknown) => {
-          throw new AggregateError([error, closeError], `GGUF writer: writing '${path}' failed, then closing it failed`);
+          throw new AggregateError(
+            [error, closeError],
+            `GGUF writer: writing '${path}' failed, then closing it failed`,
+          );
         });
       }
       await rm(tmpPath, { force: true });
@@ -377,9 +435,17 @@ export class GgufWriter {
   }
 
   private setAlignmentFrom(type: GgufValueType, value: GgufArrayElement): void {
-    if (type !== GgufValueType.UINT32 || typeof value !== 'number' || !Number.isInteger(value) || value < 1 ||
-        value > 2 ** 30 || (value & (value - 1)) !== 0) {
-      throw new Error(`GGUF writer: general.alignment must be a uint32 power of two up to 2^30, got ${typeName(type)} ${String(value)}`);
+    if (
+      type !== GgufValueType.UINT32 ||
+      typeof value !== 'number' ||
+      !Number.isInteger(value) ||
+      value < 1 ||
+      value > 2 ** 30 ||
+      (value & (value - 1)) !== 0
+    ) {
+      throw new Error(
+        `GGUF writer: general.alignment must be a uint32 power of two up to 2^30, got ${typeName(type)} ${String(value)}`,
+      );
     }
     this.alignment = value;
   }
@@ -391,7 +457,9 @@ function chunksOf(t: PendingTensor): Iterable<Uint8Array> | AsyncIterable<Uint8A
 
 function checkSize(t: PendingTensor, written: number): void {
   if (written !== t.nbytes) {
-    throw new Error(`GGUF writer: tensor '${t.name}' needs ${t.nbytes} bytes but its data supplied ${written > t.nbytes ? 'more' : written}`);
+    throw new Error(
+      `GGUF writer: tensor '${t.name}' needs ${t.nbytes} bytes but its data supplied ${written > t.nbytes ? 'more' : written}`,
+    );
   }
 }
 

@@ -13,7 +13,13 @@ export function dequantizeRow(type: TensorType, bytes: Uint8Array, n: number): F
 }
 
 /** Decodes `n` elements starting at byte `offset` of `bytes` into `out[0 .. n)`. */
-export function dequantizeRowInto(type: TensorType, bytes: Uint8Array, offset: number, n: number, out: Float32Array): void {
+export function dequantizeRowInto(
+  type: TensorType,
+  bytes: Uint8Array,
+  offset: number,
+  n: number,
+  out: Float32Array,
+): void {
   const nbytes = rowBytes(type, n);
   if (offset < 0 || offset + nbytes > bytes.length) {
     throw new Error(`dequantize: ${nbytes} bytes at offset ${offset} exceed the ${bytes.length} bytes given`);

@@ -52,7 +52,8 @@ describe('F16 conversion', () => {
         const even = (h & 1) === 0 ? h : h + 1;
         if (f32FromBits(midBits) !== mid) failures.push(`midpoint after 0x${h.toString(16)} not a float32`);
         if (f32ToF16(mid) !== even) failures.push(`midpoint after 0x${h.toString(16)} did not round to even`);
-        if (f32ToF16(f32FromBits(midBits + 1)) !== h + 1) failures.push(`just above midpoint after 0x${h.toString(16)}`);
+        if (f32ToF16(f32FromBits(midBits + 1)) !== h + 1)
+          failures.push(`just above midpoint after 0x${h.toString(16)}`);
         if (f32ToF16(f32FromBits(midBits - 1)) !== h) failures.push(`just below midpoint after 0x${h.toString(16)}`);
       }
     }

@@ -128,8 +128,14 @@ let subMin = 0; // second result of makeQkx2Quants (ggml's *the_min)
  * quantised scales, as ggml does. Errors use closed forms of the weighted sums instead of a second pass.
  */
 function makeQkx2Quants(
-  x: Float32Array, base: number, n: number, nmax: number, weights: Float64Array,
-  rmin: number, rdelta: number, nstep: number,
+  x: Float32Array,
+  base: number,
+  n: number,
+  nmax: number,
+  weights: Float64Array,
+  rmin: number,
+  rdelta: number,
+  nstep: number,
 ): number {
   let min = x[base];
   let max = x[base];
@@ -187,8 +193,12 @@ function makeQkx2Quants(
       }
       // sum w (s*l + m - x)^2 expanded over the sums already gathered.
       const curError =
-        thisScale * thisScale * sumL2 + 2 * thisScale * thisMin * sumL - 2 * thisScale * sumXL +
-        thisMin * thisMin * sumW - 2 * thisMin * sumX + sumX2;
+        thisScale * thisScale * sumL2 +
+        2 * thisScale * thisMin * sumL -
+        2 * thisScale * sumXL +
+        thisMin * thisMin * sumW -
+        2 * thisMin * sumX +
+        sumX2;
       if (curError < bestError) {
         bestError = curError;
         scale = thisScale;

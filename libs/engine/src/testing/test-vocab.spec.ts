@@ -58,7 +58,13 @@ describe('buildBpeVocab', () => {
     expect(vocab.tokens[0]).toBe('!'); // GPT-2 order: printable bytes first
     expect(vocab.tokens.length).toBeGreaterThan(512);
     expect(vocab.tokens.length).toBeLessThanOrEqual(1024);
-    for (const name of ['<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>']) {
+    for (const name of [
+      '<|begin_of_text|>',
+      '<|end_of_text|>',
+      '<|start_header_id|>',
+      '<|end_header_id|>',
+      '<|eot_id|>',
+    ]) {
       expect(vocab.tokenTypes[vocab.specialTokens[name]!]).toBe(TokenType.CONTROL);
     }
     expect(vocab.tokens[vocab.bosId]).toBe('<|begin_of_text|>');
@@ -153,7 +159,9 @@ describe('buildSentencePieceVocab', () => {
     for (const piece of pieces) {
       const chars = [...piece];
       if (chars.length < 2) continue;
-      const reachable = chars.some((_, cut) => cut > 0 && pieces.has(chars.slice(0, cut).join('')) && pieces.has(chars.slice(cut).join('')));
+      const reachable = chars.some(
+        (_, cut) => cut > 0 && pieces.has(chars.slice(0, cut).join('')) && pieces.has(chars.slice(cut).join('')),
+      );
       expect(reachable).toBe(true);
     }
   });

@@ -117,7 +117,11 @@ function countWords(pieces: Iterable<string>, toSymbols: (piece: string) => stri
  * "left right"), until `maxMerges` or no pair is left. Pairs seen once still merge late in training: the corpus
  * is small, and real vocabularies also hold whole rare words. Symbols equal to `barrier` never merge.
  */
-function trainMerges(words: Word[], maxMerges: number, barrier?: string): { left: string; right: string; count: number }[] {
+function trainMerges(
+  words: Word[],
+  maxMerges: number,
+  barrier?: string,
+): { left: string; right: string; count: number }[] {
   const merges: { left: string; right: string; count: number }[] = [];
   while (merges.length < maxMerges) {
     const pairCounts = new Map<string, number>();
@@ -179,7 +183,9 @@ function trainBpeVocab(options: VocabOptions): TestVocab {
   const corpus = options.corpus ?? TRAINING_CORPUS;
   const minSize = 256 + BPE_SPECIAL_TOKENS.length;
   if (!Number.isInteger(vocabSize) || vocabSize < minSize) {
-    throw new Error(`buildBpeVocab: vocabSize must be an integer >= ${minSize} (256 bytes + specials), got ${vocabSize}`);
+    throw new Error(
+      `buildBpeVocab: vocabSize must be an integer >= ${minSize} (256 bytes + specials), got ${vocabSize}`,
+    );
   }
   const chars = byteLevelChars();
   const encoder = new TextEncoder();
@@ -256,7 +262,10 @@ function trainSentencePieceVocab(options: VocabOptions): TestVocab {
   }
 
   // Words as SentencePiece sees them: whitespace-separated, each starting with "▁".
-  const pieces = corpus.split(/\s+/u).filter((w) => w.length > 0).map((w) => SPM_SPACE + w);
+  const pieces = corpus
+    .split(/\s+/u)
+    .filter((w) => w.length > 0)
+    .map((w) => SPM_SPACE + w);
   const charCounts = new Map<string, number>();
   for (const piece of pieces) for (const ch of piece) charCounts.set(ch, (charCounts.get(ch) ?? 0) + 1);
   // Characters by frequency (ties by code point) that make it into the vocabulary.

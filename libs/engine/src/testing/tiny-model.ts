@@ -74,7 +74,12 @@ function randomValues(random: () => number, n: number, std: number): Float32Arra
 }
 
 /** Quantises a [rows x cols] matrix row by row; returns the bytes and the dequantised values in float64. */
-function encodeMatrix(type: TensorType, values: Float32Array, rows: number, cols: number): { bytes: Uint8Array; dequantised: Float64Array } {
+function encodeMatrix(
+  type: TensorType,
+  values: Float32Array,
+  rows: number,
+  cols: number,
+): { bytes: Uint8Array; dequantised: Float64Array } {
   const rb = rowBytes(type, cols);
   const bytes = new Uint8Array(rb * rows);
   const dequantised = new Float64Array(rows * cols);
@@ -91,7 +96,15 @@ function f32Bytes(values: Float32Array): Uint8Array {
 }
 
 // Chat-format terminators the engine treats as end of generation besides EOS/EOT (native/src/model/gguf-vocab.cpp).
-const END_OF_TURN_TEXTS = ['<|eot_id|>', '<|eom_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<|end_of_text|>'];
+const END_OF_TURN_TEXTS = [
+  '<|eot_id|>',
+  '<|eom_id|>',
+  '<|im_end|>',
+  '<|end|>',
+  '<end_of_turn>',
+  '<|endoftext|>',
+  '<|end_of_text|>',
+];
 
 /** Every id the engine stops generating at for this vocabulary. */
 export function endOfGenerationIds(vocab: TestVocab): number[] {
@@ -192,7 +205,12 @@ function addHyperParameters(writer: GgufWriter, hp: HyperParameters): void {
  * Builds a tiny model in memory: the GGUF writer (not yet written) and the dequantised weights. Defaults: dim 256,
  * ff 512, 2 layers, 4 heads, 2 kv heads, context 128 (K-quants need rows of 256).
  */
-export function buildTinyModel(options: TinyModelOptions = {}): { writer: GgufWriter; type: TensorType; vocab: TestVocab; weights: ReferenceWeights } {
+export function buildTinyModel(options: TinyModelOptions = {}): {
+  writer: GgufWriter;
+  type: TensorType;
+  vocab: TestVocab;
+  weights: ReferenceWeights;
+} {
   const type = options.type ?? TensorType.F32;
   const architecture = options.architecture ?? 'llama';
   const vocab = buildVocab(options.vocab ?? 'spm', options.vocabSize ?? 512);
@@ -239,7 +257,13 @@ export function buildTinyModel(options: TinyModelOptions = {}): { writer: GgufWr
   addTokenizerKeys(writer, vocab);
 
   const omitted = new Set(options.omitTensors ?? []);
-  const matrix = (name: string, rows: number, cols: number, std: number, zeroRows: readonly number[] = []): Float64Array => {
+  const matrix = (
+    name: string,
+    rows: number,
+    cols: number,
+    std: number,
+    zeroRows: readonly number[] = [],
+  ): Float64Array => {
     const values = randomValues(random, rows * cols, std);
     for (const r of zeroRows) values.fill(0, r * cols, (r + 1) * cols);
     const { bytes, dequantised } = encodeMatrix(type, values, rows, cols);
@@ -261,7 +285,9 @@ export function buildTinyModel(options: TinyModelOptions = {}): { writer: GgufWr
     throw new Error('tiny model: muteEndOfGeneration needs an output.weight of its own (tiedEmbeddings off)');
   }
   const muted = options.muteEndOfGeneration ? endOfGenerationIds(vocab) : [];
-  const output = options.tiedEmbeddings ? tokenEmbedding : matrix('output.weight', nVocab, dim, 2 / Math.sqrt(dim), muted);
+  const output = options.tiedEmbeddings
+    ? tokenEmbedding
+    : matrix('output.weight', nVocab, dim, 2 / Math.sqrt(dim), muted);
   let ropeFreqFactors: Float64Array | undefined;
   if (options.ropeFreqFactors) ropeFreqFactors = vector('rope_freqs.weight', headDim / 2, 2, 1);
 
@@ -334,7 +360,10 @@ export interface BenchmarkModelOptions {
  * the kernels stream are as large and as varied per cache line as a real model's, without quantising billions of
  * values in JavaScript.
  */
-export async function writeBenchmarkModel(path: string, options: BenchmarkModelOptions): Promise<{ path: string; bytes: number }> {
+export async function writeBenchmarkModel(
+  path: string,
+  options: BenchmarkModelOptions,
+): Promise<{ path: string; bytes: number }> {
   const shape = options.shape ?? LLAMA_1B_SHAPE;
   const type = options.type;
   const vocab = padVocab(buildVocab(options.vocab ?? 'spm', Math.min(shape.vocabSize, 1024)), shape.vocabSize);

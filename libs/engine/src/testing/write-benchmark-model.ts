@@ -11,7 +11,9 @@ async function main(): Promise<void> {
   if (vocab !== 'spm' && vocab !== 'bpe') throw new Error(`vocab must be spm or bpe, got '${vocab}'`);
   const started = Date.now();
   const { bytes } = await writeBenchmarkModel(out, { type, vocab, shape: LLAMA_1B_SHAPE });
-  console.log(`wrote ${out}: ${LLAMA_1B_SHAPE.name} ${typeName}, ${(bytes / 2 ** 20).toFixed(0)} MiB of weights in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `wrote ${out}: ${LLAMA_1B_SHAPE.name} ${typeName}, ${(bytes / 2 ** 20).toFixed(0)} MiB of weights in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 main().catch((error: unknown) => {

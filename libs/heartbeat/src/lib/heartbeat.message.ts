@@ -42,7 +42,9 @@ export function buildHeartbeat(facts: HeartbeatFacts): HeartbeatV1 {
 }
 
 /** Totals of the HTTP duration histogram's `_count` series: all requests, and those answered 5xx. */
-export function httpTotals(values: Array<{ metricName?: string; labels: Record<string, string | number | undefined>; value: number }>): {
+export function httpTotals(
+  values: Array<{ metricName?: string; labels: Record<string, string | number | undefined>; value: number }>,
+): {
   requests: number;
   serverErrors: number;
 } {

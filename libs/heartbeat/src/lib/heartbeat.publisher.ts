@@ -86,7 +86,10 @@ export class HeartbeatPublisher implements OnApplicationBootstrap, OnApplication
       this.failing = false;
     } catch (error) {
       if (!this.failing) {
-        this.logger.warn({ msg: 'heartbeat not published; retrying every interval', err: error instanceof Error ? error.message : String(error) });
+        this.logger.warn({
+          msg: 'heartbeat not published; retrying every interval',
+          err: error instanceof Error ? error.message : String(error),
+        });
       }
       this.failing = true;
     }

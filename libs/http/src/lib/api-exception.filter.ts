@@ -33,7 +33,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const req = http.getRequest<RequestWithId>();
     const res = http.getResponse<ServerResponse>();
     const described = describe(exception);
-    const context = { method: req.method, path: req.url?.split('?')[0], status: described.status, request_id: req.requestId };
+    const context = {
+      method: req.method,
+      path: req.url?.split('?')[0],
+      status: described.status,
+      request_id: req.requestId,
+    };
     if (described.log === 'error') {
       const err = exception instanceof Error ? exception : new Error(`non-Error thrown: ${String(exception)}`);
       this.logger.error({ msg: 'request failed', ...context, err });

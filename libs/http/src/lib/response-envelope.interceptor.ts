@@ -24,9 +24,7 @@ export class ResponseEnvelopeInterceptor implements NestInterceptor {
     const http = context.switchToHttp();
     const req = http.getRequest<RequestWithId>();
     const res = http.getResponse<ServerResponse>();
-    return next.handle().pipe(
-      map((data: unknown) => (isEnvelopable(data, res) ? envelope(data, req) : data)),
-    );
+    return next.handle().pipe(map((data: unknown) => (isEnvelopable(data, res) ? envelope(data, req) : data)));
   }
 }
 

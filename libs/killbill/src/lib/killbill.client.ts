@@ -185,14 +185,23 @@ export class KillBillClient {
 
   /** The account's bundles (with their subscriptions), optionally only the one with `externalKey`. */
   async getBundles(accountId: string, externalKey?: string): Promise<KillBillBundle[]> {
-    return this.getJson<KillBillBundle[]>('/accounts/{accountId}/bundles', `/accounts/${seg(accountId)}/bundles`, { externalKey });
+    return this.getJson<KillBillBundle[]>('/accounts/{accountId}/bundles', `/accounts/${seg(accountId)}/bundles`, {
+      externalKey,
+    });
   }
 
   async getSubscription(subscriptionId: string): Promise<KillBillSubscription> {
-    return this.getJson<KillBillSubscription>('/subscriptions/{subscriptionId}', `/subscriptions/${seg(subscriptionId)}`);
+    return this.getJson<KillBillSubscription>(
+      '/subscriptions/{subscriptionId}',
+      `/subscriptions/${seg(subscriptionId)}`,
+    );
   }
 
-  async changePlan(subscriptionId: string, planName: string, write: KillBillWriteContext = {}): Promise<KillBillSubscription> {
+  async changePlan(
+    subscriptionId: string,
+    planName: string,
+    write: KillBillWriteContext = {},
+  ): Promise<KillBillSubscription> {
     await this.send('PUT', '/subscriptions/{subscriptionId}', `/subscriptions/${seg(subscriptionId)}`, {
       body: { planName },
       write,
@@ -214,7 +223,10 @@ export class KillBillClient {
    * Records usage. A trackingId Kill Bill already has means this exact record was accepted before (a retry or a
    * redelivery): answered `duplicate`, which the caller treats like `recorded`.
    */
-  async recordUsage(record: KillBillSubscriptionUsageRecord, write: KillBillWriteContext = {}): Promise<'recorded' | 'duplicate'> {
+  async recordUsage(
+    record: KillBillSubscriptionUsageRecord,
+    write: KillBillWriteContext = {},
+  ): Promise<'recorded' | 'duplicate'> {
     try {
       await this.send('POST', '/usages', '/usages', { body: record, write, retry: true });
       return 'recorded';
@@ -227,7 +239,12 @@ export class KillBillClient {
   }
 
   /** Usage recorded for one subscription and unit in [startDate, endDate) (dates `YYYY-MM-DD`). */
-  async getRolledUpUsage(subscriptionId: string, unitType: string, startDate: string, endDate: string): Promise<KillBillRolledUpUsage> {
+  async getRolledUpUsage(
+    subscriptionId: string,
+    unitType: string,
+    startDate: string,
+    endDate: string,
+  ): Promise<KillBillRolledUpUsage> {
     return this.getJson<KillBillRolledUpUsage>(
       '/usages/{subscriptionId}/{unitType}',
       `/usages/${seg(subscriptionId)}/${seg(unitType)}`,
@@ -259,14 +276,24 @@ export class KillBillClient {
   }
 
   async getPaymentMethods(accountId: string): Promise<KillBillPaymentMethod[]> {
-    return this.getJson<KillBillPaymentMethod[]>('/accounts/{accountId}/paymentMethods', `/accounts/${seg(accountId)}/paymentMethods`);
+    return this.getJson<KillBillPaymentMethod[]>(
+      '/accounts/{accountId}/paymentMethods',
+      `/accounts/${seg(accountId)}/paymentMethods`,
+    );
   }
 
   async getPaymentMethod(paymentMethodId: string): Promise<KillBillPaymentMethod> {
-    return this.getJson<KillBillPaymentMethod>('/paymentMethods/{paymentMethodId}', `/paymentMethods/${seg(paymentMethodId)}`);
+    return this.getJson<KillBillPaymentMethod>(
+      '/paymentMethods/{paymentMethodId}',
+      `/paymentMethods/${seg(paymentMethodId)}`,
+    );
   }
 
-  async setDefaultPaymentMethod(accountId: string, paymentMethodId: string, write: KillBillWriteContext = {}): Promise<void> {
+  async setDefaultPaymentMethod(
+    accountId: string,
+    paymentMethodId: string,
+    write: KillBillWriteContext = {},
+  ): Promise<void> {
     await this.send(
       'PUT',
       '/accounts/{accountId}/paymentMethods/{paymentMethodId}/setDefault',
@@ -299,7 +326,9 @@ export class KillBillClient {
   }
 
   async getPaymentByTransactionExternalKey(transactionExternalKey: string): Promise<KillBillPayment | undefined> {
-    return this.getOptional<KillBillPayment>('/paymentTransactions', '/paymentTransactions', { transactionExternalKey });
+    return this.getOptional<KillBillPayment>('/paymentTransactions', '/paymentTransactions', {
+      transactionExternalKey,
+    });
   }
 
   /**
@@ -308,7 +337,13 @@ export class KillBillClient {
    * request is repeated with the same key, so an invoice is never charged twice by a retry.
    */
   async payInvoice(
-    payment: { invoiceId: string; accountId: string; paymentMethodId: string; amount: number; transactionExternalKey: string },
+    payment: {
+      invoiceId: string;
+      accountId: string;
+      paymentMethodId: string;
+      amount: number;
+      transactionExternalKey: string;
+    },
     write: KillBillWriteContext = {},
   ): Promise<PaymentOutcome> {
     const body = {
@@ -391,12 +426,22 @@ export class KillBillClient {
     const location = created.headers.get('location');
     if (created.status !== 201 || !location) {
       this.errors?.inc({ kind: 'protocol' });
-      throw new KillBillError('protocol', `Kill Bill answered ${created.status} without a Location to POST ${route}`, created.status, undefined);
+      throw new KillBillError(
+        'protocol',
+        `Kill Bill answered ${created.status} without a Location to POST ${route}`,
+        created.status,
+        undefined,
+      );
     }
     const target = new URL(location, this.origin);
     if (!target.pathname.startsWith(`${KILLBILL_BASE_PATH}/`)) {
       this.errors?.inc({ kind: 'protocol' });
-      throw new KillBillError('protocol', `Kill Bill's Location for POST ${route} is outside ${KILLBILL_BASE_PATH}`, created.status, undefined);
+      throw new KillBillError(
+        'protocol',
+        `Kill Bill's Location for POST ${route} is outside ${KILLBILL_BASE_PATH}`,
+        created.status,
+        undefined,
+      );
     }
     // Follow the path only, against the configured origin: a Location naming another host is never contacted.
     const locationQuery = Object.fromEntries(target.searchParams.entries());
@@ -462,7 +507,9 @@ export class KillBillClient {
       const kind = refused ? 'client' : 'unavailable';
       this.errors?.inc({ kind });
       const reason = error instanceof Error ? error.message : String(error);
-      throw new KillBillError(kind, `Kill Bill ${method} ${route} failed: ${reason}`, undefined, undefined, { cause: error });
+      throw new KillBillError(kind, `Kill Bill ${method} ${route} failed: ${reason}`, undefined, undefined, {
+        cause: error,
+      });
     }
     stop?.({ status: String(response.status) });
     if (response.ok) {
@@ -476,9 +523,21 @@ export class KillBillClient {
     const body = parseErrorBody(response.text());
     const detail = body?.message ? `: ${body.message}` : '';
     if (kind === 'unavailable' || kind === 'client') {
-      this.logger.warn({ msg: 'Kill Bill request failed', method, route, status: response.status, code: body?.code, detail: body?.message });
+      this.logger.warn({
+        msg: 'Kill Bill request failed',
+        method,
+        route,
+        status: response.status,
+        code: body?.code,
+        detail: body?.message,
+      });
     }
-    throw new KillBillError(kind, `Kill Bill ${method} ${route} answered ${response.status}${detail}`, response.status, body);
+    throw new KillBillError(
+      kind,
+      `Kill Bill ${method} ${route} answered ${response.status}${detail}`,
+      response.status,
+      body,
+    );
   }
 
   private json<T>(response: EgressResponse, route: string): T {
@@ -486,7 +545,13 @@ export class KillBillClient {
       return response.json<T>();
     } catch (error) {
       this.errors?.inc({ kind: 'protocol' });
-      throw new KillBillError('protocol', `Kill Bill GET ${route} answered a body that is not JSON`, response.status, undefined, { cause: error });
+      throw new KillBillError(
+        'protocol',
+        `Kill Bill GET ${route} answered a body that is not JSON`,
+        response.status,
+        undefined,
+        { cause: error },
+      );
     }
   }
 
@@ -509,7 +574,11 @@ function outcomeOf(payment: KillBillPayment, transactionExternalKey: string): Pa
     case 'PAYMENT_FAILURE':
       return { status: 'declined', payment, reason: transaction.gatewayErrorMsg ?? 'payment failure' };
     default:
-      return { status: 'plugin_failure', payment, reason: transaction?.gatewayErrorMsg ?? `transaction status ${transaction?.status ?? 'missing'}` };
+      return {
+        status: 'plugin_failure',
+        payment,
+        reason: transaction?.gatewayErrorMsg ?? `transaction status ${transaction?.status ?? 'missing'}`,
+      };
   }
 }
 

@@ -212,7 +212,13 @@ export class KillBillStandIn {
       status: 'COMMITTED',
     };
     this.invoices.set(invoice.invoiceId, invoice);
-    this.notify({ eventType: 'INVOICE_CREATION', accountId, objectType: 'INVOICE', objectId: invoice.invoiceId, metaData: null });
+    this.notify({
+      eventType: 'INVOICE_CREATION',
+      accountId,
+      objectType: 'INVOICE',
+      objectId: invoice.invoiceId,
+      metaData: null,
+    });
     return invoice;
   }
 
@@ -290,7 +296,12 @@ export class KillBillStandIn {
       answer = errorAnswer(error);
     }
     const requestId = req.headers['x-request-id'];
-    this.requests.push({ method, path, status: answer.status, ...(typeof requestId === 'string' ? { requestId } : {}) });
+    this.requests.push({
+      method,
+      path,
+      status: answer.status,
+      ...(typeof requestId === 'string' ? { requestId } : {}),
+    });
     if (answer.location) res.setHeader('Location', `${this.url}${BASE}${answer.location}`);
     if (answer.body === undefined) {
       res.writeHead(answer.status);
@@ -304,10 +315,20 @@ export class KillBillStandIn {
   private authenticate(req: IncomingMessage, method: string): void {
     const expected = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
     if (req.headers.authorization !== expected) {
-      throw new StandInError(401, 0, 'Unauthorized: invalid or missing basic credentials', 'org.apache.shiro.authc.AuthenticationException');
+      throw new StandInError(
+        401,
+        0,
+        'Unauthorized: invalid or missing basic credentials',
+        'org.apache.shiro.authc.AuthenticationException',
+      );
     }
     if (req.headers['x-killbill-apikey'] !== this.apiKey || req.headers['x-killbill-apisecret'] !== this.apiSecret) {
-      throw new StandInError(401, 0, 'Unauthorized: unknown tenant api key or wrong secret', 'org.apache.shiro.authc.AuthenticationException');
+      throw new StandInError(
+        401,
+        0,
+        'Unauthorized: unknown tenant api key or wrong secret',
+        'org.apache.shiro.authc.AuthenticationException',
+      );
     }
     if (method !== 'GET' && method !== 'HEAD') {
       const createdBy = req.headers['x-killbill-createdby'];
@@ -318,7 +339,10 @@ export class KillBillStandIn {
   }
 
   private route(r: Request): Answer {
-    const parts = r.path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+    const parts = r.path
+      .split('/')
+      .filter((p) => p !== '')
+      .map(decodeURIComponent);
     const [head, id, sub, subId, action] = parts;
     if (head === 'accounts') {
       if (r.method === 'POST' && parts.length === 1) return this.createAccount(r);
@@ -332,7 +356,8 @@ export class KillBillStandIn {
         }
         if (r.method === 'PUT' && parts.length === 5 && action === 'setDefault') return this.setDefault(id, subId);
       }
-      if (r.method === 'GET' && parts.length === 3 && sub === 'bundles') return this.bundles(id, r.query.get('externalKey'));
+      if (r.method === 'GET' && parts.length === 3 && sub === 'bundles')
+        return this.bundles(id, r.query.get('externalKey'));
       if (r.method === 'GET' && parts.length === 3 && sub === 'invoices') {
         this.account(id);
         return { status: 200, body: [...this.invoices.values()].filter((i) => i.accountId === id) };
@@ -345,8 +370,12 @@ export class KillBillStandIn {
     if (head === 'catalog') {
       if (r.method === 'POST' && id === 'xml' && parts.length === 2) return this.uploadCatalog(r);
       if (r.method === 'GET' && parts.length === 1) {
-        if (!this.catalog) throw new StandInError(404, KillBillErrorCodes.CAT_NO_SUCH_PLAN, 'No catalog uploaded for this tenant');
-        return { status: 200, body: [{ name: 'sovren', plans: [...this.catalog.plans], units: [...this.catalog.units] }] };
+        if (!this.catalog)
+          throw new StandInError(404, KillBillErrorCodes.CAT_NO_SUCH_PLAN, 'No catalog uploaded for this tenant');
+        return {
+          status: 200,
+          body: [{ name: 'sovren', plans: [...this.catalog.plans], units: [...this.catalog.units] }],
+        };
       }
     }
     if (head === 'subscriptions') {
@@ -357,7 +386,13 @@ export class KillBillStandIn {
         const subscription = this.subscription(id);
         subscription.state = 'CANCELLED';
         subscription.cancelledDate = today();
-        this.notify({ eventType: 'SUBSCRIPTION_CANCEL', accountId: subscription.accountId, objectType: 'SUBSCRIPTION', objectId: id, metaData: null });
+        this.notify({
+          eventType: 'SUBSCRIPTION_CANCEL',
+          accountId: subscription.accountId,
+          objectType: 'SUBSCRIPTION',
+          objectId: id,
+          metaData: null,
+        });
         return { status: 204 };
       }
     }
@@ -367,7 +402,12 @@ export class KillBillStandIn {
     }
     if (head === 'paymentMethods' && r.method === 'GET' && parts.length === 2) {
       const pm = this.paymentMethods.get(id);
-      if (!pm) throw new StandInError(404, KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT_METHOD, `Payment method ${id} does not exist`);
+      if (!pm)
+        throw new StandInError(
+          404,
+          KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT_METHOD,
+          `Payment method ${id} does not exist`,
+        );
       return { status: 200, body: pm };
     }
     if (head === 'invoices') {
@@ -383,9 +423,21 @@ export class KillBillStandIn {
     }
     if (head === 'paymentTransactions' && r.method === 'GET' && parts.length === 1) {
       const key = r.query.get('transactionExternalKey');
-      if (!key) throw new StandInError(400, KillBillErrorCodes.PAYMENT_INVALID_PARAMETER, 'transactionExternalKey needs to be set');
-      const payment = [...this.payments.values()].find((p) => p.transactions.some((t) => t.transactionExternalKey === key));
-      if (!payment) throw new StandInError(404, KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT, `Payment with transaction key ${key} does not exist`);
+      if (!key)
+        throw new StandInError(
+          400,
+          KillBillErrorCodes.PAYMENT_INVALID_PARAMETER,
+          'transactionExternalKey needs to be set',
+        );
+      const payment = [...this.payments.values()].find((p) =>
+        p.transactions.some((t) => t.transactionExternalKey === key),
+      );
+      if (!payment)
+        throw new StandInError(
+          404,
+          KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT,
+          `Payment with transaction key ${key} does not exist`,
+        );
       return { status: 200, body: payment };
     }
     if (head === 'tenants' && id === 'registerNotificationCallback' && parts.length === 2) {
@@ -395,7 +447,8 @@ export class KillBillStandIn {
         if (!this.callbacks.includes(cb)) this.callbacks.push(cb);
         return { status: 201, location: '/tenants/registerNotificationCallback' };
       }
-      if (r.method === 'GET') return { status: 200, body: { key: 'PUSH_NOTIFICATION_CB', values: [...this.callbacks] } };
+      if (r.method === 'GET')
+        return { status: 200, body: { key: 'PUSH_NOTIFICATION_CB', values: [...this.callbacks] } };
     }
     throw new StandInError(404, 0, `${r.method} ${BASE}${r.path} is not a Kill Bill resource`);
   }
@@ -408,35 +461,61 @@ export class KillBillStandIn {
     if (!/^[A-Z]{3}$/.test(currency)) throw new StandInError(400, 3, `Invalid currency ${currency}`);
     if (externalKey.length > 255) throw new StandInError(400, 5, 'External key exceeded 255 characters');
     if (this.accountsByKey.has(externalKey)) {
-      throw new StandInError(409, KillBillErrorCodes.ACCOUNT_ALREADY_EXISTS, `Account already exists for key ${externalKey}`, 'org.killbill.billing.account.api.AccountApiException');
+      throw new StandInError(
+        409,
+        KillBillErrorCodes.ACCOUNT_ALREADY_EXISTS,
+        `Account already exists for key ${externalKey}`,
+        'org.killbill.billing.account.api.AccountApiException',
+      );
     }
     const account: KillBillAccount = { accountId: randomUUID(), externalKey, name, currency, paymentMethodId: null };
     if (typeof body['email'] === 'string') account.email = body['email'];
     this.accounts.set(account.accountId, account);
     this.accountsByKey.set(externalKey, account.accountId);
-    this.notify({ eventType: 'ACCOUNT_CREATION', accountId: account.accountId, objectType: 'ACCOUNT', objectId: account.accountId, metaData: null });
+    this.notify({
+      eventType: 'ACCOUNT_CREATION',
+      accountId: account.accountId,
+      objectType: 'ACCOUNT',
+      objectId: account.accountId,
+      metaData: null,
+    });
     return { status: 201, location: `/accounts/${account.accountId}` };
   }
 
   private accountByExternalKey(r: Request): Answer {
     const key = r.query.get('externalKey');
-    if (!key) throw new StandInError(400, KillBillErrorCodes.ACCOUNT_DOES_NOT_EXIST_FOR_KEY, 'externalKey needs to be set');
+    if (!key)
+      throw new StandInError(400, KillBillErrorCodes.ACCOUNT_DOES_NOT_EXIST_FOR_KEY, 'externalKey needs to be set');
     const id = this.accountsByKey.get(key);
-    if (!id) throw new StandInError(404, KillBillErrorCodes.ACCOUNT_DOES_NOT_EXIST_FOR_KEY, `Account does not exist for key ${key}`, 'org.killbill.billing.account.api.AccountApiException');
+    if (!id)
+      throw new StandInError(
+        404,
+        KillBillErrorCodes.ACCOUNT_DOES_NOT_EXIST_FOR_KEY,
+        `Account does not exist for key ${key}`,
+        'org.killbill.billing.account.api.AccountApiException',
+      );
     return { status: 200, body: this.accounts.get(id) };
   }
 
   private account(id: string): KillBillAccount {
     const account = this.accounts.get(id);
-    if (!account) throw new StandInError(404, KillBillErrorCodes.ACCOUNT_DOES_NOT_EXIST_FOR_ID, `Account does not exist for id ${id}`, 'org.killbill.billing.account.api.AccountApiException');
+    if (!account)
+      throw new StandInError(
+        404,
+        KillBillErrorCodes.ACCOUNT_DOES_NOT_EXIST_FOR_ID,
+        `Account does not exist for id ${id}`,
+        'org.killbill.billing.account.api.AccountApiException',
+      );
     return account;
   }
 
   private uploadCatalog(r: Request): Answer {
     const type = String(r.headers['content-type'] ?? '');
-    if (!/^(text|application)\/xml\b/.test(type)) throw new StandInError(415, 0, 'Catalog upload needs Content-Type text/xml');
+    if (!/^(text|application)\/xml\b/.test(type))
+      throw new StandInError(415, 0, 'Catalog upload needs Content-Type text/xml');
     const xml = r.raw;
-    if (!/<catalog[\s>]/.test(xml) || !xml.includes('</catalog>')) throw new StandInError(400, 2080, 'Invalid catalog for tenant : not a catalog document');
+    if (!/<catalog[\s>]/.test(xml) || !xml.includes('</catalog>'))
+      throw new StandInError(400, 2080, 'Invalid catalog for tenant : not a catalog document');
     const plans = new Set([...xml.matchAll(/<plan\s+name="([^"]+)"/g)].map((m) => m[1]));
     const units = new Set([...xml.matchAll(/<unit\s+name="([^"]+)"/g)].map((m) => m[1]));
     if (plans.size === 0) throw new StandInError(400, 2080, 'Invalid catalog for tenant : no plans');
@@ -463,11 +542,23 @@ export class KillBillStandIn {
     if (typeof body['externalKey'] === 'string') {
       const key = body['externalKey'];
       const active = [...this.subscriptions.values()].find((s) => s.externalKey === key && s.state === 'ACTIVE');
-      if (active) throw new StandInError(409, 1014, `Active bundle with external key ${key} already exists`, 'org.killbill.billing.subscription.api.user.SubscriptionBaseApiException');
+      if (active)
+        throw new StandInError(
+          409,
+          1014,
+          `Active bundle with external key ${key} already exists`,
+          'org.killbill.billing.subscription.api.user.SubscriptionBaseApiException',
+        );
       subscription.externalKey = key;
     }
     this.subscriptions.set(subscription.subscriptionId, subscription);
-    this.notify({ eventType: 'SUBSCRIPTION_CREATION', accountId, objectType: 'SUBSCRIPTION', objectId: subscription.subscriptionId, metaData: null });
+    this.notify({
+      eventType: 'SUBSCRIPTION_CREATION',
+      accountId,
+      objectType: 'SUBSCRIPTION',
+      objectId: subscription.subscriptionId,
+      metaData: null,
+    });
     return { status: 201, location: `/subscriptions/${subscription.subscriptionId}` };
   }
 
@@ -478,7 +569,12 @@ export class KillBillStandIn {
     );
     return {
       status: 200,
-      body: subscriptions.map((s) => ({ bundleId: s.bundleId, accountId, externalKey: s.externalKey, subscriptions: [s] })),
+      body: subscriptions.map((s) => ({
+        bundleId: s.bundleId,
+        accountId,
+        externalKey: s.externalKey,
+        subscriptions: [s],
+      })),
     };
   }
 
@@ -486,21 +582,34 @@ export class KillBillStandIn {
     const subscription = this.subscription(id);
     const planName = requiredString(jsonBody(r), 'planName');
     this.requirePlan(planName);
-    if (subscription.state !== 'ACTIVE') throw new StandInError(400, 1021, `Subscription ${id} is in state ${subscription.state}: Failed to change plan`);
+    if (subscription.state !== 'ACTIVE')
+      throw new StandInError(400, 1021, `Subscription ${id} is in state ${subscription.state}: Failed to change plan`);
     subscription.planName = planName;
-    this.notify({ eventType: 'SUBSCRIPTION_CHANGE', accountId: subscription.accountId, objectType: 'SUBSCRIPTION', objectId: id, metaData: null });
+    this.notify({
+      eventType: 'SUBSCRIPTION_CHANGE',
+      accountId: subscription.accountId,
+      objectType: 'SUBSCRIPTION',
+      objectId: id,
+      metaData: null,
+    });
     return { status: 204 };
   }
 
   private requirePlan(planName: string): void {
     if (!this.catalog?.plans.has(planName)) {
-      throw new StandInError(400, KillBillErrorCodes.CAT_NO_SUCH_PLAN, `Could not find any plans named '${planName}'`, 'org.killbill.billing.catalog.api.CatalogApiException');
+      throw new StandInError(
+        400,
+        KillBillErrorCodes.CAT_NO_SUCH_PLAN,
+        `Could not find any plans named '${planName}'`,
+        'org.killbill.billing.catalog.api.CatalogApiException',
+      );
     }
   }
 
   private subscription(id: string): KillBillSubscription {
     const subscription = this.subscriptions.get(id);
-    if (!subscription) throw new StandInError(404, KillBillErrorCodes.SUB_INVALID_SUBSCRIPTION_ID, `Unknown subscription ${id}`);
+    if (!subscription)
+      throw new StandInError(404, KillBillErrorCodes.SUB_INVALID_SUBSCRIPTION_ID, `Unknown subscription ${id}`);
     return subscription;
   }
 
@@ -509,28 +618,39 @@ export class KillBillStandIn {
     const body = jsonBody(r);
     const subscriptionId = requiredString(body, 'subscriptionId');
     const subscription = this.subscription(subscriptionId);
-    if (subscription.state !== 'ACTIVE') throw new StandInError(400, 1021, `Subscription ${subscriptionId} is not active`);
-    const trackingId = typeof body['trackingId'] === 'string' && body['trackingId'] !== '' ? body['trackingId'] : randomUUID();
+    if (subscription.state !== 'ACTIVE')
+      throw new StandInError(400, 1021, `Subscription ${subscriptionId} is not active`);
+    const trackingId =
+      typeof body['trackingId'] === 'string' && body['trackingId'] !== '' ? body['trackingId'] : randomUUID();
     const units = body['unitUsageRecords'];
-    if (!Array.isArray(units) || units.length === 0) throw new StandInError(400, 0, 'unitUsageRecords needs to be a non-empty array');
+    if (!Array.isArray(units) || units.length === 0)
+      throw new StandInError(400, 0, 'unitUsageRecords needs to be a non-empty array');
     const additions: Array<[string, string, bigint]> = [];
     for (const unit of units as unknown[]) {
       const record = asObject(unit, 'unitUsageRecords[]');
       const unitType = requiredString(record, 'unitType');
       if (!this.catalog?.units.has(unitType)) throw new StandInError(400, 0, `Unknown unit type ${unitType}`);
       const usageRecords = record['usageRecords'];
-      if (!Array.isArray(usageRecords) || usageRecords.length === 0) throw new StandInError(400, 0, 'usageRecords needs to be a non-empty array');
+      if (!Array.isArray(usageRecords) || usageRecords.length === 0)
+        throw new StandInError(400, 0, 'usageRecords needs to be a non-empty array');
       for (const entry of usageRecords as unknown[]) {
         const usage = asObject(entry, 'usageRecords[]');
         const recordDate = requiredString(usage, 'recordDate');
-        if (!DATE.test(recordDate.slice(0, 10)) || Number.isNaN(Date.parse(recordDate))) throw new StandInError(400, 0, `Invalid recordDate ${recordDate}`);
+        if (!DATE.test(recordDate.slice(0, 10)) || Number.isNaN(Date.parse(recordDate)))
+          throw new StandInError(400, 0, `Invalid recordDate ${recordDate}`);
         const amount = usage['amount'];
-        if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) throw new StandInError(400, 0, `Invalid usage amount ${String(amount)}`);
+        if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0)
+          throw new StandInError(400, 0, `Invalid usage amount ${String(amount)}`);
         additions.push([unitType, recordDate.slice(0, 10), toMicro(amount)]);
       }
     }
     if (this.trackingIds.has(trackingId)) {
-      throw new StandInError(400, KillBillErrorCodes.USAGE_RECORD_TRACKING_ID_ALREADY_EXISTS, `A usage record with tracking ID ${trackingId} already exists`, 'org.killbill.billing.usage.api.UsageApiException');
+      throw new StandInError(
+        400,
+        KillBillErrorCodes.USAGE_RECORD_TRACKING_ID_ALREADY_EXISTS,
+        `A usage record with tracking ID ${trackingId} already exists`,
+        'org.killbill.billing.usage.api.UsageApiException',
+      );
     }
     this.trackingIds.add(trackingId);
     const byUnit = this.usage.get(subscriptionId) ?? new Map<string, Map<string, bigint>>();
@@ -554,7 +674,10 @@ export class KillBillStandIn {
     for (const [date, amount] of this.usage.get(subscriptionId)?.get(unitType) ?? []) {
       if (date >= startDate && date < endDate) total += amount;
     }
-    return { status: 200, body: { subscriptionId, startDate, endDate, rolledUpUnits: [{ unitType, amount: Number(fromMicro(total)) }] } };
+    return {
+      status: 200,
+      body: { subscriptionId, startDate, endDate, rolledUpUnits: [{ unitType, amount: Number(fromMicro(total)) }] },
+    };
   }
 
   private addPaymentMethod(accountId: string, r: Request): Answer {
@@ -563,8 +686,17 @@ export class KillBillStandIn {
     const pluginName = requiredString(body, 'pluginName');
     const info = body['pluginInfo'] === undefined ? {} : asObject(body['pluginInfo'], 'pluginInfo');
     const properties = info['properties'] ?? [];
-    if (!Array.isArray(properties) || !properties.every((p) => typeof p === 'object' && p !== null && typeof (p as Record<string, unknown>)['key'] === 'string')) {
-      throw new StandInError(400, KillBillErrorCodes.PAYMENT_INVALID_PARAMETER, 'pluginInfo.properties needs to be an array of {key, value}');
+    if (
+      !Array.isArray(properties) ||
+      !properties.every(
+        (p) => typeof p === 'object' && p !== null && typeof (p as Record<string, unknown>)['key'] === 'string',
+      )
+    ) {
+      throw new StandInError(
+        400,
+        KillBillErrorCodes.PAYMENT_INVALID_PARAMETER,
+        'pluginInfo.properties needs to be an array of {key, value}',
+      );
     }
     const method: KillBillPaymentMethod = {
       paymentMethodId: randomUUID(),
@@ -575,32 +707,41 @@ export class KillBillStandIn {
       pluginInfo: { properties: properties as KillBillPluginProperty[] },
     };
     this.paymentMethods.set(method.paymentMethodId, method);
-    if (r.query.get('isDefault') === 'true' || !account.paymentMethodId) this.makeDefault(account, method.paymentMethodId);
+    if (r.query.get('isDefault') === 'true' || !account.paymentMethodId)
+      this.makeDefault(account, method.paymentMethodId);
     return { status: 201, location: `/paymentMethods/${method.paymentMethodId}` };
   }
 
   private setDefault(accountId: string, paymentMethodId: string): Answer {
     const account = this.account(accountId);
     const method = this.paymentMethods.get(paymentMethodId);
-    if (!method || method.accountId !== accountId) throw new StandInError(404, KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT_METHOD, `Payment method ${paymentMethodId} does not exist`);
+    if (!method || method.accountId !== accountId)
+      throw new StandInError(
+        404,
+        KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT_METHOD,
+        `Payment method ${paymentMethodId} does not exist`,
+      );
     this.makeDefault(account, paymentMethodId);
     return { status: 204 };
   }
 
   private makeDefault(account: KillBillAccount, paymentMethodId: string): void {
     account.paymentMethodId = paymentMethodId;
-    for (const pm of this.paymentMethods.values()) if (pm.accountId === account.accountId) pm.isDefault = pm.paymentMethodId === paymentMethodId;
+    for (const pm of this.paymentMethods.values())
+      if (pm.accountId === account.accountId) pm.isDefault = pm.paymentMethodId === paymentMethodId;
   }
 
   private invoice(id: string): KillBillInvoice {
     const invoice = this.invoices.get(id);
-    if (!invoice) throw new StandInError(404, KillBillErrorCodes.INVOICE_NOT_FOUND, `No invoice could be found for id ${id}.`);
+    if (!invoice)
+      throw new StandInError(404, KillBillErrorCodes.INVOICE_NOT_FOUND, `No invoice could be found for id ${id}.`);
     return invoice;
   }
 
   private payment(id: string): KillBillPayment {
     const payment = this.payments.get(id);
-    if (!payment) throw new StandInError(404, KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT, `Payment ${id} does not exist`);
+    if (!payment)
+      throw new StandInError(404, KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT, `Payment ${id} does not exist`);
     return payment;
   }
 
@@ -608,23 +749,47 @@ export class KillBillStandIn {
     const invoice = this.invoice(invoiceId);
     const body = jsonBody(r);
     const accountId = requiredString(body, 'accountId');
-    if (accountId !== invoice.accountId) throw new StandInError(400, 7034, `Payment ${invoiceId} has a different account id`);
+    if (accountId !== invoice.accountId)
+      throw new StandInError(400, 7034, `Payment ${invoiceId} has a different account id`);
     const account = this.account(accountId);
-    const paymentMethodId = typeof body['paymentMethodId'] === 'string' ? body['paymentMethodId'] : account.paymentMethodId;
+    const paymentMethodId =
+      typeof body['paymentMethodId'] === 'string' ? body['paymentMethodId'] : account.paymentMethodId;
     const method = paymentMethodId ? this.paymentMethods.get(paymentMethodId) : undefined;
-    if (!method || method.accountId !== accountId) throw new StandInError(400, KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT_METHOD, `Payment method ${String(paymentMethodId)} does not exist`);
+    if (!method || method.accountId !== accountId)
+      throw new StandInError(
+        400,
+        KillBillErrorCodes.PAYMENT_NO_SUCH_PAYMENT_METHOD,
+        `Payment method ${String(paymentMethodId)} does not exist`,
+      );
     const amount = body['purchasedAmount'] === undefined ? invoice.balance : body['purchasedAmount'];
-    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0) throw new StandInError(400, KillBillErrorCodes.PAYMENT_INVALID_PARAMETER, 'Invalid parameter purchasedAmount: must be > 0');
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0)
+      throw new StandInError(
+        400,
+        KillBillErrorCodes.PAYMENT_INVALID_PARAMETER,
+        'Invalid parameter purchasedAmount: must be > 0',
+      );
     if (invoice.balance <= 0) throw new StandInError(400, 7017, `Invoice ${invoiceId} has a balance <= 0 `);
-    const transactionExternalKey = typeof body['transactionExternalKey'] === 'string' ? body['transactionExternalKey'] : randomUUID();
-    const previous = [...this.payments.values()].flatMap((p) => p.transactions).find((t) => t.transactionExternalKey === transactionExternalKey);
+    const transactionExternalKey =
+      typeof body['transactionExternalKey'] === 'string' ? body['transactionExternalKey'] : randomUUID();
+    const previous = [...this.payments.values()]
+      .flatMap((p) => p.transactions)
+      .find((t) => t.transactionExternalKey === transactionExternalKey);
     if (previous?.status === 'SUCCESS') {
-      throw new StandInError(400, KillBillErrorCodes.PAYMENT_ACTIVE_TRANSACTION_KEY_EXISTS, `Successful transaction with external key ${transactionExternalKey} already exists`);
+      throw new StandInError(
+        400,
+        KillBillErrorCodes.PAYMENT_ACTIVE_TRANSACTION_KEY_EXISTS,
+        `Successful transaction with external key ${transactionExternalKey} already exists`,
+      );
     }
     return this.purchase(invoice, method, amount, transactionExternalKey);
   }
 
-  private purchase(invoice: KillBillInvoice, method: KillBillPaymentMethod, amount: number, transactionExternalKey: string): Answer {
+  private purchase(
+    invoice: KillBillInvoice,
+    method: KillBillPaymentMethod,
+    amount: number,
+    transactionExternalKey: string,
+  ): Answer {
     const accountId = invoice.accountId;
     const invoiceId = invoice.invoiceId;
     const failure = this.failingPlugins.get(method.pluginName);
@@ -648,27 +813,56 @@ export class KillBillStandIn {
           amount,
           currency: invoice.currency,
           status,
-          gatewayErrorCode: status === 'SUCCESS' ? null : status === 'PAYMENT_FAILURE' ? 'card_declined' : 'plugin_error',
-          gatewayErrorMsg: status === 'SUCCESS' ? null : `${method.pluginName}: ${status === 'PAYMENT_FAILURE' ? 'payment declined' : 'plugin failed'}`,
+          gatewayErrorCode:
+            status === 'SUCCESS' ? null : status === 'PAYMENT_FAILURE' ? 'card_declined' : 'plugin_error',
+          gatewayErrorMsg:
+            status === 'SUCCESS'
+              ? null
+              : `${method.pluginName}: ${status === 'PAYMENT_FAILURE' ? 'payment declined' : 'plugin failed'}`,
         },
       ],
     };
     this.payments.set(paymentId, payment);
     if (status === 'SUCCESS') {
       invoice.balance = Math.max(0, Math.round((invoice.balance - amount) * 100) / 100);
-      this.notify({ eventType: 'PAYMENT_SUCCESS', accountId, objectType: 'PAYMENT', objectId: paymentId, metaData: null });
-      this.notify({ eventType: 'INVOICE_PAYMENT_SUCCESS', accountId, objectType: 'INVOICE', objectId: invoiceId, metaData: null });
+      this.notify({
+        eventType: 'PAYMENT_SUCCESS',
+        accountId,
+        objectType: 'PAYMENT',
+        objectId: paymentId,
+        metaData: null,
+      });
+      this.notify({
+        eventType: 'INVOICE_PAYMENT_SUCCESS',
+        accountId,
+        objectType: 'INVOICE',
+        objectId: invoiceId,
+        metaData: null,
+      });
       return { status: 201, location: `/invoicePayments/${paymentId}` };
     }
     this.notify({ eventType: 'PAYMENT_FAILED', accountId, objectType: 'PAYMENT', objectId: paymentId, metaData: null });
-    this.notify({ eventType: 'INVOICE_PAYMENT_FAILED', accountId, objectType: 'INVOICE', objectId: invoiceId, metaData: null });
+    this.notify({
+      eventType: 'INVOICE_PAYMENT_FAILED',
+      accountId,
+      objectType: 'INVOICE',
+      objectId: invoiceId,
+      metaData: null,
+    });
     return { status: failure as number, body: payment };
   }
 }
 
 /** The first injection matching the request, used up once. */
-function take<T extends { method?: string; pathPrefix?: string; times: number }>(list: T[], method: string, path: string): T | undefined {
-  const index = list.findIndex((f) => (f.method === undefined || f.method === method) && (f.pathPrefix === undefined || path.startsWith(f.pathPrefix)));
+function take<T extends { method?: string; pathPrefix?: string; times: number }>(
+  list: T[],
+  method: string,
+  path: string,
+): T | undefined {
+  const index = list.findIndex(
+    (f) =>
+      (f.method === undefined || f.method === method) && (f.pathPrefix === undefined || path.startsWith(f.pathPrefix)),
+  );
   if (index < 0) return undefined;
   const injection = list[index];
   injection.times -= 1;
@@ -680,11 +874,20 @@ function errorAnswer(error: unknown): Answer {
   if (error instanceof StandInError) {
     return {
       status: error.status,
-      body: { className: error.className, code: error.code, message: error.message, causeClassName: null, causeMessage: null },
+      body: {
+        className: error.className,
+        code: error.code,
+        message: error.message,
+        causeClassName: null,
+        causeMessage: null,
+      },
     };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { status: 500, body: { className: 'java.lang.RuntimeException', code: 4, message, causeClassName: null, causeMessage: null } };
+  return {
+    status: 500,
+    body: { className: 'java.lang.RuntimeException', code: 4, message, causeClassName: null, causeMessage: null },
+  };
 }
 
 function jsonBody(r: Request): Record<string, unknown> {
@@ -700,7 +903,8 @@ function jsonBody(r: Request): Record<string, unknown> {
 }
 
 function asObject(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new StandInError(400, 0, `${what} needs to be a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new StandInError(400, 0, `${what} needs to be a JSON object`);
   return value as Record<string, unknown>;
 }
 

@@ -84,7 +84,13 @@ export class MailSender implements OnModuleDestroy {
     const queued = this.queue.push(
       label,
       async () => {
-        await this.transport.sendMail({ from: this.options.from, to, subject: message.subject, text: message.text, headers: message.headers });
+        await this.transport.sendMail({
+          from: this.options.from,
+          to,
+          subject: message.subject,
+          text: message.text,
+          headers: message.headers,
+        });
       },
       message.kind,
     );
@@ -106,4 +112,3 @@ export class MailSender implements OnModuleDestroy {
     this.sent?.inc({ kind, result });
   }
 }
-

@@ -51,7 +51,9 @@ export const RETIRED_MAIL_VARIABLES: Readonly<Record<string, keyof MailEnv>> = {
   SOVREN_ALERT_MAIL_FROM: 'SOVREN_MAIL_FROM',
 };
 
-export function retiredMailVariablesSet(env: NodeJS.ProcessEnv = process.env): Array<{ variable: string; replacement: string }> {
+export function retiredMailVariablesSet(
+  env: NodeJS.ProcessEnv = process.env,
+): Array<{ variable: string; replacement: string }> {
   return Object.entries(RETIRED_MAIL_VARIABLES)
     .filter(([variable]) => (env[variable] ?? '').trim() !== '')
     .map(([variable, replacement]) => ({ variable, replacement }));

@@ -34,7 +34,13 @@ export class MailModule {
     return {
       module: MailModule,
       global: true,
-      providers: [{ provide: MailSender, useFactory: (metrics: MetricsService) => createMailSender(metrics), inject: [MetricsService] }],
+      providers: [
+        {
+          provide: MailSender,
+          useFactory: (metrics: MetricsService) => createMailSender(metrics),
+          inject: [MetricsService],
+        },
+      ],
       exports: [MailSender],
     };
   }

@@ -59,7 +59,12 @@ export class RetryQueue {
       return false;
     }
     if (this.jobs.length >= this.maxPending) {
-      this.logger.error({ msg: 'queue full; job dropped', job: label, pending: this.jobs.length, max_pending: this.maxPending });
+      this.logger.error({
+        msg: 'queue full; job dropped',
+        job: label,
+        pending: this.jobs.length,
+        max_pending: this.maxPending,
+      });
       return false;
     }
     this.jobs.push({ label, kind, run, attempts: 0 });
@@ -73,7 +78,8 @@ export class RetryQueue {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.current;
-    for (const job of this.jobs.splice(0)) this.logger.error({ msg: 'shutting down; job dropped', job: job.label, attempts: job.attempts });
+    for (const job of this.jobs.splice(0))
+      this.logger.error({ msg: 'shutting down; job dropped', job: job.label, attempts: job.attempts });
     this.notifyIdle();
   }
 
@@ -98,20 +104,32 @@ export class RetryQueue {
           );
           await attempt;
           this.jobs.shift();
-          if (job.attempts > 1) this.logger.log({ msg: 'succeeded after retrying', job: job.label, attempts: job.attempts });
+          if (job.attempts > 1)
+            this.logger.log({ msg: 'succeeded after retrying', job: job.label, attempts: job.attempts });
           this.options.onSettled?.(job, 'done');
         } catch (error) {
           const err = error instanceof Error ? error.message : String(error);
           const permanent = this.options.isPermanent?.(error) ?? false;
           if (permanent || job.attempts >= this.options.maxAttempts) {
             this.jobs.shift();
-            this.logger.error({ msg: permanent ? 'refused permanently; giving up' : 'giving up', job: job.label, attempts: job.attempts, err });
+            this.logger.error({
+              msg: permanent ? 'refused permanently; giving up' : 'giving up',
+              job: job.label,
+              attempts: job.attempts,
+              err,
+            });
             this.options.onSettled?.(job, 'failed');
             continue;
           }
           if (this.closed) return; // close() logs the job as dropped
           const delayMs = Math.min(this.options.maxDelayMs, this.options.firstDelayMs * 2 ** (job.attempts - 1));
-          this.logger.warn({ msg: 'failed; will retry', job: job.label, attempt: job.attempts, retry_in_ms: delayMs, err });
+          this.logger.warn({
+            msg: 'failed; will retry',
+            job: job.label,
+            attempt: job.attempts,
+            retry_in_ms: delayMs,
+            err,
+          });
           this.options.onRetry?.(job);
           this.timer = setTimeout(() => {
             this.timer = undefined;

@@ -110,15 +110,28 @@ describe('parseUsageEventV1', () => {
 
 describe('ping, heartbeat and audit contracts', () => {
   it('validates a ping reply', () => {
-    const reply = { v: 1, service: 'auth', instance: 'host-1:123', version: '0.1.0', uptimeSeconds: 3, time: new Date().toISOString() };
+    const reply = {
+      v: 1,
+      service: 'auth',
+      instance: 'host-1:123',
+      version: '0.1.0',
+      uptimeSeconds: 3,
+      time: new Date().toISOString(),
+    };
     expect(parsePingReplyV1(reply)).toEqual(reply);
     expect(contractErrorOf(() => parsePingReplyV1({ ...reply, uptimeSeconds: 'long' })).field).toBe('uptimeSeconds');
   });
 
   it('validates a heartbeat', () => {
     const beat = {
-      v: 1, service: 'voice', instance: 'i', version: '1', status: 'degraded', uptimeSeconds: 1,
-      time: '2025-01-31T12:00:00Z', intervalSeconds: 10,
+      v: 1,
+      service: 'voice',
+      instance: 'i',
+      version: '1',
+      status: 'degraded',
+      uptimeSeconds: 1,
+      time: '2025-01-31T12:00:00Z',
+      intervalSeconds: 10,
     };
     expect(parseHeartbeatV1(beat)).toEqual(beat);
     expect(contractErrorOf(() => parseHeartbeatV1({ ...beat, status: 'sleepy' })).field).toBe('status');
@@ -126,12 +139,19 @@ describe('ping, heartbeat and audit contracts', () => {
 
   it('validates the inference inter-token histogram of a heartbeat', () => {
     const beat = {
-      v: 1, service: 'inference', instance: 'i', version: '1', status: 'ok', uptimeSeconds: 1,
-      time: '2025-01-31T12:00:00Z', intervalSeconds: 10,
+      v: 1,
+      service: 'inference',
+      instance: 'i',
+      version: '1',
+      status: 'ok',
+      uptimeSeconds: 1,
+      time: '2025-01-31T12:00:00Z',
+      intervalSeconds: 10,
       interTokenSeconds: { le: [0.01, 0.05, 0.09], cumulative: [3, 9, 10], count: 12 },
     };
     expect(parseHeartbeatV1(beat)).toEqual(beat);
-    const bad = (interTokenSeconds: unknown) => contractErrorOf(() => parseHeartbeatV1({ ...beat, interTokenSeconds })).field;
+    const bad = (interTokenSeconds: unknown) =>
+      contractErrorOf(() => parseHeartbeatV1({ ...beat, interTokenSeconds })).field;
     expect(bad({ le: [0.05, 0.01], cumulative: [1, 2], count: 2 })).toBe('le');
     expect(bad({ le: [0.01, 0.05], cumulative: [2, 1], count: 2 })).toBe('cumulative');
     expect(bad({ le: [0.01], cumulative: [1, 2], count: 2 })).toBe('cumulative');
@@ -141,8 +161,13 @@ describe('ping, heartbeat and audit contracts', () => {
 
   it('validates an audit event', () => {
     const event = {
-      v: 1, eventId: 'e1', entity: 'organization', entityId: 'o1', action: 'update',
-      changes: { name: 'Acme' }, occurredAt: '2025-01-31T12:00:00+01:00',
+      v: 1,
+      eventId: 'e1',
+      entity: 'organization',
+      entityId: 'o1',
+      action: 'update',
+      changes: { name: 'Acme' },
+      occurredAt: '2025-01-31T12:00:00+01:00',
     };
     expect(parseAuditEventV1(event)).toEqual(event);
     expect(contractErrorOf(() => parseAuditEventV1({ ...event, changes: [1] })).field).toBe('changes');

@@ -48,7 +48,9 @@ describe('InferenceGenerateRequestV1', () => {
   it('names the field that is wrong', () => {
     expect(fieldOf(() => parseInferenceGenerateRequestV1(request({ prompt: 'both' })))).toBe('messages');
     expect(fieldOf(() => parseInferenceGenerateRequestV1(request({ messages: [] })))).toBe('messages');
-    expect(fieldOf(() => parseInferenceGenerateRequestV1(request({ messages: [{ role: 'robot', content: 'x' }] })))).toBe('role');
+    expect(
+      fieldOf(() => parseInferenceGenerateRequestV1(request({ messages: [{ role: 'robot', content: 'x' }] }))),
+    ).toBe('role');
     expect(fieldOf(() => parseInferenceGenerateRequestV1(request({ maxTokens: 0 })))).toBe('maxTokens');
     expect(fieldOf(() => parseInferenceGenerateRequestV1(request({ stream: 'yes' })))).toBe('stream');
     expect(fieldOf(() => parseInferenceGenerateRequestV1(request({ stop: ['a', 'b', 'c', 'd', 'e'] })))).toBe('stop');
@@ -60,9 +62,20 @@ describe('InferenceGenerateRequestV1', () => {
 
 describe('inference.generate replies and stream messages', () => {
   it('round-trips accepted and refused replies', () => {
-    const accepted = { v: 1, accepted: true, requestId: 'r', promptTokens: 5, cancelSubject: inferenceCancelSubject('r') };
+    const accepted = {
+      v: 1,
+      accepted: true,
+      requestId: 'r',
+      promptTokens: 5,
+      cancelSubject: inferenceCancelSubject('r'),
+    };
     expect(parseInferenceGenerateReplyV1(accepted)).toEqual(accepted);
-    const refused = { v: 1, accepted: false, requestId: 'r', error: { code: 'model_not_found', message: 'no model x' } };
+    const refused = {
+      v: 1,
+      accepted: false,
+      requestId: 'r',
+      error: { code: 'model_not_found', message: 'no model x' },
+    };
     expect(parseInferenceGenerateReplyV1(refused)).toEqual(refused);
     expect(fieldOf(() => parseInferenceGenerateReplyV1({ ...accepted, cancelSubject: '' }))).toBe('cancelSubject');
   });
@@ -70,9 +83,19 @@ describe('inference.generate replies and stream messages', () => {
   it('round-trips chunks and final messages', () => {
     const chunk = { v: 1, type: 'chunk', requestId: 'r', index: 0, text: 'Hi' };
     expect(parseInferenceGenerateStreamMessageV1(chunk)).toEqual(chunk);
-    const final = { v: 1, type: 'final', requestId: 'r', text: 'Hi', finishReason: 'length', promptTokens: 4, completionTokens: 2 };
+    const final = {
+      v: 1,
+      type: 'final',
+      requestId: 'r',
+      text: 'Hi',
+      finishReason: 'length',
+      promptTokens: 4,
+      completionTokens: 2,
+    };
     expect(parseInferenceGenerateStreamMessageV1(final)).toEqual(final);
-    expect(fieldOf(() => parseInferenceGenerateStreamMessageV1({ ...final, finishReason: 'bored' }))).toBe('finishReason');
+    expect(fieldOf(() => parseInferenceGenerateStreamMessageV1({ ...final, finishReason: 'bored' }))).toBe(
+      'finishReason',
+    );
     expect(fieldOf(() => parseInferenceGenerateStreamMessageV1({ ...chunk, text: 3 }))).toBe('text');
   });
 
@@ -84,8 +107,16 @@ describe('inference.generate replies and stream messages', () => {
 
 describe('InferenceModelsReplyV1', () => {
   it('validates the model list', () => {
-    const reply = { v: 1, models: [{ id: 'a', state: 'loaded', contextSize: 128 }, { id: 'b', state: 'failed', error: 'bad file' }] };
+    const reply = {
+      v: 1,
+      models: [
+        { id: 'a', state: 'loaded', contextSize: 128 },
+        { id: 'b', state: 'failed', error: 'bad file' },
+      ],
+    };
     expect(parseInferenceModelsReplyV1(reply)).toEqual(reply);
-    expect(fieldOf(() => parseInferenceModelsReplyV1({ v: 1, models: [{ id: 'a', state: 'sleeping' }] }))).toBe('state');
+    expect(fieldOf(() => parseInferenceModelsReplyV1({ v: 1, models: [{ id: 'a', state: 'sleeping' }] }))).toBe(
+      'state',
+    );
   });
 });

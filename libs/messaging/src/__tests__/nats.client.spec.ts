@@ -36,10 +36,13 @@ describe('NatsClient on a live server', () => {
 
   it('answers a request with the handler result', async () => {
     const subject = uniqueSubject('echo');
-    const responder = client.respond<{ text: string }, { echoed: string; subject: string }>(subject, (payload, context) => ({
-      echoed: payload.text.toUpperCase(),
-      subject: context.subject,
-    }));
+    const responder = client.respond<{ text: string }, { echoed: string; subject: string }>(
+      subject,
+      (payload, context) => ({
+        echoed: payload.text.toUpperCase(),
+        subject: context.subject,
+      }),
+    );
     try {
       await expect(client.request(subject, { text: 'hello' })).resolves.toEqual({ echoed: 'HELLO', subject });
     } finally {
@@ -110,7 +113,10 @@ describe('NatsClient on a live server', () => {
     try {
       const failure = client.request(subject, { fail: true });
       await expect(failure).rejects.toBeInstanceOf(RemoteError);
-      await expect(failure).rejects.toMatchObject({ remoteCode: 'LEDGER_LOCKED', remoteMessage: 'the ledger is locked' });
+      await expect(failure).rejects.toMatchObject({
+        remoteCode: 'LEDGER_LOCKED',
+        remoteMessage: 'the ledger is locked',
+      });
       await expect(client.request(subject, { fail: false })).resolves.toEqual({ ok: true });
     } finally {
       responder.unsubscribe();
@@ -200,7 +206,11 @@ describe('NatsClient lifecycle', () => {
 
   it('starts without a reachable server, reports not ready, then connects and serves when the server appears', async () => {
     const port = await freePort();
-    const client = new NatsClient({ servers: `nats://127.0.0.1:${port}`, name: 'sovren-outage-test', retryDelayMs: 100 });
+    const client = new NatsClient({
+      servers: `nats://127.0.0.1:${port}`,
+      name: 'sovren-outage-test',
+      retryDelayMs: 100,
+    });
     let server: NatsTestServer | undefined;
     try {
       await client.connect();

@@ -57,11 +57,7 @@ export class RemoteError extends MessagingError {
 /** There is no live NATS connection (not connected yet, reconnecting, or drained). */
 export class MessagingUnavailableError extends MessagingError {
   constructor(subject: string, state: string) {
-    super(
-      MessagingErrorCode.Unavailable,
-      subject,
-      `Cannot use NATS subject "${subject}": the connection is ${state}`,
-    );
+    super(MessagingErrorCode.Unavailable, subject, `Cannot use NATS subject "${subject}": the connection is ${state}`);
   }
 }
 

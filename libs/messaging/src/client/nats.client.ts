@@ -474,7 +474,9 @@ export class NatsClient {
       reply = codec.encode(result ?? null);
     } catch (error) {
       const errorReply = toErrorReply(error);
-      this.logger.warn(`Handler for "${msg.subject}" failed with ${errorReply.error.code}: ${errorReply.error.message}`);
+      this.logger.warn(
+        `Handler for "${msg.subject}" failed with ${errorReply.error.code}: ${errorReply.error.message}`,
+      );
       reply = codec.encode(errorReply);
       replyHeaders = natsHeaders();
       replyHeaders.set(ERROR_REPLY_HEADER, errorReply.error.code);

@@ -59,7 +59,11 @@ export function parseHeartbeatV1(raw: unknown): HeartbeatV1 {
   // The reader has accepted `raw` as a JSON object above.
   const failing = (raw as Record<string, unknown>)['failing'];
   if (failing !== undefined) {
-    if (!Array.isArray(failing) || failing.length > MAX_FAILING || !failing.every((f) => typeof f === 'string' && f.length > 0 && f.length <= 64)) {
+    if (
+      !Array.isArray(failing) ||
+      failing.length > MAX_FAILING ||
+      !failing.every((f) => typeof f === 'string' && f.length > 0 && f.length <= 64)
+    ) {
       r.fail('failing', `must be an array of at most ${MAX_FAILING} non-empty dependency names`);
     }
     beat.failing = [...(failing as string[])];
@@ -80,7 +84,11 @@ function parseCumulativeHistogram(raw: Record<string, unknown>, field: string): 
   const count = r.number('count', { min: 0, integer: true });
   const numbers = (name: string): number[] => {
     const value = raw[name];
-    if (!Array.isArray(value) || value.length > MAX_BUCKETS || !value.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)) {
+    if (
+      !Array.isArray(value) ||
+      value.length > MAX_BUCKETS ||
+      !value.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)
+    ) {
       r.fail(name, `must be an array of at most ${MAX_BUCKETS} finite numbers >= 0`);
     }
     return [...(value as number[])];
@@ -92,6 +100,7 @@ function parseCumulativeHistogram(raw: Record<string, unknown>, field: string): 
     if (le[i] <= le[i - 1]) r.fail('le', 'must be strictly ascending');
     if (cumulative[i] < cumulative[i - 1]) r.fail('cumulative', 'must not decrease');
   }
-  if (cumulative.length > 0 && cumulative[cumulative.length - 1] > count) r.fail('count', 'must be >= every cumulative bucket');
+  if (cumulative.length > 0 && cumulative[cumulative.length - 1] > count)
+    r.fail('count', 'must be >= every cumulative bucket');
   return { le, cumulative, count };
 }

@@ -96,10 +96,19 @@ function booleanField(r: ContractFieldReader, raw: Record<string, unknown>, fiel
   return value;
 }
 
-function optionalStringArray(r: ContractFieldReader, raw: Record<string, unknown>, field: string, maxItems: number): string[] | undefined {
+function optionalStringArray(
+  r: ContractFieldReader,
+  raw: Record<string, unknown>,
+  field: string,
+  maxItems: number,
+): string[] | undefined {
   const value = raw[field];
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.length > maxItems || value.some((item) => typeof item !== 'string' || item.length === 0)) {
+  if (
+    !Array.isArray(value) ||
+    value.length > maxItems ||
+    value.some((item) => typeof item !== 'string' || item.length === 0)
+  ) {
     r.fail(field, `must be an array of at most ${maxItems} non-empty strings`);
   }
   return value as string[];

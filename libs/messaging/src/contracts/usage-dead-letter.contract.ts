@@ -24,7 +24,10 @@ export function parseUsageDeadLetterV1(raw: unknown): UsageDeadLetterV1 {
     subject: r.string('subject', 256),
     streamSequence: r.number('streamSequence', { min: 0, integer: true }),
     reason: r.string('reason', 1024),
-    payload: typeof (raw as Record<string, unknown>)['payload'] === 'string' ? ((raw as Record<string, unknown>)['payload'] as string).slice(0, 2000) : r.fail('payload', 'must be a string'),
+    payload:
+      typeof (raw as Record<string, unknown>)['payload'] === 'string'
+        ? ((raw as Record<string, unknown>)['payload'] as string).slice(0, 2000)
+        : r.fail('payload', 'must be a string'),
     deadLetteredAt: r.timestamp('deadLetteredAt'),
   };
 }

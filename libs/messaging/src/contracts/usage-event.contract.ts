@@ -5,7 +5,13 @@
 import { ContractFieldReader } from './contract-field.reader';
 
 /** The billable units; the names match the usage units of the Kill Bill catalog (deploy/killbill/catalog.xml). */
-export const USAGE_UNITS = ['llm_tokens_in', 'llm_tokens_out', 'asr_seconds', 'tts_characters', 'call_minutes'] as const;
+export const USAGE_UNITS = [
+  'llm_tokens_in',
+  'llm_tokens_out',
+  'asr_seconds',
+  'tts_characters',
+  'call_minutes',
+] as const;
 export type UsageUnit = (typeof USAGE_UNITS)[number];
 
 export type UsageQuantities = Partial<Record<UsageUnit, number>>;

@@ -64,9 +64,7 @@ export class MetricsService {
     assertMetricName(options.name, 'histogram');
     const existing = this.existing(options.name, Histogram);
     if (existing) return existing;
-    return new Histogram<L>(
-      options.buckets ? { ...this.base(options), buckets: options.buckets } : this.base(options),
-    );
+    return new Histogram<L>(options.buckets ? { ...this.base(options), buckets: options.buckets } : this.base(options));
   }
 
   private base<L extends string>(options: MetricOptions<L>) {
@@ -78,10 +76,7 @@ export class MetricsService {
     };
   }
 
-  private existing<M extends Metric>(
-    name: string,
-    type: abstract new (...args: never[]) => M,
-  ): M | undefined {
+  private existing<M extends Metric>(name: string, type: abstract new (...args: never[]) => M): M | undefined {
     const found = this.registry.getSingleMetric(name);
     if (found === undefined) return undefined;
     if (!(found instanceof type)) {

@@ -53,7 +53,11 @@ function closeOnSignals(app: INestApplication, config: PlatformConfig, logger: J
     closing = true;
     logger.log({ msg: 'shutting down', signal, timeout_ms: config.shutdownTimeoutMs }, 'Bootstrap');
     setTimeout(() => {
-      logger.error({ msg: 'shutdown did not finish in time; exiting', timeout_ms: config.shutdownTimeoutMs }, undefined, 'Bootstrap');
+      logger.error(
+        { msg: 'shutdown did not finish in time; exiting', timeout_ms: config.shutdownTimeoutMs },
+        undefined,
+        'Bootstrap',
+      );
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
     app.close().then(

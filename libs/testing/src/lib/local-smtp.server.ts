@@ -87,7 +87,13 @@ export async function startSmtpServer(options: LocalSmtpServerOptions = {}): Pro
         };
         const timer = setTimeout(() => {
           waiters.splice(waiters.indexOf(waiter), 1);
-          const subjects = received.map((m) => m.raw.split('\n').find((l) => l.startsWith('Subject:'))?.trim() ?? '(no subject)');
+          const subjects = received.map(
+            (m) =>
+              m.raw
+                .split('\n')
+                .find((l) => l.startsWith('Subject:'))
+                ?.trim() ?? '(no subject)',
+          );
           reject(new Error(`no matching mail after ${timeoutMs} ms; received: ${subjects.join(' | ') || 'nothing'}`));
         }, timeoutMs);
         waiters.push(waiter);

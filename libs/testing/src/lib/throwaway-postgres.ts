@@ -34,8 +34,11 @@ export function testDatabaseUrl(name: string): string {
  * Creates `sovren_test_<label>_<random>` (or exactly `name` when given: lower-case letters, digits and underscores
  * starting with `sovren_test_`; it is not quoted).
  */
-export async function createThrowawayDatabase(options: { label?: string; name?: string } = {}): Promise<ThrowawayPostgres> {
-  const name = options.name ?? `sovren_test_${options.label ? `${options.label}_` : ''}${randomBytes(6).toString('hex')}`;
+export async function createThrowawayDatabase(
+  options: { label?: string; name?: string } = {},
+): Promise<ThrowawayPostgres> {
+  const name =
+    options.name ?? `sovren_test_${options.label ? `${options.label}_` : ''}${randomBytes(6).toString('hex')}`;
   if (!TEST_DATABASE.test(name)) throw new Error(`refusing to create test database "${name}"`);
   await admin((client) => client.query(`CREATE DATABASE ${name}`));
   return { name, url: testDatabaseUrl(name), drop: () => dropThrowawayDatabase(name) };

@@ -1,6 +1,11 @@
 // Specification of the auth.validate and auth.revoked contract validators (libs/messaging), as auth and the
 // guard rely on them.
-import { ContractError, parseAuthRevokedV1, parseAuthValidateReplyV1, parseAuthValidateRequestV1 } from '@sovren/messaging';
+import {
+  ContractError,
+  parseAuthRevokedV1,
+  parseAuthValidateReplyV1,
+  parseAuthValidateRequestV1,
+} from '@sovren/messaging';
 
 describe('auth contracts', () => {
   const reply = {
@@ -13,7 +18,9 @@ describe('auth contracts', () => {
   };
 
   it('accepts a well-formed request and reply', () => {
-    expect(parseAuthValidateRequestV1({ v: 1, credential: 'sov_x', clientIp: '::1', routeClass: 'x', cachedHits: 3 })).toEqual({
+    expect(
+      parseAuthValidateRequestV1({ v: 1, credential: 'sov_x', clientIp: '::1', routeClass: 'x', cachedHits: 3 }),
+    ).toEqual({
       v: 1,
       credential: 'sov_x',
       clientIp: '::1',
@@ -25,7 +32,9 @@ describe('auth contracts', () => {
 
   it('names the offending field of a bad request', () => {
     expect(() => parseAuthValidateRequestV1({ v: 1, clientIp: '1.2.3.4' })).toThrow(/routeClass/);
-    expect(() => parseAuthValidateRequestV1({ v: 1, clientIp: '1.2.3.4', routeClass: 'x', cachedHits: -1 })).toThrow(ContractError);
+    expect(() => parseAuthValidateRequestV1({ v: 1, clientIp: '1.2.3.4', routeClass: 'x', cachedHits: -1 })).toThrow(
+      ContractError,
+    );
     expect(() => parseAuthValidateRequestV1({ v: 2, clientIp: '1.2.3.4', routeClass: 'x' })).toThrow(/"v"/);
   });
 
@@ -33,7 +42,9 @@ describe('auth contracts', () => {
     expect(() => parseAuthValidateReplyV1({ ...reply, tier: 'gold' })).toThrow(/tier/);
     expect(() => parseAuthValidateReplyV1({ ...reply, identity: { kind: 'robot' } })).toThrow(/kind/);
     expect(() => parseAuthValidateReplyV1({ ...reply, scopes: [1] })).toThrow(/scopes/);
-    expect(() => parseAuthValidateReplyV1({ ...reply, rateLimit: { ...reply.rateLimit, allowed: 'yes' } })).toThrow(/allowed/);
+    expect(() => parseAuthValidateReplyV1({ ...reply, rateLimit: { ...reply.rateLimit, allowed: 'yes' } })).toThrow(
+      /allowed/,
+    );
   });
 
   it('checks revocation events', () => {

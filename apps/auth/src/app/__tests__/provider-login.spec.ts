@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { OAuth2Server } from 'oauth2-mock-server';
 
 import { freePort } from './support/private-nats.server';
-import { createAuthTestEnvironment, startAuthApp, type AuthTestEnvironment, type RunningApp } from './support/auth-test-app';
+import {
+  createAuthTestEnvironment,
+  startAuthApp,
+  type AuthTestEnvironment,
+  type RunningApp,
+} from './support/auth-test-app';
 import { Browser, loginWith } from './support/browser';
 import { startGitHubServer, type GitHubTestServer } from './support/github-protocol.server';
 import { bearer, call, dataOf } from './support/http-client';
@@ -44,7 +49,9 @@ async function startMockProvider(base: Tweak = () => undefined): Promise<MockPro
     base(token.payload);
     provider.tweak(token.payload);
   });
-  server.service.on('beforeResponse', (response: { body: Record<string, unknown> }) => provider.tweakResponse(response.body));
+  server.service.on('beforeResponse', (response: { body: Record<string, unknown> }) =>
+    provider.tweakResponse(response.body),
+  );
   return provider;
 }
 
@@ -57,10 +64,12 @@ describe('provider login', () => {
   let corpB: MockProvider;
   let github: GitHubTestServer;
 
-  const userClaims = (sub: string, email: string, verified = true): Tweak => (payload) => {
-    if (payload['nonce'] === undefined && payload['aud'] === undefined) return;
-    Object.assign(payload, { sub, email, email_verified: verified, name: `User ${sub}` });
-  };
+  const userClaims =
+    (sub: string, email: string, verified = true): Tweak =>
+    (payload) => {
+      if (payload['nonce'] === undefined && payload['aud'] === undefined) return;
+      Object.assign(payload, { sub, email, email_verified: verified, name: `User ${sub}` });
+    };
 
   beforeAll(async () => {
     google = await startMockProvider();
@@ -80,7 +89,14 @@ describe('provider login', () => {
       ],
     });
     const enterprise = [
-      { id: 'corp-a', name: 'Corp A SSO', type: 'oidc', issuer: corpA.url, client_id: 'corp-a-client', client_secret: 'a-secret' },
+      {
+        id: 'corp-a',
+        name: 'Corp A SSO',
+        type: 'oidc',
+        issuer: corpA.url,
+        client_id: 'corp-a-client',
+        client_secret: 'a-secret',
+      },
       {
         id: 'corp-b',
         name: 'Corp B SSO',
@@ -153,7 +169,8 @@ describe('provider login', () => {
 
   afterAll(async () => {
     await auth?.close();
-    for (const provider of [google, microsoft, corpA, corpB]) if (provider?.server.listening) await provider.server.stop();
+    for (const provider of [google, microsoft, corpA, corpB])
+      if (provider?.server.listening) await provider.server.stop();
     await github?.close();
     await environment?.dispose();
   });
@@ -168,15 +185,23 @@ describe('provider login', () => {
   }
 
   async function me(browser: Browser) {
-    return call<{ user: { id: string; email: string | null }; identities: Array<{ provider: string; email: string | null }> }>(
-      `${auth.url}/api/v1/auth/me`,
-      { headers: { cookie: browser.cookieHeader() } },
-    );
+    return call<{
+      user: { id: string; email: string | null };
+      identities: Array<{ provider: string; email: string | null }>;
+    }>(`${auth.url}/api/v1/auth/me`, { headers: { cookie: browser.cookieHeader() } });
   }
 
   it('lists only the configured providers', async () => {
     const answer = await call<Array<{ id: string; login_url: string }>>(`${auth.url}/api/v1/auth/providers`);
-    expect(answer.body.data?.map((p) => p.id)).toEqual(['google', 'microsoft', 'github', 'corp-a', 'corp-b', 'corp-oauth', 'corp-offlist']);
+    expect(answer.body.data?.map((p) => p.id)).toEqual([
+      'google',
+      'microsoft',
+      'github',
+      'corp-a',
+      'corp-b',
+      'corp-oauth',
+      'corp-offlist',
+    ]);
     expect(answer.body.data?.[0].login_url).toBe('/api/v1/auth/login/google');
   });
 
@@ -209,7 +234,9 @@ describe('provider login', () => {
     const browser = new Browser();
     const run = await loginWith(browser, auth.url, 'microsoft');
     expect(run.final.status).toBe(302);
-    expect((await me(browser)).body.data?.identities).toEqual([{ provider: 'microsoft', email: 'bob@contoso.example' }]);
+    expect((await me(browser)).body.data?.identities).toEqual([
+      { provider: 'microsoft', email: 'bob@contoso.example' },
+    ]);
   });
 
   it('refuses a Microsoft id_token from another tenant, and one whose issuer does not match its tenant', async () => {
@@ -309,7 +336,11 @@ describe('provider login', () => {
       expect(sessionCount()).toBe(before);
     });
 
-    async function refusedWith(status: number, reason: string, run: Promise<{ final: { status: number; body: string } }>) {
+    async function refusedWith(
+      status: number,
+      reason: string,
+      run: Promise<{ final: { status: number; body: string } }>,
+    ) {
       const { final } = await run;
       expect(final.status).toBe(status);
       const body = JSON.parse(final.body) as { success: boolean; error: { details: { reason: string } } };
@@ -318,14 +349,20 @@ describe('provider login', () => {
     }
 
     it('refuses a callback without state', async () => {
-      await refusedWith(400, 'STATE_MISSING', loginWith(new Browser(), auth.url, 'google', { tamperCallback: (url) => url.searchParams.delete('state') }));
+      await refusedWith(
+        400,
+        'STATE_MISSING',
+        loginWith(new Browser(), auth.url, 'google', { tamperCallback: (url) => url.searchParams.delete('state') }),
+      );
     });
 
     it('refuses a callback with a wrong state', async () => {
       await refusedWith(
         400,
         'STATE_INVALID',
-        loginWith(new Browser(), auth.url, 'google', { tamperCallback: (url) => url.searchParams.set('state', 'x'.repeat(43)) }),
+        loginWith(new Browser(), auth.url, 'google', {
+          tamperCallback: (url) => url.searchParams.set('state', 'x'.repeat(43)),
+        }),
       );
     });
 
@@ -406,7 +443,9 @@ describe('provider login', () => {
     });
 
     it('refuses a code GitHub does not accept (GitHub answers that error with 200)', async () => {
-      const { final } = await loginWith(new Browser(), auth.url, 'github', { tamperCallback: (url) => url.searchParams.set('code', 'f00d') });
+      const { final } = await loginWith(new Browser(), auth.url, 'github', {
+        tamperCallback: (url) => url.searchParams.set('code', 'f00d'),
+      });
       expect(final.status).toBe(401);
       expect(final.body).toContain('CODE_EXCHANGE_FAILED');
       expect(final.body).toContain('bad_verification_code');
@@ -416,7 +455,9 @@ describe('provider login', () => {
       corpA.tweak = userClaims('corp-a-offlist', 'offlist@corp-a.example');
       await refusedWith(502, 'PROVIDER_UNREACHABLE', loginWith(new Browser(), auth.url, 'corp-offlist'));
       const metrics = await (await fetch(`${auth.url}/metrics`)).text();
-      expect(metrics).toMatch(new RegExp(`^sovren_egress_refused_total\\{[^}]*host="127.0.0.1:${new URL(corpA.url).port}"[^}]*} 1$`, 'm'));
+      expect(metrics).toMatch(
+        new RegExp(`^sovren_egress_refused_total\\{[^}]*host="127.0.0.1:${new URL(corpA.url).port}"[^}]*} 1$`, 'm'),
+      );
     });
 
     it('refuses a replayed authorization code', async () => {
@@ -458,6 +499,8 @@ describe('provider login', () => {
       body: { name: 'offline', scopes: ['auth:api_keys'] },
     });
     expect(created.status).toBe(201);
-    expect((await call(`${auth.url}/api/v1/auth/api-keys`, { headers: { 'x-api-key': dataOf(created).key } })).status).toBe(200);
+    expect(
+      (await call(`${auth.url}/api/v1/auth/api-keys`, { headers: { 'x-api-key': dataOf(created).key } })).status,
+    ).toBe(200);
   });
 });

@@ -41,7 +41,10 @@ class WidgetsController {
 }
 
 @Module({
-  imports: [ServiceModule.forRoot({ service: 'billing', postgres: false, sqlite: [] }), AuthGuardModule.forRoot({ cacheTtlMs: 60_000 })],
+  imports: [
+    ServiceModule.forRoot({ service: 'billing', postgres: false, sqlite: [] }),
+    AuthGuardModule.forRoot({ cacheTtlMs: 60_000 }),
+  ],
   controllers: [WidgetsController],
 })
 class OtherAppModule {}
@@ -108,7 +111,9 @@ describe('rate limits and the shared guard', () => {
         expect(open.status).toBe(200);
         expect(dataOf(open).tier).toBe('anonymous');
         expect(open.headers.get('x-ratelimit-limit')).toBeNull();
-        const withCredential = await call(`${other.url}/api/v1/widgets/status`, { headers: bearer('sov_not_checkable_now') });
+        const withCredential = await call(`${other.url}/api/v1/widgets/status`, {
+          headers: bearer('sov_not_checkable_now'),
+        });
         expect(withCredential.status).toBe(503);
       } finally {
         auth = await startAuthApp(environment);
@@ -118,7 +123,6 @@ describe('rate limits and the shared guard', () => {
       expect(limited.status).toBe(429);
       expect(limited.headers.get('x-ratelimit-limit')).toBe('100');
     });
-
   });
 
   describe('identified tiers', () => {
@@ -160,7 +164,10 @@ describe('rate limits and the shared guard', () => {
       expect((await call(url, { headers: { 'x-api-key': key } })).status).toBe(200);
       // The guard caches this answer for 60 s in this app; only auth.revoked can make it forget.
       expect((await call(url, { headers: { 'x-api-key': key } })).status).toBe(200);
-      const revoked = await call(`${auth.url}/api/v1/auth/api-keys/${id}`, { method: 'DELETE', headers: bearer(session) });
+      const revoked = await call(`${auth.url}/api/v1/auth/api-keys/${id}`, {
+        method: 'DELETE',
+        headers: bearer(session),
+      });
       expect(revoked.status).toBe(200);
       const revokedAt = Date.now();
       let status = 200;
@@ -195,11 +202,12 @@ describe('rate limits and the shared guard', () => {
 
     it('answers auth.validate over NATS with identity, scopes, tier and the rate-limit decision', async () => {
       const { id, key } = await newKey(['widgets:read']);
-      const reply = await other.app.get(NatsClient).request<unknown, AuthValidateReplyV1>(
-        AUTH_VALIDATE,
-        { v: 1, credential: key, clientIp: '10.1.2.3', routeClass: 'widgets' },
-        { parse: parseAuthValidateReplyV1 },
-      );
+      const reply = await other.app
+        .get(NatsClient)
+        .request<
+          unknown,
+          AuthValidateReplyV1
+        >(AUTH_VALIDATE, { v: 1, credential: key, clientIp: '10.1.2.3', routeClass: 'widgets' }, { parse: parseAuthValidateReplyV1 });
       expect(reply).toMatchObject({
         result: 'ok',
         identity: { kind: 'api_key', apiKeyId: id, role: 'user' },
@@ -210,9 +218,9 @@ describe('rate limits and the shared guard', () => {
     });
 
     it('refuses a malformed auth.validate request with an error reply naming the field', async () => {
-      await expect(
-        other.app.get(NatsClient).request(AUTH_VALIDATE, { v: 1, routeClass: 'widgets' }),
-      ).rejects.toThrow(/clientIp/);
+      await expect(other.app.get(NatsClient).request(AUTH_VALIDATE, { v: 1, routeClass: 'widgets' })).rejects.toThrow(
+        /clientIp/,
+      );
     });
 
     it('lets requests out of the window after an hour (one-minute buckets)', () => {

@@ -5,7 +5,12 @@ import { OAuth2Server } from 'oauth2-mock-server';
 
 import { SessionService } from '../sessions/session.service';
 import { UsersRepository } from '../users/users.repository';
-import { createAuthTestEnvironment, startAuthApp, type AuthTestEnvironment, type RunningApp } from './support/auth-test-app';
+import {
+  createAuthTestEnvironment,
+  startAuthApp,
+  type AuthTestEnvironment,
+  type RunningApp,
+} from './support/auth-test-app';
 import { Browser, loginWith } from './support/browser';
 import { bearer, call, dataOf } from './support/http-client';
 import { freePort } from './support/private-nats.server';
@@ -25,7 +30,12 @@ describe('security notices by local mail', () => {
     await google.start(0, '127.0.0.1');
     const googleUrl = google.issuer.url as string;
     google.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }) => {
-      Object.assign(token.payload, { sub: 'notice-sub', email: 'notice@example.com', email_verified: true, name: 'Notice' });
+      Object.assign(token.payload, {
+        sub: 'notice-sub',
+        email: 'notice@example.com',
+        email_verified: true,
+        name: 'Notice',
+      });
     });
     smtpPort = await freePort();
     const authPort = await freePort();

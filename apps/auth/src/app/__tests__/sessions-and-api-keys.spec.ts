@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { AuthConfig } from '../auth-config/auth-config';
 import { SessionService } from '../sessions/session.service';
 import { UsersRepository } from '../users/users.repository';
-import { createAuthTestEnvironment, startAuthApp, type AuthTestEnvironment, type RunningApp } from './support/auth-test-app';
+import {
+  createAuthTestEnvironment,
+  startAuthApp,
+  type AuthTestEnvironment,
+  type RunningApp,
+} from './support/auth-test-app';
 import { bearer, call, dataOf } from './support/http-client';
 
 jest.setTimeout(60_000);
@@ -32,7 +37,11 @@ describe('auth sessions and API keys', () => {
   });
 
   function newUser(role: 'user' | 'admin' = 'user') {
-    return users.create({ email: `${Math.random().toString(36).slice(2)}@example.test`, displayName: 'Test User', role });
+    return users.create({
+      email: `${Math.random().toString(36).slice(2)}@example.test`,
+      displayName: 'Test User',
+      role,
+    });
   }
 
   function signIn(userId: string, now?: number) {
@@ -49,10 +58,14 @@ describe('auth sessions and API keys', () => {
     expect(Buffer.from(issued.accessToken.slice(4), 'base64url')).toHaveLength(32);
     const db = new Database(join(environment.root, 'data', 'api_auth.db'), { readonly: true });
     try {
-      const rows = db.prepare('SELECT token_hash FROM session_tokens WHERE session_id = ?').all(issued.sessionId) as Array<{ token_hash: string }>;
+      const rows = db
+        .prepare('SELECT token_hash FROM session_tokens WHERE session_id = ?')
+        .all(issued.sessionId) as Array<{ token_hash: string }>;
       expect(rows).toHaveLength(2);
       for (const row of rows) expect(row.token_hash).toMatch(/^[0-9a-f]{64}$/);
-      const dump = JSON.stringify(db.prepare('SELECT * FROM session_tokens').all()) + JSON.stringify(db.prepare('SELECT * FROM sessions').all());
+      const dump =
+        JSON.stringify(db.prepare('SELECT * FROM session_tokens').all()) +
+        JSON.stringify(db.prepare('SELECT * FROM sessions').all());
       expect(dump).not.toContain(issued.accessToken.slice(4));
       expect(dump).not.toContain(issued.refreshToken.slice(4));
     } finally {
@@ -128,7 +141,9 @@ describe('auth sessions and API keys', () => {
     expect(sessions.isLive(first.sessionId)).toBe(false);
     // Every token of the family is dead, including the ones issued after the stolen one.
     expect((await call(api('/me'), { headers: bearer(second.access_token) })).status).toBe(401);
-    expect((await call(api('/refresh'), { method: 'POST', body: { refresh_token: second.refresh_token } })).status).toBe(401);
+    expect(
+      (await call(api('/refresh'), { method: 'POST', body: { refresh_token: second.refresh_token } })).status,
+    ).toBe(401);
   });
 
   it('refreshes a browser session from its cookie and answers with HttpOnly, Secure, SameSite cookies', async () => {
@@ -152,7 +167,9 @@ describe('auth sessions and API keys', () => {
     expect((await call(api('/refresh'), { method: 'POST' })).status).toBe(401);
     expect((await call(api('/refresh'), { method: 'POST', body: { refresh_token: 'nonsense' } })).status).toBe(401);
     const issued = signIn(newUser().id);
-    expect((await call(api('/refresh'), { method: 'POST', body: { refresh_token: issued.accessToken } })).status).toBe(401);
+    expect((await call(api('/refresh'), { method: 'POST', body: { refresh_token: issued.accessToken } })).status).toBe(
+      401,
+    );
     expect((await call(api('/me'), { headers: bearer(issued.refreshToken) })).status).toBe(401);
   });
 
@@ -160,9 +177,15 @@ describe('auth sessions and API keys', () => {
     const user = newUser();
     const a = signIn(user.id);
     const b = signIn(user.id);
-    const listed = await call<Array<{ id: string; current: boolean }>>(api('/sessions'), { headers: bearer(a.accessToken) });
+    const listed = await call<Array<{ id: string; current: boolean }>>(api('/sessions'), {
+      headers: bearer(a.accessToken),
+    });
     expect(listed.status).toBe(200);
-    expect(dataOf(listed).map((s) => s.id).sort()).toEqual([a.sessionId, b.sessionId].sort());
+    expect(
+      dataOf(listed)
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual([a.sessionId, b.sessionId].sort());
     expect(dataOf(listed).find((s) => s.id === a.sessionId)?.current).toBe(true);
     const logout = await call(api('/logout'), { method: 'POST', headers: bearer(a.accessToken) });
     expect(logout.status).toBe(200);
@@ -176,21 +199,29 @@ describe('auth sessions and API keys', () => {
     const other = signIn(newUser().id);
     const a = signIn(user.id);
     const b = signIn(user.id);
-    const answer = await call<{ revoked: number }>(api('/logout-everywhere'), { method: 'POST', headers: bearer(b.accessToken) });
+    const answer = await call<{ revoked: number }>(api('/logout-everywhere'), {
+      method: 'POST',
+      headers: bearer(b.accessToken),
+    });
     expect(answer.body.data?.revoked).toBe(2);
     expect((await call(api('/me'), { headers: bearer(a.accessToken) })).status).toBe(401);
     expect((await call(api('/refresh'), { method: 'POST', body: { refresh_token: a.refreshToken } })).status).toBe(401);
     expect((await call(api('/me'), { headers: bearer(other.accessToken) })).status).toBe(200);
   });
 
-  it('revokes one of my sessions by id and refuses to revoke another user\'s', async () => {
+  it("revokes one of my sessions by id and refuses to revoke another user's", async () => {
     const user = newUser();
     const a = signIn(user.id);
     const b = signIn(user.id);
     const stranger = signIn(newUser().id);
-    expect((await call(api(`/sessions/${b.sessionId}`), { method: 'DELETE', headers: bearer(a.accessToken) })).status).toBe(204);
+    expect(
+      (await call(api(`/sessions/${b.sessionId}`), { method: 'DELETE', headers: bearer(a.accessToken) })).status,
+    ).toBe(204);
     expect(sessions.isLive(b.sessionId)).toBe(false);
-    const refused = await call(api(`/sessions/${stranger.sessionId}`), { method: 'DELETE', headers: bearer(a.accessToken) });
+    const refused = await call(api(`/sessions/${stranger.sessionId}`), {
+      method: 'DELETE',
+      headers: bearer(a.accessToken),
+    });
     expect(refused.status).toBe(404);
     expect(sessions.isLive(stranger.sessionId)).toBe(true);
   });
@@ -199,17 +230,22 @@ describe('auth sessions and API keys', () => {
     it('shows a new key once, lists it by prefix only, and authenticates with it', async () => {
       const user = newUser();
       const session = signIn(user.id);
-      const created = await call<{ id: string; key: string; prefix: string; scopes: string[]; tier: string }>(api('/api-keys'), {
-        method: 'POST',
-        headers: bearer(session.accessToken),
-        body: { name: 'ci', scopes: ['inference:generate', 'auth:api_keys'] },
-      });
+      const created = await call<{ id: string; key: string; prefix: string; scopes: string[]; tier: string }>(
+        api('/api-keys'),
+        {
+          method: 'POST',
+          headers: bearer(session.accessToken),
+          body: { name: 'ci', scopes: ['inference:generate', 'auth:api_keys'] },
+        },
+      );
       expect(created.status).toBe(201);
       const key = dataOf(created);
       expect(key.key).toMatch(/^sov_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
       expect(key.key.startsWith(`${key.prefix}_`)).toBe(true);
       expect(key.tier).toBe('authenticated');
-      const listed = await call<Array<Record<string, unknown>>>(api('/api-keys'), { headers: bearer(session.accessToken) });
+      const listed = await call<Array<Record<string, unknown>>>(api('/api-keys'), {
+        headers: bearer(session.accessToken),
+      });
       expect(listed.body.data).toHaveLength(1);
       expect(dataOf(listed)[0]).not.toHaveProperty('key');
       expect(JSON.stringify(listed.body)).not.toContain(key.key);
@@ -274,9 +310,16 @@ describe('auth sessions and API keys', () => {
       const me = await call(api('/me'), { headers: { 'x-api-key': dataOf(premium).key } });
       expect(me.headers.get('x-ratelimit-limit')).toBe('10000');
 
-      expect((await call(api(`/api-keys?user_id=${owner.id}`), { headers: bearer(intruder.accessToken) })).status).toBe(403);
+      expect((await call(api(`/api-keys?user_id=${owner.id}`), { headers: bearer(intruder.accessToken) })).status).toBe(
+        403,
+      );
       expect(
-        (await call(api(`/api-keys/${dataOf(premium).id}`), { method: 'DELETE', headers: bearer(intruder.accessToken) })).status,
+        (
+          await call(api(`/api-keys/${dataOf(premium).id}`), {
+            method: 'DELETE',
+            headers: bearer(intruder.accessToken),
+          })
+        ).status,
       ).toBe(404);
       const adminList = await call<Array<{ id: string }>>(api(`/api-keys?user_id=${owner.id}`), {
         headers: bearer(adminSession.accessToken),

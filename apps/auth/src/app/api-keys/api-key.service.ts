@@ -126,7 +126,17 @@ export class ApiKeyService {
     db.transaction(() => {
       const lowered = row.tier === 'premium' && isOwnerDowngraded(this.databases, db, ownerId);
       if (lowered) row.tier = 'authenticated';
-      insert.run(row.id, row.user_id, row.name, row.prefix, hashToken(key), row.scopes, row.tier, row.created_at, row.expires_at);
+      insert.run(
+        row.id,
+        row.user_id,
+        row.name,
+        row.prefix,
+        hashToken(key),
+        row.scopes,
+        row.tier,
+        row.created_at,
+        row.expires_at,
+      );
       if (lowered) rememberLoweredKey(this.databases, db, row.id, ownerId, now);
     }).immediate();
     return { ...toView(row), key };
@@ -148,7 +158,9 @@ export class ApiKeyService {
       throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `API key ${keyId} does not exist`);
     }
     if (row.revoked_at === null) {
-      this.databases.statement(db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, keyId);
+      this.databases
+        .statement(db, 'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+        .run(now, keyId);
       row.revoked_at = now;
       this.revocations.announce('api_key', keyId, row.user_id);
     }
@@ -159,7 +171,10 @@ export class ApiKeyService {
   check(key: string, now = Date.now()): ApiKeyCheck {
     const db = this.databases.handle('api_auth');
     const row = this.databases
-      .statement(db, 'SELECT id, user_id, scopes, tier, last_used_at, expires_at, revoked_at FROM api_keys WHERE key_hash = ?')
+      .statement(
+        db,
+        'SELECT id, user_id, scopes, tier, last_used_at, expires_at, revoked_at FROM api_keys WHERE key_hash = ?',
+      )
       .get(hashToken(key)) as Omit<ApiKeyRow, 'name' | 'prefix' | 'created_at'> | undefined;
     if (!row) return { ok: false, reason: 'unknown' };
     if (row.revoked_at !== null) return { ok: false, reason: 'revoked' };

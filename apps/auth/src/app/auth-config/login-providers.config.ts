@@ -141,7 +141,10 @@ function parseCustomProviders(raw: string, problems: ConfigProblem[]): LoginProv
   try {
     parsed = JSON.parse(raw);
   } catch (error) {
-    problems.push({ variable, message: `must be a JSON array (${error instanceof Error ? error.message : String(error)})` });
+    problems.push({
+      variable,
+      message: `must be a JSON array (${error instanceof Error ? error.message : String(error)})`,
+    });
     return [];
   }
   if (!Array.isArray(parsed)) {
@@ -175,7 +178,8 @@ function parseCustomProviders(raw: string, problems: ConfigProblem[]): LoginProv
       urls[field] = value;
     }
     const scopes = e['scopes'] ?? (type === 'oidc' ? ['openid', 'email', 'profile'] : []);
-    if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string')) return bad('scopes must be an array of strings');
+    if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string'))
+      return bad('scopes must be an array of strings');
     if (type === 'oidc' && !urls['issuer']) return bad('an OIDC provider needs issuer');
     if (type === 'oauth2' && !(urls['authorization_endpoint'] && urls['token_endpoint'] && urls['userinfo_endpoint'])) {
       return bad('an OAuth 2.0 provider needs authorization_endpoint, token_endpoint and userinfo_endpoint');

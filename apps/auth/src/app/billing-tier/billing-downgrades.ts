@@ -6,12 +6,17 @@ import type { Database } from 'better-sqlite3';
 import type { AuthDatabases } from '../storage/auth-databases';
 
 export function isOwnerDowngraded(databases: AuthDatabases, db: Database, ownerId: string): boolean {
-  return databases.statement(db, 'SELECT 1 FROM billing_downgraded_owners WHERE owner_id = ?').get(ownerId) !== undefined;
+  return (
+    databases.statement(db, 'SELECT 1 FROM billing_downgraded_owners WHERE owner_id = ?').get(ownerId) !== undefined
+  );
 }
 
 export function rememberDowngradedOwner(databases: AuthDatabases, db: Database, ownerId: string, now: number): void {
   databases
-    .statement(db, 'INSERT INTO billing_downgraded_owners (owner_id, downgraded_at) VALUES (?, ?) ON CONFLICT (owner_id) DO NOTHING')
+    .statement(
+      db,
+      'INSERT INTO billing_downgraded_owners (owner_id, downgraded_at) VALUES (?, ?) ON CONFLICT (owner_id) DO NOTHING',
+    )
     .run(ownerId, now);
 }
 
@@ -20,8 +25,17 @@ export function forgetDowngradedOwner(databases: AuthDatabases, db: Database, ow
 }
 
 /** Remembers a key served as `authenticated` instead of premium, so that `restored` gives premium back to it. */
-export function rememberLoweredKey(databases: AuthDatabases, db: Database, keyId: string, ownerId: string, now: number): void {
+export function rememberLoweredKey(
+  databases: AuthDatabases,
+  db: Database,
+  keyId: string,
+  ownerId: string,
+  now: number,
+): void {
   databases
-    .statement(db, 'INSERT INTO billing_downgraded_api_keys (key_id, owner_id, downgraded_at) VALUES (?, ?, ?) ON CONFLICT (key_id) DO NOTHING')
+    .statement(
+      db,
+      'INSERT INTO billing_downgraded_api_keys (key_id, owner_id, downgraded_at) VALUES (?, ?, ?) ON CONFLICT (key_id) DO NOTHING',
+    )
     .run(keyId, ownerId, now);
 }

@@ -45,13 +45,24 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
     await this.databases.whenReady();
     const changed = event.standing === 'downgraded' ? this.downgrade(event.ownerId) : this.restore(event.ownerId);
     for (const keyId of changed) this.revocations.announce('api_key', keyId, event.ownerId);
-    this.logger.log({ msg: `billing ${event.standing} an owner`, owner: event.ownerId, keys: changed.length, reason: event.reason });
+    this.logger.log({
+      msg: `billing ${event.standing} an owner`,
+      owner: event.ownerId,
+      keys: changed.length,
+      reason: event.reason,
+    });
   }
 
   private downgrade(ownerId: string): string[] {
     const db = this.databases.handle('api_auth');
-    const premium = this.databases.statement(db, "SELECT id FROM api_keys WHERE user_id = ? AND tier = 'premium' AND revoked_at IS NULL");
-    const lower = this.databases.statement(db, "UPDATE api_keys SET tier = 'authenticated' WHERE id = ? AND tier = 'premium'");
+    const premium = this.databases.statement(
+      db,
+      "SELECT id FROM api_keys WHERE user_id = ? AND tier = 'premium' AND revoked_at IS NULL",
+    );
+    const lower = this.databases.statement(
+      db,
+      "UPDATE api_keys SET tier = 'authenticated' WHERE id = ? AND tier = 'premium'",
+    );
     return db.transaction(() => {
       const keys = premium.all(ownerId) as Array<{ id: string }>;
       const now = Date.now();
@@ -66,8 +77,14 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
 
   private restore(ownerId: string): string[] {
     const db = this.databases.handle('api_auth');
-    const remembered = this.databases.statement(db, 'SELECT key_id FROM billing_downgraded_api_keys WHERE owner_id = ?');
-    const raise = this.databases.statement(db, "UPDATE api_keys SET tier = 'premium' WHERE id = ? AND user_id = ? AND revoked_at IS NULL");
+    const remembered = this.databases.statement(
+      db,
+      'SELECT key_id FROM billing_downgraded_api_keys WHERE owner_id = ?',
+    );
+    const raise = this.databases.statement(
+      db,
+      "UPDATE api_keys SET tier = 'premium' WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+    );
     const forget = this.databases.statement(db, 'DELETE FROM billing_downgraded_api_keys WHERE owner_id = ?');
     return db.transaction(() => {
       const restored: string[] = [];

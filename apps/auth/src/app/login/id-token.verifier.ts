@@ -30,12 +30,18 @@ export class IdTokenVerifier {
         throw this.refused(provider, `unexpected "iss" claim value (expected the issuer of tenant ${tid})`);
       }
     }
-    if (payload['nonce'] !== expectedNonce) throw this.refused(provider, 'the id_token nonce does not match this login');
-    if (typeof payload.sub !== 'string' || payload.sub === '') throw this.refused(provider, 'the id_token has no subject');
+    if (payload['nonce'] !== expectedNonce)
+      throw this.refused(provider, 'the id_token nonce does not match this login');
+    if (typeof payload.sub !== 'string' || payload.sub === '')
+      throw this.refused(provider, 'the id_token has no subject');
     return payload;
   }
 
-  private async verifySignatureAndClaims(provider: LoginProvider, idToken: string, retried = false): Promise<JWTPayload> {
+  private async verifySignatureAndClaims(
+    provider: LoginProvider,
+    idToken: string,
+    retried = false,
+  ): Promise<JWTPayload> {
     const jwks = createLocalJWKSet(await this.metadata.jwksOf(provider, retried));
     const { issuer } = await this.metadata.endpointsOf(provider);
     try {

@@ -63,8 +63,11 @@ export class LoginAttemptsRepository {
           .statement(db, 'SELECT * FROM login_attempts WHERE state_hash = ?')
           .get(hashToken(state)) as AttemptRow | undefined;
         if (!row) return { ok: false, why: 'unknown state' };
-        if (row.consumed_at !== null) return { ok: false, why: 'this login was already completed or refused (state used twice)' };
-        this.databases.statement(db, 'UPDATE login_attempts SET consumed_at = ? WHERE state_hash = ?').run(now, hashToken(state));
+        if (row.consumed_at !== null)
+          return { ok: false, why: 'this login was already completed or refused (state used twice)' };
+        this.databases
+          .statement(db, 'UPDATE login_attempts SET consumed_at = ? WHERE state_hash = ?')
+          .run(now, hashToken(state));
         if (row.provider !== provider) return { ok: false, why: 'the state belongs to another provider' };
         if (row.expires_at <= now) return { ok: false, why: 'the login took too long (state expired)' };
         if (binding === undefined || hashToken(binding) !== row.binding_hash) {

@@ -52,10 +52,17 @@ export class LoginController {
     try {
       const strategy = await this.strategies.ready(this.login.provider(providerId));
       const binding = random();
-      res.setHeader('Set-Cookie', [`${LOGIN_COOKIE}=${binding}; Path=${LOGIN_COOKIE_PATH}; Max-Age=600; HttpOnly; Secure; SameSite=Lax`]);
+      res.setHeader('Set-Cookie', [
+        `${LOGIN_COOKIE}=${binding}; Path=${LOGIN_COOKIE_PATH}; Max-Age=600; HttpOnly; Secure; SameSite=Lax`,
+      ]);
       await this.strategies.redirectToProvider(
         strategy,
-        { binding, nonce: random(), linkUserId: this.signedInUser(req) ?? null, returnTo: safeReturnTo(query.return_to) },
+        {
+          binding,
+          nonce: random(),
+          linkUserId: this.signedInUser(req) ?? null,
+          returnTo: safeReturnTo(query.return_to),
+        },
         req,
         res,
       );
@@ -70,10 +77,14 @@ export class LoginController {
   @UseGuards(LoginCallbackGuard)
   @RawResponse()
   @Redirect()
-  callback(@Req() req: IncomingMessage & { user: LoginResult }, @Res({ passthrough: true }) res: ServerResponse): { url: string; statusCode: number } {
+  callback(
+    @Req() req: IncomingMessage & { user: LoginResult },
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): { url: string; statusCode: number } {
     const result = req.user;
     const knownDevice = readCookie(req, DEVICE_COOKIE);
-    const deviceId = knownDevice && /^[A-Za-z0-9_-]{16,64}$/.test(knownDevice) ? knownDevice : randomBytes(18).toString('base64url');
+    const deviceId =
+      knownDevice && /^[A-Za-z0-9_-]{16,64}$/.test(knownDevice) ? knownDevice : randomBytes(18).toString('base64url');
     if (deviceId !== knownDevice) setDeviceCookie(res, deviceId, this.config.cookieSameSite);
     const userAgent = typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined;
     const session = this.sessions.create(result.userId, { deviceId, userAgent, ip: requestClientIp(req) });

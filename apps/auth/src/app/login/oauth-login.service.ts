@@ -77,24 +77,39 @@ export class OAuthLoginService {
     }
     const reason = error instanceof LoginError ? error.code.toLowerCase() : 'internal_error';
     this.logins.inc({ provider: known, result: reason });
-    this.logger.warn({ msg: 'login refused', provider: known, reason, detail: error instanceof Error ? error.message : String(error) });
+    this.logger.warn({
+      msg: 'login refused',
+      provider: known,
+      reason,
+      detail: error instanceof Error ? error.message : String(error),
+    });
   }
 
   /** An OIDC identity: the id_token is validated in full (signature, iss, aud, exp, nonce) before it is read. */
   async identityFromIdToken(provider: LoginProvider, idToken: unknown, nonce: string): Promise<ProviderProfile> {
-    if (typeof idToken !== 'string') throw new LoginError(LoginErrorCode.ID_TOKEN_INVALID, `${provider.name} returned no id_token`);
+    if (typeof idToken !== 'string')
+      throw new LoginError(LoginErrorCode.ID_TOKEN_INVALID, `${provider.name} returned no id_token`);
     const claims = await this.idTokens.verify(provider, idToken, nonce);
-    const email = claims['email_verified'] === true && typeof claims['email'] === 'string' ? claims['email'].toLowerCase() : null;
-    const name = typeof claims['name'] === 'string' && claims['name'] !== '' ? claims['name'] : (email ?? provider.name);
+    const email =
+      claims['email_verified'] === true && typeof claims['email'] === 'string' ? claims['email'].toLowerCase() : null;
+    const name =
+      typeof claims['name'] === 'string' && claims['name'] !== '' ? claims['name'] : (email ?? provider.name);
     return { subject: claims.sub as string, email, displayName: name.slice(0, 200) };
   }
 
   /** A plain OAuth 2.0 server's identity from its user-info endpoint (`sub` or `id`). */
   async userInfoProfile(provider: LoginProvider, accessToken: string): Promise<ProviderProfile> {
     const info = await this.userInfo(provider, accessToken);
-    const subject = typeof info['sub'] === 'string' ? info['sub'] : typeof info['id'] === 'number' || typeof info['id'] === 'string' ? String(info['id']) : '';
-    if (subject === '') throw new LoginError(LoginErrorCode.PROFILE_INVALID, `${provider.name} user info has no sub or id`);
-    const email = info['email_verified'] === true && typeof info['email'] === 'string' ? info['email'].toLowerCase() : null;
+    const subject =
+      typeof info['sub'] === 'string'
+        ? info['sub']
+        : typeof info['id'] === 'number' || typeof info['id'] === 'string'
+          ? String(info['id'])
+          : '';
+    if (subject === '')
+      throw new LoginError(LoginErrorCode.PROFILE_INVALID, `${provider.name} user info has no sub or id`);
+    const email =
+      info['email_verified'] === true && typeof info['email'] === 'string' ? info['email'].toLowerCase() : null;
     const name = typeof info['name'] === 'string' && info['name'] !== '' ? info['name'] : (email ?? provider.name);
     return { subject, email, displayName: name.slice(0, 200) };
   }
@@ -106,34 +121,61 @@ export class OAuthLoginService {
 
   private async userInfo(provider: LoginProvider, accessToken: string): Promise<Record<string, unknown>> {
     const { userInfoUrl } = await this.metadata.endpointsOf(provider);
-    if (!userInfoUrl) throw new LoginError(LoginErrorCode.PROFILE_INVALID, `${provider.name} has no user-info endpoint`);
-    const info = await this.metadata.getJson(provider, userInfoUrl, 'user info', { authorization: `Bearer ${accessToken}` });
-    if (typeof info !== 'object' || info === null) throw new LoginError(LoginErrorCode.PROFILE_INVALID, `${provider.name} user info is not an object`);
+    if (!userInfoUrl)
+      throw new LoginError(LoginErrorCode.PROFILE_INVALID, `${provider.name} has no user-info endpoint`);
+    const info = await this.metadata.getJson(provider, userInfoUrl, 'user info', {
+      authorization: `Bearer ${accessToken}`,
+    });
+    if (typeof info !== 'object' || info === null)
+      throw new LoginError(LoginErrorCode.PROFILE_INVALID, `${provider.name} user info is not an object`);
     return info as Record<string, unknown>;
   }
 
   /** GitHub's documented endpoints: GET /user (id, login, name) and GET /user/emails (primary + verified). */
   async githubProfile(provider: LoginProvider, accessToken: string): Promise<ProviderProfile> {
-    const headers = { authorization: `Bearer ${accessToken}`, accept: 'application/vnd.github+json', 'user-agent': 'sovren-auth' };
-    const user = (await this.metadata.getJson(provider, `${provider.userInfoUrl}/user`, 'user', headers)) as Record<string, unknown>;
+    const headers = {
+      authorization: `Bearer ${accessToken}`,
+      accept: 'application/vnd.github+json',
+      'user-agent': 'sovren-auth',
+    };
+    const user = (await this.metadata.getJson(provider, `${provider.userInfoUrl}/user`, 'user', headers)) as Record<
+      string,
+      unknown
+    >;
     const id = user['id'];
-    if (typeof id !== 'number' && typeof id !== 'string') throw new LoginError(LoginErrorCode.PROFILE_INVALID, 'GitHub /user has no id');
+    if (typeof id !== 'number' && typeof id !== 'string')
+      throw new LoginError(LoginErrorCode.PROFILE_INVALID, 'GitHub /user has no id');
     const emails = await this.metadata.getJson(provider, `${provider.userInfoUrl}/user/emails`, 'emails', headers);
     const primary = Array.isArray(emails)
-      ? (emails as Array<Record<string, unknown>>).find((entry) => entry['primary'] === true && entry['verified'] === true)
+      ? (emails as Array<Record<string, unknown>>).find(
+          (entry) => entry['primary'] === true && entry['verified'] === true,
+        )
       : undefined;
     const email = typeof primary?.['email'] === 'string' ? primary['email'].toLowerCase() : null;
-    const name = typeof user['name'] === 'string' && user['name'] !== '' ? user['name'] : typeof user['login'] === 'string' ? user['login'] : 'GitHub user';
+    const name =
+      typeof user['name'] === 'string' && user['name'] !== ''
+        ? user['name']
+        : typeof user['login'] === 'string'
+          ? user['login']
+          : 'GitHub user';
     return { subject: String(id), email, displayName: name.slice(0, 200) };
   }
 
-  private resolveUser(provider: LoginProvider, profile: ProviderProfile, linkUserId: string | null): Omit<LoginResult, 'returnTo'> {
+  private resolveUser(
+    provider: LoginProvider,
+    profile: ProviderProfile,
+    linkUserId: string | null,
+  ): Omit<LoginResult, 'returnTo'> {
     const owner = this.users.userOfIdentity(provider.id, profile.subject);
     if (linkUserId !== null) {
       if (owner !== undefined && owner !== linkUserId) {
-        throw new LoginError(LoginErrorCode.IDENTITY_LINKED_ELSEWHERE, `this ${provider.name} account is already linked to another user`);
+        throw new LoginError(
+          LoginErrorCode.IDENTITY_LINKED_ELSEWHERE,
+          `this ${provider.name} account is already linked to another user`,
+        );
       }
-      if (!this.users.findById(linkUserId)) throw new LoginError(LoginErrorCode.STATE_INVALID, 'the signed-in user no longer exists');
+      if (!this.users.findById(linkUserId))
+        throw new LoginError(LoginErrorCode.STATE_INVALID, 'the signed-in user no longer exists');
       this.users.linkIdentity(linkUserId, provider.id, profile.subject, profile.email);
       return { userId: linkUserId, provider: provider.id, newUser: false, linked: owner === undefined };
     }

@@ -69,10 +69,18 @@ export class ProviderMetadataService {
     return jwks;
   }
 
-  async getJson(provider: LoginProvider, url: string, what: string, headers: Record<string, string> = {}): Promise<unknown> {
+  async getJson(
+    provider: LoginProvider,
+    url: string,
+    what: string,
+    headers: Record<string, string> = {},
+  ): Promise<unknown> {
     let response;
     try {
-      response = await this.egress.request(url, { headers: { accept: 'application/json', ...headers }, timeoutMs: 10_000 });
+      response = await this.egress.request(url, {
+        headers: { accept: 'application/json', ...headers },
+        timeoutMs: 10_000,
+      });
     } catch (error) {
       throw new LoginError(
         LoginErrorCode.PROVIDER_UNREACHABLE,
@@ -80,12 +88,18 @@ export class ProviderMetadataService {
       );
     }
     if (!response.ok) {
-      throw new LoginError(LoginErrorCode.PROVIDER_UNREACHABLE, `${provider.name} answered ${response.status} for its ${what}`);
+      throw new LoginError(
+        LoginErrorCode.PROVIDER_UNREACHABLE,
+        `${provider.name} answered ${response.status} for its ${what}`,
+      );
     }
     try {
       return response.json();
     } catch {
-      throw new LoginError(LoginErrorCode.PROVIDER_UNREACHABLE, `${provider.name} answered its ${what} with invalid JSON`);
+      throw new LoginError(
+        LoginErrorCode.PROVIDER_UNREACHABLE,
+        `${provider.name} answered its ${what} with invalid JSON`,
+      );
     }
   }
 
@@ -105,7 +119,10 @@ export class ProviderMetadataService {
     const pick = (configured: string | undefined, discovered: unknown, field: string): string => {
       const value = configured ?? discovered;
       if (typeof value !== 'string' || !URL.canParse(value)) {
-        throw new LoginError(LoginErrorCode.PROVIDER_UNREACHABLE, `the discovery document of ${provider.name} lacks ${field}`);
+        throw new LoginError(
+          LoginErrorCode.PROVIDER_UNREACHABLE,
+          `the discovery document of ${provider.name} lacks ${field}`,
+        );
       }
       return value;
     };

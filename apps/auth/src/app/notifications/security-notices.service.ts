@@ -59,7 +59,12 @@ export class SecurityNotices {
     try {
       return this.users.findById(userId)?.email ?? undefined;
     } catch (error) {
-      this.logger.error({ msg: 'could not look up the user for a security notice', kind, user_id: userId, err: String(error) });
+      this.logger.error({
+        msg: 'could not look up the user for a security notice',
+        kind,
+        user_id: userId,
+        err: String(error),
+      });
       return undefined;
     }
   }

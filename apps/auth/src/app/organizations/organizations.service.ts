@@ -27,7 +27,11 @@ export class OrganizationsService {
       return await repository.save(repository.create({ name: dto.name, slug: dto.slug }));
     } catch (error) {
       if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) {
-        throw new ApiError(HttpStatus.CONFLICT, ApiErrorCode.CONFLICT, `an organization with slug '${dto.slug}' already exists`);
+        throw new ApiError(
+          HttpStatus.CONFLICT,
+          ApiErrorCode.CONFLICT,
+          `an organization with slug '${dto.slug}' already exists`,
+        );
       }
       throw error;
     }
@@ -56,7 +60,8 @@ export class OrganizationsService {
           current_version: error.actualVersion,
         });
       }
-      if (error instanceof RowNotFoundError) throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, error.message);
+      if (error instanceof RowNotFoundError)
+        throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, error.message);
       throw error;
     }
   }
@@ -64,16 +69,22 @@ export class OrganizationsService {
   /** Soft delete: the row stays (and stays audited) but is no longer listed or found. */
   async remove(id: string): Promise<void> {
     const result = await this.repository().softDelete({ id });
-    if (!result.affected) throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `organization ${id} does not exist`);
+    if (!result.affected)
+      throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `organization ${id} does not exist`);
   }
 
   private repository(): Repository<Organization> {
     const postgres = this.databases.get(POSTGRES_DATABASE);
     if (!postgres.isReady()) {
-      throw new ApiError(HttpStatus.SERVICE_UNAVAILABLE, ApiErrorCode.SERVICE_UNAVAILABLE, 'the database is not available; try again shortly', {
-        dependency: 'postgres',
-        reason: postgres.error(),
-      });
+      throw new ApiError(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        ApiErrorCode.SERVICE_UNAVAILABLE,
+        'the database is not available; try again shortly',
+        {
+          dependency: 'postgres',
+          reason: postgres.error(),
+        },
+      );
     }
     return postgres.dataSource.getRepository(Organization);
   }

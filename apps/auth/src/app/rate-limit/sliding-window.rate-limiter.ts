@@ -87,8 +87,12 @@ export class SlidingWindowRateLimiter implements OnApplicationShutdown {
       }).immediate();
     } catch (error) {
       // Keep the counts and try again: losing them would hand out requests the window already used.
-      for (const [subject, buckets] of batch) for (const [start, count] of buckets) this.addPending(subject, start, count);
-      this.logger.error({ msg: 'could not persist rate-limit counts; retrying', err: error instanceof Error ? error.message : String(error) });
+      for (const [subject, buckets] of batch)
+        for (const [start, count] of buckets) this.addPending(subject, start, count);
+      this.logger.error({
+        msg: 'could not persist rate-limit counts; retrying',
+        err: error instanceof Error ? error.message : String(error),
+      });
       this.scheduleFlush();
     }
   }

@@ -19,7 +19,12 @@ function append(res: ServerResponse, values: string[]): void {
   res.setHeader('Set-Cookie', [...current, ...values]);
 }
 
-export function setSessionCookies(res: ServerResponse, tokens: IssuedTokens, sameSite: CookieSameSite, now = Date.now()): void {
+export function setSessionCookies(
+  res: ServerResponse,
+  tokens: IssuedTokens,
+  sameSite: CookieSameSite,
+  now = Date.now(),
+): void {
   append(res, [
     cookie(ACCESS_COOKIE, tokens.accessToken, '/', (tokens.accessExpiresAt - now) / 1000, sameSite),
     cookie(REFRESH_COOKIE, tokens.refreshToken, AUTH_COOKIE_PATH, (tokens.refreshExpiresAt - now) / 1000, sameSite),

@@ -107,7 +107,16 @@ export class SessionService {
           `INSERT INTO sessions (id, user_id, device_id, user_agent, ip, created_at, last_used_at, expires_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(sessionId, userId, client.deviceId, client.userAgent?.slice(0, 512) ?? null, client.ip ?? null, now, now, expiresAt);
+        .run(
+          sessionId,
+          userId,
+          client.deviceId,
+          client.userAgent?.slice(0, 512) ?? null,
+          client.ip ?? null,
+          now,
+          now,
+          expiresAt,
+        );
       issued = this.issue(sessionId, expiresAt, now);
     }).immediate();
     if (!issued) throw new Error('session creation produced no tokens');
@@ -149,29 +158,32 @@ export class SessionService {
       throw ApiError.fromCode(ApiErrorCode.UNAUTHORIZED, 'refresh_token is not a valid refresh token');
     }
     const db = this.databases.handleForHttp('api_auth');
-    const outcome = db.transaction(() => {
-      const row = this.databases
-        .statement(
-          db,
-          `SELECT t.session_id, t.expires_at, t.consumed_at, s.user_id, s.expires_at AS session_expires_at,
+    const outcome = db
+      .transaction(() => {
+        const row = this.databases
+          .statement(
+            db,
+            `SELECT t.session_id, t.expires_at, t.consumed_at, s.user_id, s.expires_at AS session_expires_at,
                   s.revoked_at, s.last_used_at
              FROM session_tokens t JOIN sessions s ON s.id = t.session_id
             WHERE t.token_hash = ? AND t.kind = 'refresh'`,
-        )
-        .get(hashToken(refreshToken)) as TokenLookupRow | undefined;
-      if (!row) return { refused: 'the refresh token is unknown' as const };
-      if (row.revoked_at !== null) return { refused: 'the session was revoked' as const };
-      if (row.consumed_at !== null) {
-        this.revokeRow(db, row.session_id, 'refresh_token_reuse', now);
-        return { reuse: row };
-      }
-      if (row.expires_at <= now || row.session_expires_at <= now) return { refused: 'the refresh token has expired' as const };
-      this.databases
-        .statement(db, 'UPDATE session_tokens SET consumed_at = ? WHERE token_hash = ?')
-        .run(now, hashToken(refreshToken));
-      this.databases.statement(db, 'UPDATE sessions SET last_used_at = ? WHERE id = ?').run(now, row.session_id);
-      return { issued: this.issue(row.session_id, row.session_expires_at, now) };
-    }).immediate();
+          )
+          .get(hashToken(refreshToken)) as TokenLookupRow | undefined;
+        if (!row) return { refused: 'the refresh token is unknown' as const };
+        if (row.revoked_at !== null) return { refused: 'the session was revoked' as const };
+        if (row.consumed_at !== null) {
+          this.revokeRow(db, row.session_id, 'refresh_token_reuse', now);
+          return { reuse: row };
+        }
+        if (row.expires_at <= now || row.session_expires_at <= now)
+          return { refused: 'the refresh token has expired' as const };
+        this.databases
+          .statement(db, 'UPDATE session_tokens SET consumed_at = ? WHERE token_hash = ?')
+          .run(now, hashToken(refreshToken));
+        this.databases.statement(db, 'UPDATE sessions SET last_used_at = ? WHERE id = ?').run(now, row.session_id);
+        return { issued: this.issue(row.session_id, row.session_expires_at, now) };
+      })
+      .immediate();
     if ('reuse' in outcome && outcome.reuse) {
       this.logger.warn({
         msg: 'refresh token reused: session family revoked',

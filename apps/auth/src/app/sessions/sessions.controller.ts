@@ -1,5 +1,17 @@
 // /api/v1/auth: refresh, logout, logout everywhere, my sessions, me. Thin: translate HTTP to SessionService.
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { AuthRoute, CurrentAuth, readCookie, REFRESH_COOKIE, type RequestAuth } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -33,11 +45,20 @@ export class SessionsController {
     @Body() dto: RefreshSessionDto,
     @Req() req: IncomingMessage,
     @Res({ passthrough: true }) res: ServerResponse,
-  ): { session_id: string; access_expires_at: string; refresh_expires_at: string; access_token?: string; refresh_token?: string } {
+  ): {
+    session_id: string;
+    access_expires_at: string;
+    refresh_expires_at: string;
+    access_token?: string;
+    refresh_token?: string;
+  } {
     const fromBody = dto.refresh_token;
     const token = fromBody ?? readCookie(req, REFRESH_COOKIE);
     if (!token) {
-      throw ApiError.fromCode(ApiErrorCode.UNAUTHORIZED, 'no refresh token: send refresh_token or the sovren_refresh cookie');
+      throw ApiError.fromCode(
+        ApiErrorCode.UNAUTHORIZED,
+        'no refresh token: send refresh_token or the sovren_refresh cookie',
+      );
     }
     const issued = this.sessions.refresh(token);
     const body = {
@@ -45,7 +66,8 @@ export class SessionsController {
       access_expires_at: new Date(issued.accessExpiresAt).toISOString(),
       refresh_expires_at: new Date(issued.refreshExpiresAt).toISOString(),
     };
-    if (fromBody !== undefined) return { ...body, access_token: issued.accessToken, refresh_token: issued.refreshToken };
+    if (fromBody !== undefined)
+      return { ...body, access_token: issued.accessToken, refresh_token: issued.refreshToken };
     setSessionCookies(res, issued, this.config.cookieSameSite);
     return body;
   }
@@ -54,9 +76,13 @@ export class SessionsController {
   @Post('logout')
   @HttpCode(HttpStatus.OK)
   @AuthRoute({ routeClass: AUTH_ROUTE_CLASS })
-  logout(@CurrentAuth() auth: RequestAuth | undefined, @Res({ passthrough: true }) res: ServerResponse): { revoked: boolean } {
+  logout(
+    @CurrentAuth() auth: RequestAuth | undefined,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): { revoked: boolean } {
     const { userId, sessionId } = requireUser(auth);
-    if (!sessionId) throw ApiError.fromCode(ApiErrorCode.BAD_REQUEST, 'logout needs a session; an API key is revoked instead');
+    if (!sessionId)
+      throw ApiError.fromCode(ApiErrorCode.BAD_REQUEST, 'logout needs a session; an API key is revoked instead');
     const revoked = this.sessions.revoke(userId, sessionId, 'logout');
     clearSessionCookies(res, this.config.cookieSameSite);
     return { revoked };
@@ -66,7 +92,10 @@ export class SessionsController {
   @Post('logout-everywhere')
   @HttpCode(HttpStatus.OK)
   @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:sessions'] })
-  logoutEverywhere(@CurrentAuth() auth: RequestAuth | undefined, @Res({ passthrough: true }) res: ServerResponse): { revoked: number } {
+  logoutEverywhere(
+    @CurrentAuth() auth: RequestAuth | undefined,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): { revoked: number } {
     const { userId } = requireUser(auth);
     const revoked = this.sessions.revokeAll(userId, 'logout_everywhere');
     clearSessionCookies(res, this.config.cookieSameSite);
@@ -98,7 +127,9 @@ export class SessionsController {
     if (!user) throw ApiError.fromCode(ApiErrorCode.UNAUTHORIZED, 'the user no longer exists');
     return {
       user: { id: user.id, email: user.email, display_name: user.displayName, role: user.role },
-      identities: this.users.identitiesOf(userId).map((identity) => ({ provider: identity.provider, email: identity.email })),
+      identities: this.users
+        .identitiesOf(userId)
+        .map((identity) => ({ provider: identity.provider, email: identity.email })),
       identity: auth?.identity,
       scopes: auth?.scopes,
       tier: auth?.tier,

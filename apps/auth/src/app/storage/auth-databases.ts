@@ -10,7 +10,10 @@ export type AuthDatabaseName = 'users' | 'api_auth';
 
 export class AuthDatabaseUnavailableError extends Error {
   readonly code = 'AUTH_STORE_UNAVAILABLE';
-  constructor(readonly database: AuthDatabaseName, reason: string | undefined) {
+  constructor(
+    readonly database: AuthDatabaseName,
+    reason: string | undefined,
+  ) {
     super(`database ${database} is not available (${reason ?? 'unknown reason'})`);
   }
 }

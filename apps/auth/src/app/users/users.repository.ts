@@ -46,9 +46,9 @@ export class UsersRepository {
   /** Role lookup on the validation hot path; undefined when the user no longer exists. */
   roleOf(id: string): AuthRole | undefined {
     const db = this.databases.handle('users');
-    const row = this.databases
-      .statement(db, 'SELECT role FROM users WHERE id = ? AND deleted_at IS NULL')
-      .get(id) as { role: AuthRole } | undefined;
+    const row = this.databases.statement(db, 'SELECT role FROM users WHERE id = ? AND deleted_at IS NULL').get(id) as
+      | { role: AuthRole }
+      | undefined;
     return row?.role;
   }
 
@@ -86,8 +86,13 @@ export class UsersRepository {
     const email = fields.email;
     const taken =
       email !== null &&
-      this.databases.statement(db, 'SELECT 1 FROM users WHERE email = ? AND deleted_at IS NULL').get(email) !== undefined;
-    return this.create({ email: taken ? null : email, displayName: fields.displayName, role: taken ? 'user' : fields.role });
+      this.databases.statement(db, 'SELECT 1 FROM users WHERE email = ? AND deleted_at IS NULL').get(email) !==
+        undefined;
+    return this.create({
+      email: taken ? null : email,
+      displayName: fields.displayName,
+      role: taken ? 'user' : fields.role,
+    });
   }
 
   /** Links a provider identity to a user (first login, or "link" while signed in); records the login time. */

@@ -2,11 +2,7 @@
 // local SQLite store (no provider is ever consulted). A refused credential is answered `invalid` and the
 // request is still counted against the caller's IP, so guessing credentials is rate limited too.
 import { Injectable } from '@nestjs/common';
-import type {
-  AuthValidateReplyV1,
-  AuthValidateRequestV1,
-  RateLimitDecisionV1,
-} from '@sovren/messaging';
+import type { AuthValidateReplyV1, AuthValidateRequestV1, RateLimitDecisionV1 } from '@sovren/messaging';
 import { MetricsService } from '@sovren/observability';
 import type { Counter, Histogram } from 'prom-client';
 
@@ -86,7 +82,12 @@ export class AuthValidationService {
       valid = looked;
       this.credentials.put(hash, valid, now);
     }
-    const rateLimit: RateLimitDecisionV1 = this.limiter.hit(valid.subject, this.config.ratePerHour[valid.tier], now, cachedHits);
+    const rateLimit: RateLimitDecisionV1 = this.limiter.hit(
+      valid.subject,
+      this.config.ratePerHour[valid.tier],
+      now,
+      cachedHits,
+    );
     return { v: 1, result: 'ok', identity: valid.identity, scopes: valid.scopes, tier: valid.tier, rateLimit };
   }
 

@@ -30,13 +30,17 @@ describe('/api/v1/billing over HTTP', () => {
   const asUser = (key = setup.apiKey) => ({ authorization: `Bearer ${key}` });
   const asAdmin = () => ({ authorization: `Bearer ${setup.adminToken}` });
 
-  function send<T = unknown>(path: string, options: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<HttpAnswer<T>> {
+  function send<T = unknown>(
+    path: string,
+    options: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+  ): Promise<HttpAnswer<T>> {
     return setup.call<T>(`${base}${path}`, { headers: asUser(), ...options });
   }
 
   /** What a refused request must not change: Kill Bill writes, the ledger, payment attempts, accounts. */
   async function footprint(): Promise<Record<string, number>> {
-    const count = async (table: string) => Number((await setup.environment.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0].n);
+    const count = async (table: string) =>
+      Number((await setup.environment.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0].n);
     return {
       killbillWrites: setup.environment.killbill.requests.filter((r) => r.method !== 'GET').length,
       ledger: await count('billing_usage_ledger'),
@@ -54,7 +58,11 @@ describe('/api/v1/billing over HTTP', () => {
   }
 
   function expectFailure(answer: HttpAnswer, status: number, code: string): void {
-    expect({ status: answer.status, success: answer.body.success, code: answer.body.error?.code }).toEqual({ status, success: false, code });
+    expect({ status: answer.status, success: answer.body.success, code: answer.body.error?.code }).toEqual({
+      status,
+      success: false,
+      code,
+    });
     expect(typeof answer.body.error?.message).toBe('string');
     expect(answer.body.data).toBeUndefined();
   }
@@ -68,8 +76,16 @@ describe('/api/v1/billing over HTTP', () => {
     for (const path of ['/account', '/usage', '/invoices', '/payments', '/admin/owners/x/account']) {
       expectFailure(await send(path, { headers: {} }), 401, 'UNAUTHORIZED');
     }
-    expectFailure(await send('/account', { headers: { authorization: 'Bearer sk_not_a_real_key_0000000000' } }), 401, 'UNAUTHORIZED');
-    expectFailure(await send('/subscription', { method: 'PUT', headers: {}, body: { plan: 'sovren-premium-monthly' } }), 401, 'UNAUTHORIZED');
+    expectFailure(
+      await send('/account', { headers: { authorization: 'Bearer sk_not_a_real_key_0000000000' } }),
+      401,
+      'UNAUTHORIZED',
+    );
+    expectFailure(
+      await send('/subscription', { method: 'PUT', headers: {}, body: { plan: 'sovren-premium-monthly' } }),
+      401,
+      'UNAUTHORIZED',
+    );
     expect(await footprint()).toEqual(before);
   });
 
@@ -84,14 +100,27 @@ describe('/api/v1/billing over HTTP', () => {
       return () => setup.environment.killbill.requests.slice(from);
     };
     let seen = killbillCalls();
-    const first = await send<{ ownerId: string; accountId: string; subscriptionId: string; planName: string; standing: string }>('/account', {
+    const first = await send<{
+      ownerId: string;
+      accountId: string;
+      subscriptionId: string;
+      planName: string;
+      standing: string;
+    }>('/account', {
       headers: { ...asUser(), 'x-request-id': 'req-billing-account-1' },
     });
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ success: true, data: { ownerId: setup.userId, planName: 'sovren-free-monthly', standing: 'good' } });
+    expect(first.body).toMatchObject({
+      success: true,
+      data: { ownerId: setup.userId, planName: 'sovren-free-monthly', standing: 'good' },
+    });
     // Every Kill Bill call made while serving the request (the lazy account and subscription: writes and the reads
     // that follow their Location) carries the caller's X-Request-Id.
-    expect(seen().filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(['/accounts', '/subscriptions']);
+    expect(
+      seen()
+        .filter((r) => r.method === 'POST')
+        .map((r) => r.path),
+    ).toEqual(['/accounts', '/subscriptions']);
     expect(new Set(seen().map((r) => r.requestId))).toEqual(new Set(['req-billing-account-1']));
     seen = killbillCalls();
     const again = await send<unknown[]>('/invoices');
@@ -99,7 +128,9 @@ describe('/api/v1/billing over HTTP', () => {
     // Without one, the id billing gave the request (echoed in the answer) is the one Kill Bill sees.
     const generated = again.headers.get('x-request-id');
     expect(generated).toMatch(/^[0-9a-f-]{36}$/);
-    expect(seen().map((r) => [r.method, r.path, r.requestId])).toEqual([['GET', `/accounts/${first.body.data?.accountId}/invoices`, generated]]);
+    expect(seen().map((r) => [r.method, r.path, r.requestId])).toEqual([
+      ['GET', `/accounts/${first.body.data?.accountId}/invoices`, generated],
+    ]);
     const accountAgain = await send<{ accountId: string }>('/account');
     expect(accountAgain.body.data?.accountId).toBe(first.body.data?.accountId);
     expect(setup.environment.killbill.accountByKey(setup.userId)?.accountId).toBe(first.body.data?.accountId);
@@ -141,7 +172,9 @@ describe('/api/v1/billing over HTTP', () => {
     }
     expect(usagePosts.every((r) => /^usage-[0-9a-f]{64}$/.test(r.requestId ?? ''))).toBe(true);
 
-    const usage = await send<{ usage: Array<{ day: string; unit: string; amount: number }> }>('/usage?from=2026-02-01&to=2026-02-03');
+    const usage = await send<{ usage: Array<{ day: string; unit: string; amount: number }> }>(
+      '/usage?from=2026-02-01&to=2026-02-03',
+    );
     expect(usage.status).toBe(200);
     expect(usage.body.data?.usage).toEqual([
       { day: '2026-02-01', unit: 'llm_tokens_in', amount: 123 },
@@ -149,7 +182,9 @@ describe('/api/v1/billing over HTTP', () => {
       { day: '2026-02-02', unit: 'llm_tokens_in', amount: 7 },
     ]);
     // Another owner sees none of it.
-    const foreign = await send<{ usage: unknown[] }>('/usage?from=2026-02-01&to=2026-02-03', { headers: asUser(setup.otherApiKey) });
+    const foreign = await send<{ usage: unknown[] }>('/usage?from=2026-02-01&to=2026-02-03', {
+      headers: asUser(setup.otherApiKey),
+    });
     expect(foreign.body.data?.usage).toEqual([]);
 
     const before = await footprint();
@@ -165,13 +200,20 @@ describe('/api/v1/billing over HTTP', () => {
     const before = await footprint();
     const unknown = await send('/subscription', { method: 'PUT', body: { plan: 'gold-unlimited' } });
     expectFailure(unknown, 400, 'VALIDATION_FAILED');
-    expect(unknown.body.error?.details).toEqual([{ field: 'plan', messages: [expect.stringContaining('sovren-premium-monthly')] }]);
+    expect(unknown.body.error?.details).toEqual([
+      { field: 'plan', messages: [expect.stringContaining('sovren-premium-monthly')] },
+    ]);
     expect(fieldsOf(await send('/subscription', { method: 'PUT', body: { plan: 42 } }))).toEqual(['plan']);
-    expect(fieldsOf(await send('/subscription', { method: 'PUT', body: { plan: 'sovren-premium-monthly', extra: true } }))).toEqual(['extra']);
+    expect(
+      fieldsOf(await send('/subscription', { method: 'PUT', body: { plan: 'sovren-premium-monthly', extra: true } })),
+    ).toEqual(['extra']);
     expectFailure(await send('/subscription', { method: 'PUT', body: {} }), 400, 'VALIDATION_FAILED');
     expect(await footprint()).toEqual(before);
 
-    const changed = await send<{ subscriptionId: string; planName: string }>('/subscription', { method: 'PUT', body: { plan: 'sovren-premium-monthly' } });
+    const changed = await send<{ subscriptionId: string; planName: string }>('/subscription', {
+      method: 'PUT',
+      body: { plan: 'sovren-premium-monthly' },
+    });
     expect(changed.status).toBe(200);
     expect(changed.body.data?.planName).toBe('sovren-premium-monthly');
     const subscriptionId = changed.body.data?.subscriptionId as string;
@@ -182,22 +224,37 @@ describe('/api/v1/billing over HTTP', () => {
     expect(setup.environment.killbill.subscriptionOf(setup.userId)).toBeUndefined();
 
     // Subscribing again after the cancel starts a new subscription on the chosen plan.
-    const subscribed = await send<{ subscriptionId: string; planName: string }>('/subscription', { method: 'PUT', body: { plan: 'sovren-authenticated-monthly' } });
+    const subscribed = await send<{ subscriptionId: string; planName: string }>('/subscription', {
+      method: 'PUT',
+      body: { plan: 'sovren-authenticated-monthly' },
+    });
     expect(subscribed.status).toBe(200);
     expect(subscribed.body.data?.planName).toBe('sovren-authenticated-monthly');
     expect(subscribed.body.data?.subscriptionId).not.toBe(subscriptionId);
-    expect(setup.environment.killbill.subscriptionOf(setup.userId)?.subscriptionId).toBe(subscribed.body.data?.subscriptionId);
+    expect(setup.environment.killbill.subscriptionOf(setup.userId)?.subscriptionId).toBe(
+      subscribed.body.data?.subscriptionId,
+    );
   });
 
   it('adds payment methods and chooses the default; bad bodies get 400 with field details and reach no gateway', async () => {
     const before = await footprint();
-    const badProvider = await send('/payment-methods', { method: 'POST', body: { provider: 'paypal', token: 'tok_abcdef' } });
+    const badProvider = await send('/payment-methods', {
+      method: 'POST',
+      body: { provider: 'paypal', token: 'tok_abcdef' },
+    });
     expectFailure(badProvider, 400, 'VALIDATION_FAILED');
     expect(fieldsOf(badProvider)).toEqual(['provider']);
-    const wrongTypes = await send('/payment-methods', { method: 'POST', body: { provider: 'stripe', token: 4242424242424242, isDefault: 'yes' } });
+    const wrongTypes = await send('/payment-methods', {
+      method: 'POST',
+      body: { provider: 'stripe', token: 4242424242424242, isDefault: 'yes' },
+    });
     expect(fieldsOf(wrongTypes).sort()).toEqual(['isDefault', 'token']);
     // A card number with spaces is not a token: card data never reaches Kill Bill.
-    expect(fieldsOf(await send('/payment-methods', { method: 'POST', body: { provider: 'stripe', token: '4242 4242 4242 4242' } }))).toEqual(['token']);
+    expect(
+      fieldsOf(
+        await send('/payment-methods', { method: 'POST', body: { provider: 'stripe', token: '4242 4242 4242 4242' } }),
+      ),
+    ).toEqual(['token']);
     expectFailure(await send('/payment-methods/not-a-uuid/default', { method: 'PUT' }), 400, 'BAD_REQUEST');
     expect(await footprint()).toEqual(before);
 
@@ -213,12 +270,25 @@ describe('/api/v1/billing over HTTP', () => {
     });
     expect(zoho.body.data?.isDefault).toBe(false);
 
-    expect((await send(`/payment-methods/${zoho.body.data?.paymentMethodId}/default`, { method: 'PUT' })).status).toBe(204);
-    expect(setup.environment.killbill.accountByKey(setup.userId)?.paymentMethodId).toBe(zoho.body.data?.paymentMethodId);
+    expect((await send(`/payment-methods/${zoho.body.data?.paymentMethodId}/default`, { method: 'PUT' })).status).toBe(
+      204,
+    );
+    expect(setup.environment.killbill.accountByKey(setup.userId)?.paymentMethodId).toBe(
+      zoho.body.data?.paymentMethodId,
+    );
     expectFailure(await send(`/payment-methods/${UNKNOWN_UUID}/default`, { method: 'PUT' }), 404, 'NOT_FOUND');
     // Another owner cannot make this owner's method its default.
-    expectFailure(await send(`/payment-methods/${stripe.body.data?.paymentMethodId}/default`, { method: 'PUT', headers: asUser(setup.otherApiKey) }), 404, 'NOT_FOUND');
-    expect((await send(`/payment-methods/${stripe.body.data?.paymentMethodId}/default`, { method: 'PUT' })).status).toBe(204);
+    expectFailure(
+      await send(`/payment-methods/${stripe.body.data?.paymentMethodId}/default`, {
+        method: 'PUT',
+        headers: asUser(setup.otherApiKey),
+      }),
+      404,
+      'NOT_FOUND',
+    );
+    expect(
+      (await send(`/payment-methods/${stripe.body.data?.paymentMethodId}/default`, { method: 'PUT' })).status,
+    ).toBe(204);
   });
 
   it('lists invoices and pays one; negative or wrong-typed amounts, foreign and unknown invoices are refused', async () => {
@@ -235,42 +305,81 @@ describe('/api/v1/billing over HTTP', () => {
     const negative = await send(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: { amount: -5 } });
     expectFailure(negative, 400, 'VALIDATION_FAILED');
     expect(fieldsOf(negative)).toEqual(['amount']);
-    expect(fieldsOf(await send(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: { amount: '10' } }))).toEqual(['amount']);
-    expect(fieldsOf(await send(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: { amount: 1.234 } }))).toEqual(['amount']);
-    expectFailure(await send(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: { amount: 31 } }), 400, 'VALIDATION_FAILED');
+    expect(
+      fieldsOf(await send(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: { amount: '10' } })),
+    ).toEqual(['amount']);
+    expect(
+      fieldsOf(await send(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: { amount: 1.234 } })),
+    ).toEqual(['amount']);
+    expectFailure(
+      await send(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: { amount: 31 } }),
+      400,
+      'VALIDATION_FAILED',
+    );
     expectFailure(await send(`/invoices/${UNKNOWN_UUID}/payments`, { method: 'POST', body: {} }), 404, 'NOT_FOUND');
-    expectFailure(await send(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: {}, headers: asUser(setup.otherApiKey) }), 404, 'NOT_FOUND');
+    expectFailure(
+      await send(`/invoices/${invoice.invoiceId}/payments`, {
+        method: 'POST',
+        body: {},
+        headers: asUser(setup.otherApiKey),
+      }),
+      404,
+      'NOT_FOUND',
+    );
     expect(await footprint()).toEqual(before);
-    expect(setup.environment.killbill.requests.filter((r) => r.path.startsWith(`/invoices/${invoice.invoiceId}/payments`))).toEqual([]);
+    expect(
+      setup.environment.killbill.requests.filter((r) => r.path.startsWith(`/invoices/${invoice.invoiceId}/payments`)),
+    ).toEqual([]);
 
-    const partial = await send<{ paid: boolean; attempts: Array<{ pluginName: string; status: string }> }>(`/invoices/${invoice.invoiceId}/payments`, {
-      method: 'POST',
-      body: { amount: 10.5 },
-    });
+    const partial = await send<{ paid: boolean; attempts: Array<{ pluginName: string; status: string }> }>(
+      `/invoices/${invoice.invoiceId}/payments`,
+      {
+        method: 'POST',
+        body: { amount: 10.5 },
+      },
+    );
     expect(partial.status).toBe(201);
-    expect(partial.body.data).toMatchObject({ paid: true, attempts: [{ pluginName: 'killbill-stripe', status: 'success' }] });
+    expect(partial.body.data).toMatchObject({
+      paid: true,
+      attempts: [{ pluginName: 'killbill-stripe', status: 'success' }],
+    });
     const rest = await send<{ paid: boolean }>(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: {} });
     expect(rest.body.data?.paid).toBe(true);
     expectFailure(await send(`/invoices/${invoice.invoiceId}/payments`, { method: 'POST', body: {} }), 409, 'CONFLICT');
 
     const payments = await send<Array<{ purchasedAmount: number; targetInvoiceId: string }>>('/payments');
-    expect(payments.body.data?.filter((p) => p.targetInvoiceId === invoice.invoiceId).map((p) => p.purchasedAmount)).toEqual([10.5, 19.5]);
+    expect(
+      payments.body.data?.filter((p) => p.targetInvoiceId === invoice.invoiceId).map((p) => p.purchasedAmount),
+    ).toEqual([10.5, 19.5]);
   });
 
-  it('gives admins every owner\'s views and the catalog upload; others get 403 and unknown owners 404', async () => {
+  it("gives admins every owner's views and the catalog upload; others get 403 and unknown owners 404", async () => {
     const before = await footprint();
-    for (const path of [`/admin/owners/${setup.userId}/account`, `/admin/owners/${setup.userId}/usage`, `/admin/owners/${setup.userId}/invoices`]) {
+    for (const path of [
+      `/admin/owners/${setup.userId}/account`,
+      `/admin/owners/${setup.userId}/usage`,
+      `/admin/owners/${setup.userId}/invoices`,
+    ]) {
       expectFailure(await send(path), 403, 'FORBIDDEN');
     }
     expectFailure(await send('/admin/catalog', { method: 'POST' }), 403, 'FORBIDDEN');
     expect(await footprint()).toEqual(before);
 
-    const account = await send<{ ownerId: string; planName: string }>(`/admin/owners/${setup.userId}/account`, { headers: asAdmin() });
-    expect(account.status).toBe(200);
-    expect(account.body.data).toMatchObject({ ownerId: setup.userId, planName: 'sovren-authenticated-monthly', standing: 'good' });
-    const usage = await send<{ usage: Array<{ unit: string; amount: number }> }>(`/admin/owners/${setup.userId}/usage?from=2026-02-01&to=2026-02-03`, {
+    const account = await send<{ ownerId: string; planName: string }>(`/admin/owners/${setup.userId}/account`, {
       headers: asAdmin(),
     });
+    expect(account.status).toBe(200);
+    expect(account.body.data).toMatchObject({
+      ownerId: setup.userId,
+      planName: 'sovren-authenticated-monthly',
+      standing: 'good',
+    });
+    const usage = await send<{ usage: Array<{ unit: string; amount: number }> }>(
+      `/admin/owners/${setup.userId}/usage?from=2026-02-01&to=2026-02-03`,
+      {
+        headers: asAdmin(),
+      },
+    );
     expect(usage.body.data?.usage).toHaveLength(3);
     const invoices = await send<unknown[]>(`/admin/owners/${setup.userId}/invoices`, { headers: asAdmin() });
     expect(invoices.body.data).toHaveLength(1);
@@ -282,9 +391,14 @@ describe('/api/v1/billing over HTTP', () => {
       expectFailure(await send(`/admin/owners/no-such-owner/${view}`, { headers: asAdmin() }), 404, 'NOT_FOUND');
     }
     expect(setup.environment.killbill.accountByKey('no-such-owner')).toBeUndefined();
-    expectFailure(await send(`/admin/owners/${'x'.repeat(129)}/account`, { headers: asAdmin() }), 400, 'VALIDATION_FAILED');
+    expectFailure(
+      await send(`/admin/owners/${'x'.repeat(129)}/account`, { headers: asAdmin() }),
+      400,
+      'VALIDATION_FAILED',
+    );
 
-    const uploads = () => setup.environment.killbill.requests.filter((r) => r.path === '/catalog/xml' && r.status === 201).length;
+    const uploads = () =>
+      setup.environment.killbill.requests.filter((r) => r.path === '/catalog/xml' && r.status === 201).length;
     const uploadsBefore = uploads();
     const upload = await send<{ uploaded: string }>('/admin/catalog', { method: 'POST', headers: asAdmin() });
     expect(upload.status).toBe(200);

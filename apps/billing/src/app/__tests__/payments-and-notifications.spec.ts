@@ -8,7 +8,11 @@ import { toApiError } from '../killbill-error.mapper';
 import { KillBillNotificationsService } from '../notifications/killbill-notifications.service';
 import { PaymentsService } from '../payments/payments.service';
 import { startBillingApp, type RunningBilling } from './support/billing-test-app';
-import { createBillingTestEnvironment, NOTIFICATION_TOKEN, type BillingTestEnvironment } from './support/billing-test-environment';
+import {
+  createBillingTestEnvironment,
+  NOTIFICATION_TOKEN,
+  type BillingTestEnvironment,
+} from './support/billing-test-environment';
 
 jest.setTimeout(90_000);
 
@@ -43,7 +47,9 @@ describe('payments, notifications and refused input', () => {
   });
 
   function callbackRegistered(): boolean {
-    return environment.killbill.requests.some((r) => r.path === '/tenants/registerNotificationCallback' && r.status === 201);
+    return environment.killbill.requests.some(
+      (r) => r.path === '/tenants/registerNotificationCallback' && r.status === 201,
+    );
   }
 
   async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
@@ -97,10 +103,21 @@ describe('payments, notifications and refused input', () => {
   });
 
   it('records confirmed Kill Bill notifications once and publishes them on NATS', async () => {
-    await until(() => environment.killbill.deliveries.some((d) => d.notification.eventType === 'INVOICE_PAYMENT_FAILED'));
+    await until(() =>
+      environment.killbill.deliveries.some((d) => d.notification.eventType === 'INVOICE_PAYMENT_FAILED'),
+    );
     await notifications.idle();
-    const rows = await environment.query<{ event_type: string; owner_id: string }>('SELECT event_type, owner_id FROM billing_notifications');
-    expect(rows.map((r) => r.event_type)).toEqual(expect.arrayContaining(['INVOICE_CREATION', 'INVOICE_PAYMENT_SUCCESS', 'PAYMENT_FAILED', 'INVOICE_PAYMENT_FAILED']));
+    const rows = await environment.query<{ event_type: string; owner_id: string }>(
+      'SELECT event_type, owner_id FROM billing_notifications',
+    );
+    expect(rows.map((r) => r.event_type)).toEqual(
+      expect.arrayContaining([
+        'INVOICE_CREATION',
+        'INVOICE_PAYMENT_SUCCESS',
+        'PAYMENT_FAILED',
+        'INVOICE_PAYMENT_FAILED',
+      ]),
+    );
     expect(environment.killbill.deliveries.every((d) => d.status === 200)).toBe(true);
     // Kill Bill retries: the same notification again changes nothing.
     const before = rows.length;
@@ -110,12 +127,21 @@ describe('payments, notifications and refused input', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     await notifications.idle();
     expect(await environment.query('SELECT 1 FROM billing_notifications')).toHaveLength(before);
-    expect(published.some((p) => p.subject === BILLING_NOTIFICATION && p.payload['eventType'] === 'INVOICE_PAYMENT_FAILED')).toBe(true);
+    expect(
+      published.some((p) => p.subject === BILLING_NOTIFICATION && p.payload['eventType'] === 'INVOICE_PAYMENT_FAILED'),
+    ).toBe(true);
   });
 
-  it('counts Kill Bill\'s own failed payment retries (INVOICE_PAYMENT_FAILED, re-fetched) toward the downgrade, each once', async () => {
+  it("counts Kill Bill's own failed payment retries (INVOICE_PAYMENT_FAILED, re-fetched) toward the downgrade, each once", async () => {
     const failures = async (owner: string) =>
-      Number((await environment.query<{ n: number }>('SELECT consecutive_payment_failures AS n FROM billing_accounts WHERE owner_id = $1', [owner]))[0].n);
+      Number(
+        (
+          await environment.query<{ n: number }>(
+            'SELECT consecutive_payment_failures AS n FROM billing_accounts WHERE owner_id = $1',
+            [owner],
+          )
+        )[0].n,
+      );
     // Billing's own attempts are counted once per request, not again when their notifications arrive.
     await notifications.idle();
     expect(await failures('owner-both-fail')).toBe(1);
@@ -126,21 +152,34 @@ describe('payments, notifications and refused input', () => {
     environment.killbill.failPaymentsFor('killbill-stripe', 402);
     const invoice = environment.killbill.createInvoice(account.accountId, 12);
     const notifiedFailures = () =>
-      environment.killbill.deliveries.filter((d) => d.notification.eventType === 'INVOICE_PAYMENT_FAILED' && d.notification.objectId === invoice.invoiceId).length;
+      environment.killbill.deliveries.filter(
+        (d) => d.notification.eventType === 'INVOICE_PAYMENT_FAILED' && d.notification.objectId === invoice.invoiceId,
+      ).length;
 
     environment.killbill.retryInvoicePayment(invoice.invoiceId); // Kill Bill's retry schedule, no call of ours
     await until(() => notifiedFailures() === 1);
     await notifications.idle();
-    await until(() => published.some((p) => p.subject === BILLING_TIER_CHANGED && p.payload['ownerId'] === owner && p.payload['standing'] === 'downgraded'));
+    await until(() =>
+      published.some(
+        (p) =>
+          p.subject === BILLING_TIER_CHANGED &&
+          p.payload['ownerId'] === owner &&
+          p.payload['standing'] === 'downgraded',
+      ),
+    );
     expect(await failures(owner)).toBe(1);
     const attempts = await environment.query<{ plugin_name: string; outcome: string; reason: string }>(
       'SELECT plugin_name, outcome, reason FROM billing_payment_attempts WHERE invoice_id = $1',
       [invoice.invoiceId],
     );
-    expect(attempts).toEqual([{ plugin_name: 'killbill-stripe', outcome: 'declined', reason: expect.stringMatching(/INVOICE_PAYMENT_FAILED/) }]);
+    expect(attempts).toEqual([
+      { plugin_name: 'killbill-stripe', outcome: 'declined', reason: expect.stringMatching(/INVOICE_PAYMENT_FAILED/) },
+    ]);
 
     // Kill Bill redelivers the same notification: nothing more is counted.
-    const delivered = environment.killbill.deliveries.find((d) => d.notification.eventType === 'INVOICE_PAYMENT_FAILED' && d.notification.objectId === invoice.invoiceId);
+    const delivered = environment.killbill.deliveries.find(
+      (d) => d.notification.eventType === 'INVOICE_PAYMENT_FAILED' && d.notification.objectId === invoice.invoiceId,
+    );
     environment.killbill.notify(delivered?.notification as NonNullable<typeof delivered>['notification']);
     await until(() => notifiedFailures() === 2);
     await notifications.idle();
@@ -157,7 +196,12 @@ describe('payments, notifications and refused input', () => {
     const post = await fetch(`${billing.url}/api/v1/billing/killbill/notifications/${NOTIFICATION_TOKEN}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ eventType: 'INVOICE_PAYMENT_FAILED', accountId: account.accountId, objectType: 'INVOICE', objectId: foreign.invoiceId }),
+      body: JSON.stringify({
+        eventType: 'INVOICE_PAYMENT_FAILED',
+        accountId: account.accountId,
+        objectType: 'INVOICE',
+        objectId: foreign.invoiceId,
+      }),
     });
     expect(post.status).toBe(200);
     await notifications.idle();
@@ -166,10 +210,19 @@ describe('payments, notifications and refused input', () => {
   });
 
   it('refuses a foreign notification caller and ignores notifications Kill Bill cannot confirm', async () => {
-    const body = { eventType: 'INVOICE_PAYMENT_SUCCESS', accountId: '11111111-1111-4111-8111-111111111111', objectType: 'INVOICE', objectId: '22222222-2222-4222-8222-222222222222' };
+    const body = {
+      eventType: 'INVOICE_PAYMENT_SUCCESS',
+      accountId: '11111111-1111-4111-8111-111111111111',
+      objectType: 'INVOICE',
+      objectId: '22222222-2222-4222-8222-222222222222',
+    };
     const url = `${billing.url}/api/v1/billing/killbill/notifications`;
     const post = (token: string, payload: unknown) =>
-      fetch(`${url}/${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+      fetch(`${url}/${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+      });
     const count = async () => (await environment.query('SELECT 1 FROM billing_notifications')).length;
     const before = await count();
     expect((await post('wrong-token', body)).status).toBe(404);
@@ -179,7 +232,7 @@ describe('payments, notifications and refused input', () => {
     expect(await count()).toBe(before);
   });
 
-  it('refuses an unknown plan with a 400 naming Kill Bill\'s reason, billing nothing', async () => {
+  it("refuses an unknown plan with a 400 naming Kill Bill's reason, billing nothing", async () => {
     const owner = 'owner-plans';
     await accounts.ensure(owner);
     const failure = await accounts.changePlan(owner, 'gold-unlimited').catch((error: unknown) => error);

@@ -6,7 +6,11 @@ import { connect, JSONCodec, type JetStreamClient, type NatsConnection } from 'n
 
 import { toMicro } from '../usage/usage-batch.builder';
 import { BillingProcess } from './support/billing-process';
-import { createBillingTestEnvironment, observerClient, type BillingTestEnvironment } from './support/billing-test-environment';
+import {
+  createBillingTestEnvironment,
+  observerClient,
+  type BillingTestEnvironment,
+} from './support/billing-test-environment';
 import { expectedSums, ownerIds, usageEvents } from './support/usage-events.fixture';
 
 jest.setTimeout(300_000);
@@ -120,11 +124,17 @@ describe('usage events are billed exactly once', () => {
     // Every Kill Bill call the consumer made carried a deterministic request id: derived from the owner's events
     // while making its account ready, the batch's trackingId while recording it (the set-up's catalog upload and
     // notification registration at start-up are not the consumer's).
-    const consumerCalls = environment.killbill.requests.filter((r) => r.path !== '/catalog/xml' && r.path !== '/tenants/registerNotificationCallback');
-    const recorded = await environment.query<{ tracking_id: string }>("SELECT tracking_id FROM billing_usage_batches WHERE status = 'recorded'");
+    const consumerCalls = environment.killbill.requests.filter(
+      (r) => r.path !== '/catalog/xml' && r.path !== '/tenants/registerNotificationCallback',
+    );
+    const recorded = await environment.query<{ tracking_id: string }>(
+      "SELECT tracking_id FROM billing_usage_batches WHERE status = 'recorded'",
+    );
     const usageIds = new Set(consumerCalls.filter((r) => r.path === '/usages').map((r) => r.requestId));
     expect(recorded.filter((batch) => !usageIds.has(`usage-${batch.tracking_id}`))).toEqual([]);
-    expect(consumerCalls.filter((r) => r.path === '/usages' && !/^usage-[0-9a-f]{64}$/.test(r.requestId ?? ''))).toEqual([]);
+    expect(
+      consumerCalls.filter((r) => r.path === '/usages' && !/^usage-[0-9a-f]{64}$/.test(r.requestId ?? '')),
+    ).toEqual([]);
     const accountCalls = consumerCalls.filter((r) => r.path !== '/usages');
     expect(accountCalls.length).toBeGreaterThanOrEqual(owners.length * 2);
     expect(accountCalls.filter((r) => !/^usage-account-[0-9a-f]{40}$/.test(r.requestId ?? ''))).toEqual([]);
@@ -140,25 +150,39 @@ describe('usage events are billed exactly once', () => {
       );
       for (const [unit, micro] of byUnit) {
         const usage = await observer.getRolledUpUsage(account.subscription_id, unit, '2026-01-01', '2027-01-01');
-        expect({ ownerId, unit, amount: toMicro(usage.rolledUpUnits[0].amount) }).toEqual({ ownerId, unit, amount: micro });
+        expect({ ownerId, unit, amount: toMicro(usage.rolledUpUnits[0].amount) }).toEqual({
+          ownerId,
+          unit,
+          amount: micro,
+        });
         compared += 1;
       }
     }
     expect(compared).toBeGreaterThanOrEqual(owners.length * 4);
 
     // Malformed messages were dead-lettered with a reason and a log line; none of them reached the ledger.
-    const letters = await environment.query<{ reason: string }>('SELECT reason FROM billing_usage_dead_letters ORDER BY stream_sequence');
+    const letters = await environment.query<{ reason: string }>(
+      'SELECT reason FROM billing_usage_dead_letters ORDER BY stream_sequence',
+    );
     expect(letters).toHaveLength(malformed.length);
-    expect(letters.map((l) => l.reason).join('\n')).toMatch(/not JSON[\s\S]*quantities\.llm_tokens_in[\s\S]*gpu_hours[\s\S]*v/);
+    expect(letters.map((l) => l.reason).join('\n')).toMatch(
+      /not JSON[\s\S]*quantities\.llm_tokens_in[\s\S]*gpu_hours[\s\S]*v/,
+    );
     expect(billing.lines.some((line) => line.includes('usage event dead-lettered'))).toBe(true);
 
     // The consumer catches up: nothing left unacknowledged on the stream. Messages a killed process held come back
     // only after the consumer's ack wait (60 s); they are then acknowledged as duplicates, adding nothing.
     const jsm = await nc.jetstreamManager();
-    await until('the consumer to catch up', async () => {
-      const info = await jsm.consumers.info('USAGE', 'billing-usage');
-      return info.num_pending + info.num_ack_pending === 0;
-    }, 150_000);
-    expect(Number((await environment.query<{ n: string }>('SELECT count(*) AS n FROM billing_usage_ledger'))[0].n)).toBe(EVENT_COUNT);
+    await until(
+      'the consumer to catch up',
+      async () => {
+        const info = await jsm.consumers.info('USAGE', 'billing-usage');
+        return info.num_pending + info.num_ack_pending === 0;
+      },
+      150_000,
+    );
+    expect(
+      Number((await environment.query<{ n: string }>('SELECT count(*) AS n FROM billing_usage_ledger'))[0].n),
+    ).toBe(EVENT_COUNT);
   });
 });

@@ -44,11 +44,10 @@ export class BillingAccountsRepository {
   async saveSubscription(ownerId: string, subscriptionId: string | null, planName: string | null): Promise<void> {
     await this.postgres
       .dataSource()
-      .query('UPDATE billing_accounts SET subscription_id = $2, plan_name = $3, updated_at = now() WHERE owner_id = $1', [
-        ownerId,
-        subscriptionId,
-        planName,
-      ]);
+      .query(
+        'UPDATE billing_accounts SET subscription_id = $2, plan_name = $3, updated_at = now() WHERE owner_id = $1',
+        [ownerId, subscriptionId, planName],
+      );
   }
 
   /** Counts one more failed invoice payment; returns the new count. */
@@ -65,7 +64,9 @@ export class BillingAccountsRepository {
   async resetPaymentFailures(ownerId: string): Promise<void> {
     await this.postgres
       .dataSource()
-      .query('UPDATE billing_accounts SET consecutive_payment_failures = 0, updated_at = now() WHERE owner_id = $1', [ownerId]);
+      .query('UPDATE billing_accounts SET consecutive_payment_failures = 0, updated_at = now() WHERE owner_id = $1', [
+        ownerId,
+      ]);
   }
 
   /** Sets the standing; true when it changed (so the change is announced once). */

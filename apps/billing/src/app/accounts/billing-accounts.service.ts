@@ -29,7 +29,12 @@ export class BillingAccountsService {
   async ensure(ownerId: string): Promise<ReadyAccount> {
     const known = await this.accounts.find(ownerId);
     if (known?.subscriptionId && known.planName) {
-      return { ownerId, accountId: known.killbillAccountId, subscriptionId: known.subscriptionId, planName: known.planName };
+      return {
+        ownerId,
+        accountId: known.killbillAccountId,
+        subscriptionId: known.subscriptionId,
+        planName: known.planName,
+      };
     }
     let pending = this.inFlight.get(ownerId);
     if (!pending) {
@@ -67,7 +72,10 @@ export class BillingAccountsService {
     const write = { reason: 'platform owner first billed', comment: `owner ${ownerId}` };
     let accountId = known?.killbillAccountId;
     if (!accountId) {
-      const account = await this.killbill.createAccount({ externalKey: ownerId, name: ownerId, currency: this.env.SOVREN_BILLING_CURRENCY }, write);
+      const account = await this.killbill.createAccount(
+        { externalKey: ownerId, name: ownerId, currency: this.env.SOVREN_BILLING_CURRENCY },
+        write,
+      );
       accountId = account.accountId;
       await this.accounts.saveAccount(ownerId, accountId);
     }
@@ -76,12 +84,19 @@ export class BillingAccountsService {
     return { ownerId, accountId, subscriptionId: subscription.subscriptionId, planName: subscription.planName };
   }
 
-  private async activeSubscription(accountId: string, ownerId: string, write: { reason: string; comment: string }): Promise<KillBillSubscription> {
+  private async activeSubscription(
+    accountId: string,
+    ownerId: string,
+    write: { reason: string; comment: string },
+  ): Promise<KillBillSubscription> {
     const bundleKey = `sovren-${ownerId}`;
     const existing = await this.findActive(accountId, bundleKey);
     if (existing) return existing;
     try {
-      return await this.killbill.createSubscription({ accountId, planName: this.env.SOVREN_BILLING_DEFAULT_PLAN, externalKey: bundleKey }, write);
+      return await this.killbill.createSubscription(
+        { accountId, planName: this.env.SOVREN_BILLING_DEFAULT_PLAN, externalKey: bundleKey },
+        write,
+      );
     } catch (error) {
       // Created by a concurrent or crashed earlier attempt between our lookup and this call.
       if (error instanceof KillBillError && error.kind === 'conflict') {

@@ -41,7 +41,8 @@ export class BillingApiService {
   /** The owner's billing account row, or 404 when billing has never seen the owner. */
   async requireKnown(ownerId: string): Promise<BillingAccountRow> {
     const row = await this.accounts.find(ownerId);
-    if (!row) throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `owner ${ownerId} has no billing account`);
+    if (!row)
+      throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `owner ${ownerId} has no billing account`);
     return row;
   }
 
@@ -49,9 +50,17 @@ export class BillingApiService {
     const to = query.to ? new Date(query.to) : new Date();
     const from = query.from ? new Date(query.from) : new Date(to.getTime() - 30 * DAY_MS);
     if (from.getTime() >= to.getTime() || to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
-      throw new ApiError(HttpStatus.BAD_REQUEST, ApiErrorCode.VALIDATION_FAILED, `from must be before to, at most ${MAX_RANGE_DAYS} days apart`);
+      throw new ApiError(
+        HttpStatus.BAD_REQUEST,
+        ApiErrorCode.VALIDATION_FAILED,
+        `from must be before to, at most ${MAX_RANGE_DAYS} days apart`,
+      );
     }
-    return { from: from.toISOString(), to: to.toISOString(), usage: await this.ledger.usageByDay(ownerId, from.toISOString(), to.toISOString()) };
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      usage: await this.ledger.usageByDay(ownerId, from.toISOString(), to.toISOString()),
+    };
   }
 
   async invoices(ownerId: string): Promise<KillBillInvoice[]> {

@@ -1,6 +1,19 @@
 // /api/v1/billing: the signed-in owner's billing (account, usage, invoices, payments, plan, payment methods) and
 // the admin views of any owner. Thin: translate HTTP, delegate, map Kill Bill failures to the envelope.
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Inject, Param, ParseUUIDPipe, Post, Put, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Inject,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Put,
+  Query,
+} from '@nestjs/common';
 import { AuthRoute, CurrentAuth, type RequestAuth } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import { KillBillClient } from '@sovren/killbill';
@@ -69,17 +82,26 @@ export class BillingController {
 
   @Post('payment-methods')
   addPaymentMethod(@CurrentAuth() auth: RequestAuth | undefined, @Body() dto: AddPaymentMethodDto) {
-    return viaKillBill(() => this.payments.addPaymentMethod(ownerOf(auth), dto.provider, dto.token, dto.isDefault ?? false));
+    return viaKillBill(() =>
+      this.payments.addPaymentMethod(ownerOf(auth), dto.provider, dto.token, dto.isDefault ?? false),
+    );
   }
 
   @Put('payment-methods/:id/default')
   @HttpCode(HttpStatus.NO_CONTENT)
-  async setDefault(@CurrentAuth() auth: RequestAuth | undefined, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+  async setDefault(
+    @CurrentAuth() auth: RequestAuth | undefined,
+    @Param('id', new ParseUUIDPipe()) id: string,
+  ): Promise<void> {
     await viaKillBill(() => this.payments.setDefault(ownerOf(auth), id));
   }
 
   @Post('invoices/:id/payments')
-  pay(@CurrentAuth() auth: RequestAuth | undefined, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: PayInvoiceDto) {
+  pay(
+    @CurrentAuth() auth: RequestAuth | undefined,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() dto: PayInvoiceDto,
+  ) {
     return viaKillBill(() => this.payments.payInvoice(ownerOf(auth), id, { amount: dto.amount }));
   }
 }
@@ -124,7 +146,11 @@ export class BillingAdminController {
     try {
       xml = readFileSync(this.env.SOVREN_BILLING_CATALOG_PATH, 'utf8');
     } catch (error) {
-      throw new ApiError(HttpStatus.INTERNAL_SERVER_ERROR, ApiErrorCode.INTERNAL, `cannot read the catalog ${this.env.SOVREN_BILLING_CATALOG_PATH}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new ApiError(
+        HttpStatus.INTERNAL_SERVER_ERROR,
+        ApiErrorCode.INTERNAL,
+        `cannot read the catalog ${this.env.SOVREN_BILLING_CATALOG_PATH}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     await viaKillBill(() => this.killbill.uploadCatalogXml(xml, { reason: 'catalog upload by an admin' }));
     return { uploaded: this.env.SOVREN_BILLING_CATALOG_PATH };

@@ -38,7 +38,9 @@ export class KillBillNotificationsService implements OnApplicationBootstrap, OnM
     const base = this.env.SOVREN_BILLING_PUBLIC_URL;
     const token = this.env.SOVREN_BILLING_NOTIFICATION_TOKEN;
     if (!base || !token) {
-      this.logger.warn('SOVREN_BILLING_PUBLIC_URL or SOVREN_BILLING_NOTIFICATION_TOKEN unset: Kill Bill push notifications are not registered');
+      this.logger.warn(
+        'SOVREN_BILLING_PUBLIC_URL or SOVREN_BILLING_NOTIFICATION_TOKEN unset: Kill Bill push notifications are not registered',
+      );
       return;
     }
     const callback = `${base.replace(/\/$/, '')}/${NOTIFICATION_ROUTE}/${token}`;
@@ -47,7 +49,10 @@ export class KillBillNotificationsService implements OnApplicationBootstrap, OnM
         this.killbill.registerNotificationCallback(callback, { reason: 'billing start-up' }).then(
           () => this.logger.log('Kill Bill notification callback registered'),
           (error: unknown) => {
-            this.logger.warn({ msg: 'could not register the Kill Bill notification callback; retrying', err: describe(error) });
+            this.logger.warn({
+              msg: 'could not register the Kill Bill notification callback; retrying',
+              err: describe(error),
+            });
             attempt(Math.min(60_000, delayMs * 2 || 1_000));
           },
         );
@@ -65,7 +70,12 @@ export class KillBillNotificationsService implements OnApplicationBootstrap, OnM
   /** Takes the notification for handling after the answer; never throws. */
   accept(notification: KillBillNotification): void {
     const work = this.handle(notification).catch((error: unknown) => {
-      this.logger.error({ msg: 'Kill Bill notification handling failed', event: notification.eventType, object: notification.objectId, err: describe(error) });
+      this.logger.error({
+        msg: 'Kill Bill notification handling failed',
+        event: notification.eventType,
+        object: notification.objectId,
+        err: describe(error),
+      });
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
@@ -83,7 +93,12 @@ export class KillBillNotificationsService implements OnApplicationBootstrap, OnM
       return;
     }
     if (!(await this.confirm(notification))) {
-      this.logger.warn({ msg: 'Kill Bill notification not confirmed by Kill Bill; ignored', event: eventType, object_type: objectType, object: objectId });
+      this.logger.warn({
+        msg: 'Kill Bill notification not confirmed by Kill Bill; ignored',
+        event: eventType,
+        object_type: objectType,
+        object: objectId,
+      });
       return;
     }
     const owner = await this.accounts.findByKillBillAccount(accountId);
@@ -94,7 +109,14 @@ export class KillBillNotificationsService implements OnApplicationBootstrap, OnM
       [eventType, accountId, owner?.ownerId ?? null, objectType, objectId],
     );
     if (inserted.length === 0) return; // a duplicate (Kill Bill's retry): already handled
-    const event: BillingNotificationV1 = { v: 1, eventType, accountId, objectType, objectId, receivedAt: new Date().toISOString() };
+    const event: BillingNotificationV1 = {
+      v: 1,
+      eventType,
+      accountId,
+      objectType,
+      objectId,
+      receivedAt: new Date().toISOString(),
+    };
     if (owner) event.ownerId = owner.ownerId;
     this.nats.publish(BILLING_NOTIFICATION, event);
     if (owner && eventType === 'INVOICE_PAYMENT_SUCCESS') await this.standing.paymentSucceeded(owner.ownerId);
@@ -115,11 +137,18 @@ export class KillBillNotificationsService implements OnApplicationBootstrap, OnM
         const fresh = await this.attempts.record(
           ownerId,
           invoiceId,
-          { pluginName: method.pluginName, paymentMethodId: payment.paymentMethodId, status, reason, paymentId: payment.paymentId },
+          {
+            pluginName: method.pluginName,
+            paymentMethodId: payment.paymentMethodId,
+            status,
+            reason,
+            paymentId: payment.paymentId,
+          },
           transaction.transactionExternalKey,
           reason,
         );
-        if (fresh) await this.standing.paymentFailed(ownerId, invoiceId, `${method.pluginName}: ${status} (Kill Bill retry)`);
+        if (fresh)
+          await this.standing.paymentFailed(ownerId, invoiceId, `${method.pluginName}: ${status} (Kill Bill retry)`);
       }
     }
   }

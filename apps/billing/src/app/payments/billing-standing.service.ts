@@ -35,7 +35,11 @@ export class BillingStandingService {
     try {
       this.nats.publish(BILLING_TIER_CHANGED, event);
     } catch (error) {
-      this.logger.error({ msg: 'could not publish billing.tier.changed', owner: ownerId, err: error instanceof Error ? error.message : String(error) });
+      this.logger.error({
+        msg: 'could not publish billing.tier.changed',
+        owner: ownerId,
+        err: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 }

@@ -18,16 +18,34 @@ export class PaymentAttemptsRepository {
   async nextTransactionKey(invoiceId: string, pluginName: string): Promise<string> {
     const [row]: Array<{ count: string }> = await this.postgres
       .dataSource()
-      .query('SELECT count(*) FROM billing_payment_attempts WHERE invoice_id = $1 AND plugin_name = $2', [invoiceId, pluginName]);
+      .query('SELECT count(*) FROM billing_payment_attempts WHERE invoice_id = $1 AND plugin_name = $2', [
+        invoiceId,
+        pluginName,
+      ]);
     return `${invoiceId}:${pluginName}:${Number(row.count) + 1}`;
   }
 
   /** Stores the attempt once per transactionExternalKey; true when it was new. */
-  async record(ownerId: string, invoiceId: string, result: PaymentAttemptResult, key: string, reason: string | undefined): Promise<boolean> {
+  async record(
+    ownerId: string,
+    invoiceId: string,
+    result: PaymentAttemptResult,
+    key: string,
+    reason: string | undefined,
+  ): Promise<boolean> {
     const inserted: unknown[] = await this.postgres.dataSource().query(
       `INSERT INTO billing_payment_attempts (owner_id, invoice_id, payment_method_id, plugin_name, transaction_external_key, outcome, reason, payment_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (transaction_external_key) DO NOTHING RETURNING id`,
-      [ownerId, invoiceId, result.paymentMethodId, result.pluginName, key, result.status, reason ?? null, result.paymentId ?? null],
+      [
+        ownerId,
+        invoiceId,
+        result.paymentMethodId,
+        result.pluginName,
+        key,
+        result.status,
+        reason ?? null,
+        result.paymentId ?? null,
+      ],
     );
     return inserted.length > 0;
   }
@@ -35,6 +53,8 @@ export class PaymentAttemptsRepository {
   async forInvoice(invoiceId: string): Promise<Array<{ plugin_name: string; outcome: string; reason: string | null }>> {
     return this.postgres
       .dataSource()
-      .query('SELECT plugin_name, outcome, reason FROM billing_payment_attempts WHERE invoice_id = $1 ORDER BY id', [invoiceId]);
+      .query('SELECT plugin_name, outcome, reason FROM billing_payment_attempts WHERE invoice_id = $1 ORDER BY id', [
+        invoiceId,
+      ]);
   }
 }

@@ -45,7 +45,13 @@ export class PaymentsService {
   }
 
   /** `token`: a Stripe checkout session id / token or the Zoho plugin's token; card data never reaches us. */
-  async addPaymentMethod(ownerId: string, provider: PaymentProvider, token: string, isDefault: boolean, requestId?: string): Promise<KillBillPaymentMethod> {
+  async addPaymentMethod(
+    ownerId: string,
+    provider: PaymentProvider,
+    token: string,
+    isDefault: boolean,
+    requestId?: string,
+  ): Promise<KillBillPaymentMethod> {
     const account = await this.accounts.ensure(ownerId);
     const properties =
       provider === 'stripe' && token.startsWith('cs_')
@@ -60,35 +66,58 @@ export class PaymentsService {
 
   async setDefault(ownerId: string, paymentMethodId: string, requestId?: string): Promise<void> {
     const account = await this.accounts.ensure(ownerId);
-    await this.killbill.setDefaultPaymentMethod(account.accountId, paymentMethodId, { reason: 'default payment method chosen', requestId });
+    await this.killbill.setDefaultPaymentMethod(account.accountId, paymentMethodId, {
+      reason: 'default payment method chosen',
+      requestId,
+    });
   }
 
-  async payInvoice(ownerId: string, invoiceId: string, options: { amount?: number; requestId?: string } = {}): Promise<InvoicePaymentResult> {
+  async payInvoice(
+    ownerId: string,
+    invoiceId: string,
+    options: { amount?: number; requestId?: string } = {},
+  ): Promise<InvoicePaymentResult> {
     const { requestId } = options;
     const account = await this.accounts.ensure(ownerId);
     const invoice = await this.killbill.getInvoice(invoiceId);
     if (invoice.accountId !== account.accountId) {
       throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `invoice ${invoiceId} does not exist`);
     }
-    if (invoice.balance <= 0) throw new ApiError(HttpStatus.CONFLICT, ApiErrorCode.CONFLICT, `invoice ${invoiceId} is already paid`);
+    if (invoice.balance <= 0)
+      throw new ApiError(HttpStatus.CONFLICT, ApiErrorCode.CONFLICT, `invoice ${invoiceId} is already paid`);
     if (options.amount !== undefined && options.amount > invoice.balance) {
-      throw new ApiError(HttpStatus.BAD_REQUEST, ApiErrorCode.VALIDATION_FAILED, `amount ${options.amount} exceeds the invoice balance ${invoice.balance}`, [
-        { field: 'amount', messages: [`amount must not exceed the invoice balance ${invoice.balance}`] },
-      ]);
+      throw new ApiError(
+        HttpStatus.BAD_REQUEST,
+        ApiErrorCode.VALIDATION_FAILED,
+        `amount ${options.amount} exceeds the invoice balance ${invoice.balance}`,
+        [{ field: 'amount', messages: [`amount must not exceed the invoice balance ${invoice.balance}`] }],
+      );
     }
     const amount = options.amount ?? invoice.balance;
     const methods = await this.killbill.getPaymentMethods(account.accountId);
     const ordered = this.methodOrder(methods);
     if (ordered.length === 0) {
-      throw new ApiError(HttpStatus.UNPROCESSABLE_ENTITY, ApiErrorCode.UNPROCESSABLE, 'add a Stripe or Zoho payment method first');
+      throw new ApiError(
+        HttpStatus.UNPROCESSABLE_ENTITY,
+        ApiErrorCode.UNPROCESSABLE,
+        'add a Stripe or Zoho payment method first',
+      );
     }
     const results: PaymentAttemptResult[] = [];
     let previous: PaymentAttemptResult | undefined;
     for (const method of ordered) {
-      const reason = previous ? `fallback after ${previous.pluginName} ${previous.status}: ${previous.reason ?? ''}`.trim() : 'invoice payment';
+      const reason = previous
+        ? `fallback after ${previous.pluginName} ${previous.status}: ${previous.reason ?? ''}`.trim()
+        : 'invoice payment';
       const key = await this.attempts.nextTransactionKey(invoiceId, method.pluginName);
       const outcome = await this.killbill.payInvoice(
-        { invoiceId, accountId: account.accountId, paymentMethodId: method.paymentMethodId, amount, transactionExternalKey: key },
+        {
+          invoiceId,
+          accountId: account.accountId,
+          paymentMethodId: method.paymentMethodId,
+          amount,
+          transactionExternalKey: key,
+        },
         { reason, requestId },
       );
       const result: PaymentAttemptResult = {
@@ -100,14 +129,25 @@ export class PaymentsService {
       };
       await this.attempts.record(ownerId, invoiceId, result, key, previous ? reason : outcome.reason);
       results.push(result);
-      this.logger.log({ msg: 'invoice payment attempt', owner: ownerId, invoice: invoiceId, plugin: method.pluginName, status: outcome.status, fallback: previous !== undefined });
+      this.logger.log({
+        msg: 'invoice payment attempt',
+        owner: ownerId,
+        invoice: invoiceId,
+        plugin: method.pluginName,
+        status: outcome.status,
+        fallback: previous !== undefined,
+      });
       if (outcome.status === 'success' || outcome.status === 'pending') {
         await this.standing.paymentSucceeded(ownerId);
         return { invoiceId, paid: true, attempts: results };
       }
       previous = result;
     }
-    await this.standing.paymentFailed(ownerId, invoiceId, results.map((r) => `${r.pluginName}: ${r.status}`).join(', '));
+    await this.standing.paymentFailed(
+      ownerId,
+      invoiceId,
+      results.map((r) => `${r.pluginName}: ${r.status}`).join(', '),
+    );
     return { invoiceId, paid: false, attempts: results };
   }
 

@@ -1,6 +1,10 @@
 // Runs `work` over `items` with at most `limit` calls in flight. Every item is tried even when some fail (what
 // was done stays done: batches saved, records accepted); the first failure is thrown once all have settled.
-export async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+export async function forEachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let firstError: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {

@@ -56,7 +56,9 @@ export function buildUsageBatch(subscriptionId: string, events: LedgerEventForBa
         .map(([recordDate, micro]) => ({ recordDate, amount: Number(fromMicro(micro)) })),
     }));
   const eventIds = events.map((event) => event.eventId).sort();
-  const trackingId = createHash('sha256').update(`${subscriptionId}\n${eventIds.join('\n')}`).digest('hex');
+  const trackingId = createHash('sha256')
+    .update(`${subscriptionId}\n${eventIds.join('\n')}`)
+    .digest('hex');
   return { trackingId, ownerId, subscriptionId, eventIds, records };
 }
 
@@ -66,7 +68,10 @@ export function buildUsageBatch(subscriptionId: string, events: LedgerEventForBa
  */
 export function accountRequestId(ownerId: string, events: LedgerEventForBatch[]): string {
   const eventIds = events.map((event) => event.eventId).sort();
-  return `usage-account-${createHash('sha256').update(`${ownerId}\n${eventIds.join('\n')}`).digest('hex').slice(0, 40)}`;
+  return `usage-account-${createHash('sha256')
+    .update(`${ownerId}\n${eventIds.join('\n')}`)
+    .digest('hex')
+    .slice(0, 40)}`;
 }
 
 /** X-Request-Id of the Kill Bill call that records a batch: its trackingId, which is already deterministic. */

@@ -30,7 +30,13 @@ import type { Counter, Gauge } from 'prom-client';
 import { BillingAccountsService, ReadyAccount } from '../accounts/billing-accounts.service';
 import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
 import { forEachBounded } from './bounded-concurrency';
-import { accountRequestId, batchRequestId, buildUsageBatch, LedgerEventForBatch, UsageBatch } from './usage-batch.builder';
+import {
+  accountRequestId,
+  batchRequestId,
+  buildUsageBatch,
+  LedgerEventForBatch,
+  UsageBatch,
+} from './usage-batch.builder';
 import { PendingBatch, UsageLedgerRepository } from './usage-ledger.repository';
 
 export const USAGE_CONSUMER_DURABLE = 'billing-usage';
@@ -62,7 +68,8 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
       help: 'Usage events by result: consumed (read from the stream), recorded (accepted by Kill Bill), duplicate, failed (refused by Kill Bill), dead_lettered (malformed).',
       labelNames: ['result'],
     });
-    for (const result of ['consumed', 'recorded', 'duplicate', 'failed', 'dead_lettered'] as const) this.events.inc({ result }, 0);
+    for (const result of ['consumed', 'recorded', 'duplicate', 'failed', 'dead_lettered'] as const)
+      this.events.inc({ result }, 0);
     this.lag = metrics.gauge({
       name: 'sovren_billing_consumer_lag_messages',
       help: 'Usage messages in stream USAGE not yet delivered to the billing consumer.',
@@ -154,7 +161,12 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
         return;
       } catch (error) {
         attempt += 1;
-        const line = { msg: 'usage not recorded yet; waiting for Kill Bill/PostgreSQL', err: describe(error), attempt, held: held.length };
+        const line = {
+          msg: 'usage not recorded yet; waiting for Kill Bill/PostgreSQL',
+          err: describe(error),
+          attempt,
+          held: held.length,
+        };
         if (attempt === 1 || attempt % 10 === 0) this.logger.warn(line);
         await this.pause(backoff(attempt));
         if (Date.now() - lastWorking >= WORKING_EVERY_MS) {
@@ -177,10 +189,14 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
       }
       const ready: UsageBatch[] = [];
       try {
-        await forEachBounded([...byOwner], this.env.SOVREN_BILLING_USAGE_CONCURRENCY, async ([ownerId, ownerEvents]) => {
-          const batch = await this.batchOwner(ownerId, ownerEvents);
-          if (batch) ready.push(batch);
-        });
+        await forEachBounded(
+          [...byOwner],
+          this.env.SOVREN_BILLING_USAGE_CONCURRENCY,
+          async ([ownerId, ownerEvents]) => {
+            const batch = await this.batchOwner(ownerId, ownerEvents);
+            if (batch) ready.push(batch);
+          },
+        );
       } finally {
         // What was built is kept even when another owner's account could not be made ready yet.
         await this.ledger.saveBatches(ready);
@@ -201,7 +217,12 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
         const batch = buildUsageBatch('00000000-0000-0000-0000-000000000000', ownerEvents);
         await this.ledger.saveBatch(batch, 'rejected', error.message);
         this.events.inc({ result: 'failed' }, ownerEvents.length);
-        this.logger.error({ msg: 'usage of owner refused by Kill Bill; not billed', owner: ownerId, events: ownerEvents.length, err: error.message });
+        this.logger.error({
+          msg: 'usage of owner refused by Kill Bill; not billed',
+          owner: ownerId,
+          events: ownerEvents.length,
+          err: error.message,
+        });
         return undefined;
       }
       throw error;
@@ -221,7 +242,10 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
         });
       } finally {
         await this.ledger.markRecorded(accepted.map((batch) => batch.trackingId));
-        this.events.inc({ result: 'recorded' }, accepted.reduce((sum, batch) => sum + batch.eventCount, 0));
+        this.events.inc(
+          { result: 'recorded' },
+          accepted.reduce((sum, batch) => sum + batch.eventCount, 0),
+        );
       }
     }
   }
@@ -233,13 +257,19 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
         { subscriptionId: batch.subscriptionId, trackingId: batch.trackingId, unitUsageRecords: batch.records },
         { reason: 'usage', comment: `${batch.eventCount} usage events` },
       );
-      if (outcome === 'duplicate') this.logger.log({ msg: 'usage batch was already recorded by Kill Bill', tracking_id: batch.trackingId });
+      if (outcome === 'duplicate')
+        this.logger.log({ msg: 'usage batch was already recorded by Kill Bill', tracking_id: batch.trackingId });
       return true;
     } catch (error) {
       if (error instanceof KillBillError && !error.retryable) {
         await this.ledger.markRejected(batch.trackingId, error.message);
         this.events.inc({ result: 'failed' }, batch.eventCount);
-        this.logger.error({ msg: 'Kill Bill refused a usage batch; not billed', tracking_id: batch.trackingId, owner: batch.ownerId, err: error.message });
+        this.logger.error({
+          msg: 'Kill Bill refused a usage batch; not billed',
+          tracking_id: batch.trackingId,
+          owner: batch.ownerId,
+          err: error.message,
+        });
         return false;
       }
       await this.ledger.noteAttempt(batch.trackingId, describe(error)).catch((noteError: unknown) => {
@@ -251,7 +281,12 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
 
   private async deadLetter(message: JsMsg, reason: string): Promise<void> {
     const payload = Buffer.from(message.data).toString('utf8').slice(0, 2000);
-    this.logger.warn({ msg: 'usage event dead-lettered; nothing billed', subject: message.subject, stream_sequence: message.seq, reason });
+    this.logger.warn({
+      msg: 'usage event dead-lettered; nothing billed',
+      subject: message.subject,
+      stream_sequence: message.seq,
+      reason,
+    });
     await this.ledger.deadLetter({ subject: message.subject, streamSequence: message.seq, reason, payload });
     const letter: UsageDeadLetterV1 = {
       v: 1,
@@ -264,7 +299,10 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
     try {
       this.nats.publish(BILLING_USAGE_DEAD_LETTER, letter);
     } catch (error) {
-      this.logger.error({ msg: 'could not publish a usage dead letter (it is stored in billing_usage_dead_letters)', err: describe(error) });
+      this.logger.error({
+        msg: 'could not publish a usage dead letter (it is stored in billing_usage_dead_letters)',
+        err: describe(error),
+      });
     }
     message.term();
     this.events.inc({ result: 'dead_lettered' });
@@ -311,4 +349,3 @@ function backoff(attempt: number): number {
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-

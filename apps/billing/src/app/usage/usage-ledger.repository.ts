@@ -53,12 +53,13 @@ export class UsageLedgerRepository {
 
   /** Events not yet assigned to a Kill Bill batch, oldest first. */
   async unbatched(limit: number): Promise<LedgerEventForBatch[]> {
-    const rows: Array<{ event_id: string; owner_id: string; quantities: UsageQuantities; occurred_at: Date }> = await this.postgres
-      .dataSource()
-      .query(
-        'SELECT event_id, owner_id, quantities, occurred_at FROM billing_usage_ledger WHERE batch_id IS NULL ORDER BY stream_sequence LIMIT $1',
-        [limit],
-      );
+    const rows: Array<{ event_id: string; owner_id: string; quantities: UsageQuantities; occurred_at: Date }> =
+      await this.postgres
+        .dataSource()
+        .query(
+          'SELECT event_id, owner_id, quantities, occurred_at FROM billing_usage_ledger WHERE batch_id IS NULL ORDER BY stream_sequence LIMIT $1',
+          [limit],
+        );
     return rows.map((row) => ({
       eventId: row.event_id,
       ownerId: row.owner_id,
@@ -102,14 +103,17 @@ export class UsageLedgerRepository {
   }
 
   async pendingBatches(limit: number): Promise<PendingBatch[]> {
-    const rows: Array<{ tracking_id: string; owner_id: string; subscription_id: string; records: UsageBatch['records']; event_count: number }> =
-      await this.postgres
-        .dataSource()
-        .query(
-          `SELECT tracking_id, owner_id, subscription_id, records, event_count FROM billing_usage_batches
+    const rows: Array<{
+      tracking_id: string;
+      owner_id: string;
+      subscription_id: string;
+      records: UsageBatch['records'];
+      event_count: number;
+    }> = await this.postgres.dataSource().query(
+      `SELECT tracking_id, owner_id, subscription_id, records, event_count FROM billing_usage_batches
             WHERE status = 'pending' ORDER BY created_at, tracking_id LIMIT $1`,
-          [limit],
-        );
+      [limit],
+    );
     return rows.map((row) => ({
       trackingId: row.tracking_id,
       ownerId: row.owner_id,
@@ -124,34 +128,36 @@ export class UsageLedgerRepository {
     if (trackingIds.length === 0) return;
     await this.postgres
       .dataSource()
-      .query(`UPDATE billing_usage_batches SET status = 'recorded', recorded_at = now(), attempts = attempts + 1 WHERE tracking_id = ANY($1)`, [
-        trackingIds,
-      ]);
+      .query(
+        `UPDATE billing_usage_batches SET status = 'recorded', recorded_at = now(), attempts = attempts + 1 WHERE tracking_id = ANY($1)`,
+        [trackingIds],
+      );
   }
 
   async markRejected(trackingId: string, error: string): Promise<void> {
     await this.postgres
       .dataSource()
-      .query(`UPDATE billing_usage_batches SET status = 'rejected', last_error = $2, attempts = attempts + 1 WHERE tracking_id = $1`, [
-        trackingId,
-        error.slice(0, 2000),
-      ]);
+      .query(
+        `UPDATE billing_usage_batches SET status = 'rejected', last_error = $2, attempts = attempts + 1 WHERE tracking_id = $1`,
+        [trackingId, error.slice(0, 2000)],
+      );
   }
 
   async noteAttempt(trackingId: string, error: string): Promise<void> {
     await this.postgres
       .dataSource()
-      .query('UPDATE billing_usage_batches SET attempts = attempts + 1, last_error = $2 WHERE tracking_id = $1', [trackingId, error.slice(0, 2000)]);
+      .query('UPDATE billing_usage_batches SET attempts = attempts + 1, last_error = $2 WHERE tracking_id = $1', [
+        trackingId,
+        error.slice(0, 2000),
+      ]);
   }
 
   async deadLetter(entry: { subject: string; streamSequence: number; reason: string; payload: string }): Promise<void> {
-    await this.postgres
-      .dataSource()
-      .query(
-        `INSERT INTO billing_usage_dead_letters (subject, stream_sequence, reason, payload) VALUES ($1, $2, $3, $4)
+    await this.postgres.dataSource().query(
+      `INSERT INTO billing_usage_dead_letters (subject, stream_sequence, reason, payload) VALUES ($1, $2, $3, $4)
          ON CONFLICT (stream_sequence) DO NOTHING`,
-        [entry.subject, entry.streamSequence, entry.reason.slice(0, 2000), entry.payload],
-      );
+      [entry.subject, entry.streamSequence, entry.reason.slice(0, 2000), entry.payload],
+    );
   }
 
   /** Usage per day and unit from the ledger, for [from, to). */

@@ -14,7 +14,12 @@ import {
 } from '@sovren/messaging';
 import { connect, createInbox, JSONCodec, type NatsConnection } from 'nats';
 
-import { CHAT_MODEL, SLOW_MODEL, startInferenceTestEnvironment, type InferenceTestEnvironment } from './support/inference-test-env';
+import {
+  CHAT_MODEL,
+  SLOW_MODEL,
+  startInferenceTestEnvironment,
+  type InferenceTestEnvironment,
+} from './support/inference-test-env';
 
 jest.setTimeout(120_000);
 
@@ -45,7 +50,9 @@ function collect(subject: string, onChunk?: (chunk: InferenceGenerateChunkV1) =>
   const subscription = nc.subscribe(subject);
   const final = (async () => {
     for await (const message of subscription) {
-      const parsed: InferenceGenerateStreamMessageV1 = parseInferenceGenerateStreamMessageV1(codec.decode(message.data));
+      const parsed: InferenceGenerateStreamMessageV1 = parseInferenceGenerateStreamMessageV1(
+        codec.decode(message.data),
+      );
       if (parsed.type === 'final') {
         subscription.unsubscribe();
         return parsed;
@@ -58,19 +65,27 @@ function collect(subject: string, onChunk?: (chunk: InferenceGenerateChunkV1) =>
   return { chunks, final, stop: () => subscription.unsubscribe() };
 }
 
-async function generate(request: Omit<InferenceGenerateRequestV1, 'v' | 'streamSubject'>, onChunk?: (chunk: InferenceGenerateChunkV1) => void) {
+async function generate(
+  request: Omit<InferenceGenerateRequestV1, 'v' | 'streamSubject'>,
+  onChunk?: (chunk: InferenceGenerateChunkV1) => void,
+) {
   const streamSubject = createInbox();
   const collected = collect(streamSubject, onChunk);
   await nc.flush();
   const reply = parseInferenceGenerateReplyV1(
-    codec.decode((await nc.request(INFERENCE_GENERATE, codec.encode({ v: 1, streamSubject, ...request }), { timeout: 10_000 })).data),
+    codec.decode(
+      (await nc.request(INFERENCE_GENERATE, codec.encode({ v: 1, streamSubject, ...request }), { timeout: 10_000 }))
+        .data,
+    ),
   );
   return { reply, ...collected };
 }
 
 describe('inference.models', () => {
   it('lists the models with their state', async () => {
-    const reply = parseInferenceModelsReplyV1(codec.decode((await nc.request(INFERENCE_MODELS, codec.encode({ v: 1 }), { timeout: 5_000 })).data));
+    const reply = parseInferenceModelsReplyV1(
+      codec.decode((await nc.request(INFERENCE_MODELS, codec.encode({ v: 1 }), { timeout: 5_000 })).data),
+    );
     expect(reply.models.map((m) => m.id)).toContain(CHAT_MODEL);
     expect(reply.models.every((m) => ['unloaded', 'loading', 'loaded', 'failed'].includes(m.state))).toBe(true);
   });
@@ -87,7 +102,13 @@ describe('inference.generate', () => {
       maxTokens: 10,
       seed: 4,
     });
-    expect(reply).toEqual(expect.objectContaining({ accepted: true, requestId: 'nats-stream-1', cancelSubject: 'inference.cancel.nats-stream-1' }));
+    expect(reply).toEqual(
+      expect.objectContaining({
+        accepted: true,
+        requestId: 'nats-stream-1',
+        cancelSubject: 'inference.cancel.nats-stream-1',
+      }),
+    );
     const done = await final;
     expect(done.finishReason).toBe('length');
     expect(done.completionTokens).toBe(10);
@@ -101,7 +122,12 @@ describe('inference.generate', () => {
 
   it('sends only the final message when not streaming', async () => {
     const { reply, chunks, final } = await generate({
-      requestId: 'nats-plain-1', ownerId: 'u1', model: CHAT_MODEL, prompt: 'Once upon a time', stream: false, maxTokens: 5,
+      requestId: 'nats-plain-1',
+      ownerId: 'u1',
+      model: CHAT_MODEL,
+      prompt: 'Once upon a time',
+      stream: false,
+      maxTokens: 5,
     });
     expect(reply.accepted).toBe(true);
     const done = await final;
@@ -114,7 +140,14 @@ describe('inference.generate', () => {
     let firstChunk: () => void = () => undefined;
     const chunkSeen = new Promise<void>((resolve) => (firstChunk = resolve));
     const { reply, final } = await generate(
-      { requestId: 'nats-cancel-1', ownerId: 'u1', model: SLOW_MODEL, prompt: 'A long story', stream: true, maxTokens: 200 },
+      {
+        requestId: 'nats-cancel-1',
+        ownerId: 'u1',
+        model: SLOW_MODEL,
+        prompt: 'A long story',
+        stream: true,
+        maxTokens: 200,
+      },
       () => firstChunk(),
     );
     if (!reply.accepted) throw new Error(`refused: ${reply.error.message}`);
@@ -129,10 +162,18 @@ describe('inference.generate', () => {
   });
 
   it('refuses at once with a code when the request cannot run, and rejects a malformed request', async () => {
-    const { reply, stop, final } = await generate({ requestId: 'nats-bad-1', ownerId: 'u1', model: 'no-such-model', prompt: 'x', stream: false });
+    const { reply, stop, final } = await generate({
+      requestId: 'nats-bad-1',
+      ownerId: 'u1',
+      model: 'no-such-model',
+      prompt: 'x',
+      stream: false,
+    });
     stop();
     await expect(final).rejects.toThrow(/without a final message/);
-    expect(reply).toEqual(expect.objectContaining({ accepted: false, error: expect.objectContaining({ code: 'model_not_found' }) }));
+    expect(reply).toEqual(
+      expect.objectContaining({ accepted: false, error: expect.objectContaining({ code: 'model_not_found' }) }),
+    );
     const malformed = await nc.request(INFERENCE_GENERATE, codec.encode({ v: 1, requestId: 'x' }), { timeout: 5_000 });
     expect(malformed.headers?.get('Sovren-Error')).toBeTruthy();
     expect(JSON.stringify(codec.decode(malformed.data))).toContain('INVALID_PAYLOAD');

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 
 import { sample, scrapeMetrics } from './support/metrics';
 import { getJson, postJson, postStream, streamedText } from './support/openai-client';
-import { CHAT_MODEL, SLOW_MODEL_OPTIONS, startInferenceTestEnvironment, type InferenceTestEnvironment } from './support/inference-test-env';
+import {
+  CHAT_MODEL,
+  SLOW_MODEL_OPTIONS,
+  startInferenceTestEnvironment,
+  type InferenceTestEnvironment,
+} from './support/inference-test-env';
 
 jest.setTimeout(120_000);
 
@@ -32,15 +37,20 @@ beforeAll(async () => {
   });
   base = env.inference.url;
   // Discovered on its first request, like a file copied into a running service's models directory.
-  await writeTinyModel(join(env.root, 'models', 'llms', `${LONG_MODEL}.gguf`), { ...SLOW_MODEL_OPTIONS, contextLength: LONG_CONTEXT });
+  await writeTinyModel(join(env.root, 'models', 'llms', `${LONG_MODEL}.gguf`), {
+    ...SLOW_MODEL_OPTIONS,
+    contextLength: LONG_CONTEXT,
+  });
 });
 
 afterAll(async () => {
   await env?.dispose();
 });
 
-const metadata = async (model: string) => (await getJson(`${base}/api/v1/inference/models/${model}`, env.apiKey)).body['data'];
-const loadedGauge = async (model: string) => sample(await scrapeMetrics(base), 'sovren_inference_model_loaded', [`model="${model}"`]);
+const metadata = async (model: string) =>
+  (await getJson(`${base}/api/v1/inference/models/${model}`, env.apiKey)).body['data'];
+const loadedGauge = async (model: string) =>
+  sample(await scrapeMetrics(base), 'sovren_inference_model_loaded', [`model="${model}"`]);
 
 /** Polls the metadata route until `model` is in `state` (the idle sweep runs every quarter of the idle period). */
 async function waitForState(model: string, state: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
@@ -55,7 +65,11 @@ async function waitForState(model: string, state: string, timeoutMs = 10_000): P
 
 describe('idle unload', () => {
   it('unloads a model idle for the configured time and loads it again on the next request', async () => {
-    const first = await postJson(`${base}/v1/chat/completions`, env.apiKey, { model: CHAT_MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 });
+    const first = await postJson(`${base}/v1/chat/completions`, env.apiKey, {
+      model: CHAT_MODEL,
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 2,
+    });
     expect(first.status).toBe(200);
     const loadedAt = (await metadata(CHAT_MODEL)).loaded?.loaded_at;
     expect(loadedAt).toEqual(expect.any(String));
@@ -66,7 +80,11 @@ describe('idle unload', () => {
     expect(unloaded['error']).toBeNull();
     expect(await loadedGauge(CHAT_MODEL)).toBe(0);
 
-    const again = await postJson(`${base}/v1/chat/completions`, env.apiKey, { model: CHAT_MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 });
+    const again = await postJson(`${base}/v1/chat/completions`, env.apiKey, {
+      model: CHAT_MODEL,
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 2,
+    });
     expect(again.status).toBe(200);
     expect(again.body['usage'].completion_tokens).toBe(2);
     const reloaded = await metadata(CHAT_MODEL);
@@ -82,7 +100,12 @@ describe('request deadline over HTTP', () => {
     const body = { model: LONG_MODEL, messages: [{ role: 'user', content: 'Write a long story' }], seed: 3 };
     const started = Date.now();
     const [stream, plain] = await Promise.all([
-      postStream(`${base}/v1/chat/completions`, env.apiKey, { ...body, stream_options: { include_usage: true } }, { headers: { 'x-request-id': 'deadline-stream' } }),
+      postStream(
+        `${base}/v1/chat/completions`,
+        env.apiKey,
+        { ...body, stream_options: { include_usage: true } },
+        { headers: { 'x-request-id': 'deadline-stream' } },
+      ),
       postJson(`${base}/v1/chat/completions`, env.apiKey, body, { 'x-request-id': 'deadline-plain' }),
     ]);
     // The deadline, not a limit reached earlier, ended them (this is the lower bound the limit promises, not a speed).
@@ -111,12 +134,22 @@ describe('request deadline over HTTP', () => {
     expect(meta.loaded.active_sequences).toBe(0);
     expect(meta.loaded.queued_requests).toBe(0);
 
-    for (const [requestId, counted] of [['deadline-stream', streamed], ['deadline-plain', plainUsage]] as const) {
+    for (const [requestId, counted] of [
+      ['deadline-stream', streamed],
+      ['deadline-plain', plainUsage],
+    ] as const) {
       const [event] = await env.usage.forRequest(requestId);
       expect(event.llm).toEqual(
-        expect.objectContaining({ finishReason: 'length', promptTokens: counted.prompt_tokens, completionTokens: counted.completion_tokens }),
+        expect.objectContaining({
+          finishReason: 'length',
+          promptTokens: counted.prompt_tokens,
+          completionTokens: counted.completion_tokens,
+        }),
       );
-      expect(event.quantities).toEqual({ llm_tokens_in: counted.prompt_tokens, llm_tokens_out: counted.completion_tokens });
+      expect(event.quantities).toEqual({
+        llm_tokens_in: counted.prompt_tokens,
+        llm_tokens_out: counted.completion_tokens,
+      });
       expect(event.llm?.durationMs).toBeGreaterThanOrEqual((TIMEOUT_SECONDS - 0.1) * 1000);
     }
   });

@@ -31,9 +31,19 @@ afterAll(async () => {
 });
 
 const chat = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-  postJson(`${base}/v1/chat/completions`, env.apiKey, { model: CHAT_MODEL, messages: [{ role: 'user', content: 'Hello there' }], ...body }, headers);
+  postJson(
+    `${base}/v1/chat/completions`,
+    env.apiKey,
+    { model: CHAT_MODEL, messages: [{ role: 'user', content: 'Hello there' }], ...body },
+    headers,
+  );
 
-function expectOpenAiError(answer: { status: number; body: Record<string, any> }, status: number, code?: string | null): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+function expectOpenAiError(
+  answer: { status: number; body: Record<string, any> },
+  status: number,
+  code?: string | null,
+): void {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   expect(answer.status).toBe(status);
   expect(Object.keys(answer.body)).toEqual(['error']);
   expect(Object.keys(answer.body['error']).sort()).toEqual(['code', 'message', 'param', 'type']);
@@ -48,7 +58,9 @@ describe('models', () => {
     expect(answer.body['object']).toBe('list');
     const ids = (answer.body['data'] as Array<{ id: string; object: string; owned_by: string }>).map((m) => m.id);
     expect(ids).toEqual([BROKEN_MODEL, CHAT_MODEL, PLAIN_MODEL, SLOW_MODEL].sort());
-    expect(answer.body['data'][0]).toEqual(expect.objectContaining({ object: 'model', owned_by: 'sovren', created: expect.any(Number) }));
+    expect(answer.body['data'][0]).toEqual(
+      expect.objectContaining({ object: 'model', owned_by: 'sovren', created: expect.any(Number) }),
+    );
   });
 
   it('reports a model that fails to load with the reason, and keeps serving the others', async () => {
@@ -67,7 +79,9 @@ describe('models', () => {
     await chat({ max_tokens: 1 });
     const meta = await getJson(`${base}/api/v1/inference/models/${CHAT_MODEL}`, env.apiKey);
     expect(meta.body['data']).toEqual(expect.objectContaining({ id: CHAT_MODEL, state: 'loaded' }));
-    expect(meta.body['data'].loaded).toEqual(expect.objectContaining({ context_size: SEQUENCE_CONTEXT, has_chat_template: true }));
+    expect(meta.body['data'].loaded).toEqual(
+      expect.objectContaining({ context_size: SEQUENCE_CONTEXT, has_chat_template: true }),
+    );
     const missing = await getJson(`${base}/api/v1/inference/models/nope`, env.apiKey);
     expect(missing.status).toBe(404);
     expect(missing.body['error'].code).toBe('NOT_FOUND');
@@ -113,7 +127,9 @@ describe('chat completions', () => {
         quantities: { llm_tokens_in: body['usage'].prompt_tokens, llm_tokens_out: 8 },
       }),
     );
-    expect(event.llm).toEqual(expect.objectContaining({ model: CHAT_MODEL, completionTokens: 8, finishReason: 'length' }));
+    expect(event.llm).toEqual(
+      expect.objectContaining({ model: CHAT_MODEL, completionTokens: 8, finishReason: 'length' }),
+    );
   });
 
   it('renders the prompt with the GGUF chat template, and with the ChatML fallback for a model without one', async () => {
@@ -124,7 +140,10 @@ describe('chat completions', () => {
     const engine = await EngineModel.load(join(env.root, 'models', 'llms', `${CHAT_MODEL}.gguf`), { threads: 1 });
     try {
       const llama2 = engine.tokenize('<s>[INST] Hello there [/INST]', { addSpecial: false, parseSpecial: true });
-      const chatml = engine.tokenize('<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n', { addSpecial: true, parseSpecial: true });
+      const chatml = engine.tokenize('<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n', {
+        addSpecial: true,
+        parseSpecial: true,
+      });
       expect(withTemplate.body['usage'].prompt_tokens).toBe(llama2.length);
       expect(fallback.body['usage'].prompt_tokens).toBe(chatml.length);
     } finally {
@@ -133,18 +152,34 @@ describe('chat completions', () => {
   });
 
   it('streams server-sent events exactly like OpenAI, with the usage chunk on request, and the same text for the same seed', async () => {
-    const request = { model: CHAT_MODEL, messages: [{ role: 'user', content: 'Tell me a story' }], max_tokens: 12, seed: 5, temperature: 0.9 };
+    const request = {
+      model: CHAT_MODEL,
+      messages: [{ role: 'user', content: 'Tell me a story' }],
+      max_tokens: 12,
+      seed: 5,
+      temperature: 0.9,
+    };
     const whole = await postJson(`${base}/v1/chat/completions`, env.apiKey, request);
-    const stream = await postStream(`${base}/v1/chat/completions`, env.apiKey, { ...request, stream_options: { include_usage: true } }, {
-      headers: { 'x-request-id': 'chat-stream-1' },
-    });
+    const stream = await postStream(
+      `${base}/v1/chat/completions`,
+      env.apiKey,
+      { ...request, stream_options: { include_usage: true } },
+      {
+        headers: { 'x-request-id': 'chat-stream-1' },
+      },
+    );
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(stream.raw.startsWith('data: {')).toBe(true);
     expect(stream.raw.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(stream.done).toBe(true);
     const [first, ...rest] = stream.chunks;
-    expect(first['choices'][0]).toEqual({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+    expect(first['choices'][0]).toEqual({
+      index: 0,
+      delta: { role: 'assistant', content: '' },
+      logprobs: null,
+      finish_reason: null,
+    });
     for (const chunk of stream.chunks) {
       expect(chunk['id']).toBe(first['id']);
       expect(chunk['object']).toBe('chat.completion.chunk');
@@ -161,7 +196,8 @@ describe('chat completions', () => {
   });
 
   it('gives the same text for the same seed and another text for another seed', async () => {
-    const run = async (seed: number) => (await chat({ max_tokens: 16, seed, temperature: 1 })).body['choices'][0].message.content as string;
+    const run = async (seed: number) =>
+      (await chat({ max_tokens: 16, seed, temperature: 1 })).body['choices'][0].message.content as string;
     const a = await run(42);
     expect(await run(42)).toBe(a);
     expect(await run(43)).not.toBe(a);
@@ -178,7 +214,10 @@ describe('chat completions', () => {
     expect(stopped.body['choices'][0].finish_reason).toBe('stop');
     expect(stopped.body['usage'].completion_tokens).toBeLessThan(24);
     const streamed = await postStream(`${base}/v1/chat/completions`, env.apiKey, {
-      model: CHAT_MODEL, messages: [{ role: 'user', content: 'Hello there' }], ...request, stop,
+      model: CHAT_MODEL,
+      messages: [{ role: 'user', content: 'Hello there' }],
+      ...request,
+      stop,
     });
     expect(streamedText(streamed)).toBe(free.slice(0, cut));
     expect(streamed.chunks[streamed.chunks.length - 1]['choices'][0].finish_reason).toBe('stop');
@@ -195,16 +234,30 @@ describe('chat completions', () => {
 
 describe('text completions', () => {
   it('answers /v1/completions in OpenAI shape, streaming or not, 16 tokens by default', async () => {
-    const answer = await postJson(`${base}/v1/completions`, env.apiKey, { model: CHAT_MODEL, prompt: 'Once upon a time', seed: 3 }, { 'x-request-id': 'cmpl-1' });
+    const answer = await postJson(
+      `${base}/v1/completions`,
+      env.apiKey,
+      { model: CHAT_MODEL, prompt: 'Once upon a time', seed: 3 },
+      { 'x-request-id': 'cmpl-1' },
+    );
     expect(answer.status).toBe(200);
     expect(answer.body['id']).toMatch(/^cmpl-/);
     expect(answer.body['object']).toBe('text_completion');
-    expect(answer.body['choices'][0]).toEqual({ text: expect.any(String), index: 0, logprobs: null, finish_reason: 'length' });
+    expect(answer.body['choices'][0]).toEqual({
+      text: expect.any(String),
+      index: 0,
+      logprobs: null,
+      finish_reason: 'length',
+    });
     expect(answer.body['usage'].completion_tokens).toBe(16);
     const [event] = await env.usage.forRequest('cmpl-1');
     expect(event.quantities['llm_tokens_out']).toBe(16);
 
-    const stream = await postStream(`${base}/v1/completions`, env.apiKey, { model: CHAT_MODEL, prompt: 'Once upon a time', seed: 3 });
+    const stream = await postStream(`${base}/v1/completions`, env.apiKey, {
+      model: CHAT_MODEL,
+      prompt: 'Once upon a time',
+      seed: 3,
+    });
     expect(stream.done).toBe(true);
     expect(stream.chunks.every((c) => c['object'] === 'text_completion' && c['id'].startsWith('cmpl-'))).toBe(true);
     expect(streamedText(stream)).toBe(answer.body['choices'][0].text);
@@ -214,7 +267,11 @@ describe('text completions', () => {
 
 describe('errors in OpenAI shape', () => {
   it('answers 401 without a key or with a wrong one', async () => {
-    expectOpenAiError(await postJson(`${base}/v1/chat/completions`, undefined, { model: CHAT_MODEL, messages: [] }), 401, 'invalid_api_key');
+    expectOpenAiError(
+      await postJson(`${base}/v1/chat/completions`, undefined, { model: CHAT_MODEL, messages: [] }),
+      401,
+      'invalid_api_key',
+    );
     expectOpenAiError(await getJson(`${base}/v1/models`, 'sov_not_a_real_key'), 401, 'invalid_api_key');
   });
 
@@ -234,16 +291,26 @@ describe('errors in OpenAI shape', () => {
     const long = await chat({ messages: [{ role: 'user', content: 'word '.repeat(SEQUENCE_CONTEXT * 2) }] });
     expectOpenAiError(long, 400, 'context_length_exceeded');
     expectOpenAiError(await chat({ max_tokens: SEQUENCE_CONTEXT }), 400, 'context_length_exceeded');
-    expectOpenAiError(await postJson(`${base}/v1/chat/completions`, env.apiKey, '{"model": "tiny-chat", "messages": ['), 400);
+    expectOpenAiError(
+      await postJson(`${base}/v1/chat/completions`, env.apiKey, '{"model": "tiny-chat", "messages": ['),
+      400,
+    );
     expectOpenAiError(await postJson(`${base}/v1/completions`, env.apiKey, { model: CHAT_MODEL, prompt: 7 }), 400);
   });
 });
 
 describe('scheduler through the API', () => {
-  const slow = (max_tokens: number) => ({ model: SLOW_MODEL, messages: [{ role: 'user', content: 'Write a long story' }], max_tokens, seed: 1 });
+  const slow = (max_tokens: number) => ({
+    model: SLOW_MODEL,
+    messages: [{ role: 'user', content: 'Write a long story' }],
+    max_tokens,
+    seed: 1,
+  });
 
   it('batches concurrent streams into the same steps', async () => {
-    const streams = await Promise.all([0, 1, 2, 3].map(() => postStream(`${base}/v1/chat/completions`, env.apiKey, slow(40))));
+    const streams = await Promise.all(
+      [0, 1, 2, 3].map(() => postStream(`${base}/v1/chat/completions`, env.apiKey, slow(40))),
+    );
     for (const s of streams) expect(s.done).toBe(true);
     const scheduler = (await env.inference.app.get(ModelRegistry).acquire(SLOW_MODEL)).scheduler;
     expect(scheduler.maxStepSequences).toBeGreaterThan(1);
@@ -301,9 +368,15 @@ describe('metrics', () => {
     for (const model of [BROKEN_MODEL, CHAT_MODEL, PLAIN_MODEL, SLOW_MODEL]) {
       for (const name of names) expect(metrics).toMatch(new RegExp(`^${name}\\{[^}]*model="${model}"`, 'm'));
     }
-    expect(sample(metrics, 'sovren_inference_inter_token_seconds_bucket', ['le="0.09"', `model="${CHAT_MODEL}"`])).toBeGreaterThan(0);
-    expect(sample(metrics, 'sovren_inference_model_load_failures_total', [`model="${BROKEN_MODEL}"`])).toBeGreaterThan(0);
-    expect(sample(metrics, 'sovren_inference_requests_total', [`model="${CHAT_MODEL}"`, 'endpoint="chat"', 'status="ok"'])).toBeGreaterThan(0);
+    expect(
+      sample(metrics, 'sovren_inference_inter_token_seconds_bucket', ['le="0.09"', `model="${CHAT_MODEL}"`]),
+    ).toBeGreaterThan(0);
+    expect(sample(metrics, 'sovren_inference_model_load_failures_total', [`model="${BROKEN_MODEL}"`])).toBeGreaterThan(
+      0,
+    );
+    expect(
+      sample(metrics, 'sovren_inference_requests_total', [`model="${CHAT_MODEL}"`, 'endpoint="chat"', 'status="ok"']),
+    ).toBeGreaterThan(0);
     expect(sample(metrics, 'sovren_inference_model_loaded', [`model="${CHAT_MODEL}"`])).toBe(1);
   });
 });

@@ -51,7 +51,8 @@ describe('SOVREN_INFERENCE_LOAD_AT_START', () => {
   it('all: loads every model before the first request and reports the one that cannot load, with its reason', async () => {
     const base = env.inference.url;
     const states = await settledStates(base);
-    for (const id of [CHAT_MODEL, PLAIN_MODEL, SLOW_MODEL]) expect(states[id]).toEqual(expect.objectContaining({ state: 'loaded', error: null }));
+    for (const id of [CHAT_MODEL, PLAIN_MODEL, SLOW_MODEL])
+      expect(states[id]).toEqual(expect.objectContaining({ state: 'loaded', error: null }));
     expect(states[BROKEN_MODEL].state).toBe('failed');
     expect(states[BROKEN_MODEL].error).toEqual(expect.any(String));
     expect(states[BROKEN_MODEL].error?.length).toBeGreaterThan(0);
@@ -61,7 +62,13 @@ describe('SOVREN_INFERENCE_LOAD_AT_START', () => {
       expect(sample(metrics, 'sovren_inference_model_loaded', [`model="${id}"`])).toBe(1);
       // Loaded by the start-up, not by a request: none has been made.
       for (const endpoint of ['chat', 'completions', 'nats']) {
-        expect(sample(metrics, 'sovren_inference_requests_total', [`model="${id}"`, `endpoint="${endpoint}"`, 'status="ok"'])).toBe(0);
+        expect(
+          sample(metrics, 'sovren_inference_requests_total', [
+            `model="${id}"`,
+            `endpoint="${endpoint}"`,
+            'status="ok"',
+          ]),
+        ).toBe(0);
       }
     }
     expect(sample(metrics, 'sovren_inference_model_loaded', [`model="${BROKEN_MODEL}"`])).toBe(0);
@@ -70,19 +77,29 @@ describe('SOVREN_INFERENCE_LOAD_AT_START', () => {
     const nc = await connect({ servers: env.natsUrl });
     try {
       const codec = JSONCodec<unknown>();
-      const reply = parseInferenceModelsReplyV1(codec.decode((await nc.request(INFERENCE_MODELS, codec.encode({ v: 1 }), { timeout: 10_000 })).data));
-      expect(reply.models.find((m) => m.id === BROKEN_MODEL)).toEqual(expect.objectContaining({ state: 'failed', error: states[BROKEN_MODEL].error }));
+      const reply = parseInferenceModelsReplyV1(
+        codec.decode((await nc.request(INFERENCE_MODELS, codec.encode({ v: 1 }), { timeout: 10_000 })).data),
+      );
+      expect(reply.models.find((m) => m.id === BROKEN_MODEL)).toEqual(
+        expect.objectContaining({ state: 'failed', error: states[BROKEN_MODEL].error }),
+      );
     } finally {
       await nc.close();
     }
 
-    const served = await postJson(`${base}/v1/completions`, env.apiKey, { model: PLAIN_MODEL, prompt: 'Once upon', max_tokens: 3 });
+    const served = await postJson(`${base}/v1/completions`, env.apiKey, {
+      model: PLAIN_MODEL,
+      prompt: 'Once upon',
+      max_tokens: 3,
+    });
     expect(served.status).toBe(200);
     expect(served.body['usage'].completion_tokens).toBe(3);
   });
 
   it('a list: loads exactly the named models, reports the one that fails, ignores an unknown id', async () => {
-    const second = await env.startInference({ SOVREN_INFERENCE_LOAD_AT_START: `${PLAIN_MODEL}, ${BROKEN_MODEL},not-a-model` });
+    const second = await env.startInference({
+      SOVREN_INFERENCE_LOAD_AT_START: `${PLAIN_MODEL}, ${BROKEN_MODEL},not-a-model`,
+    });
     const states = await settledStates(second.url);
     expect(states[PLAIN_MODEL].state).toBe('loaded');
     expect(states[BROKEN_MODEL].state).toBe('failed');
@@ -90,7 +107,11 @@ describe('SOVREN_INFERENCE_LOAD_AT_START', () => {
     expect(states[CHAT_MODEL].state).toBe('unloaded');
     expect(states[SLOW_MODEL].state).toBe('unloaded');
 
-    const served = await postJson(`${second.url}/v1/completions`, env.apiKey, { model: PLAIN_MODEL, prompt: 'Once upon', max_tokens: 2 });
+    const served = await postJson(`${second.url}/v1/completions`, env.apiKey, {
+      model: PLAIN_MODEL,
+      prompt: 'Once upon',
+      max_tokens: 2,
+    });
     expect(served.status).toBe(200);
   });
 });
@@ -99,11 +120,19 @@ describe('usage events across a NATS outage', () => {
   it('publishes the event of every request that finished while NATS was down, exactly once, after it is back', async () => {
     const base = env.inference.url;
     const ids = ['outage-1', 'outage-2', 'outage-3'];
-    const body = { model: SLOW_MODEL, messages: [{ role: 'user', content: 'Write a long story' }], max_tokens: 200, seed: 5 };
+    const body = {
+      model: SLOW_MODEL,
+      messages: [{ role: 'user', content: 'Write a long story' }],
+      max_tokens: 200,
+      seed: 5,
+    };
     const streams = ids.map((id) =>
-      postStream(`${base}/v1/chat/completions`, env.apiKey, { ...body, stream_options: { include_usage: true } }, { headers: { 'x-request-id': id } }).then(
-        (answer) => ({ answer, finishedAt: Date.now() }),
-      ),
+      postStream(
+        `${base}/v1/chat/completions`,
+        env.apiKey,
+        { ...body, stream_options: { include_usage: true } },
+        { headers: { 'x-request-id': id } },
+      ).then((answer) => ({ answer, finishedAt: Date.now() })),
     );
     // Every request authenticated and generating before NATS goes away.
     const deadline = Date.now() + 20_000;

@@ -42,7 +42,11 @@ export class ChatTemplateRenderer {
     try {
       this.template = new Template(source);
     } catch (error) {
-      this.logger.warn({ msg: 'chat template does not compile; using the ChatML fallback', model, err: describe(error) });
+      this.logger.warn({
+        msg: 'chat template does not compile; using the ChatML fallback',
+        model,
+        err: describe(error),
+      });
       this.fallbackLogged = true;
     }
   }
@@ -62,7 +66,11 @@ export class ChatTemplateRenderer {
         // Logged once per model: a client could otherwise flood the log with one bad conversation after another.
         if (!this.fallbackLogged) {
           this.fallbackLogged = true;
-          this.logger.warn({ msg: 'chat template failed to render; using the ChatML fallback', model: this.model, err: describe(error) });
+          this.logger.warn({
+            msg: 'chat template failed to render; using the ChatML fallback',
+            model: this.model,
+            err: describe(error),
+          });
         }
       }
     }

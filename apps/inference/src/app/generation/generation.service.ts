@@ -18,7 +18,16 @@ import { UsageEventPublisher } from '../usage/usage-event.publisher';
 /** The sampling and limit fields are the NATS contract's own, so both edges mean the same thing by them. */
 type ContractParameters = Pick<
   InferenceGenerateRequestV1,
-  'model' | 'keyId' | 'maxTokens' | 'temperature' | 'topP' | 'topK' | 'minP' | 'frequencyPenalty' | 'presencePenalty' | 'seed'
+  | 'model'
+  | 'keyId'
+  | 'maxTokens'
+  | 'temperature'
+  | 'topP'
+  | 'topK'
+  | 'minP'
+  | 'frequencyPenalty'
+  | 'presencePenalty'
+  | 'seed'
 >;
 
 export interface GenerationRequest extends ContractParameters {
@@ -116,7 +125,11 @@ export class GenerationService {
       tokens = model.engine.tokenize(request.prompt ?? '', { addSpecial: true, parseSpecial: false });
     }
     if (tokens.length === 0) {
-      throw new GenerationError(GenerationErrorCode.INVALID_REQUEST, 'The prompt is empty', request.messages ? 'messages' : 'prompt');
+      throw new GenerationError(
+        GenerationErrorCode.INVALID_REQUEST,
+        'The prompt is empty',
+        request.messages ? 'messages' : 'prompt',
+      );
     }
     return tokens;
   }
@@ -150,7 +163,12 @@ export class GenerationService {
       outcome.finishReason === 'cancelled' ? 'cancelled' : outcome.finishReason === 'error' ? 'error' : 'ok';
     this.metrics.requests.inc({ model: request.model, endpoint: request.endpoint, status });
     if (outcome.error) {
-      this.logger.error({ msg: 'generation failed', request_id: request.requestId, model: request.model, err: outcome.error.message });
+      this.logger.error({
+        msg: 'generation failed',
+        request_id: request.requestId,
+        model: request.model,
+        err: outcome.error.message,
+      });
     }
     this.usage.publish(usageEventOf(request, outcome));
   }

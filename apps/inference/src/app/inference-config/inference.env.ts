@@ -52,5 +52,8 @@ export function loadAtStart(env: InferenceEnv): 'all' | string[] {
   const value = env.SOVREN_INFERENCE_LOAD_AT_START.trim();
   if (value === 'all') return 'all';
   if (value === 'none') return [];
-  return value.split(',').map((id) => id.trim()).filter((id) => id !== '');
+  return value
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
 }

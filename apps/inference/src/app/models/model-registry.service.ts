@@ -62,7 +62,11 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     const ids = wanted === 'all' ? [...this.entries.keys()] : wanted;
     for (const id of ids) {
       if (!this.entries.has(id)) {
-        this.logger.warn({ msg: 'SOVREN_INFERENCE_LOAD_AT_START names a model that is not in the models directory', model: id, directory: this.directory });
+        this.logger.warn({
+          msg: 'SOVREN_INFERENCE_LOAD_AT_START names a model that is not in the models directory',
+          model: id,
+          directory: this.directory,
+        });
         continue;
       }
       // In the background: the service answers (and reports the load state) while big models load.
@@ -86,9 +90,13 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
     if (this.idleTimer) clearInterval(this.idleTimer);
-    await Promise.all([...this.entries.values()].map((entry) => this.unload(entry.id).catch((error: unknown) => {
-      this.logger.error({ msg: 'unloading at shutdown failed', model: entry.id, err: describe(error) });
-    })));
+    await Promise.all(
+      [...this.entries.values()].map((entry) =>
+        this.unload(entry.id).catch((error: unknown) => {
+          this.logger.error({ msg: 'unloading at shutdown failed', model: entry.id, err: describe(error) });
+        }),
+      ),
+    );
   }
 
   /** Re-reads the models directory: new files appear, deleted unloaded ones disappear. */
@@ -126,7 +134,8 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   async find(id: string): Promise<ModelEntry> {
     if (!this.entries.has(id)) await this.discover();
     const entry = this.entries.get(id);
-    if (!entry) throw new GenerationError(GenerationErrorCode.MODEL_NOT_FOUND, `The model '${id}' does not exist`, 'model');
+    if (!entry)
+      throw new GenerationError(GenerationErrorCode.MODEL_NOT_FOUND, `The model '${id}' does not exist`, 'model');
     return entry;
   }
 
@@ -135,7 +144,12 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     const entry = await this.find(id);
     if (entry.loaded) return entry.loaded;
     if (this.shuttingDown) {
-      throw new GenerationError(GenerationErrorCode.MODEL_UNLOADING, 'the inference service is shutting down', 'model', 5);
+      throw new GenerationError(
+        GenerationErrorCode.MODEL_UNLOADING,
+        'the inference service is shutting down',
+        'model',
+        5,
+      );
     }
     entry.loading ??= this.load(entry).finally(() => {
       entry.loading = undefined;
@@ -217,7 +231,8 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
 
   private chatRenderer(id: string, engine: EngineModel, info: ModelInfo): ChatTemplateRenderer {
     const special = info.specialTokens;
-    const text = (token: number | null): string => (token === null ? '' : engine.detokenize([token], { renderSpecial: true }));
+    const text = (token: number | null): string =>
+      token === null ? '' : engine.detokenize([token], { renderSpecial: true });
     return new ChatTemplateRenderer(id, info.chatTemplate, text(special.bos), text(special.eos));
   }
 
@@ -226,8 +241,14 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     for (const entry of this.entries.values()) {
       const scheduler = entry.loaded?.scheduler;
       if (!scheduler || !scheduler.idle || now - scheduler.lastActivity < idleMs) continue;
-      this.logger.log({ msg: 'unloading an idle model', model: entry.id, idle_seconds: Math.round((now - scheduler.lastActivity) / 1000) });
-      await this.unload(entry.id).catch((error: unknown) => this.logger.error({ msg: 'idle unload failed', model: entry.id, err: describe(error) }));
+      this.logger.log({
+        msg: 'unloading an idle model',
+        model: entry.id,
+        idle_seconds: Math.round((now - scheduler.lastActivity) / 1000),
+      });
+      await this.unload(entry.id).catch((error: unknown) =>
+        this.logger.error({ msg: 'idle unload failed', model: entry.id, err: describe(error) }),
+      );
     }
   }
 }

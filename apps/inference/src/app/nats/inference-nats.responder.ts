@@ -35,10 +35,14 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     this.nats.respond<unknown, InferenceModelsReplyV1>(INFERENCE_MODELS, () => this.models(), { queue: QUEUE_GROUP });
-    this.nats.respond<InferenceGenerateRequestV1, InferenceGenerateReplyV1>(INFERENCE_GENERATE, (request) => this.generate(request), {
-      queue: QUEUE_GROUP,
-      parse: parseInferenceGenerateRequestV1,
-    });
+    this.nats.respond<InferenceGenerateRequestV1, InferenceGenerateReplyV1>(
+      INFERENCE_GENERATE,
+      (request) => this.generate(request),
+      {
+        queue: QUEUE_GROUP,
+        parse: parseInferenceGenerateRequestV1,
+      },
+    );
   }
 
   async models(): Promise<InferenceModelsReplyV1> {
@@ -62,7 +66,11 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
       try {
         this.nats.publish(request.streamSubject, message);
       } catch (error) {
-        this.logger.warn({ msg: 'cannot publish to the stream subject', request_id: request.requestId, err: (error as Error).message });
+        this.logger.warn({
+          msg: 'cannot publish to the stream subject',
+          request_id: request.requestId,
+          err: (error as Error).message,
+        });
       }
     };
     try {
@@ -109,7 +117,12 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
       return { v: 1, accepted: true, requestId: request.requestId, promptTokens: started.promptTokens, cancelSubject };
     } catch (error) {
       if (error instanceof GenerationError) {
-        return { v: 1, accepted: false, requestId: request.requestId, error: { code: error.code, message: error.message } };
+        return {
+          v: 1,
+          accepted: false,
+          requestId: request.requestId,
+          error: { code: error.code, message: error.message },
+        };
       }
       throw error;
     }

@@ -26,7 +26,8 @@ export interface OpenAiErrorResponse {
   unexpected: boolean;
 }
 
-export const OPENAI_INTERNAL_MESSAGE = 'The server had an error while processing your request; quote the request id when reporting it.';
+export const OPENAI_INTERNAL_MESSAGE =
+  'The server had an error while processing your request; quote the request id when reporting it.';
 
 function response(
   status: number,
@@ -51,7 +52,9 @@ export function openAiErrorOf(exception: unknown): OpenAiErrorResponse {
   if (exception instanceof Error && expose === true && typeof status === 'number' && status >= 400 && status < 500) {
     return response(status, typeForStatus(status), `Invalid request body: ${exception.message}`, null);
   }
-  return response(HttpStatus.INTERNAL_SERVER_ERROR, 'server_error', OPENAI_INTERNAL_MESSAGE, null, null, { unexpected: true });
+  return response(HttpStatus.INTERNAL_SERVER_ERROR, 'server_error', OPENAI_INTERNAL_MESSAGE, null, null, {
+    unexpected: true,
+  });
 }
 
 function fromGenerationError(error: GenerationError): OpenAiErrorResponse {
@@ -81,7 +84,8 @@ function fromApiError(error: ApiError): OpenAiErrorResponse {
   switch (error.code) {
     case ApiErrorCode.VALIDATION_FAILED: {
       const problems = Array.isArray(error.details) ? (error.details as FieldValidationProblem[]) : [];
-      const message = problems.length > 0 ? problems.map((p) => `${p.field}: ${p.messages.join('; ')}`).join('. ') : error.message;
+      const message =
+        problems.length > 0 ? problems.map((p) => `${p.field}: ${p.messages.join('; ')}`).join('. ') : error.message;
       return response(status, 'invalid_request_error', message, 'invalid_value', problems[0]?.field ?? null);
     }
     case ApiErrorCode.UNAUTHORIZED:

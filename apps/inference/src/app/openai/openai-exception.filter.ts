@@ -16,16 +16,30 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<RequestWithId>();
     const res = http.getResponse<ServerResponse>();
-    writeOpenAiError(res, exception, this.logger, { method: req.method, path: req.url?.split('?')[0], request_id: req.requestId });
+    writeOpenAiError(res, exception, this.logger, {
+      method: req.method,
+      path: req.url?.split('?')[0],
+      request_id: req.requestId,
+    });
     return undefined;
   }
 }
 
 /** Writes the OpenAI-shaped error for `exception` (or cuts a response that has already started). */
-export function writeOpenAiError(res: ServerResponse, exception: unknown, logger: Logger, context: Record<string, unknown>): void {
+export function writeOpenAiError(
+  res: ServerResponse,
+  exception: unknown,
+  logger: Logger,
+  context: Record<string, unknown>,
+): void {
   const answer = openAiErrorOf(exception);
   if (answer.unexpected) {
-    logger.error({ msg: 'request failed', ...context, status: answer.status, err: exception instanceof Error ? exception : String(exception) });
+    logger.error({
+      msg: 'request failed',
+      ...context,
+      status: answer.status,
+      err: exception instanceof Error ? exception : String(exception),
+    });
   } else if (answer.status >= 500) {
     logger.warn({ msg: `request answered ${answer.status}: ${answer.body.error.message}`, ...context });
   }

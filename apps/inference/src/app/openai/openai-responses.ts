@@ -21,7 +21,11 @@ export interface ResponseIdentity {
 }
 
 export function usageOf(promptTokens: number, completionTokens: number): OpenAiUsage {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
 }
 
 /** A request cut short (cancelled) reports `length` to a client that is still there, e.g. on NATS shutdown. */
@@ -38,7 +42,12 @@ export function completionResponse(
   const head = header(identity, identity.kind === 'chat' ? 'chat.completion' : 'text_completion');
   const choice =
     identity.kind === 'chat'
-      ? { index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: finishReason }
+      ? {
+          index: 0,
+          message: { role: 'assistant', content: text, refusal: null },
+          logprobs: null,
+          finish_reason: finishReason,
+        }
       : { text, index: 0, logprobs: null, finish_reason: finishReason };
   return { ...head, choices: [choice], usage };
 }
@@ -61,7 +70,11 @@ export function streamChunk(
 
 /** The extra last chunk of `stream_options.include_usage`: no choices, the usage. */
 export function usageChunk(identity: ResponseIdentity, usage: OpenAiUsage): Record<string, unknown> {
-  return { ...header(identity, identity.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion'), choices: [], usage };
+  return {
+    ...header(identity, identity.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion'),
+    choices: [],
+    usage,
+  };
 }
 
 function header(identity: ResponseIdentity, object: string): Record<string, unknown> {

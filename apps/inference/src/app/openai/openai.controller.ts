@@ -41,11 +41,19 @@ export class OpenAiController {
 
   @Get('models')
   @AuthRoute({ routeClass: 'inference', scopes: [INFERENCE_SCOPE] })
-  async models(): Promise<{ object: 'list'; data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> }> {
+  async models(): Promise<{
+    object: 'list';
+    data: Array<{ id: string; object: 'model'; created: number; owned_by: string }>;
+  }> {
     const models = await this.registry.discover();
     return {
       object: 'list',
-      data: models.map((m) => ({ id: m.id, object: 'model', created: Math.floor(m.modifiedAt.getTime() / 1000), owned_by: 'sovren' })),
+      data: models.map((m) => ({
+        id: m.id,
+        object: 'model',
+        created: Math.floor(m.modifiedAt.getTime() / 1000),
+        owned_by: 'sovren',
+      })),
     };
   }
 
@@ -79,9 +87,19 @@ export class OpenAiController {
     await this.serve('completions', body, request, req, res);
   }
 
-  private requestOf(kind: OpenAiKind, body: SamplingParamsDto, auth: RequestAuth | undefined, req: RequestWithId): GenerationRequest {
+  private requestOf(
+    kind: OpenAiKind,
+    body: SamplingParamsDto,
+    auth: RequestAuth | undefined,
+    req: RequestWithId,
+  ): GenerationRequest {
     const ownerId = auth?.identity.userId;
-    if (!ownerId) throw new ApiError(401, ApiErrorCode.UNAUTHORIZED, 'authentication required: send an API key as Authorization: Bearer');
+    if (!ownerId)
+      throw new ApiError(
+        401,
+        ApiErrorCode.UNAUTHORIZED,
+        'authentication required: send an API key as Authorization: Bearer',
+      );
     const request: GenerationRequest = {
       endpoint: kind,
       requestId: req.requestId ?? randomUUID(),
@@ -100,7 +118,13 @@ export class OpenAiController {
     return request;
   }
 
-  private async serve(kind: OpenAiKind, body: SamplingParamsDto, request: GenerationRequest, req: RequestWithId, res: ServerResponse): Promise<void> {
+  private async serve(
+    kind: OpenAiKind,
+    body: SamplingParamsDto,
+    request: GenerationRequest,
+    req: RequestWithId,
+    res: ServerResponse,
+  ): Promise<void> {
     const identity: ResponseIdentity = {
       kind,
       id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`,
@@ -109,11 +133,17 @@ export class OpenAiController {
       systemFingerprint: `fp_sovren_${this.config.version}`,
     };
     const context = { request_id: request.requestId, model: request.model, endpoint: kind };
-    if (body.stream === true) await this.stream(identity, body.stream_options?.include_usage === true, request, res, context);
+    if (body.stream === true)
+      await this.stream(identity, body.stream_options?.include_usage === true, request, res, context);
     else await this.collect(identity, request, res, context);
   }
 
-  private async collect(identity: ResponseIdentity, request: GenerationRequest, res: ServerResponse, context: Record<string, unknown>): Promise<void> {
+  private async collect(
+    identity: ResponseIdentity,
+    request: GenerationRequest,
+    res: ServerResponse,
+    context: Record<string, unknown>,
+  ): Promise<void> {
     let finished: (outcome: JobOutcome) => void = () => undefined;
     const outcome = new Promise<JobOutcome>((resolve) => (finished = resolve));
     const started = await this.generation.start(request, { onText: () => undefined, onFinish: (o) => finished(o) });
@@ -148,7 +178,14 @@ export class OpenAiController {
       onFinish: (outcome) => {
         if (outcome.finishReason === 'error') {
           this.logger.error({ msg: 'stream ended by an engine error', ...context, err: outcome.error?.message });
-          sse.send({ error: { message: 'The server had an error while generating', type: 'server_error', param: null, code: null } });
+          sse.send({
+            error: {
+              message: 'The server had an error while generating',
+              type: 'server_error',
+              param: null,
+              code: null,
+            },
+          });
           res.end();
           return;
         }
@@ -159,7 +196,8 @@ export class OpenAiController {
       },
     });
     // Headers and the role chunk go out at once, so the client sees the stream open before the first token.
-    if (identity.kind === 'chat') sse.send(streamChunk(identity, { role: 'assistant', content: '' }, null, includeUsage));
+    if (identity.kind === 'chat')
+      sse.send(streamChunk(identity, { role: 'assistant', content: '' }, null, includeUsage));
     else sse.open();
     cancelOnDisconnect(res, started.job);
   }

@@ -239,7 +239,11 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     const planned: PlannedEntry<S>[] = [];
     for (const slot of this.slots) {
       if (slot.job.phase === 'decode') {
-        planned.push({ slot, entry: { sequence: slot.sequence, tokens: [slot.job.lastToken], sample: true }, promptTokens: 0 });
+        planned.push({
+          slot,
+          entry: { sequence: slot.sequence, tokens: [slot.job.lastToken], sample: true },
+          promptTokens: 0,
+        });
       }
     }
     let budget = this.options.promptChunk;
@@ -263,7 +267,11 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     try {
       results = await this.engine.step(plan.map((p) => p.entry));
     } catch (error) {
-      this.logger.error({ msg: 'batched step failed; ending its requests', sequences: plan.length, err: describe(error) });
+      this.logger.error({
+        msg: 'batched step failed; ending its requests',
+        sequences: plan.length,
+        err: describe(error),
+      });
       const failure = error instanceof Error ? error : new Error(String(error));
       for (const { slot } of plan) this.release(slot, 'error', failure);
       return;
@@ -323,7 +331,8 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
   private publishState(): void {
     let used = 0;
     for (const slot of this.slots) used += slot.sequence.position;
-    const perSequence = this.slots[0]?.sequence.contextSize ?? this.free[0]?.contextSize ?? this.options.sequenceContext;
+    const perSequence =
+      this.slots[0]?.sequence.contextSize ?? this.free[0]?.contextSize ?? this.options.sequenceContext;
     this.observer.onState({
       queued: this.queue.length,
       active: this.slots.length,

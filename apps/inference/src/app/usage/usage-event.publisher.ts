@@ -22,7 +22,10 @@ export class UsageEventPublisher implements OnApplicationShutdown {
   publish(event: UsageEventV1): void {
     if (this.pending.length >= MAX_PENDING) {
       const dropped = this.pending.shift();
-      this.logger.error({ msg: 'usage retry queue full; dropping the oldest event (bill it from this line)', event: dropped });
+      this.logger.error({
+        msg: 'usage retry queue full; dropping the oldest event (bill it from this line)',
+        event: dropped,
+      });
     }
     this.pending.push(event);
     this.draining ??= this.drain().finally(() => {

@@ -19,15 +19,27 @@ function routesOf(controller: new (...args: never[]) => object) {
     .filter((name) => name !== 'constructor' && Reflect.getMetadata(METHOD_METADATA, prototype[name]) !== undefined)
     .map((name) => ({
       path: `${Reflect.getMetadata(PATH_METADATA, controller)}${Reflect.getMetadata(PATH_METADATA, prototype[name]) === '/' ? '' : `/${Reflect.getMetadata(PATH_METADATA, prototype[name])}`}`,
-      options: reflector.getAllAndOverride<AuthRouteOptions | undefined>(AUTH_ROUTE_OPTIONS, [prototype[name], controller]),
-      guards: [...(Reflect.getMetadata(GUARDS_METADATA, controller) ?? []), ...(Reflect.getMetadata(GUARDS_METADATA, prototype[name]) ?? [])],
+      options: reflector.getAllAndOverride<AuthRouteOptions | undefined>(AUTH_ROUTE_OPTIONS, [
+        prototype[name],
+        controller,
+      ]),
+      guards: [
+        ...(Reflect.getMetadata(GUARDS_METADATA, controller) ?? []),
+        ...(Reflect.getMetadata(GUARDS_METADATA, prototype[name]) ?? []),
+      ],
     }));
 }
 
 describe('monitoring API access', () => {
   it('serves GET /api/v1/status to anonymous callers through the guard (rate limited as anonymous)', () => {
     const routes = routesOf(StatusController);
-    expect(routes).toEqual([{ path: 'api/v1/status', options: { routeClass: 'monitoring', allowAnonymous: true, anonymousWhenAuthUnavailable: true }, guards: [SovrenAuthGuard] }]);
+    expect(routes).toEqual([
+      {
+        path: 'api/v1/status',
+        options: { routeClass: 'monitoring', allowAnonymous: true, anonymousWhenAuthUnavailable: true },
+        guards: [SovrenAuthGuard],
+      },
+    ]);
   });
 
   it('requires the admin role for the alert history and for every other alerts route', () => {

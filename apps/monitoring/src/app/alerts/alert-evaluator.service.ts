@@ -52,8 +52,16 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
       gpuMemoryUsedRatio: env.SOVREN_ALERT_GPU_MEMORY_USED_PERCENT / 100,
       interTokenP99Seconds: env.SOVREN_ALERT_INTER_TOKEN_P99_MS / 1000,
     };
-    this.firingGauge = metrics.gauge({ name: 'sovren_monitoring_alerts_firing', help: 'Alerts firing now, by rule.', labelNames: ['rule'] });
-    this.eventsCounter = metrics.counter({ name: 'sovren_monitoring_alert_events_total', help: 'Alert events sent, by rule and state (firing, resolved).', labelNames: ['rule', 'state'] });
+    this.firingGauge = metrics.gauge({
+      name: 'sovren_monitoring_alerts_firing',
+      help: 'Alerts firing now, by rule.',
+      labelNames: ['rule'],
+    });
+    this.eventsCounter = metrics.counter({
+      name: 'sovren_monitoring_alert_events_total',
+      help: 'Alert events sent, by rule and state (firing, resolved).',
+      labelNames: ['rule', 'state'],
+    });
     for (const rule of ALERT_RULES) this.firingGauge.set({ rule }, 0);
   }
 
@@ -69,21 +77,38 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
     try {
       rows = await this.history.open();
     } catch (error) {
-      this.logger.warn({ msg: 'open alerts of a previous run not restored; they stay open in the history', err: error instanceof Error ? error.message : String(error) });
+      this.logger.warn({
+        msg: 'open alerts of a previous run not restored; they stay open in the history',
+        err: error instanceof Error ? error.message : String(error),
+      });
       return;
     }
     const restored = rows.flatMap((row) => {
       const rule = ALERT_RULES.find((r) => r === row.rule);
       if (!rule || (row.severity !== 'critical' && row.severity !== 'warning')) {
-        this.logger.warn({ msg: 'open alert of an unknown rule or severity left as it is', id: row.id, rule: row.rule, severity: row.severity });
+        this.logger.warn({
+          msg: 'open alert of an unknown rule or severity left as it is',
+          id: row.id,
+          rule: row.rule,
+          severity: row.severity,
+        });
         return [];
       }
-      const condition: AlertCondition = { fingerprint: row.fingerprint, rule, severity: row.severity, summary: row.summary };
+      const condition: AlertCondition = {
+        fingerprint: row.fingerprint,
+        rule,
+        severity: row.severity,
+        summary: row.summary,
+      };
       if (row.service !== null) condition.service = row.service;
       return [{ condition, startsAt: row.firedAt }];
     });
     this.state.restore(restored);
-    if (restored.length > 0) this.logger.log({ msg: 'took over open alerts from the history', fingerprints: restored.map((r) => r.condition.fingerprint) });
+    if (restored.length > 0)
+      this.logger.log({
+        msg: 'took over open alerts from the history',
+        fingerprints: restored.map((r) => r.condition.fingerprint),
+      });
   }
 
   onApplicationShutdown(): void {
@@ -120,13 +145,24 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
 
   private send(alert: AlertV1): void {
     this.eventsCounter.inc({ rule: alert.rule, state: alert.state });
-    const line = { msg: `alert ${alert.state}`, rule: alert.rule, fingerprint: alert.fingerprint, severity: alert.severity, summary: alert.summary };
+    const line = {
+      msg: `alert ${alert.state}`,
+      rule: alert.rule,
+      fingerprint: alert.fingerprint,
+      severity: alert.severity,
+      summary: alert.summary,
+    };
     if (alert.state === 'firing') this.logger.warn(line);
     else this.logger.log(line);
     try {
       this.nats.publish(MONITORING_ALERT, alert);
     } catch (error) {
-      this.logger.error({ msg: 'alert not published on NATS', fingerprint: alert.fingerprint, state: alert.state, err: error instanceof Error ? error.message : String(error) });
+      this.logger.error({
+        msg: 'alert not published on NATS',
+        fingerprint: alert.fingerprint,
+        state: alert.state,
+        err: error instanceof Error ? error.message : String(error),
+      });
     }
     this.mailer.send(alert);
     this.history.record(alert);

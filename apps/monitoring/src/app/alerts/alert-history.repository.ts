@@ -19,12 +19,19 @@ export interface AlertEventRow {
 
 @Injectable()
 export class AlertHistoryRepository implements OnApplicationShutdown {
-  readonly queue = new RetryQueue({ name: 'AlertHistoryQueue', maxAttempts: 10, firstDelayMs: 1_000, maxDelayMs: 60_000 });
+  readonly queue = new RetryQueue({
+    name: 'AlertHistoryQueue',
+    maxAttempts: 10,
+    firstDelayMs: 1_000,
+    maxDelayMs: 60_000,
+  });
 
   constructor(private readonly databases: DatabaseRegistry) {}
 
   record(alert: AlertV1): void {
-    this.queue.push(`history ${alert.state} ${alert.fingerprint}`, () => (alert.state === 'firing' ? this.insertFiring(alert) : this.markResolved(alert)));
+    this.queue.push(`history ${alert.state} ${alert.fingerprint}`, () =>
+      alert.state === 'firing' ? this.insertFiring(alert) : this.markResolved(alert),
+    );
   }
 
   /** Alerts still open (fired, never resolved), oldest first. */

@@ -101,7 +101,8 @@ export function evaluateAlertRules(inputs: AlertInputs): AlertCondition[] {
     }
   }
   for (const [service, p99] of inputs.interTokenP99) {
-    if (p99.observations < MIN_OBSERVATIONS_FOR_LATENCY || !(p99.seconds > inputs.thresholds.interTokenP99Seconds)) continue;
+    if (p99.observations < MIN_OBSERVATIONS_FOR_LATENCY || !(p99.seconds > inputs.thresholds.interTokenP99Seconds))
+      continue;
     conditions.push({
       fingerprint: `InferenceInterTokenLatencyHigh:${service}`,
       rule: 'InferenceInterTokenLatencyHigh',

@@ -21,7 +21,8 @@ export class AlertState {
    */
   restore(alerts: Array<{ condition: AlertCondition; startsAt: string }>): void {
     for (const alert of alerts) {
-      if (!this.active.has(alert.condition.fingerprint)) this.active.set(alert.condition.fingerprint, { ...alert, restored: true });
+      if (!this.active.has(alert.condition.fingerprint))
+        this.active.set(alert.condition.fingerprint, { ...alert, restored: true });
     }
   }
 

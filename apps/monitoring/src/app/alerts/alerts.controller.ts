@@ -21,19 +21,29 @@ export class AlertsController {
 
   @Get()
   async list(
-    @Query('limit', new DefaultValuePipe(50), new ParseIntPipe({ errorHttpStatusCode: HttpStatus.BAD_REQUEST })) limit: number,
+    @Query('limit', new DefaultValuePipe(50), new ParseIntPipe({ errorHttpStatusCode: HttpStatus.BAD_REQUEST }))
+    limit: number,
   ): Promise<{ firing: AlertV1[]; history: AlertEventRow[] }> {
     if (limit < 1 || limit > MAX_HISTORY_LIMIT) {
-      throw new ApiError(HttpStatus.BAD_REQUEST, ApiErrorCode.VALIDATION_FAILED, `limit must be an integer 1-${MAX_HISTORY_LIMIT}`);
+      throw new ApiError(
+        HttpStatus.BAD_REQUEST,
+        ApiErrorCode.VALIDATION_FAILED,
+        `limit must be an integer 1-${MAX_HISTORY_LIMIT}`,
+      );
     }
     let history: AlertEventRow[];
     try {
       history = await this.history.recent(limit);
     } catch (error) {
-      throw new ApiError(HttpStatus.SERVICE_UNAVAILABLE, ApiErrorCode.SERVICE_UNAVAILABLE, 'alert history is not available; try again shortly', {
-        dependency: 'postgres',
-        reason: error instanceof Error ? error.message : String(error),
-      });
+      throw new ApiError(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        ApiErrorCode.SERVICE_UNAVAILABLE,
+        'alert history is not available; try again shortly',
+        {
+          dependency: 'postgres',
+          reason: error instanceof Error ? error.message : String(error),
+        },
+      );
     }
     return { firing: this.evaluator.firing(), history };
   }

@@ -41,7 +41,10 @@ interface GpuSource {
 type GpuLabels = 'gpu' | 'uuid' | 'name';
 
 /** The first executable `nvidia-smi` on PATH, or undefined. */
-export async function findOnPath(command: string, pathVariable = process.env['PATH'] ?? ''): Promise<string | undefined> {
+export async function findOnPath(
+  command: string,
+  pathVariable = process.env['PATH'] ?? '',
+): Promise<string | undefined> {
   for (const dir of pathVariable.split(delimiter).filter((d) => d !== '')) {
     const candidate = join(dir, command);
     const executable = await access(candidate, constants.X_OK).then(
@@ -55,10 +58,16 @@ export async function findOnPath(command: string, pathVariable = process.env['PA
 
 export function runNvidiaSmi(binary: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(binary, nvidiaSmiArgs(), { timeout: NVIDIA_SMI_TIMEOUT_MS, maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${binary} failed: ${error.message}${stderr ? ` (${String(stderr).trim()})` : ''}`));
-      else resolve(String(stdout));
-    });
+    execFile(
+      binary,
+      nvidiaSmiArgs(),
+      { timeout: NVIDIA_SMI_TIMEOUT_MS, maxBuffer: 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error)
+          reject(new Error(`${binary} failed: ${error.message}${stderr ? ` (${String(stderr).trim()})` : ''}`));
+        else resolve(String(stdout));
+      },
+    );
   });
 }
 
@@ -84,13 +93,37 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
     @Inject(NVML_READER) private readonly readNvml: NvmlReader,
   ) {
     const labelNames = ['gpu', 'uuid', 'name'] as const;
-    this.utilization = metrics.gauge({ name: 'sovren_gpu_utilization_ratio', help: 'GPU busy share over the last sample period, 0-1.', labelNames });
-    this.memoryUsed = metrics.gauge({ name: 'sovren_gpu_memory_used_bytes', help: 'GPU memory in use, bytes.', labelNames });
-    this.memoryTotal = metrics.gauge({ name: 'sovren_gpu_memory_total_bytes', help: 'GPU memory installed, bytes.', labelNames });
-    this.temperature = metrics.gauge({ name: 'sovren_gpu_temperature_celsius', help: 'GPU core temperature, degrees Celsius.', labelNames });
+    this.utilization = metrics.gauge({
+      name: 'sovren_gpu_utilization_ratio',
+      help: 'GPU busy share over the last sample period, 0-1.',
+      labelNames,
+    });
+    this.memoryUsed = metrics.gauge({
+      name: 'sovren_gpu_memory_used_bytes',
+      help: 'GPU memory in use, bytes.',
+      labelNames,
+    });
+    this.memoryTotal = metrics.gauge({
+      name: 'sovren_gpu_memory_total_bytes',
+      help: 'GPU memory installed, bytes.',
+      labelNames,
+    });
+    this.temperature = metrics.gauge({
+      name: 'sovren_gpu_temperature_celsius',
+      help: 'GPU core temperature, degrees Celsius.',
+      labelNames,
+    });
     this.power = metrics.gauge({ name: 'sovren_gpu_power_watts', help: 'GPU power draw, watts.', labelNames });
-    this.eccErrors = metrics.counter({ name: 'sovren_gpu_ecc_uncorrected_errors_total', help: 'Uncorrected (volatile) ECC errors seen on the GPU.', labelNames });
-    this.eccCorrected = metrics.counter({ name: 'sovren_gpu_ecc_corrected_errors_total', help: 'Corrected (volatile) ECC errors seen on the GPU (NVML only).', labelNames });
+    this.eccErrors = metrics.counter({
+      name: 'sovren_gpu_ecc_uncorrected_errors_total',
+      help: 'Uncorrected (volatile) ECC errors seen on the GPU.',
+      labelNames,
+    });
+    this.eccCorrected = metrics.counter({
+      name: 'sovren_gpu_ecc_corrected_errors_total',
+      help: 'Corrected (volatile) ECC errors seen on the GPU (NVML only).',
+      labelNames,
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -119,7 +152,10 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
     }
     const binary = this.env.SOVREN_NVIDIA_SMI_PATH ?? (await findOnPath('nvidia-smi'));
     if (!binary) {
-      this.logger.log({ msg: 'no NVIDIA GPU metrics source on this host (NVML and nvidia-smi absent): GPU metrics are not exported', nvml: nvml.reason });
+      this.logger.log({
+        msg: 'no NVIDIA GPU metrics source on this host (NVML and nvidia-smi absent): GPU metrics are not exported',
+        nvml: nvml.reason,
+      });
       return undefined;
     }
     this.logger.log({ msg: 'GPU metrics read through nvidia-smi', binary, nvml: nvml.reason });
@@ -145,18 +181,24 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
       this.last = gpus;
     } catch (error) {
       if (!this.failing) {
-        this.logger.warn({ msg: 'cannot read GPU metrics; retrying every interval', source: source.name, err: error instanceof Error ? error.message : String(error) });
+        this.logger.warn({
+          msg: 'cannot read GPU metrics; retrying every interval',
+          source: source.name,
+          err: error instanceof Error ? error.message : String(error),
+        });
       }
       this.failing = true;
       this.last = [];
       // Stale readings would look like a healthy GPU: drop them until nvidia-smi answers again.
-      for (const gauge of [this.utilization, this.memoryUsed, this.memoryTotal, this.temperature, this.power]) gauge.reset();
+      for (const gauge of [this.utilization, this.memoryUsed, this.memoryTotal, this.temperature, this.power])
+        gauge.reset();
     }
     return this.last;
   }
 
   private publish(gpus: GpuSample[]): void {
-    for (const gauge of [this.utilization, this.memoryUsed, this.memoryTotal, this.temperature, this.power]) gauge.reset();
+    for (const gauge of [this.utilization, this.memoryUsed, this.memoryTotal, this.temperature, this.power])
+      gauge.reset();
     for (const gpu of gpus) {
       const labels = { gpu: String(gpu.index), uuid: gpu.uuid, name: gpu.name };
       if (gpu.utilizationRatio !== undefined) this.utilization.set(labels, gpu.utilizationRatio);
@@ -164,8 +206,10 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
       if (gpu.memoryTotalBytes !== undefined) this.memoryTotal.set(labels, gpu.memoryTotalBytes);
       if (gpu.temperatureCelsius !== undefined) this.temperature.set(labels, gpu.temperatureCelsius);
       if (gpu.powerWatts !== undefined) this.power.set(labels, gpu.powerWatts);
-      if (gpu.eccUncorrectedErrors !== undefined) this.incrementBy(this.eccErrors, labels, `${gpu.uuid}:uncorrected`, gpu.eccUncorrectedErrors);
-      if (gpu.eccCorrectedErrors !== undefined) this.incrementBy(this.eccCorrected, labels, `${gpu.uuid}:corrected`, gpu.eccCorrectedErrors);
+      if (gpu.eccUncorrectedErrors !== undefined)
+        this.incrementBy(this.eccErrors, labels, `${gpu.uuid}:uncorrected`, gpu.eccUncorrectedErrors);
+      if (gpu.eccCorrectedErrors !== undefined)
+        this.incrementBy(this.eccCorrected, labels, `${gpu.uuid}:corrected`, gpu.eccCorrectedErrors);
     }
   }
 
@@ -173,7 +217,12 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
    * NVML and nvidia-smi report running totals since the driver loaded; the counter grows by what is new (a
    * smaller figure means the driver reloaded and counts from zero again).
    */
-  private incrementBy(counter: Counter<GpuLabels>, labels: Record<GpuLabels, string>, key: string, total: number): void {
+  private incrementBy(
+    counter: Counter<GpuLabels>,
+    labels: Record<GpuLabels, string>,
+    key: string,
+    total: number,
+  ): void {
     const seen = this.eccSeen.get(key) ?? 0;
     counter.inc(labels, total >= seen ? total - seen : total);
     this.eccSeen.set(key, total);

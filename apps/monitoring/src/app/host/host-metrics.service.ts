@@ -5,7 +5,16 @@ import { PlatformConfig } from '@sovren/config';
 import { MetricsService } from '@sovren/observability';
 import { Gauge } from 'prom-client';
 
-import { cpuTimes, CpuTimes, cpuUsageBetween, diskUse, hostLoad, hostMemoryTotalBytes, HostSample, memoryAvailableBytes } from './host-metrics.sampler';
+import {
+  cpuTimes,
+  CpuTimes,
+  cpuUsageBetween,
+  diskUse,
+  hostLoad,
+  hostMemoryTotalBytes,
+  HostSample,
+  memoryAvailableBytes,
+} from './host-metrics.sampler';
 
 export const HOST_SAMPLE_INTERVAL_MS = 5_000;
 
@@ -28,13 +37,38 @@ export class HostMetricsService implements OnApplicationBootstrap, OnApplication
     metrics: MetricsService,
     private readonly config: PlatformConfig,
   ) {
-    this.cpuUsage = metrics.gauge({ name: 'sovren_host_cpu_usage_ratio', help: 'Share of CPU time (all cores) spent busy over the last sample interval, 0-1.' });
-    this.memoryTotal = metrics.gauge({ name: 'sovren_host_memory_total_bytes', help: 'Physical memory of the host in bytes.' });
-    this.memoryAvailable = metrics.gauge({ name: 'sovren_host_memory_available_bytes', help: 'Memory available for new work (MemAvailable) in bytes.' });
-    this.load = metrics.gauge({ name: 'sovren_host_load_average', help: 'System load average over the window (1m, 5m, 15m).', labelNames: ['window'] });
-    this.diskSize = metrics.gauge({ name: 'sovren_host_disk_size_bytes', help: 'Size of the file system holding the path, in bytes.', labelNames: ['path'] });
-    this.diskAvailable = metrics.gauge({ name: 'sovren_host_disk_available_bytes', help: 'Bytes available to SOVREN on the file system holding the path.', labelNames: ['path'] });
-    this.diskUsed = metrics.gauge({ name: 'sovren_host_disk_used_ratio', help: 'Used share of the file system holding the path, 0-1 (df Use%).', labelNames: ['path'] });
+    this.cpuUsage = metrics.gauge({
+      name: 'sovren_host_cpu_usage_ratio',
+      help: 'Share of CPU time (all cores) spent busy over the last sample interval, 0-1.',
+    });
+    this.memoryTotal = metrics.gauge({
+      name: 'sovren_host_memory_total_bytes',
+      help: 'Physical memory of the host in bytes.',
+    });
+    this.memoryAvailable = metrics.gauge({
+      name: 'sovren_host_memory_available_bytes',
+      help: 'Memory available for new work (MemAvailable) in bytes.',
+    });
+    this.load = metrics.gauge({
+      name: 'sovren_host_load_average',
+      help: 'System load average over the window (1m, 5m, 15m).',
+      labelNames: ['window'],
+    });
+    this.diskSize = metrics.gauge({
+      name: 'sovren_host_disk_size_bytes',
+      help: 'Size of the file system holding the path, in bytes.',
+      labelNames: ['path'],
+    });
+    this.diskAvailable = metrics.gauge({
+      name: 'sovren_host_disk_available_bytes',
+      help: 'Bytes available to SOVREN on the file system holding the path.',
+      labelNames: ['path'],
+    });
+    this.diskUsed = metrics.gauge({
+      name: 'sovren_host_disk_used_ratio',
+      help: 'Used share of the file system holding the path, 0-1 (df Use%).',
+      labelNames: ['path'],
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -63,11 +97,16 @@ export class HostMetricsService implements OnApplicationBootstrap, OnApplication
     this.previousCpu = now;
     try {
       sample.disk = await diskUse(this.config.sovrenRoot);
-      if (this.diskFailing) this.logger.log({ msg: 'disk use of SOVREN_ROOT readable again', path: this.config.sovrenRoot });
+      if (this.diskFailing)
+        this.logger.log({ msg: 'disk use of SOVREN_ROOT readable again', path: this.config.sovrenRoot });
       this.diskFailing = false;
     } catch (error) {
       if (!this.diskFailing) {
-        this.logger.warn({ msg: 'cannot read disk use of SOVREN_ROOT', path: this.config.sovrenRoot, err: error instanceof Error ? error.message : String(error) });
+        this.logger.warn({
+          msg: 'cannot read disk use of SOVREN_ROOT',
+          path: this.config.sovrenRoot,
+          err: error instanceof Error ? error.message : String(error),
+        });
       }
       this.diskFailing = true;
     }

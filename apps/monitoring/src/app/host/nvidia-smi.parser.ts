@@ -43,12 +43,15 @@ export function parseNvidiaSmiCsv(text: string): GpuSample[] {
     if (line === '') return;
     const cells = line.split(',').map((cell) => cell.trim());
     if (cells.length < NVIDIA_SMI_FIELDS.length) {
-      throw new NvidiaSmiParseError(`nvidia-smi line ${lineIndex + 1} has ${cells.length} fields, expected ${NVIDIA_SMI_FIELDS.length}: ${line}`);
+      throw new NvidiaSmiParseError(
+        `nvidia-smi line ${lineIndex + 1} has ${cells.length} fields, expected ${NVIDIA_SMI_FIELDS.length}: ${line}`,
+      );
     }
     // Only the name is free text and may itself contain commas: take the fixed fields from both ends.
     const tail = cells.slice(cells.length - 6);
     const index = Number(cells[0]);
-    if (!Number.isInteger(index) || index < 0) throw new NvidiaSmiParseError(`nvidia-smi line ${lineIndex + 1}: bad GPU index "${cells[0]}"`);
+    if (!Number.isInteger(index) || index < 0)
+      throw new NvidiaSmiParseError(`nvidia-smi line ${lineIndex + 1}: bad GPU index "${cells[0]}"`);
     const sample: GpuSample = { index, uuid: cells[1], name: cells.slice(2, cells.length - 6).join(', ') };
     const [utilization, memoryUsed, memoryTotal, temperature, power, ecc] = tail.map(numberOrUndefined);
     if (utilization !== undefined) sample.utilizationRatio = utilization / 100;

@@ -4,7 +4,10 @@
 import { CumulativeHistogramV1 } from '@sovren/messaging';
 
 /** Observations between two cumulative snapshots of one process (undefined when the bucket layouts differ). */
-export function histogramDelta(older: CumulativeHistogramV1, newer: CumulativeHistogramV1): CumulativeHistogramV1 | undefined {
+export function histogramDelta(
+  older: CumulativeHistogramV1,
+  newer: CumulativeHistogramV1,
+): CumulativeHistogramV1 | undefined {
   if (older.le.length !== newer.le.length || older.le.some((bound, i) => bound !== newer.le[i])) return undefined;
   return {
     le: [...newer.le],

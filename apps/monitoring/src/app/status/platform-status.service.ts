@@ -15,7 +15,8 @@ export class PlatformStatusService implements OnApplicationBootstrap {
   readonly startedAt = Date.now();
   readonly tracker = new PlatformStatusTracker(SERVICE_NAMES, this.startedAt);
   /** How long to wait for the first heartbeat of each service before a silent one counts as down. */
-  readonly startupGraceMs = (MISSED_BEATS_FOR_DOWN + 1) * loadEnvConfig(HeartbeatEnv).SOVREN_HEARTBEAT_INTERVAL_SECONDS * 1000;
+  readonly startupGraceMs =
+    (MISSED_BEATS_FOR_DOWN + 1) * loadEnvConfig(HeartbeatEnv).SOVREN_HEARTBEAT_INTERVAL_SECONDS * 1000;
   private readonly ignored = new Set<string>();
   private readonly heartbeats: Counter<'monitored_service'>;
   private readonly serviceUp: Gauge<'monitored_service'>;
@@ -25,13 +26,27 @@ export class PlatformStatusService implements OnApplicationBootstrap {
     private readonly nats: NatsClient,
     metrics: MetricsService,
   ) {
-    this.heartbeats = metrics.counter({ name: 'sovren_monitoring_heartbeats_total', help: 'Heartbeats received, by the service that sent them.', labelNames: ['monitored_service'] });
-    this.serviceUp = metrics.gauge({ name: 'sovren_monitoring_service_up', help: '1 while at least one instance of the service sends heartbeats, else 0.', labelNames: ['monitored_service'] });
-    this.serviceReady = metrics.gauge({ name: 'sovren_monitoring_service_ready', help: '1 while every live instance of the service reports ready, else 0.', labelNames: ['monitored_service'] });
+    this.heartbeats = metrics.counter({
+      name: 'sovren_monitoring_heartbeats_total',
+      help: 'Heartbeats received, by the service that sent them.',
+      labelNames: ['monitored_service'],
+    });
+    this.serviceUp = metrics.gauge({
+      name: 'sovren_monitoring_service_up',
+      help: '1 while at least one instance of the service sends heartbeats, else 0.',
+      labelNames: ['monitored_service'],
+    });
+    this.serviceReady = metrics.gauge({
+      name: 'sovren_monitoring_service_ready',
+      help: '1 while every live instance of the service reports ready, else 0.',
+      labelNames: ['monitored_service'],
+    });
   }
 
   onApplicationBootstrap(): void {
-    this.nats.subscribe<HeartbeatV1>(HEARTBEAT_ALL, (beat, context) => this.onHeartbeat(beat, context.subject), { parse: parseHeartbeatV1 });
+    this.nats.subscribe<HeartbeatV1>(HEARTBEAT_ALL, (beat, context) => this.onHeartbeat(beat, context.subject), {
+      parse: parseHeartbeatV1,
+    });
   }
 
   onHeartbeat(beat: HeartbeatV1, subject: string): void {
@@ -39,7 +54,11 @@ export class PlatformStatusService implements OnApplicationBootstrap {
       // Logged once per sender, so a misconfigured publisher cannot flood the log every few seconds.
       if (!this.ignored.has(subject)) {
         this.ignored.add(subject);
-        this.logger.warn({ msg: 'heartbeat ignored: not from a SOVREN service, or its service does not match its subject', subject, service: beat.service });
+        this.logger.warn({
+          msg: 'heartbeat ignored: not from a SOVREN service, or its service does not match its subject',
+          subject,
+          service: beat.service,
+        });
       }
       return;
     }

@@ -85,7 +85,8 @@ export class PlatformStatusTracker {
     if (!record) {
       // A new process on a host where this service's previous process is down: that one was restarted.
       for (const [otherKey, other] of this.instances) {
-        if (other.service === beat.service && other.host === host && other.state === 'down') this.instances.delete(otherKey);
+        if (other.service === beat.service && other.host === host && other.state === 'down')
+          this.instances.delete(otherKey);
       }
       record = {
         service: beat.service,
@@ -124,7 +125,8 @@ export class PlatformStatusTracker {
     }
     if (beat.interTokenSeconds !== undefined) {
       record.interToken.push({ at: now, histogram: beat.interTokenSeconds });
-      while (record.interToken.length > 2 && record.interToken[1].at < now - ERROR_RATE_WINDOW_MS) record.interToken.shift();
+      while (record.interToken.length > 2 && record.interToken[1].at < now - ERROR_RATE_WINDOW_MS)
+        record.interToken.shift();
     }
     this.refreshService(beat.service, now);
   }
@@ -176,17 +178,25 @@ export class PlatformStatusTracker {
     const perService = new Map<string, CumulativeHistogramV1[]>();
     for (const record of this.instances.values()) {
       const window = record.interToken.filter((s) => s.at >= now - ERROR_RATE_WINDOW_MS);
-      const first = record.interToken.find((s) => s.at >= now - ERROR_RATE_WINDOW_MS - record.intervalMs * 2) ?? window[0];
+      const first =
+        record.interToken.find((s) => s.at >= now - ERROR_RATE_WINDOW_MS - record.intervalMs * 2) ?? window[0];
       const last = window[window.length - 1];
       // A single beat in the window: everything since the process started falls inside it.
-      const delta = !last ? undefined : first && first !== last ? histogramDelta(first.histogram, last.histogram) : record.uptimeSeconds * 1000 <= ERROR_RATE_WINDOW_MS ? last.histogram : undefined;
+      const delta = !last
+        ? undefined
+        : first && first !== last
+          ? histogramDelta(first.histogram, last.histogram)
+          : record.uptimeSeconds * 1000 <= ERROR_RATE_WINDOW_MS
+            ? last.histogram
+            : undefined;
       if (!delta) continue;
       perService.set(record.service, [...(perService.get(record.service) ?? []), delta]);
     }
     const quantiles = new Map<string, LatencyQuantile>();
     for (const [service, parts] of perService) {
       const total = histogramSum(parts);
-      if (total && total.count > 0) quantiles.set(service, { seconds: histogramQuantile(q, total), observations: total.count });
+      if (total && total.count > 0)
+        quantiles.set(service, { seconds: histogramQuantile(q, total), observations: total.count });
     }
     return quantiles;
   }
@@ -214,7 +224,9 @@ export class PlatformStatusTracker {
 
   private serviceStatus(service: string, now: number): ServiceStatus {
     const { state, since } = this.serviceState.get(service) ?? this.refreshService(service, now);
-    const records = [...this.instances.values()].filter((r) => r.service === service).sort((a, b) => a.instance.localeCompare(b.instance));
+    const records = [...this.instances.values()]
+      .filter((r) => r.service === service)
+      .sort((a, b) => a.instance.localeCompare(b.instance));
     const withError = records.filter((r) => r.lastError !== null).sort((a, b) => b.since - a.since)[0];
     return {
       service,
@@ -222,7 +234,9 @@ export class PlatformStatusTracker {
       since: new Date(since).toISOString(),
       lastError:
         withError?.lastError ??
-        (records.length === 0 ? `no heartbeat received since monitoring started at ${new Date(this.startedAt).toISOString()}` : null),
+        (records.length === 0
+          ? `no heartbeat received since monitoring started at ${new Date(this.startedAt).toISOString()}`
+          : null),
       seen: records.length > 0,
       instances: records.map((r) => ({
         instance: r.instance,

@@ -14,7 +14,10 @@ function promtool(): string {
   const found = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' });
   if (found.status === 0) return found.stdout.trim();
   if (process.getuid?.() === 0) {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'prometheus'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'prometheus'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     return 'promtool';
   }
   throw new Error("promtool is missing: install Debian's prometheus package (sudo apt-get install -y prometheus)");
@@ -29,7 +32,12 @@ describe('deploy/prometheus', () => {
     dir = mkdtempSync(join(tmpdir(), 'sovren-promtool-'));
     cpSync(promDir, dir, { recursive: true });
     execFileSync('bash', [join(dir, 'write-targets.sh'), join(dir, 'targets')], {
-      env: { PATH: process.env['PATH'], SOVREN_HOST: '0.0.0.0', SOVREN_AUTH_PORT: '4101', SOVREN_INFERENCE_WORKERS: '0:3104 1:3204' },
+      env: {
+        PATH: process.env['PATH'],
+        SOVREN_HOST: '0.0.0.0',
+        SOVREN_AUTH_PORT: '4101',
+        SOVREN_INFERENCE_WORKERS: '0:3104 1:3204',
+      },
     });
   });
 
@@ -47,7 +55,9 @@ describe('deploy/prometheus', () => {
   it('passes promtool check rules on every rule file', () => {
     const files = readdirSync(join(dir, 'rules')).filter((f) => f.endsWith('.yml'));
     expect(files.sort()).toEqual(['sovren-alerts.yml', 'sovren-recording.yml']);
-    const result = spawnSync(tool, ['check', 'rules', ...files.map((f) => join(dir, 'rules', f))], { encoding: 'utf8' });
+    const result = spawnSync(tool, ['check', 'rules', ...files.map((f) => join(dir, 'rules', f))], {
+      encoding: 'utf8',
+    });
     expect(result.status).toBe(0);
     expect(result.stdout).not.toMatch(/FAILED/);
   });
@@ -81,7 +91,10 @@ describe('deploy/prometheus', () => {
 
   it('refuses a bad port or worker entry, naming it', () => {
     const out = join(dir, 'bad');
-    const bad = spawnSync('bash', [join(dir, 'write-targets.sh'), out], { encoding: 'utf8', env: { PATH: process.env['PATH'], SOVREN_INFERENCE_WORKERS: 'gpu0' } });
+    const bad = spawnSync('bash', [join(dir, 'write-targets.sh'), out], {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'], SOVREN_INFERENCE_WORKERS: 'gpu0' },
+    });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain("bad inference worker 'gpu0'");
   });

@@ -41,7 +41,11 @@ describe('loadPlatformConfig', () => {
       root: '/data/sovren',
       data: '/data/sovren/data',
       logs: '/data/sovren/logs',
-      models: { llms: '/data/sovren/models/llms', whisper: '/data/sovren/models/whisper', tts: '/data/sovren/models/tts' },
+      models: {
+        llms: '/data/sovren/models/llms',
+        whisper: '/data/sovren/models/whisper',
+        tts: '/data/sovren/models/tts',
+      },
     });
   });
 
@@ -59,7 +63,10 @@ describe('loadPlatformConfig', () => {
     try {
       writeFileSync(join(root, 'package.json'), JSON.stringify({ name: '@sovren/source', version: '4.5.6' }));
       mkdirSync(join(root, 'dist', 'libs', 'config'), { recursive: true });
-      writeFileSync(join(root, 'dist', 'libs', 'config', 'package.json'), JSON.stringify({ name: '@sovren/config', version: '0.0.1' }));
+      writeFileSync(
+        join(root, 'dist', 'libs', 'config', 'package.json'),
+        JSON.stringify({ name: '@sovren/config', version: '0.0.1' }),
+      );
 
       expect(readPlatformVersion([join(root, 'dist', 'libs', 'config')])).toBe('4.5.6');
       expect(readPlatformVersion([tmpdir()])).toBe(UNKNOWN_VERSION);

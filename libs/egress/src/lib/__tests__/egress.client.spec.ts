@@ -95,7 +95,12 @@ describe('EgressClient', () => {
       await counterValue(metrics, 'sovren_egress_requests_total', { host: FORBIDDEN_HOST, outcome: 'refused' }),
     ).toBe(1);
     const warn = logLines.map((line) => JSON.parse(line)).find((line) => line.host === FORBIDDEN_HOST);
-    expect(warn).toMatchObject({ level: 'warn', context: 'EgressClient', msg: 'egress refused', code: 'EGRESS_HOST_NOT_ALLOWED' });
+    expect(warn).toMatchObject({
+      level: 'warn',
+      context: 'EgressClient',
+      msg: 'egress refused',
+      code: 'EGRESS_HOST_NOT_ALLOWED',
+    });
     expect(logLines.join('')).not.toContain('sk-very-secret');
   });
 

@@ -15,7 +15,10 @@ const base = {
 
 describe('buildHeartbeat', () => {
   it('reports a ready process as ok, with its uptime and HTTP totals, as a valid HeartbeatV1', () => {
-    const beat = buildHeartbeat({ ...base, readiness: { ready: true, failing: [], checks: [{ name: 'nats', ok: true }] } });
+    const beat = buildHeartbeat({
+      ...base,
+      readiness: { ready: true, failing: [], checks: [{ name: 'nats', ok: true }] },
+    });
     expect(beat).toEqual({
       v: 1,
       service: 'billing',
@@ -37,7 +40,10 @@ describe('buildHeartbeat', () => {
       readiness: {
         ready: false,
         failing: ['postgres'],
-        checks: [{ name: 'nats', ok: true }, { name: 'postgres', ok: false, error: 'connect ECONNREFUSED 127.0.0.1:5432' }],
+        checks: [
+          { name: 'nats', ok: true },
+          { name: 'postgres', ok: false, error: 'connect ECONNREFUSED 127.0.0.1:5432' },
+        ],
       },
     });
     expect(beat.status).toBe('degraded');
@@ -75,7 +81,11 @@ describe('cumulativeHistogram', () => {
     for (const seconds of [0.07, 0.5]) histogram.observe({ model: 'b' }, seconds);
     const summed = cumulativeHistogram((await histogram.get()).values);
     expect(summed).toEqual({ le: [0.01, 0.05, 0.09], cumulative: [1, 3, 4], count: 6 });
-    const beat = buildHeartbeat({ ...base, readiness: { ready: true, failing: [], checks: [] }, interTokenSeconds: summed });
+    const beat = buildHeartbeat({
+      ...base,
+      readiness: { ready: true, failing: [], checks: [] },
+      interTokenSeconds: summed,
+    });
     expect(parseHeartbeatV1(JSON.parse(JSON.stringify(beat)))).toEqual(beat);
   });
 });

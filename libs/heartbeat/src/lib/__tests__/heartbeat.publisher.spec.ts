@@ -22,7 +22,10 @@ class SwitchableReadiness implements HeartbeatReadinessSource {
     return {
       ready: failing.length === 0,
       failing,
-      checks: [{ name: 'nats', ok: true }, ...failing.map((name) => ({ name, ok: false, error: `${name} refused the connection` }))],
+      checks: [
+        { name: 'nats', ok: true },
+        ...failing.map((name) => ({ name, ok: false, error: `${name} refused the connection` })),
+      ],
     };
   }
 }
@@ -77,7 +80,14 @@ describe('HeartbeatModule', () => {
     try {
       const [beat] = await first;
       const publisher = app.get(HeartbeatPublisher);
-      expect(beat).toMatchObject({ v: 1, service: 'voice', instance: publisher.instance, version: '9.9.9-test', status: 'ok', intervalSeconds: 1 });
+      expect(beat).toMatchObject({
+        v: 1,
+        service: 'voice',
+        instance: publisher.instance,
+        version: '9.9.9-test',
+        status: 'ok',
+        intervalSeconds: 1,
+      });
       expect(beat.failing).toBeUndefined();
 
       SwitchableReadiness.failing = ['postgres'];

@@ -174,7 +174,9 @@ describe('applyHttpPlatform', () => {
 
     for (const bad of ['has space', 'x'.repeat(129), 'quote"d']) {
       const replaced = await request(server()).get('/items/1').set('X-Request-Id', bad).expect(200);
-      expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(replaced.headers['x-request-id']).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
       expect(replaced.body.meta.request_id).toBe(replaced.headers['x-request-id']);
     }
 
@@ -232,7 +234,10 @@ describe('applyHttpPlatform', () => {
     expect(response.text).not.toContain('hunter2');
     const logged = logLines.find((line) => line['request_id'] === 'boom-1' && line['level'] === 'error');
     expect(logged).toMatchObject({ context: 'ApiExceptionFilter', path: '/boom', status: 500 });
-    expect(logged?.['err']).toMatchObject({ message: expect.stringContaining('hunter2'), stack: expect.stringContaining('boom') });
+    expect(logged?.['err']).toMatchObject({
+      message: expect.stringContaining('hunter2'),
+      stack: expect.stringContaining('boom'),
+    });
   });
 
   it('answers a deliberate 503 with its own message, logged as a warning without a stack', async () => {

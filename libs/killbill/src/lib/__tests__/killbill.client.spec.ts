@@ -43,7 +43,10 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
   beforeAll(async () => {
     Logger.overrideLogger(logs);
     standIn = await KillBillStandIn.start({ apiSecret: 'tenant-secret-S3CR3T', password: 'basic-password-P4SS' });
-    egress = new EgressClient(testPlatformConfig({ SOVREN_EGRESS_ALLOWLIST: standIn.hostPort }), new MetricsService('killbill-test'));
+    egress = new EgressClient(
+      testPlatformConfig({ SOVREN_EGRESS_ALLOWLIST: standIn.hostPort }),
+      new MetricsService('killbill-test'),
+    );
     await client().uploadCatalogXml(CATALOG);
   });
 
@@ -100,7 +103,7 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     expect(seen().map((r) => r.status)).toEqual([201, 200, 409, 200]);
   });
 
-  it('sends X-Request-Id on every request: the one given with a write, else the request context\'s, else none', async () => {
+  it("sends X-Request-Id on every request: the one given with a write, else the request context's, else none", async () => {
     let seen = recorder();
     const account = await runWithRequestId('req-context-1', () =>
       client().createAccount({ externalKey: `owner-request-id-${Date.now()}`, name: 'Owner', currency: 'USD' }),
@@ -113,7 +116,10 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
 
     seen = recorder();
     await runWithRequestId('req-context-2', () =>
-      client().createSubscription({ accountId: account.accountId, planName: 'sovren-free-monthly' }, { requestId: 'req-explicit' }),
+      client().createSubscription(
+        { accountId: account.accountId, planName: 'sovren-free-monthly' },
+        { requestId: 'req-explicit' },
+      ),
     );
     // The id given with the write wins for the POST; the follow-up read has only the context's.
     expect(seen().map((r) => [r.method, r.requestId])).toEqual([
@@ -126,7 +132,7 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     expect(seen()).toEqual([{ method: 'GET', path: `/accounts/${account.accountId}`, status: 200 }]);
   });
 
-  it('needs X-Killbill-CreatedBy on writes (400 with Kill Bill\'s error body) and the tenant keys (401), typed and not retried', async () => {
+  it("needs X-Killbill-CreatedBy on writes (400 with Kill Bill's error body) and the tenant keys (401), typed and not retried", async () => {
     const raw = await fetch(`${standIn.url}/1.0/kb/accounts`, {
       method: 'POST',
       headers: {
@@ -143,7 +149,9 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     expect(() => client({ createdBy: '' })).toThrow(/createdBy/);
 
     const seen = recorder();
-    const wrongTenant = await failure(client({ apiSecret: 'wrong-tenant-secret' }).getAccountByExternalKey('owner-location'));
+    const wrongTenant = await failure(
+      client({ apiSecret: 'wrong-tenant-secret' }).getAccountByExternalKey('owner-location'),
+    );
     expect(wrongTenant).toMatchObject({ kind: 'client', status: 401, retryable: false });
     expect(wrongTenant.body?.className).toMatch(/AuthenticationException/);
     const wrongUser = await failure(client({ password: 'not-the-password' }).getAccountByExternalKey('owner-location'));
@@ -151,14 +159,24 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     expect(seen()).toHaveLength(2); // one request each: a 4xx is never repeated
   });
 
-  it('turns Kill Bill\'s error body into a typed KillBillError', async () => {
+  it("turns Kill Bill's error body into a typed KillBillError", async () => {
     const error = await failure(client().getAccount('6b3f6c1e-0000-4000-8000-000000000000'));
-    expect(error).toMatchObject({ name: 'KillBillError', kind: 'client', status: 404, code: KillBillErrorCodes.ACCOUNT_DOES_NOT_EXIST_FOR_ID });
-    expect(error.body).toMatchObject({ className: 'org.killbill.billing.account.api.AccountApiException', message: expect.stringContaining('Account does not exist') });
+    expect(error).toMatchObject({
+      name: 'KillBillError',
+      kind: 'client',
+      status: 404,
+      code: KillBillErrorCodes.ACCOUNT_DOES_NOT_EXIST_FOR_ID,
+    });
+    expect(error.body).toMatchObject({
+      className: 'org.killbill.billing.account.api.AccountApiException',
+      message: expect.stringContaining('Account does not exist'),
+    });
     expect(error.message).toMatch(/GET \/accounts\/\{accountId\} answered 404: Account does not exist/);
 
     const account = await newAccount();
-    const plan = await failure(client().createSubscription({ accountId: account.accountId, planName: 'gold-unlimited' }));
+    const plan = await failure(
+      client().createSubscription({ accountId: account.accountId, planName: 'gold-unlimited' }),
+    );
     expect(plan).toMatchObject({ kind: 'client', status: 400, code: KillBillErrorCodes.CAT_NO_SUCH_PLAN });
   });
 
@@ -167,14 +185,20 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     let seen = recorder();
     standIn.injectFailure({ method: 'GET', pathPrefix: `/accounts/${account.accountId}`, status: 503, times: 2 });
     const started = Date.now();
-    await expect(client({ retryBaseMs: 100, retryMaxMs: 1_000 }).getAccount(account.accountId)).resolves.toMatchObject({ accountId: account.accountId });
+    await expect(client({ retryBaseMs: 100, retryMaxMs: 1_000 }).getAccount(account.accountId)).resolves.toMatchObject({
+      accountId: account.accountId,
+    });
     // Backoff with jitter waits at least half of each ceiling: 50 ms then 100 ms.
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(seen().map((r) => r.status)).toEqual([503, 503, 200]);
 
     seen = recorder();
     standIn.injectFailure({ method: 'GET', pathPrefix: `/accounts/${account.accountId}`, status: 500, times: 3 });
-    expect(await failure(client({ maxAttempts: 3 }).getAccount(account.accountId))).toMatchObject({ kind: 'unavailable', status: 500, retryable: true });
+    expect(await failure(client({ maxAttempts: 3 }).getAccount(account.accountId))).toMatchObject({
+      kind: 'unavailable',
+      status: 500,
+      retryable: true,
+    });
     expect(seen()).toHaveLength(3);
 
     seen = recorder();
@@ -183,9 +207,16 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     expect(seen()).toHaveLength(1);
 
     // A failed usage POST is repeated with the same trackingId: the repeat answers duplicate, never a second record.
-    const subscription = await client().createSubscription({ accountId: account.accountId, planName: 'sovren-free-monthly' });
+    const subscription = await client().createSubscription({
+      accountId: account.accountId,
+      planName: 'sovren-free-monthly',
+    });
     standIn.injectFailure({ method: 'POST', pathPrefix: '/usages', status: 503, times: 1, afterProcessing: true });
-    const record = { subscriptionId: subscription.subscriptionId, trackingId: 'track-retry-1', unitUsageRecords: [{ unitType: 'llm_tokens_in', usageRecords: [{ recordDate: '2026-03-01', amount: 5 }] }] };
+    const record = {
+      subscriptionId: subscription.subscriptionId,
+      trackingId: 'track-retry-1',
+      unitUsageRecords: [{ unitType: 'llm_tokens_in', usageRecords: [{ recordDate: '2026-03-01', amount: 5 }] }],
+    };
     await expect(client().recordUsage(record)).resolves.toBe('duplicate');
     expect(standIn.recordedTotal(subscription.subscriptionId, 'llm_tokens_in')).toBe('5');
   });
@@ -205,7 +236,9 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
 
     standIn.injectDelay({ method: 'GET', pathPrefix: `/accounts/${account.accountId}`, ms: 1_000, times: 1 });
-    await expect(client({ timeoutMs: 200, maxAttempts: 2 }).getAccount(account.accountId)).resolves.toMatchObject({ accountId: account.accountId });
+    await expect(client({ timeoutMs: 200, maxAttempts: 2 }).getAccount(account.accountId)).resolves.toMatchObject({
+      accountId: account.accountId,
+    });
     while (handled() < 3) await new Promise((resolve) => setTimeout(resolve, 50));
   });
 
@@ -214,7 +247,8 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     const account = await newAccount(kb);
     await standIn.stop();
     try {
-      for (let i = 0; i < 3; i += 1) expect(await failure(kb.getAccount(account.accountId))).toMatchObject({ kind: 'unavailable' });
+      for (let i = 0; i < 3; i += 1)
+        expect(await failure(kb.getAccount(account.accountId))).toMatchObject({ kind: 'unavailable' });
       expect(kb.circuitState).toBe('open');
     } finally {
       await standIn.start();
@@ -238,18 +272,37 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     async function invoiceWithMethod() {
       const kb = client();
       const account = await newAccount(kb);
-      const method = await kb.addPaymentMethod(account.accountId, { pluginName: 'killbill-stripe', properties: [{ key: 'token', value: 'tok_1' }], isDefault: true });
+      const method = await kb.addPaymentMethod(account.accountId, {
+        pluginName: 'killbill-stripe',
+        properties: [{ key: 'token', value: 'tok_1' }],
+        isDefault: true,
+      });
       const invoice = standIn.createInvoice(account.accountId, 25);
       return { kb, account, method, invoice };
     }
 
     it('looks the payment up by transactionExternalKey after a 503 that charged, and does not pay again', async () => {
       const { kb, account, method, invoice } = await invoiceWithMethod();
-      standIn.injectFailure({ method: 'POST', pathPrefix: `/invoices/${invoice.invoiceId}/payments`, status: 503, times: 1, afterProcessing: true });
+      standIn.injectFailure({
+        method: 'POST',
+        pathPrefix: `/invoices/${invoice.invoiceId}/payments`,
+        status: 503,
+        times: 1,
+        afterProcessing: true,
+      });
       const seen = recorder();
-      const outcome = await kb.payInvoice({ invoiceId: invoice.invoiceId, accountId: account.accountId, paymentMethodId: method.paymentMethodId, amount: 25, transactionExternalKey: `${invoice.invoiceId}:1` });
+      const outcome = await kb.payInvoice({
+        invoiceId: invoice.invoiceId,
+        accountId: account.accountId,
+        paymentMethodId: method.paymentMethodId,
+        amount: 25,
+        transactionExternalKey: `${invoice.invoiceId}:1`,
+      });
       expect(outcome.status).toBe('success');
-      expect(seen().map((r) => `${r.method} ${r.path.split('/')[1]} ${r.status}`)).toEqual(['POST invoices 503', 'GET paymentTransactions 200']);
+      expect(seen().map((r) => `${r.method} ${r.path.split('/')[1]} ${r.status}`)).toEqual([
+        'POST invoices 503',
+        'GET paymentTransactions 200',
+      ]);
       const payments = await kb.getPayments(account.accountId);
       expect(payments).toHaveLength(1);
       expect((await kb.getInvoice(invoice.invoiceId)).balance).toBe(0);
@@ -257,9 +310,20 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
 
     it('repeats the payment with the same key after a 504 that did not charge, once the look-up finds nothing', async () => {
       const { kb, account, method, invoice } = await invoiceWithMethod();
-      standIn.injectFailure({ method: 'POST', pathPrefix: `/invoices/${invoice.invoiceId}/payments`, status: 504, times: 1 });
+      standIn.injectFailure({
+        method: 'POST',
+        pathPrefix: `/invoices/${invoice.invoiceId}/payments`,
+        status: 504,
+        times: 1,
+      });
       const seen = recorder();
-      const outcome = await kb.payInvoice({ invoiceId: invoice.invoiceId, accountId: account.accountId, paymentMethodId: method.paymentMethodId, amount: 25, transactionExternalKey: `${invoice.invoiceId}:1` });
+      const outcome = await kb.payInvoice({
+        invoiceId: invoice.invoiceId,
+        accountId: account.accountId,
+        paymentMethodId: method.paymentMethodId,
+        amount: 25,
+        transactionExternalKey: `${invoice.invoiceId}:1`,
+      });
       expect(outcome.status).toBe('success');
       expect(seen().map((r) => `${r.method} ${r.path.split('/')[1]} ${r.status}`)).toEqual([
         'POST invoices 504',
@@ -275,11 +339,23 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
       standIn.failPaymentsFor('killbill-stripe', 402);
       try {
         const seen = recorder();
-        const declined = await kb.payInvoice({ invoiceId: invoice.invoiceId, accountId: account.accountId, paymentMethodId: method.paymentMethodId, amount: 25, transactionExternalKey: `${invoice.invoiceId}:d` });
+        const declined = await kb.payInvoice({
+          invoiceId: invoice.invoiceId,
+          accountId: account.accountId,
+          paymentMethodId: method.paymentMethodId,
+          amount: 25,
+          transactionExternalKey: `${invoice.invoiceId}:d`,
+        });
         expect(declined.status).toBe('declined');
         expect(seen()).toHaveLength(1);
         standIn.failPaymentsFor('killbill-stripe', 502);
-        const broken = await kb.payInvoice({ invoiceId: invoice.invoiceId, accountId: account.accountId, paymentMethodId: method.paymentMethodId, amount: 25, transactionExternalKey: `${invoice.invoiceId}:p` });
+        const broken = await kb.payInvoice({
+          invoiceId: invoice.invoiceId,
+          accountId: account.accountId,
+          paymentMethodId: method.paymentMethodId,
+          amount: 25,
+          transactionExternalKey: `${invoice.invoiceId}:p`,
+        });
         expect(broken.status).toBe('plugin_failure');
       } finally {
         standIn.failPaymentsFor('killbill-stripe', null);
@@ -288,7 +364,11 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
   });
 
   it('never puts the tenant secret, the password or the basic credentials in logs or error messages', async () => {
-    const secrets = [standIn.apiSecret, standIn.password, Buffer.from(`${standIn.username}:${standIn.password}`).toString('base64')];
+    const secrets = [
+      standIn.apiSecret,
+      standIn.password,
+      Buffer.from(`${standIn.username}:${standIn.password}`).toString('base64'),
+    ];
     const messages: string[] = [];
     messages.push((await failure(client({ apiSecret: 'wrong-S3CR3T-value' }).getAccountByExternalKey('x'))).message);
     standIn.injectFailure({ method: 'GET', status: 503, times: 3 });

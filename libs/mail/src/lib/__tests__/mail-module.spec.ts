@@ -25,7 +25,11 @@ describe('MailModule', () => {
 
   it('gives every provider the one sender configured from SOVREN_MAIL_*, and closes it with the application', async () => {
     const smtp = await startSmtpServer();
-    Object.assign(process.env, { SOVREN_MAIL_HOST: '127.0.0.1', SOVREN_MAIL_PORT: String(smtp.port), SOVREN_MAIL_FROM: 'ops-bot@sovren.test' });
+    Object.assign(process.env, {
+      SOVREN_MAIL_HOST: '127.0.0.1',
+      SOVREN_MAIL_PORT: String(smtp.port),
+      SOVREN_MAIL_FROM: 'ops-bot@sovren.test',
+    });
     const moduleRef = await Test.createTestingModule({
       imports: [{ module: MetricsModule, global: true }, MailModule.forRoot()],
       providers: [Notifier],
@@ -49,7 +53,10 @@ describe('MailModule', () => {
   it('warns once per retired variable still set, naming its replacement', async () => {
     const logger = new CollectingLogger();
     Logger.overrideLogger(logger);
-    const sender = createMailSender(new MetricsService('monitoring'), { SOVREN_ALERT_SMTP_HOST: 'mail.local', SOVREN_AUTH_MAIL_FROM: 'a@b.c' });
+    const sender = createMailSender(new MetricsService('monitoring'), {
+      SOVREN_ALERT_SMTP_HOST: 'mail.local',
+      SOVREN_AUTH_MAIL_FROM: 'a@b.c',
+    });
     await sender.close();
     const warnings = logger.lines.filter((l) => l.level === 'warn').map((l) => (l.message as { msg: string }).msg);
     expect(warnings.sort()).toEqual([
@@ -59,6 +66,8 @@ describe('MailModule', () => {
   });
 
   it('refuses a bad variable, naming it', () => {
-    expect(() => createMailSender(new MetricsService('auth'), { SOVREN_MAIL_PORT: '70000' })).toThrow(/SOVREN_MAIL_PORT/);
+    expect(() => createMailSender(new MetricsService('auth'), { SOVREN_MAIL_PORT: '70000' })).toThrow(
+      /SOVREN_MAIL_PORT/,
+    );
   });
 });

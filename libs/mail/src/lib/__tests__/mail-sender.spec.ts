@@ -18,7 +18,9 @@ const options = (port: number, overrides: Partial<MailSenderOptions> = {}): Mail
 });
 
 const metricLine = async (metrics: MetricsService, result: string): Promise<string | undefined> =>
-  (await metrics.metrics()).split('\n').find((line) => line.startsWith('sovren_mail_sent_total{') && line.includes(`result="${result}"`));
+  (await metrics.metrics())
+    .split('\n')
+    .find((line) => line.startsWith('sovren_mail_sent_total{') && line.includes(`result="${result}"`));
 
 describe('MailSender (real SMTP server)', () => {
   let smtp: LocalSmtpServer | undefined;
@@ -35,14 +37,24 @@ describe('MailSender (real SMTP server)', () => {
     smtp = await startSmtpServer();
     const metrics = new MetricsService('auth');
     sender = new MailSender(options(smtp.port), metrics);
-    expect(sender.send({ kind: 'alert', to: ['a@ops.test', 'b@ops.test'], subject: 'Disk nearly full', text: 'disk at 95%', headers: { 'X-Sovren-Alert': 'DiskNearlyFull' } })).toBe(true);
+    expect(
+      sender.send({
+        kind: 'alert',
+        to: ['a@ops.test', 'b@ops.test'],
+        subject: 'Disk nearly full',
+        text: 'disk at 95%',
+        headers: { 'X-Sovren-Alert': 'DiskNearlyFull' },
+      }),
+    ).toBe(true);
     const mail = await smtp.waitFor((m) => m.raw.includes('Disk nearly full'), 10_000);
     expect(mail.from).toBe('sovren@test.local');
     expect(mail.to.sort()).toEqual(['a@ops.test', 'b@ops.test']);
     expect(mail.raw).toContain('X-Sovren-Alert: DiskNearlyFull');
     expect(mail.raw).toContain('disk at 95%');
     await sender.queue.whenIdle();
-    expect(await metricLine(metrics, 'sent')).toBe('sovren_mail_sent_total{kind="alert",result="sent",service="auth"} 1');
+    expect(await metricLine(metrics, 'sent')).toBe(
+      'sovren_mail_sent_total{kind="alert",result="sent",service="auth"} 1',
+    );
   });
 
   it('returns before the mail goes out and retries a temporary refusal until it is delivered', async () => {
@@ -75,7 +87,8 @@ describe('MailSender (real SMTP server)', () => {
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
       onRcptTo(address, _session, callback) {
-        if (address.address.startsWith('nobody@')) callback(Object.assign(new Error('no such user'), { responseCode: 550 }));
+        if (address.address.startsWith('nobody@'))
+          callback(Object.assign(new Error('no such user'), { responseCode: 550 }));
         else callback();
       },
       onData(stream, session, callback) {
@@ -106,9 +119,14 @@ describe('MailSender (real SMTP server)', () => {
   it('drops messages beyond the queue limit instead of growing without end, and counts them', async () => {
     const port = await freePort(); // nothing listens: every message stays queued
     const metrics = new MetricsService('auth');
-    const bounded = new MailSender(options(port, { maxPending: 3, maxAttempts: 20, firstRetryDelayMs: 60_000, maxRetryDelayMs: 60_000 }), metrics);
+    const bounded = new MailSender(
+      options(port, { maxPending: 3, maxAttempts: 20, firstRetryDelayMs: 60_000, maxRetryDelayMs: 60_000 }),
+      metrics,
+    );
     sender = bounded;
-    const accepted = [1, 2, 3, 4, 5].map((n) => bounded.send({ kind: 'alert', to: 'ops@example.test', subject: `m${n}`, text: 't' }));
+    const accepted = [1, 2, 3, 4, 5].map((n) =>
+      bounded.send({ kind: 'alert', to: 'ops@example.test', subject: `m${n}`, text: 't' }),
+    );
     expect(accepted).toEqual([true, true, true, false, false]);
     expect(await metricLine(metrics, 'dropped')).toMatch(/ 2$/);
   });

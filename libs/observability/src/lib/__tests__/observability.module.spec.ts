@@ -18,7 +18,10 @@ class ThingsController {
 }
 
 @Module({
-  imports: [ConfigModule.forRoot(testPlatformConfig({ SOVREN_LOG_LEVEL: 'error' })), ObservabilityModule.forRoot('monitoring')],
+  imports: [
+    ConfigModule.forRoot(testPlatformConfig({ SOVREN_LOG_LEVEL: 'error' })),
+    ObservabilityModule.forRoot('monitoring'),
+  ],
   controllers: [ThingsController],
 })
 class AppModule {}

@@ -32,7 +32,12 @@ export class Browser {
       else this.jar.set(name, value);
     }
     const location = response.headers.get('location') ?? undefined;
-    return { status: response.status, location: location ? new URL(location, url).toString() : undefined, body: await response.text(), url };
+    return {
+      status: response.status,
+      location: location ? new URL(location, url).toString() : undefined,
+      body: await response.text(),
+      url,
+    };
   }
 }
 
@@ -59,7 +64,8 @@ export async function loginWith(
   const authorize = new URL(start.location);
   options.tamperAuthorize?.(authorize);
   const atProvider = await browser.get(authorize.toString());
-  if (atProvider.status !== 302 || !atProvider.location) throw new Error(`provider answered ${atProvider.status}: ${atProvider.body}`);
+  if (atProvider.status !== 302 || !atProvider.location)
+    throw new Error(`provider answered ${atProvider.status}: ${atProvider.body}`);
   const callback = new URL(atProvider.location);
   options.tamperCallback?.(callback);
   const final = await browser.get(callback.toString());

@@ -32,7 +32,11 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-export async function startGitHubServer(clientId: string, clientSecret: string, user: GitHubUser): Promise<GitHubTestServer> {
+export async function startGitHubServer(
+  clientId: string,
+  clientSecret: string,
+  user: GitHubUser,
+): Promise<GitHubTestServer> {
   const codes = new Map<string, { challenge: string; redirectUri: string }>();
   const tokens = new Set<string>();
   const server = createServer((req, res) => {
@@ -40,7 +44,8 @@ export async function startGitHubServer(clientId: string, clientSecret: string, 
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (req.method === 'GET' && url.pathname === '/login/oauth/authorize') {
         const redirectUri = url.searchParams.get('redirect_uri');
-        if (url.searchParams.get('client_id') !== clientId || !redirectUri) return json(res, 400, { error: 'bad client' });
+        if (url.searchParams.get('client_id') !== clientId || !redirectUri)
+          return json(res, 400, { error: 'bad client' });
         const code = randomBytes(10).toString('hex');
         codes.set(code, { challenge: url.searchParams.get('code_challenge') ?? '', redirectUri });
         const back = new URL(redirectUri);
@@ -58,7 +63,8 @@ export async function startGitHubServer(clientId: string, clientSecret: string, 
           return json(res, 200, { error: 'incorrect_client_credentials' });
         }
         const verifier = form.get('code_verifier') ?? '';
-        if (!saved || saved.redirectUri !== form.get('redirect_uri')) return json(res, 200, { error: 'bad_verification_code' });
+        if (!saved || saved.redirectUri !== form.get('redirect_uri'))
+          return json(res, 200, { error: 'bad_verification_code' });
         if (createHash('sha256').update(verifier).digest('base64url') !== saved.challenge) {
           return json(res, 200, { error: 'invalid_grant', error_description: 'code_verifier does not match' });
         }
@@ -68,7 +74,8 @@ export async function startGitHubServer(clientId: string, clientSecret: string, 
       }
       const bearer = (req.headers.authorization ?? '').replace(/^Bearer /, '');
       if (!tokens.has(bearer)) return json(res, 401, { message: 'Bad credentials' });
-      if (req.method === 'GET' && url.pathname === '/user') return json(res, 200, { id: user.id, login: user.login, name: user.name });
+      if (req.method === 'GET' && url.pathname === '/user')
+        return json(res, 200, { id: user.id, login: user.login, name: user.name });
       if (req.method === 'GET' && url.pathname === '/user/emails') return json(res, 200, user.emails);
       return json(res, 404, { message: 'Not Found' });
     })().catch((error: unknown) => json(res, 500, { message: String(error) }));

@@ -11,7 +11,10 @@ export class CreateApiKeyDto {
   /** e.g. `inference:generate`, `billing:read`; `*` is reserved for interactive sessions. */
   @IsArray()
   @ArrayMaxSize(50)
-  @Matches(/^[a-z][a-z0-9_.-]*(:[a-z0-9_.-]+)*$/, { each: true, message: 'each scope must look like area:action (lower case)' })
+  @Matches(/^[a-z][a-z0-9_.-]*(:[a-z0-9_.-]+)*$/, {
+    each: true,
+    message: 'each scope must look like area:action (lower case)',
+  })
   scopes!: string[];
 
   @IsOptional()

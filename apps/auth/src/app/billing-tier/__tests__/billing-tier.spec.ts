@@ -1,13 +1,25 @@
 // Specification of how auth applies billing's tier changes, observed through auth.validate: a downgraded owner's
 // premium API key answers `authenticated`, and `restored` gives premium back to that key only. A premium key created
 // through auth's HTTP API while the owner is downgraded is created as `authenticated` and restored with the others.
-import { AUTH_VALIDATE, AuthValidateReplyV1, BILLING_TIER_CHANGED, BillingTierChangedV1, NatsClient, parseAuthValidateReplyV1 } from '@sovren/messaging';
+import {
+  AUTH_VALIDATE,
+  AuthValidateReplyV1,
+  BILLING_TIER_CHANGED,
+  BillingTierChangedV1,
+  NatsClient,
+  parseAuthValidateReplyV1,
+} from '@sovren/messaging';
 
 import { ApiKeyService } from '../../api-keys/api-key.service';
 import { SessionService } from '../../sessions/session.service';
 import { AuthDatabases } from '../../storage/auth-databases';
 import { UsersRepository } from '../../users/users.repository';
-import { createAuthTestEnvironment, startAuthApp, type AuthTestEnvironment, type RunningApp } from '../../__tests__/support/auth-test-app';
+import {
+  createAuthTestEnvironment,
+  startAuthApp,
+  type AuthTestEnvironment,
+  type RunningApp,
+} from '../../__tests__/support/auth-test-app';
 import { bearer, call, dataOf } from '../../__tests__/support/http-client';
 
 jest.setTimeout(60_000);
@@ -29,7 +41,11 @@ describe('billing tier changes in auth', () => {
   });
 
   function validate(key: string): Promise<AuthValidateReplyV1> {
-    return nats.request(AUTH_VALIDATE, { v: 1, credential: key, clientIp: '127.0.0.1', routeClass: 'billing' }, { parse: parseAuthValidateReplyV1 });
+    return nats.request(
+      AUTH_VALIDATE,
+      { v: 1, credential: key, clientIp: '127.0.0.1', routeClass: 'billing' },
+      { parse: parseAuthValidateReplyV1 },
+    );
   }
 
   async function tierBecomes(key: string, tier: string): Promise<void> {
@@ -44,18 +60,32 @@ describe('billing tier changes in auth', () => {
   }
 
   function publish(ownerId: string, standing: BillingTierChangedV1['standing']): void {
-    nats.publish<BillingTierChangedV1>(BILLING_TIER_CHANGED, { v: 1, ownerId, standing, reason: 'test', changedAt: new Date().toISOString() });
+    nats.publish<BillingTierChangedV1>(BILLING_TIER_CHANGED, {
+      v: 1,
+      ownerId,
+      standing,
+      reason: 'test',
+      changedAt: new Date().toISOString(),
+    });
   }
 
-  it('serves a downgraded owner\'s premium key as authenticated until billing restores it', async () => {
+  it("serves a downgraded owner's premium key as authenticated until billing restores it", async () => {
     const users = auth.app.get(UsersRepository);
     const keys = auth.app.get(ApiKeyService);
     const owner = users.create({ email: null, displayName: 'Payer' });
     const other = users.create({ email: null, displayName: 'Someone else' });
     const admin = { userId: owner.id, role: 'admin' as const };
-    const premium = keys.create(admin, { name: 'premium', scopes: ['inference:generate'], tier: 'premium', userId: owner.id });
+    const premium = keys.create(admin, {
+      name: 'premium',
+      scopes: ['inference:generate'],
+      tier: 'premium',
+      userId: owner.id,
+    });
     const basic = keys.create(admin, { name: 'basic', scopes: ['inference:generate'], userId: owner.id });
-    const othersKey = keys.create({ userId: other.id, role: 'admin' }, { name: 'p', scopes: [], tier: 'premium', userId: other.id });
+    const othersKey = keys.create(
+      { userId: other.id, role: 'admin' },
+      { name: 'p', scopes: [], tier: 'premium', userId: other.id },
+    );
     expect((await validate(premium.key)).tier).toBe('premium');
 
     publish(owner.id, 'downgraded');
@@ -68,7 +98,11 @@ describe('billing tier changes in auth', () => {
 
     // Auth remembers the lowered key in its own api_auth.db, next to the key itself.
     const remembered = () =>
-      auth.app.get(AuthDatabases).handle('api_auth').prepare('SELECT key_id FROM billing_downgraded_api_keys WHERE owner_id = ?').all(owner.id);
+      auth.app
+        .get(AuthDatabases)
+        .handle('api_auth')
+        .prepare('SELECT key_id FROM billing_downgraded_api_keys WHERE owner_id = ?')
+        .all(owner.id);
     expect(remembered()).toEqual([{ key_id: premium.id }]);
 
     // A second premium key revoked while downgraded is not brought back by `restored`.
@@ -102,7 +136,8 @@ describe('billing tier changes in auth', () => {
 
     // The owner has no premium key when billing downgrades it: only the owner itself can be remembered.
     publish(owner.id, 'downgraded');
-    const ownerDowngraded = () => db.prepare('SELECT 1 FROM billing_downgraded_owners WHERE owner_id = ?').get(owner.id) !== undefined;
+    const ownerDowngraded = () =>
+      db.prepare('SELECT 1 FROM billing_downgraded_owners WHERE owner_id = ?').get(owner.id) !== undefined;
     const deadline = Date.now() + 5_000;
     while (!ownerDowngraded() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(ownerDowngraded()).toBe(true);
@@ -111,8 +146,15 @@ describe('billing tier changes in auth', () => {
     expect(created.status).toBe(201);
     expect(dataOf(created).tier).toBe('authenticated');
     const downgraded = await validate(dataOf(created).key);
-    expect({ result: downgraded.result, tier: downgraded.tier, limit: downgraded.rateLimit.limit }).toEqual({ result: 'ok', tier: 'authenticated', limit: 1_000 });
-    const listed = await call<Array<{ id: string; tier: string }>>(`${auth.url}/api/v1/auth/api-keys?user_id=${owner.id}`, { headers: bearer(adminSession.accessToken) });
+    expect({ result: downgraded.result, tier: downgraded.tier, limit: downgraded.rateLimit.limit }).toEqual({
+      result: 'ok',
+      tier: 'authenticated',
+      limit: 1_000,
+    });
+    const listed = await call<Array<{ id: string; tier: string }>>(
+      `${auth.url}/api/v1/auth/api-keys?user_id=${owner.id}`,
+      { headers: bearer(adminSession.accessToken) },
+    );
     expect(dataOf(listed)).toEqual([expect.objectContaining({ id: dataOf(created).id, tier: 'authenticated' })]);
 
     publish(owner.id, 'restored');

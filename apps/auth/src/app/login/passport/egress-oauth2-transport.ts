@@ -14,7 +14,11 @@ export interface TransportFailure {
   unreachable?: string;
 }
 
-type OAuthCallback = (error: TransportFailure | null, body?: string, response?: { statusCode: number; headers: Record<string, string> }) => void;
+type OAuthCallback = (
+  error: TransportFailure | null,
+  body?: string,
+  response?: { statusCode: number; headers: Record<string, string> },
+) => void;
 
 /** The internal hooks of `oauth`'s OAuth2 that every request goes through (not in its published types). */
 interface OAuth2Internals {
@@ -64,24 +68,28 @@ export function routeThroughEgress(oauth2: object, egress: EgressClient, provide
         callback(...args);
       } catch (error) {
         // A strategy's own parsing threw inside its callback; passport cannot be told any more, so say so loudly.
-        logger.error({ msg: 'an OAuth strategy failed while handling a provider answer', provider: providerName, method, url, error });
+        logger.error({
+          msg: 'an OAuth strategy failed while handling a provider answer',
+          provider: providerName,
+          method,
+          url,
+          error,
+        });
       }
     };
-    egress
-      .request(url, { method, headers: sent, body: postBody ? postBody : undefined, timeoutMs: TIMEOUT_MS })
-      .then(
-        (response) => {
-          const body = response.text();
-          if (!response.ok) return deliver({ statusCode: response.status, data: body });
-          if (isTokenRequest && isTokenErrorBody(body)) return deliver({ statusCode: 400, data: body });
-          const responseHeaders: Record<string, string> = {};
-          response.headers.forEach((value, name) => (responseHeaders[name] = value));
-          return deliver(null, body, { statusCode: response.status, headers: responseHeaders });
-        },
-        (error: unknown) => {
-          const reason = error instanceof Error ? error.message : String(error);
-          deliver({ statusCode: 0, data: '', unreachable: reason });
-        },
-      );
+    egress.request(url, { method, headers: sent, body: postBody ? postBody : undefined, timeoutMs: TIMEOUT_MS }).then(
+      (response) => {
+        const body = response.text();
+        if (!response.ok) return deliver({ statusCode: response.status, data: body });
+        if (isTokenRequest && isTokenErrorBody(body)) return deliver({ statusCode: 400, data: body });
+        const responseHeaders: Record<string, string> = {};
+        response.headers.forEach((value, name) => (responseHeaders[name] = value));
+        return deliver(null, body, { statusCode: response.status, headers: responseHeaders });
+      },
+      (error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        deliver({ statusCode: 0, data: '', unreachable: reason });
+      },
+    );
   };
 }

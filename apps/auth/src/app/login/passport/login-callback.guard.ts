@@ -26,7 +26,12 @@ interface CallbackQuery {
 }
 
 /** The parameters we read, with their longest accepted value; providers add others (scope, iss, authuser...). */
-const CALLBACK_LIMITS: Record<keyof CallbackQuery, number> = { code: 2048, state: 256, error: 256, error_description: 1024 };
+const CALLBACK_LIMITS: Record<keyof CallbackQuery, number> = {
+  code: 2048,
+  state: 256,
+  error: 256,
+  error_description: 1024,
+};
 
 type CallbackRequest = IncomingMessage & { params: Record<string, string>; query: Record<string, unknown> };
 
@@ -37,10 +42,12 @@ function callbackQueryOf(req: CallbackRequest): CallbackQuery {
     const value = req.query[field];
     if (value === undefined) continue;
     if (typeof value !== 'string') problems.push({ field, messages: [`${field} must be given once, as a string`] });
-    else if (value.length > limit) problems.push({ field, messages: [`${field} must be shorter than or equal to ${limit} characters`] });
+    else if (value.length > limit)
+      problems.push({ field, messages: [`${field} must be shorter than or equal to ${limit} characters`] });
     else query[field] = value;
   }
-  if (problems.length > 0) throw new ApiError(400, ApiErrorCode.VALIDATION_FAILED, 'Request validation failed', problems);
+  if (problems.length > 0)
+    throw new ApiError(400, ApiErrorCode.VALIDATION_FAILED, 'Request validation failed', problems);
   return query;
 }
 
@@ -52,17 +59,29 @@ function isStateRefusal(info: unknown): info is StateRefusal {
 function refusalOf(provider: LoginProvider, error: unknown, info: unknown, query: CallbackQuery): unknown {
   if (error instanceof LoginError) return error;
   if (error instanceof TokenError) {
-    return new LoginError(LoginErrorCode.CODE_EXCHANGE_FAILED, `${provider.name} refused the code exchange: ${error.message || error.code}`);
+    return new LoginError(
+      LoginErrorCode.CODE_EXCHANGE_FAILED,
+      `${provider.name} refused the code exchange: ${error.message || error.code}`,
+    );
   }
   if (error instanceof AuthorizationError) {
-    return new LoginError(LoginErrorCode.CONSENT_DENIED, `${provider.name} did not grant the login (${error.code}${error.message ? `: ${error.message}` : ''})`);
+    return new LoginError(
+      LoginErrorCode.CONSENT_DENIED,
+      `${provider.name} did not grant the login (${error.code}${error.message ? `: ${error.message}` : ''})`,
+    );
   }
   if (error instanceof InternalOAuthError) {
     const failure = error.oauthError as TransportFailure | undefined;
     if (failure?.unreachable !== undefined) {
-      return new LoginError(LoginErrorCode.PROVIDER_UNREACHABLE, `could not reach ${provider.name} to exchange the code: ${failure.unreachable}`);
+      return new LoginError(
+        LoginErrorCode.PROVIDER_UNREACHABLE,
+        `could not reach ${provider.name} to exchange the code: ${failure.unreachable}`,
+      );
     }
-    return new LoginError(LoginErrorCode.CODE_EXCHANGE_FAILED, `${provider.name} answered the code exchange with status ${failure?.statusCode ?? 'unknown'}`);
+    return new LoginError(
+      LoginErrorCode.CODE_EXCHANGE_FAILED,
+      `${provider.name} answered the code exchange with status ${failure?.statusCode ?? 'unknown'}`,
+    );
   }
   // passport-oauth2's words when the token answer had no access_token.
   if (error instanceof Error && error.message === 'Failed to obtain access token') {
@@ -71,8 +90,14 @@ function refusalOf(provider: LoginProvider, error: unknown, info: unknown, query
   if (error) return error;
   if (isStateRefusal(info)) return new LoginError(info.reason, info.message);
   if (query.error) {
-    const described = typeof (info as { message?: unknown } | undefined)?.message === 'string' ? `: ${(info as { message: string }).message}` : '';
-    return new LoginError(LoginErrorCode.CONSENT_DENIED, `${provider.name} did not grant the login (${query.error}${described})`);
+    const described =
+      typeof (info as { message?: unknown } | undefined)?.message === 'string'
+        ? `: ${(info as { message: string }).message}`
+        : '';
+    return new LoginError(
+      LoginErrorCode.CONSENT_DENIED,
+      `${provider.name} did not grant the login (${query.error}${described})`,
+    );
   }
   return new Error(`the ${provider.name} strategy refused the login without a reason`);
 }
@@ -92,15 +117,19 @@ export class LoginCallbackGuard implements CanActivate {
     const res = context.switchToHttp().getResponse<ServerResponse>();
     const providerId = req.params['provider'] ?? '';
     // Whatever happens, the binding cookie has done its job.
-    res.setHeader('Set-Cookie', [`${LOGIN_COOKIE}=; Path=${LOGIN_COOKIE_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=Lax`]);
+    res.setHeader('Set-Cookie', [
+      `${LOGIN_COOKIE}=; Path=${LOGIN_COOKIE_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=Lax`,
+    ]);
     const query = callbackQueryOf(req);
     try {
       const provider = this.login.provider(providerId);
       const strategy = await this.strategies.ready(provider);
-      if (!query.state) throw new LoginError(LoginErrorCode.STATE_MISSING, 'the callback has no state: the login cannot be trusted');
+      if (!query.state)
+        throw new LoginError(LoginErrorCode.STATE_MISSING, 'the callback has no state: the login cannot be trusted');
       if (query.error !== undefined || query.code === undefined) {
         await this.useUpState(strategy, req, query.state);
-        if (query.error === undefined) throw new LoginError(LoginErrorCode.CODE_MISSING, 'the callback has no authorization code');
+        if (query.error === undefined)
+          throw new LoginError(LoginErrorCode.CODE_MISSING, 'the callback has no authorization code');
       }
       await this.guardOf(strategy).canActivate(context);
       this.login.recordOutcome(providerId);
@@ -116,7 +145,13 @@ export class LoginCallbackGuard implements CanActivate {
     return new Promise((resolve, reject) =>
       strategy.store.verify(req, state, (error, verifier, refusal) => {
         if (error) reject(error);
-        else if (verifier === false) reject(new LoginError(refusal?.reason ?? LoginErrorCode.STATE_INVALID, refusal?.message ?? 'the login state was refused'));
+        else if (verifier === false)
+          reject(
+            new LoginError(
+              refusal?.reason ?? LoginErrorCode.STATE_INVALID,
+              refusal?.message ?? 'the login state was refused',
+            ),
+          );
         else resolve();
       }),
     );

@@ -70,7 +70,10 @@ export class LoginStateStore {
     callback: (error: Error | null, verifier: string | false, info?: StateRefusal) => void,
   ): void {
     if (typeof providedState !== 'string' || providedState === '') {
-      callback(null, false, { message: 'the callback has no state: the login cannot be trusted', reason: LoginErrorCode.STATE_MISSING });
+      callback(null, false, {
+        message: 'the callback has no state: the login cannot be trusted',
+        reason: LoginErrorCode.STATE_MISSING,
+      });
       return;
     }
     let consumed;
@@ -81,7 +84,10 @@ export class LoginStateStore {
       return;
     }
     if (!consumed.ok) {
-      callback(null, false, { message: `the login state was refused: ${consumed.why}`, reason: LoginErrorCode.STATE_INVALID });
+      callback(null, false, {
+        message: `the login state was refused: ${consumed.why}`,
+        reason: LoginErrorCode.STATE_INVALID,
+      });
       return;
     }
     (req as RequestWithAttempt)[ATTEMPT] = consumed.attempt;

@@ -27,7 +27,10 @@ import { routeThroughEgress } from './egress-oauth2-transport';
 import { LoginStateStore, verifiedAttemptOf, type LoginRequestState } from './login-state.store';
 
 /** The constructor every provider's base strategy shares (options; the verify callback is added by the mixin). */
-type OAuth2StrategyClass = new (options: Record<string, unknown>, verify: (...args: unknown[]) => void) => OAuth2Strategy;
+type OAuth2StrategyClass = new (
+  options: Record<string, unknown>,
+  verify: (...args: unknown[]) => void,
+) => OAuth2Strategy;
 
 export interface RegisteredStrategy {
   /** The name it is registered under with passport. */
@@ -79,13 +82,22 @@ export class LoginStrategies implements OnModuleDestroy {
    * store, nonce) and answers 302. Resolves when the response is done (written, or the browser went away);
    * rejects if the strategy errs first.
    */
-  redirectToProvider(strategy: RegisteredStrategy, state: LoginRequestState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  redirectToProvider(
+    strategy: RegisteredStrategy,
+    state: LoginRequestState,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const done = (): void => resolve();
       res.once('close', done);
       const failed = (error: unknown): void => {
         res.off('close', done);
-        reject(error instanceof Error ? error : new Error(`the ${strategy.provider.name} login could not start: ${String(error)}`));
+        reject(
+          error instanceof Error
+            ? error
+            : new Error(`the ${strategy.provider.name} login could not start: ${String(error)}`),
+        );
       };
       // passport's types say `state` is a string; an object is the documented way to have the store persist it.
       const options = { session: false, state } as unknown as passport.AuthenticateOptions;
@@ -140,7 +152,10 @@ export class LoginStrategies implements OnModuleDestroy {
        * /user and /user/emails itself.
        */
       override userProfile(accessToken: string, done: (error: unknown, profile?: ProviderProfile) => void): void {
-        const profile = provider.protocol === 'github' ? login.githubProfile(provider, accessToken) : login.userInfoProfile(provider, accessToken);
+        const profile =
+          provider.protocol === 'github'
+            ? login.githubProfile(provider, accessToken)
+            : login.userInfoProfile(provider, accessToken);
         profile.then(
           (found) => done(null, found),
           (error: unknown) => done(error),

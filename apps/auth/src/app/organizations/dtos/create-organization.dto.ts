@@ -10,6 +10,8 @@ export class CreateOrganizationDto {
 
   @IsString()
   @MaxLength(63)
-  @Matches(ORGANIZATION_SLUG_PATTERN, { message: 'slug must be lower-case words of letters and digits joined by hyphens' })
+  @Matches(ORGANIZATION_SLUG_PATTERN, {
+    message: 'slug must be lower-case words of letters and digits joined by hyphens',
+  })
   slug!: string;
 }

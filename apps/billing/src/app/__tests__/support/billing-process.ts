@@ -19,20 +19,26 @@ export class BillingProcess {
   /** Starts the process and resolves once /health/ready answers 200. */
   async start(timeoutMs = 90_000): Promise<void> {
     if (this.child) throw new Error('billing process is already running');
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(WORKSPACE_ROOT, 'apps/billing/src/main.ts')], {
-      cwd: WORKSPACE_ROOT,
-      env: { ...process.env, ...this.env, SWC_NODE_PROJECT: join(WORKSPACE_ROOT, 'apps/billing/tsconfig.app.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', '@swc-node/register', join(WORKSPACE_ROOT, 'apps/billing/src/main.ts')],
+      {
+        cwd: WORKSPACE_ROOT,
+        env: { ...process.env, ...this.env, SWC_NODE_PROJECT: join(WORKSPACE_ROOT, 'apps/billing/tsconfig.app.json') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     for (const stream of [child.stdout, child.stderr]) {
       stream?.setEncoding('utf8');
       stream?.on('data', (chunk: string) => this.lines.push(...chunk.split('\n').filter((line) => line !== '')));
     }
-    this.exited = new Promise((resolve) => child.once('exit', () => {
-      this.child = undefined;
-      resolve();
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        this.child = undefined;
+        resolve();
+      }),
+    );
     const url = `http://127.0.0.1:${this.env['SOVREN_BILLING_PORT']}/health/ready`;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

@@ -28,7 +28,9 @@ export interface BillingTestEnvironment {
   dispose(): Promise<void>;
 }
 
-export async function createBillingTestEnvironment(extraEnv: Record<string, string> = {}): Promise<BillingTestEnvironment> {
+export async function createBillingTestEnvironment(
+  extraEnv: Record<string, string> = {},
+): Promise<BillingTestEnvironment> {
   // The observer client logs through Nest's static logger in this process; keep test output to real problems.
   Logger.overrideLogger(['error']);
   const database = await createThrowawayDatabase({ label: 'billing' });

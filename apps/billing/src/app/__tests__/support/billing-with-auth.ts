@@ -14,7 +14,9 @@ interface RunningApp {
 }
 
 interface AuthSupport {
-  createAuthTestEnvironment(extraEnv?: Record<string, string>): Promise<{ env: Record<string, string>; dispose(): Promise<void> }>;
+  createAuthTestEnvironment(
+    extraEnv?: Record<string, string>,
+  ): Promise<{ env: Record<string, string>; dispose(): Promise<void> }>;
   startApp(moduleClass: unknown, env: Record<string, string>): Promise<RunningApp>;
 }
 
@@ -59,7 +61,10 @@ export async function startBillingWithAuth(): Promise<BillingWithAuth> {
   const support = await fromAuth<AuthSupport>('__tests__/support/auth-test-app');
   // Auth's data (SQLite root, its own PostgreSQL database) stays its own; only NATS is shared with billing.
   const authEnvironment = await support.createAuthTestEnvironment({ SOVREN_NATS_URL: environment.nats.url });
-  const auth = await support.startApp((await fromAuth<{ AuthModule: unknown }>('auth.module')).AuthModule, authEnvironment.env);
+  const auth = await support.startApp(
+    (await fromAuth<{ AuthModule: unknown }>('auth.module')).AuthModule,
+    authEnvironment.env,
+  );
   const { UsersRepository } = await fromAuth<{ UsersRepository: Token<Users> }>('users/users.repository');
   const { SessionService } = await fromAuth<{ SessionService: Token<Sessions> }>('sessions/session.service');
   const users = auth.app.get(UsersRepository);
@@ -72,7 +77,8 @@ export async function startBillingWithAuth(): Promise<BillingWithAuth> {
       body: JSON.stringify({ name: 'billing tests', scopes: ['inference:generate'] }),
     });
     const body = (await created.json()) as { data?: { key: string } };
-    if (created.status !== 201 || !body.data) throw new Error(`creating an API key failed: ${created.status} ${JSON.stringify(body)}`);
+    if (created.status !== 201 || !body.data)
+      throw new Error(`creating an API key failed: ${created.status} ${JSON.stringify(body)}`);
     return body.data.key;
   };
   const user = users.create({ email: 'payer@example.com', displayName: 'Payer' });

@@ -13,7 +13,9 @@ export class AddPaymentMethodDto {
   provider!: 'stripe' | 'zoho';
 
   /** Stripe checkout session id (cs_…) or token, or the Zoho plugin's token. Never card data. */
-  @Matches(/^[A-Za-z0-9_\-.]{4,256}$/, { message: 'token must be the gateway token or checkout session id (4-256 characters, no card data)' })
+  @Matches(/^[A-Za-z0-9_\-.]{4,256}$/, {
+    message: 'token must be the gateway token or checkout session id (4-256 characters, no card data)',
+  })
   token!: string;
 
   @IsOptional()
@@ -24,7 +26,10 @@ export class AddPaymentMethodDto {
 export class PayInvoiceDto {
   /** Part of the balance to pay now (in the invoice's currency); default the whole balance. */
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false, maxDecimalPlaces: 2 }, { message: 'amount must be a number with at most 2 decimal places' })
+  @IsNumber(
+    { allowNaN: false, allowInfinity: false, maxDecimalPlaces: 2 },
+    { message: 'amount must be a number with at most 2 decimal places' },
+  )
   @IsPositive({ message: 'amount must be greater than 0' })
   amount?: number;
 }

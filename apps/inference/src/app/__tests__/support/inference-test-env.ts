@@ -49,7 +49,14 @@ export const SEQUENCE_CONTEXT = 256;
 
 const BASE_MODEL: TinyModelOptions = { contextLength: 256, muteEndOfGeneration: true, seed: 7 };
 /** The slow model's shape (6 layers, dim 512): long generations take a noticeable time. */
-export const SLOW_MODEL_OPTIONS: TinyModelOptions = { ...BASE_MODEL, dim: 512, hiddenDim: 1536, nLayers: 6, nHeads: 8, nKvHeads: 4 };
+export const SLOW_MODEL_OPTIONS: TinyModelOptions = {
+  ...BASE_MODEL,
+  dim: 512,
+  hiddenDim: 1536,
+  nLayers: 6,
+  nHeads: 8,
+  nKvHeads: 4,
+};
 
 export interface InferenceTestEnvironment {
   auth: RunningApp;
@@ -94,7 +101,9 @@ function removeChatTemplate(path: string): void {
   writeFileSync(path, bytes);
 }
 
-export async function startInferenceTestEnvironment(extraEnv: Record<string, string> = {}): Promise<InferenceTestEnvironment> {
+export async function startInferenceTestEnvironment(
+  extraEnv: Record<string, string> = {},
+): Promise<InferenceTestEnvironment> {
   const support = await fromAuth<AuthSupport>('__tests__/support/auth-test-app');
   // Our own server rather than auth's private one: the outage spec needs to stop and restart it.
   const nats = await NatsTestServer.start({ jetstream: true });
@@ -111,8 +120,14 @@ export async function startInferenceTestEnvironment(extraEnv: Record<string, str
   });
   await writeTestModels(join(environment.root, 'models', 'llms'));
   const auth = await support.startAuthApp(environment);
-  const { UsersRepository } = await fromAuth<{ UsersRepository: Token<{ create(f: { email: string | null; displayName: string; role?: 'user' | 'admin' }): { id: string } }> }>('users/users.repository');
-  const { SessionService } = await fromAuth<{ SessionService: Token<{ create(userId: string, o: { deviceId: string }): { accessToken: string } }> }>('sessions/session.service');
+  const { UsersRepository } = await fromAuth<{
+    UsersRepository: Token<{
+      create(f: { email: string | null; displayName: string; role?: 'user' | 'admin' }): { id: string };
+    }>;
+  }>('users/users.repository');
+  const { SessionService } = await fromAuth<{
+    SessionService: Token<{ create(userId: string, o: { deviceId: string }): { accessToken: string } }>;
+  }>('sessions/session.service');
   const users = auth.app.get(UsersRepository);
   const sessions = auth.app.get(SessionService);
   const user = users.create({ email: 'dev@example.com', displayName: 'Developer' });
@@ -125,7 +140,8 @@ export async function startInferenceTestEnvironment(extraEnv: Record<string, str
     body: JSON.stringify({ name: 'inference tests', scopes: ['inference:generate'] }),
   });
   const key = (await created.json()) as { data?: { key: string; id: string } };
-  if (created.status !== 201 || !key.data) throw new Error(`creating the API key failed: ${created.status} ${JSON.stringify(key)}`);
+  if (created.status !== 201 || !key.data)
+    throw new Error(`creating the API key failed: ${created.status} ${JSON.stringify(key)}`);
   const extraApps: RunningApp[] = [];
   const inference = await support.startApp(InferenceModule, environment.env);
   const usage = await UsageCollector.start(nats.url);

@@ -7,7 +7,8 @@ export async function scrapeMetrics(baseUrl: string): Promise<string> {
 export function sample(metrics: string, name: string, labels: string[]): number {
   for (const line of metrics.split('\n')) {
     const match = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (match && match[1] === name && labels.every((label) => match[2].split(',').includes(label))) return Number(match[3]);
+    if (match && match[1] === name && labels.every((label) => match[2].split(',').includes(label)))
+      return Number(match[3]);
   }
   throw new Error(`no sample ${name}{${labels.join(',')}}`);
 }

@@ -6,20 +6,33 @@ export interface JsonAnswer {
   body: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export async function postJson(url: string, key: string | undefined, body: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+export async function postJson(
+  url: string,
+  key: string | undefined,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonAnswer> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === '' ? {} : (JSON.parse(text) as JsonAnswer['body']) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === '' ? {} : (JSON.parse(text) as JsonAnswer['body']),
+  };
 }
 
 export async function getJson(url: string, key: string | undefined): Promise<JsonAnswer> {
   const response = await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === '' ? {} : (JSON.parse(text) as JsonAnswer['body']) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === '' ? {} : (JSON.parse(text) as JsonAnswer['body']),
+  };
 }
 
 export interface StreamAnswer {
@@ -86,5 +99,7 @@ export async function postStream(
 
 /** The text of a stream: chat deltas or completion texts, concatenated. */
 export function streamedText(answer: StreamAnswer): string {
-  return answer.chunks.map((chunk) => chunk['choices']?.[0]?.delta?.content ?? chunk['choices']?.[0]?.text ?? '').join('');
+  return answer.chunks
+    .map((chunk) => chunk['choices']?.[0]?.delta?.content ?? chunk['choices']?.[0]?.text ?? '')
+    .join('');
 }

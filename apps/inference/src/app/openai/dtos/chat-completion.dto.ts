@@ -1,6 +1,17 @@
 // Body of POST /v1/chat/completions (OpenAI's shape; the fields this service supports).
 import { Type } from 'class-transformer';
-import { ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Min, ValidateBy, ValidateNested } from 'class-validator';
+import {
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Min,
+  ValidateBy,
+  ValidateNested,
+} from 'class-validator';
 import { INFERENCE_CHAT_ROLES, type InferenceChatRole } from '@sovren/messaging';
 
 import { SamplingParamsDto } from './sampling-params.dto';

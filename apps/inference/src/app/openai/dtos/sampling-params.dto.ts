@@ -28,7 +28,8 @@ function IsStopParameter(options?: ValidationOptions): PropertyDecorator {
           (Array.isArray(value) &&
             value.length <= INFERENCE_MAX_STOP_STRINGS &&
             value.every((item) => typeof item === 'string' && item.length > 0)),
-        defaultMessage: () => `stop must be a non-empty string or an array of at most ${INFERENCE_MAX_STOP_STRINGS} non-empty strings`,
+        defaultMessage: () =>
+          `stop must be a non-empty string or an array of at most ${INFERENCE_MAX_STOP_STRINGS} non-empty strings`,
       },
     },
     options,

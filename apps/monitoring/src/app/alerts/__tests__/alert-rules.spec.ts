@@ -4,10 +4,24 @@ import { ServiceStatus } from '../../status/platform-status.tracker';
 import { AlertInputs, evaluateAlertRules } from '../alert-rules';
 import { AlertState } from '../alert-state';
 
-const thresholds = { diskUsedRatio: 0.9, errorRatio: 0.05, gpuTemperatureCelsius: 85, gpuMemoryUsedRatio: 0.95, interTokenP99Seconds: 0.09 };
+const thresholds = {
+  diskUsedRatio: 0.9,
+  errorRatio: 0.05,
+  gpuTemperatureCelsius: 85,
+  gpuMemoryUsedRatio: 0.95,
+  interTokenP99Seconds: 0.09,
+};
 
 function service(name: string, state: ServiceStatus['state'], extra: Partial<ServiceStatus> = {}): ServiceStatus {
-  return { service: name, state, since: '2026-01-01T00:00:00.000Z', lastError: null, seen: true, instances: [], ...extra };
+  return {
+    service: name,
+    state,
+    since: '2026-01-01T00:00:00.000Z',
+    lastError: null,
+    seen: true,
+    instances: [],
+    ...extra,
+  };
 }
 
 const inputs = (overrides: Partial<AlertInputs>): AlertInputs => ({
@@ -22,15 +36,36 @@ const inputs = (overrides: Partial<AlertInputs>): AlertInputs => ({
 
 describe('evaluateAlertRules', () => {
   it('raises ServiceDown for a down service, but not for one never seen while monitoring is starting', () => {
-    const services = [service('billing', 'down', { lastError: 'no heartbeat for 16 s (3 missed)' }), service('voice', 'down', { seen: false })];
-    expect(evaluateAlertRules(inputs({ services, startupGraceOver: false })).map((c) => c.fingerprint)).toEqual(['ServiceDown:billing']);
+    const services = [
+      service('billing', 'down', { lastError: 'no heartbeat for 16 s (3 missed)' }),
+      service('voice', 'down', { seen: false }),
+    ];
+    expect(evaluateAlertRules(inputs({ services, startupGraceOver: false })).map((c) => c.fingerprint)).toEqual([
+      'ServiceDown:billing',
+    ]);
     const all = evaluateAlertRules(inputs({ services }));
     expect(all.map((c) => c.fingerprint)).toEqual(['ServiceDown:billing', 'ServiceDown:voice']);
-    expect(all[0]).toMatchObject({ rule: 'ServiceDown', severity: 'critical', service: 'billing', summary: 'billing is down: no heartbeat for 16 s (3 missed)' });
+    expect(all[0]).toMatchObject({
+      rule: 'ServiceDown',
+      severity: 'critical',
+      service: 'billing',
+      summary: 'billing is down: no heartbeat for 16 s (3 missed)',
+    });
   });
 
   it('raises ReadinessFailing naming the failing dependencies', () => {
-    const instances = [{ instance: 'h:1', state: 'degraded' as const, since: '', version: '1', uptimeSeconds: 1, lastHeartbeatAt: '', failing: ['postgres'], lastError: 'x' }];
+    const instances = [
+      {
+        instance: 'h:1',
+        state: 'degraded' as const,
+        since: '',
+        version: '1',
+        uptimeSeconds: 1,
+        lastHeartbeatAt: '',
+        failing: ['postgres'],
+        lastError: 'x',
+      },
+    ];
     const [condition] = evaluateAlertRules(inputs({ services: [service('auth', 'degraded', { instances })] }));
     expect(condition).toMatchObject({ fingerprint: 'ReadinessFailing:auth', severity: 'warning' });
     expect(condition.summary).toContain('postgres failing');
@@ -53,7 +88,9 @@ describe('evaluateAlertRules', () => {
     ]);
     const conditions = evaluateAlertRules(inputs({ interTokenP99: p99 }));
     expect(conditions.map((c) => c.fingerprint)).toEqual(['InferenceInterTokenLatencyHigh:inference']);
-    expect(conditions[0].summary).toBe('inference: p99 time between streamed tokens is 120 ms over 5000 tokens in 5 minutes (limit 90 ms)');
+    expect(conditions[0].summary).toBe(
+      'inference: p99 time between streamed tokens is 120 ms over 5000 tokens in 5 minutes (limit 90 ms)',
+    );
   });
 
   it('raises DiskNearlyFull and the GPU rules over their limits only', () => {
@@ -66,7 +103,11 @@ describe('evaluateAlertRules', () => {
         ],
       }),
     );
-    expect(conditions.map((c) => c.fingerprint)).toEqual(['DiskNearlyFull:/data/sovren', 'GpuTemperatureHigh:0', 'GpuMemoryNearlyFull:0']);
+    expect(conditions.map((c) => c.fingerprint)).toEqual([
+      'DiskNearlyFull:/data/sovren',
+      'GpuTemperatureHigh:0',
+      'GpuMemoryNearlyFull:0',
+    ]);
     expect(evaluateAlertRules(inputs({ disk: { path: '/data/sovren', usedRatio: 0.9 } }))).toEqual([]);
   });
 });
@@ -74,10 +115,25 @@ describe('evaluateAlertRules', () => {
 describe('AlertState', () => {
   it('fires once when a condition appears and resolves once when it goes away, as valid AlertV1 events', () => {
     const state = new AlertState();
-    const down = { fingerprint: 'ServiceDown:billing', rule: 'ServiceDown' as const, severity: 'critical' as const, service: 'billing', summary: 'billing is down' };
+    const down = {
+      fingerprint: 'ServiceDown:billing',
+      rule: 'ServiceDown' as const,
+      severity: 'critical' as const,
+      service: 'billing',
+      summary: 'billing is down',
+    };
     const fired = state.update([down], Date.parse('2026-01-01T00:00:10.000Z'));
     expect(fired).toEqual([
-      { v: 1, fingerprint: 'ServiceDown:billing', rule: 'ServiceDown', state: 'firing', severity: 'critical', service: 'billing', summary: 'billing is down', startsAt: '2026-01-01T00:00:10.000Z' },
+      {
+        v: 1,
+        fingerprint: 'ServiceDown:billing',
+        rule: 'ServiceDown',
+        state: 'firing',
+        severity: 'critical',
+        service: 'billing',
+        summary: 'billing is down',
+        startsAt: '2026-01-01T00:00:10.000Z',
+      },
     ]);
     expect(state.update([down], Date.parse('2026-01-01T00:00:11.000Z'))).toEqual([]);
     expect(state.firing()).toHaveLength(1);
@@ -89,16 +145,33 @@ describe('AlertState', () => {
 
   it('takes over an alert left firing by a previous run: no second firing, resolves only after the start-up grace', () => {
     const state = new AlertState();
-    const down = { fingerprint: 'ServiceDown:voice', rule: 'ServiceDown' as const, severity: 'critical' as const, service: 'voice', summary: 'voice is down' };
+    const down = {
+      fingerprint: 'ServiceDown:voice',
+      rule: 'ServiceDown' as const,
+      severity: 'critical' as const,
+      service: 'voice',
+      summary: 'voice is down',
+    };
     state.restore([{ condition: down, startsAt: '2026-01-01T00:00:00.000Z' }]);
     expect(state.update([], Date.parse('2026-01-01T00:05:00.000Z'), false)).toEqual([]);
     expect(state.update([down], Date.parse('2026-01-01T00:05:01.000Z'), true)).toEqual([]);
     const [resolved] = state.update([], Date.parse('2026-01-01T00:06:00.000Z'), true);
-    expect(resolved).toMatchObject({ state: 'resolved', startsAt: '2026-01-01T00:00:00.000Z', endsAt: '2026-01-01T00:06:00.000Z' });
+    expect(resolved).toMatchObject({
+      state: 'resolved',
+      startsAt: '2026-01-01T00:00:00.000Z',
+      endsAt: '2026-01-01T00:06:00.000Z',
+    });
   });
 
   it('refuses an AlertV1 that is firing with an end time, or resolved without one', () => {
-    const base = { v: 1, fingerprint: 'f', rule: 'ServiceDown', severity: 'critical', summary: 's', startsAt: '2026-01-01T00:00:00.000Z' };
+    const base = {
+      v: 1,
+      fingerprint: 'f',
+      rule: 'ServiceDown',
+      severity: 'critical',
+      summary: 's',
+      startsAt: '2026-01-01T00:00:00.000Z',
+    };
     expect(() => parseAlertV1({ ...base, state: 'firing', endsAt: '2026-01-01T00:00:01.000Z' })).toThrow(/endsAt/);
     expect(() => parseAlertV1({ ...base, state: 'resolved' })).toThrow(/endsAt/);
     expect(() => parseAlertV1({ ...base, state: 'pending' })).toThrow(/state/);

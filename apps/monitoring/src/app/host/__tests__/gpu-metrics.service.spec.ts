@@ -28,8 +28,27 @@ function addonAnswering(...answers: NvmlGpuMetrics[]): NvmlReader {
 const TWO_GPUS: NvmlGpuMetrics = {
   available: true,
   gpus: [
-    { index: 0, name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-aaaa', utilizationPercent: 37, memoryUsedBytes: 10737418240, memoryTotalBytes: 85520809984, temperatureCelsius: 45, powerWatts: 119.85, eccCorrectedErrors: 7, eccUncorrectedErrors: 2 },
-    { index: 1, name: 'NVIDIA L4', uuid: 'GPU-bbbb', utilizationPercent: 0, memoryUsedBytes: 4194304, memoryTotalBytes: 24152899584, temperatureCelsius: 33 },
+    {
+      index: 0,
+      name: 'NVIDIA H100 80GB HBM3',
+      uuid: 'GPU-aaaa',
+      utilizationPercent: 37,
+      memoryUsedBytes: 10737418240,
+      memoryTotalBytes: 85520809984,
+      temperatureCelsius: 45,
+      powerWatts: 119.85,
+      eccCorrectedErrors: 7,
+      eccUncorrectedErrors: 2,
+    },
+    {
+      index: 1,
+      name: 'NVIDIA L4',
+      uuid: 'GPU-bbbb',
+      utilizationPercent: 0,
+      memoryUsedBytes: 4194304,
+      memoryTotalBytes: 24152899584,
+      temperatureCelsius: 33,
+    },
   ],
 };
 
@@ -55,7 +74,8 @@ describe('GpuMetricsService', () => {
     chmodSync(path, 0o755);
     return path;
   };
-  const env = (path?: string): MonitoringEnv => Object.assign(new MonitoringEnv(), path ? { SOVREN_NVIDIA_SMI_PATH: path } : {});
+  const env = (path?: string): MonitoringEnv =>
+    Object.assign(new MonitoringEnv(), path ? { SOVREN_NVIDIA_SMI_PATH: path } : {});
 
   it('without NVML (engine addon missing) and without nvidia-smi exports no GPU metric and says so in one info line', async () => {
     process.env['PATH'] = dir; // nothing executable named nvidia-smi here
@@ -98,20 +118,39 @@ describe('GpuMetricsService', () => {
   });
 
   it('falls back to nvidia-smi when NVML is not available, saying why in one info line', async () => {
-    const path = script('nvidia-smi', `cat <<'EOF'\n0, GPU-aaaa, NVIDIA H100 80GB HBM3, 37, 10240, 81559, 45, 119.85, 2\nEOF`);
+    const path = script(
+      'nvidia-smi',
+      `cat <<'EOF'\n0, GPU-aaaa, NVIDIA H100 80GB HBM3, 37, 10240, 81559, 45, 119.85, 2\nEOF`,
+    );
     const metrics = new MetricsService('monitoring');
-    const gpus = new GpuMetricsService(metrics, env(path), addonAnswering({ available: false, reason: 'NVML not available: cannot load libnvidia-ml.so.1' }));
+    const gpus = new GpuMetricsService(
+      metrics,
+      env(path),
+      addonAnswering({ available: false, reason: 'NVML not available: cannot load libnvidia-ml.so.1' }),
+    );
     await gpus.onApplicationBootstrap();
     gpus.onApplicationShutdown();
-    expect(await metrics.metrics()).toContain('sovren_gpu_temperature_celsius{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 45');
+    expect(await metrics.metrics()).toContain(
+      'sovren_gpu_temperature_celsius{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 45',
+    );
     expect(logger.lines).toEqual([
-      { level: 'log', message: { msg: 'GPU metrics read through nvidia-smi', binary: path, nvml: 'NVML not available: cannot load libnvidia-ml.so.1' } },
+      {
+        level: 'log',
+        message: {
+          msg: 'GPU metrics read through nvidia-smi',
+          binary: path,
+          nvml: 'NVML not available: cannot load libnvidia-ml.so.1',
+        },
+      },
     ]);
   });
 
   it('warns once while NVML keeps failing after start-up, drops the stale readings, and recovers', async () => {
     const metrics = new MetricsService('monitoring');
-    const lost: NvmlGpuMetrics = { available: false, reason: 'NVML not available: nvmlDeviceGetCount_v2 failed: GPU is lost (15)' };
+    const lost: NvmlGpuMetrics = {
+      available: false,
+      reason: 'NVML not available: nvmlDeviceGetCount_v2 failed: GPU is lost (15)',
+    };
     const gpus = new GpuMetricsService(metrics, env(), addonAnswering(TWO_GPUS, TWO_GPUS, lost, lost, TWO_GPUS));
     await gpus.onApplicationBootstrap();
     expect(await metrics.metrics()).toContain('sovren_gpu_temperature_celsius{');
@@ -134,25 +173,40 @@ describe('GpuMetricsService', () => {
   });
 
   it('exports per-GPU metrics from nvidia-smi output, in base units', async () => {
-    const path = script('nvidia-smi', `cat <<'EOF'\n0, GPU-aaaa, NVIDIA H100 80GB HBM3, 37, 10240, 81559, 45, 119.85, 2\nEOF`);
+    const path = script(
+      'nvidia-smi',
+      `cat <<'EOF'\n0, GPU-aaaa, NVIDIA H100 80GB HBM3, 37, 10240, 81559, 45, 119.85, 2\nEOF`,
+    );
     const metrics = new MetricsService('monitoring');
     const gpus = new GpuMetricsService(metrics, env(path), addonMissing);
     await gpus.onApplicationBootstrap();
     gpus.onApplicationShutdown();
     const text = await metrics.metrics();
-    expect(text).toContain('sovren_gpu_memory_used_bytes{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 10737418240');
-    expect(text).toContain('sovren_gpu_temperature_celsius{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 45');
-    expect(text).toContain('sovren_gpu_ecc_uncorrected_errors_total{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 2');
+    expect(text).toContain(
+      'sovren_gpu_memory_used_bytes{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 10737418240',
+    );
+    expect(text).toContain(
+      'sovren_gpu_temperature_celsius{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 45',
+    );
+    expect(text).toContain(
+      'sovren_gpu_ecc_uncorrected_errors_total{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 2',
+    );
     expect(gpus.latest()).toHaveLength(1);
   });
 
   it('warns once while nvidia-smi keeps failing and drops the stale readings', async () => {
-    const path = script('nvidia-smi', `cat <<'EOF'\n0, GPU-aaaa, NVIDIA H100 80GB HBM3, 37, 10240, 81559, 45, 119.85, 0\nEOF`);
+    const path = script(
+      'nvidia-smi',
+      `cat <<'EOF'\n0, GPU-aaaa, NVIDIA H100 80GB HBM3, 37, 10240, 81559, 45, 119.85, 0\nEOF`,
+    );
     const metrics = new MetricsService('monitoring');
     const gpus = new GpuMetricsService(metrics, env(path), addonMissing);
     await gpus.onApplicationBootstrap();
     expect(await metrics.metrics()).toContain('sovren_gpu_temperature_celsius{');
-    script('nvidia-smi', 'echo "NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver" >&2; exit 9');
+    script(
+      'nvidia-smi',
+      'echo "NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver" >&2; exit 9',
+    );
     await gpus.sample();
     await gpus.sample();
     expect(await metrics.metrics()).not.toContain('sovren_gpu_temperature_celsius{');

@@ -11,7 +11,11 @@ describe('host metrics sampler', () => {
   });
 
   it('reads MemAvailable from /proc/meminfo text', () => {
-    expect(memAvailableFromMeminfo('MemTotal:       16384000 kB\nMemFree:          512000 kB\nMemAvailable:    8192000 kB\n')).toBe(8192000 * 1024);
+    expect(
+      memAvailableFromMeminfo(
+        'MemTotal:       16384000 kB\nMemFree:          512000 kB\nMemAvailable:    8192000 kB\n',
+      ),
+    ).toBe(8192000 * 1024);
     expect(memAvailableFromMeminfo('MemTotal: 1 kB\n')).toBeUndefined();
   });
 

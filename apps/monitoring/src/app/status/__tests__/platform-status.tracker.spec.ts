@@ -6,7 +6,17 @@ const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const at = (seconds: number): number => T0 + seconds * 1000;
 
 function beat(service: string, instance: string, overrides: Partial<HeartbeatV1> = {}): HeartbeatV1 {
-  return { v: 1, service, instance, version: '1.0.0', status: 'ok', uptimeSeconds: 1, time: new Date(T0).toISOString(), intervalSeconds: 5, ...overrides };
+  return {
+    v: 1,
+    service,
+    instance,
+    version: '1.0.0',
+    status: 'ok',
+    uptimeSeconds: 1,
+    time: new Date(T0).toISOString(),
+    intervalSeconds: 5,
+    ...overrides,
+  };
 }
 
 describe('PlatformStatusTracker', () => {
@@ -16,8 +26,16 @@ describe('PlatformStatusTracker', () => {
     tracker.record(beat('billing', 'h:2'), at(1));
     const status = tracker.snapshot(at(2));
     expect(status.state).toBe('up');
-    expect(status.services.map((s) => [s.service, s.state])).toEqual([['auth', 'up'], ['billing', 'up']]);
-    expect(status.services[0].instances[0]).toMatchObject({ instance: 'h:1', state: 'up', since: new Date(at(1)).toISOString(), lastError: null });
+    expect(status.services.map((s) => [s.service, s.state])).toEqual([
+      ['auth', 'up'],
+      ['billing', 'up'],
+    ]);
+    expect(status.services[0].instances[0]).toMatchObject({
+      instance: 'h:1',
+      state: 'up',
+      since: new Date(at(1)).toISOString(),
+      lastError: null,
+    });
   });
 
   it('shows an expected service that never beat as down with a reason', () => {
@@ -45,9 +63,16 @@ describe('PlatformStatusTracker', () => {
   it('shows a degraded instance with its failing dependency and error', () => {
     const tracker = new PlatformStatusTracker(['billing'], at(0));
     tracker.record(beat('billing', 'h:2'), at(1));
-    tracker.record(beat('billing', 'h:2', { status: 'degraded', failing: ['postgres'], lastError: 'postgres: ECONNREFUSED' }), at(6));
+    tracker.record(
+      beat('billing', 'h:2', { status: 'degraded', failing: ['postgres'], lastError: 'postgres: ECONNREFUSED' }),
+      at(6),
+    );
     const billing = tracker.snapshot(at(7)).services[0];
-    expect(billing).toMatchObject({ state: 'degraded', since: new Date(at(6)).toISOString(), lastError: 'postgres: ECONNREFUSED' });
+    expect(billing).toMatchObject({
+      state: 'degraded',
+      since: new Date(at(6)).toISOString(),
+      lastError: 'postgres: ECONNREFUSED',
+    });
     expect(billing.instances[0].failing).toEqual(['postgres']);
     tracker.record(beat('billing', 'h:2'), at(11));
     const recovered = tracker.snapshot(at(12)).services[0];
@@ -85,10 +110,13 @@ describe('PlatformStatusTracker', () => {
     expect(tracker.errorRates(at(10)).get('auth')).toEqual({ requests: 100, serverErrors: 10 });
   });
 
-  it('computes the inter-token p99 over the window from two instances\' cumulative histograms, like PromQL', () => {
+  it("computes the inter-token p99 over the window from two instances' cumulative histograms, like PromQL", () => {
     const tracker = new PlatformStatusTracker(['inference'], at(0));
     const le = [0.01, 0.05, 0.1];
-    const histogram = (cumulative: number[], count: number) => ({ interTokenSeconds: { le, cumulative, count }, uptimeSeconds: 900 });
+    const histogram = (cumulative: number[], count: number) => ({
+      interTokenSeconds: { le, cumulative, count },
+      uptimeSeconds: 900,
+    });
     // Before the window: 1000 fast tokens that must not count.
     tracker.record(beat('inference', 'h:1', histogram([1000, 1000, 1000], 1000)), at(0));
     tracker.record(beat('inference', 'h:2', histogram([0, 0, 0], 0)), at(0));
