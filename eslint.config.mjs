@@ -1,4 +1,5 @@
 import nx from '@nx/eslint-plugin';
+import prettier from 'eslint-config-prettier';
 
 export default [
   ...nx.configs['flat/base'],
@@ -6,6 +7,18 @@ export default [
   ...nx.configs['flat/javascript'],
   {
     ignores: ['**/dist', '**/out-tsc', '**/build', '**/node_modules'],
+  },
+  {
+    // Type-aware rules that catch real bugs: a promise nobody awaits or handles, or one passed where a callback's
+    // result is ignored (an async Express handler, an async setInterval callback).
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
   },
   {
     files: ['**/*.ts', '**/*.tsx', '**/*.js', '**/*.jsx'],
@@ -36,4 +49,6 @@ export default [
     // Override or add rules here
     rules: {},
   },
+  // Formatting is Prettier's (.prettierrc): no ESLint rule may disagree with it.
+  prettier,
 ];

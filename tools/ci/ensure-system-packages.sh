@@ -3,6 +3,7 @@
 set -euo pipefail
 
 declare -A needed=(
+  [clang-format]=clang-format
   [cmake]=cmake
   [g++]=g++
   [nats-server]=nats-server

@@ -18,6 +18,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 started=$(date +%s)
+bash tools/ci/format-check.sh
 node tools/ci/with-test-services.mjs -- \
   npx nx run-many -t lint typecheck build test --outputStyle=stream --parallel=2
 echo "== all lint, build and test targets passed in $(( $(date +%s) - started )) s"
