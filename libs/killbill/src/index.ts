@@ -2,6 +2,5 @@
 // local Kill Bill stand-in server that speaks the same API.
 export * from './lib/killbill.errors';
 export * from './lib/killbill.types';
-export * from './lib/circuit-breaker';
 export * from './lib/killbill.client';
 export * from './testing/killbill-stand-in.server';

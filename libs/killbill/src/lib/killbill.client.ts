@@ -14,7 +14,7 @@ import { EgressClient, EgressError, EgressErrorCode, EgressResponse } from '@sov
 import { currentRequestId, MetricsService } from '@sovren/observability';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 
-import { CircuitBreaker, CircuitState } from './circuit-breaker';
+import { CircuitBreaker, CircuitState } from '@sovren/resilience';
 import { KillBillError, KillBillErrorCodes, kindForStatus, parseErrorBody } from './killbill.errors';
 import type {
   KillBillAccount,

@@ -1,5 +1,5 @@
-// A small circuit breaker for the Kill Bill connection: after `failureThreshold` consecutive failures it opens
-// (calls fail fast), after `openMs` one trial call is let through (half-open); its success closes the circuit.
+// A small circuit breaker for a remote service: after `failureThreshold` consecutive failures it opens (calls fail
+// fast), after `openMs` one trial call is let through (half-open); its success closes the circuit.
 export type CircuitState = 'closed' | 'half_open' | 'open';
 
 export interface CircuitBreakerOptions {
@@ -60,7 +60,7 @@ export class CircuitBreaker {
     }
   }
 
-  /** A call that was admitted but whose outcome says nothing about Kill Bill's health (a 4xx). */
+  /** A call that was admitted but whose outcome says nothing about the remote's health (e.g. an HTTP 4xx). */
   onNeutral(): void {
     this.trialInFlight = false;
     this.failures = 0;

@@ -1,0 +1,5 @@
+// @sovren/resilience: the one retry loop and backoff, the circuit breaker, and errorMessage() for caught values.
+export * from './lib/backoff';
+export * from './lib/retry';
+export * from './lib/circuit-breaker';
+export * from './lib/error-message';
