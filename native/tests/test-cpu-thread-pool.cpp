@@ -10,6 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include <sched.h>
+#include <unistd.h>
+
 #include "core/error.h"
 #include "cpu/thread-pool.h"
 
@@ -95,7 +98,7 @@ void test_nested_call_runs_inline() {
 void test_default_and_shutdown() {
   {
     ThreadPool pool(0);
-    check(pool.size() == online_cpu_count(), "0 threads means one per online core");
+    check(pool.size() == usable_cpu_count(), "0 threads means one per usable CPU");
   }
   std::atomic<int> tasks_run{0};
   for (int i = 0; i < 50; ++i) {
@@ -103,6 +106,38 @@ void test_default_and_shutdown() {
     if (i % 2 == 0) pool.parallel_for(8, [&](int64_t b, int64_t e, int) { tasks_run += static_cast<int>(e - b); });
   }
   check(tasks_run == 25 * 8, "50 pools created, used and destroyed: every dispatched task ran");
+}
+
+// What taskset -c / numactl do to the engine: the calling thread's affinity narrowed to one CPU. A pool sized
+// "one per CPU" must then start one thread, not one per online core that all fight over that CPU.
+void test_default_follows_cpu_affinity() {
+  cpu_set_t original;
+  CPU_ZERO(&original);
+  if (sched_getaffinity(0, sizeof(original), &original) != 0) {
+    check(false, "sched_getaffinity works");
+    return;
+  }
+  int first = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE && first < 0; ++cpu) {
+    if (CPU_ISSET(cpu, &original)) first = cpu;
+  }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  check(sched_setaffinity(0, sizeof(one), &one) == 0, "pinning the test thread to one CPU");
+  {
+    ThreadPool pool(0);
+    check(usable_cpu_count() == 1, "a thread pinned to one CPU may use 1 CPU (got " +
+                                       std::to_string(usable_cpu_count()) + ", online " +
+                                       std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + ")");
+    check(pool.size() == 1, "a default pool under a one-CPU affinity has 1 thread, got " + std::to_string(pool.size()));
+  }
+  sched_setaffinity(0, sizeof(original), &original);
+  if (CPU_COUNT(&original) > 1) {
+    ThreadPool pool(0);
+    check(pool.size() >= 1 && pool.size() <= CPU_COUNT(&original),
+          "with the affinity restored the default pool has at most one thread per allowed CPU");
+  }
 }
 
 }  // namespace
@@ -114,6 +149,7 @@ int main() {
     test_exception_reaches_caller();
     test_nested_call_runs_inline();
     test_default_and_shutdown();
+    test_default_follows_cpu_affinity();
   } catch (const std::exception& e) {
     std::printf("FAIL: unexpected exception: %s\n", e.what());
     ++g_failed;

@@ -74,7 +74,8 @@ class Backend {
   virtual void add_bias(float* x, const float* bias, int n_tokens, int dim) = 0;  // x[t][i] += bias[i]
 };
 
-// n_threads <= 0 means one thread per online core. Kernels (scalar / AVX2 / AVX-512) are chosen at run time.
+// n_threads <= 0 means one thread per usable CPU (affinity mask, cgroup CPU quota). Kernels (scalar / AVX2 / AVX-512)
+// are chosen at run time.
 std::unique_ptr<Backend> make_cpu_backend(int n_threads);
 
 }  // namespace sovren

@@ -1,11 +1,15 @@
 // Persistent thread pool: spin-then-sleep workers taking task ranges from a shared counter.
 #include "cpu/thread-pool.h"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <fstream>
 #include <string>
-
-#include <unistd.h>
 
 #include "core/error.h"
 
@@ -28,8 +32,6 @@ inline void cpu_relax() {
 #endif
 }
 
-}  // namespace
-
 int online_cpu_count() {
   const long n = sysconf(_SC_NPROCESSORS_ONLN);
   if (n >= 1) return static_cast<int>(n);
@@ -37,7 +39,55 @@ int online_cpu_count() {
   return hw >= 1 ? static_cast<int>(hw) : 1;
 }
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads <= 0 ? online_cpu_count() : n_threads) {
+// CPUs in the calling thread's affinity mask, or 0 when it cannot be read. The mask is sized for the configured
+// CPUs (not a fixed 1024), so machines with more CPUs than CPU_SETSIZE are counted too.
+int affinity_cpu_count() {
+  const long configured = sysconf(_SC_NPROCESSORS_CONF);
+  const int max_cpus = static_cast<int>(std::max<long>(configured, 1024));
+  cpu_set_t* set = CPU_ALLOC(max_cpus);
+  if (set == nullptr) return 0;
+  const size_t size = CPU_ALLOC_SIZE(max_cpus);
+  CPU_ZERO_S(size, set);
+  const int count = sched_getaffinity(0, size, set) == 0 ? CPU_COUNT_S(size, set) : 0;
+  CPU_FREE(set);
+  return count;
+}
+
+// The tightest cgroup v2 CPU quota on the path from this process's cgroup to the root, in whole CPUs (rounded up),
+// or INT_MAX when there is none (cgroup v1, no quota, or files not readable).
+int cgroup_quota_cpu_count() {
+  std::ifstream self("/proc/self/cgroup");
+  std::string line;
+  std::string path;
+  while (std::getline(self, line)) {
+    if (line.rfind("0::", 0) == 0) path = line.substr(3);  // the v2 unified hierarchy entry
+  }
+  if (path.empty() || path[0] != '/') return INT_MAX;
+  int limit = INT_MAX;
+  for (;;) {
+    std::ifstream max_file("/sys/fs/cgroup" + (path == "/" ? std::string() : path) + "/cpu.max");
+    std::string quota;
+    long long period = 0;
+    if (max_file >> quota >> period && quota != "max" && period > 0) {
+      const long long q = std::atoll(quota.c_str());
+      if (q > 0) limit = std::min<long long>(limit, std::max<long long>(1, (q + period - 1) / period));
+    }
+    if (path == "/") break;
+    const size_t slash = path.find_last_of('/');
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+  return limit;
+}
+
+}  // namespace
+
+int usable_cpu_count() {
+  const int affinity = affinity_cpu_count();
+  const int cpus = affinity >= 1 ? affinity : online_cpu_count();
+  return std::max(1, std::min(cpus, cgroup_quota_cpu_count()));
+}
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads <= 0 ? usable_cpu_count() : n_threads) {
   if (n_threads_ > 1024) throw EngineError("ThreadPool: " + std::to_string(n_threads_) + " threads is too many");
   workers_.reserve(static_cast<size_t>(n_threads_ - 1));
   try {

@@ -15,7 +15,8 @@ namespace sovren {
 
 class ThreadPool {
  public:
-  // n_threads <= 0: one thread per online core. The calling thread is thread 0, so n_threads - 1 are spawned.
+  // n_threads <= 0: one thread per CPU this process may use (usable_cpu_count()). The calling thread is thread 0,
+  // so n_threads - 1 are spawned.
   explicit ThreadPool(int n_threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -68,7 +69,9 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
-// Online cores (at least 1).
-int online_cpu_count();
+// CPUs the calling thread may run on (at least 1): its affinity mask (taskset, numactl, systemd CPUAffinity=),
+// further capped by a cgroup v2 CPU quota (cpu.max of its cgroup or any parent, rounded up), e.g. CPUQuota=.
+// Falls back to the online count when the mask cannot be read.
+int usable_cpu_count();
 
 }  // namespace sovren

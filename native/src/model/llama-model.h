@@ -29,7 +29,7 @@ enum class WeightStorage {
 };
 
 struct ModelLoadOptions {
-  int n_threads = 0;  // <= 0: one per online core
+  int n_threads = 0;  // <= 0: one per usable CPU (affinity mask, cgroup CPU quota)
   int n_ctx = 0;      // context size of each sequence; <= 0: min(training context, kDefaultContextSize)
   WeightStorage weights = WeightStorage::Copy;
   static constexpr int kDefaultContextSize = 4096;
