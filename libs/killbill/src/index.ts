@@ -2,5 +2,6 @@
 // local Kill Bill stand-in server that speaks the same API.
 export * from './lib/killbill.errors';
 export * from './lib/killbill.types';
+export * from './lib/killbill.transport';
 export * from './lib/killbill.client';
 export * from './testing/killbill-stand-in.server';

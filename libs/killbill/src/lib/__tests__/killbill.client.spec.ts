@@ -184,12 +184,12 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     const account = await newAccount();
     let seen = recorder();
     standIn.injectFailure({ method: 'GET', pathPrefix: `/accounts/${account.accountId}`, status: 503, times: 2 });
-    const started = Date.now();
-    await expect(client({ retryBaseMs: 100, retryMaxMs: 1_000 }).getAccount(account.accountId)).resolves.toMatchObject({
-      accountId: account.accountId,
-    });
-    // Backoff with jitter waits at least half of each ceiling: 50 ms then 100 ms.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    const retrying = client({ retryBaseMs: 100, retryMaxMs: 1_000, random: () => 0.5, sleep });
+    await expect(retrying.getAccount(account.accountId)).resolves.toMatchObject({ accountId: account.accountId });
+    // Exponential backoff with full jitter: ceilings 100 ms then 200 ms, each delay drawn below its ceiling.
+    expect(waits).toEqual([50, 100]);
     expect(seen().map((r) => r.status)).toEqual([503, 503, 200]);
 
     seen = recorder();
