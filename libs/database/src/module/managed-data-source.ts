@@ -3,6 +3,7 @@
 // as its failing dependency on /health/ready, and become ready by itself once the database is back.
 
 import { Logger } from '@nestjs/common';
+import { errorMessage, retry } from '@sovren/resilience';
 import type { DataSource } from 'typeorm';
 import { DatabaseUnavailableError } from '../locking/database.errors';
 import { runMigrations } from '../data-sources/run-migrations';
@@ -16,17 +17,14 @@ export interface ConnectRetryOptions {
 
 export type ManagedDataSourceState = 'connecting' | 'ready' | 'closed';
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export class ManagedDataSource {
   private readonly logger: Logger;
   private state: ManagedDataSourceState = 'connecting';
   private lastError: string | undefined = 'not connected yet';
-  private attemptInFlight: Promise<void> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private delayMs: number;
+  private readonly closing = new AbortController();
+  /** The first attempt, then the background retries; settles once ready or closed. */
+  private connecting: Promise<void> | undefined;
+  private firstAttempt: Promise<void> | undefined;
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
   private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
@@ -40,7 +38,6 @@ export class ManagedDataSource {
     this.logger = new Logger(`Database:${name}`);
     this.initialDelayMs = retry.initialDelayMs ?? 1_000;
     this.maxDelayMs = retry.maxDelayMs ?? 30_000;
-    this.delayMs = this.initialDelayMs;
   }
 
   status(): ManagedDataSourceState {
@@ -58,8 +55,29 @@ export class ManagedDataSource {
 
   /** Makes one attempt and resolves when it is over, successful or not; later attempts run in the background. */
   start(): Promise<void> {
-    this.attemptInFlight ??= this.attempt();
-    return this.attemptInFlight;
+    this.firstAttempt ??= new Promise<void>((firstOver) => {
+      this.connecting = retry(() => this.attempt(), {
+        initialMs: this.initialDelayMs,
+        maxMs: this.maxDelayMs,
+        jitter: 'none',
+        signal: this.closing.signal,
+        // The retry alone must not keep a process alive.
+        unref: true,
+        onRetry: (_error, _attempt, delayMs) => {
+          this.logger.error(`Database ${this.name} unavailable (${this.lastError}); retrying in ${delayMs} ms`);
+          firstOver();
+        },
+      }).then(
+        () => firstOver(),
+        (error: unknown) => {
+          firstOver();
+          // close() ends the retries; anything else would be a bug worth seeing.
+          if (!this.closing.signal.aborted)
+            this.logger.error(`Database ${this.name} retries stopped: ${errorMessage(error)}`);
+        },
+      );
+    });
+    return this.firstAttempt;
   }
 
   whenReady(): Promise<void> {
@@ -72,16 +90,15 @@ export class ManagedDataSource {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.lastError = 'closed';
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.closing.abort(new DatabaseUnavailableError(this.name, 'closed'));
     for (const waiter of this.waiters.splice(0)) waiter.reject(new DatabaseUnavailableError(this.name, 'closed'));
     // Let an initialisation in flight finish so that its connections are not left open behind our back.
-    if (this.attemptInFlight) await this.attemptInFlight;
+    await this.connecting;
     if (this.dataSource.isInitialized) {
       try {
         await this.dataSource.destroy();
       } catch (error) {
-        this.logger.error(`Closing database ${this.name} failed: ${describe(error)}`);
+        this.logger.error(`Closing database ${this.name} failed: ${errorMessage(error)}`);
       }
     }
   }
@@ -97,25 +114,14 @@ export class ManagedDataSource {
             : 'Schema up to date (no pending migrations)',
         );
       }
-      if (this.state === 'closed') return;
-      this.state = 'ready';
-      this.lastError = undefined;
-      this.delayMs = this.initialDelayMs;
-      this.logger.log(`Database ${this.name} ready`);
-      for (const waiter of this.waiters.splice(0)) waiter.resolve();
     } catch (error) {
-      this.lastError = describe(error);
-      if (this.state === 'closed') return;
-      this.logger.error(`Database ${this.name} unavailable (${this.lastError}); retrying in ${this.delayMs} ms`);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.attemptInFlight = this.attempt();
-      }, this.delayMs);
-      // The retry alone must not keep a process alive.
-      this.retryTimer.unref();
-      this.delayMs = Math.min(this.delayMs * 2, this.maxDelayMs);
-    } finally {
-      this.attemptInFlight = undefined;
+      this.lastError = errorMessage(error);
+      throw error;
     }
+    if (this.state === 'closed') return;
+    this.state = 'ready';
+    this.lastError = undefined;
+    this.logger.log(`Database ${this.name} ready`);
+    for (const waiter of this.waiters.splice(0)) waiter.resolve();
   }
 }

@@ -2,6 +2,7 @@
 // push: mail and history writes must never block the code that produces them, and a failing SMTP server or
 // database must not lose them. The queue is bounded, so an outage cannot grow memory without end.
 import { Logger } from '@nestjs/common';
+import { errorMessage, retry } from '@sovren/resilience';
 
 export interface RetryQueueOptions {
   /** Logger context, e.g. `MailQueue`. */
@@ -39,8 +40,8 @@ export class RetryQueue {
   private readonly maxPending: number;
   private running = false;
   private closed = false;
-  private timer: NodeJS.Timeout | undefined;
-  private current: Promise<void> | undefined;
+  private readonly closing = new AbortController();
+  private draining: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: RetryQueueOptions) {
@@ -68,16 +69,15 @@ export class RetryQueue {
       return false;
     }
     this.jobs.push({ label, kind, run, attempts: 0 });
-    if (!this.timer) void this.drain();
+    if (!this.running) this.draining = this.drain();
     return true;
   }
 
   /** Stops retrying and waits for the attempt in progress; jobs still waiting are logged as dropped. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.current;
+    this.closing.abort(new Error(`${this.options.name} closed`));
+    await this.draining;
     for (const job of this.jobs.splice(0))
       this.logger.error({ msg: 'shutting down; job dropped', job: job.label, attempts: job.attempts });
     this.notifyIdle();
@@ -95,50 +95,47 @@ export class RetryQueue {
     try {
       while (this.jobs.length > 0 && !this.closed) {
         const job = this.jobs[0];
-        job.attempts += 1;
         try {
-          const attempt = job.run();
-          this.current = attempt.then(
-            () => undefined,
-            () => undefined,
+          await retry(
+            async (attempt) => {
+              job.attempts = attempt;
+              await job.run();
+            },
+            {
+              maxAttempts: this.options.maxAttempts,
+              initialMs: this.options.firstDelayMs,
+              maxMs: this.options.maxDelayMs,
+              jitter: 'none',
+              retryable: (error) => !(this.options.isPermanent?.(error) ?? false),
+              signal: this.closing.signal,
+              unref: true,
+              onRetry: (error, attempt, delayMs) => {
+                this.logger.warn({
+                  msg: 'failed; will retry',
+                  job: job.label,
+                  attempt,
+                  retry_in_ms: delayMs,
+                  err: errorMessage(error),
+                });
+                this.options.onRetry?.(job);
+              },
+            },
           );
-          await attempt;
           this.jobs.shift();
           if (job.attempts > 1)
             this.logger.log({ msg: 'succeeded after retrying', job: job.label, attempts: job.attempts });
           this.options.onSettled?.(job, 'done');
         } catch (error) {
-          const err = error instanceof Error ? error.message : String(error);
+          if (this.closing.signal.aborted) return; // close() logs the job as dropped
+          this.jobs.shift();
           const permanent = this.options.isPermanent?.(error) ?? false;
-          if (permanent || job.attempts >= this.options.maxAttempts) {
-            this.jobs.shift();
-            this.logger.error({
-              msg: permanent ? 'refused permanently; giving up' : 'giving up',
-              job: job.label,
-              attempts: job.attempts,
-              err,
-            });
-            this.options.onSettled?.(job, 'failed');
-            continue;
-          }
-          if (this.closed) return; // close() logs the job as dropped
-          const delayMs = Math.min(this.options.maxDelayMs, this.options.firstDelayMs * 2 ** (job.attempts - 1));
-          this.logger.warn({
-            msg: 'failed; will retry',
+          this.logger.error({
+            msg: permanent ? 'refused permanently; giving up' : 'giving up',
             job: job.label,
-            attempt: job.attempts,
-            retry_in_ms: delayMs,
-            err,
+            attempts: job.attempts,
+            err: errorMessage(error),
           });
-          this.options.onRetry?.(job);
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            void this.drain();
-          }, delayMs);
-          this.timer.unref();
-          return;
-        } finally {
-          this.current = undefined;
+          this.options.onSettled?.(job, 'failed');
         }
       }
     } finally {
