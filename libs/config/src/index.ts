@@ -1,4 +1,5 @@
-// @sovren/config: the typed, validated configuration of every SOVREN process.
+// @sovren/config: the typed, validated configuration of every SOVREN process. A test configuration is at
+// @sovren/config/testing.
 export * from './lib/service-names';
 export * from './lib/config-validation.error';
 export * from './lib/env-config.loader';
@@ -17,4 +18,3 @@ export * from './lib/platform-env';
 export * from './lib/platform-version';
 export * from './lib/platform-config';
 export * from './lib/config.module';
-export * from './testing/test-platform-config';

@@ -12,9 +12,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { testPlatformConfig } from '@sovren/config';
+import { testPlatformConfig } from '@sovren/config/testing';
 import { EgressClient } from '@sovren/egress';
-import { KillBillClient, KillBillStandIn } from '@sovren/killbill';
+import { KillBillClient } from '@sovren/killbill';
+import { KillBillStandIn } from '@sovren/killbill/testing';
 import { ensureStreams, usageSubject, type UsageEventV1 } from '@sovren/messaging';
 import { MetricsService } from '@sovren/observability';
 import { createThrowawayDatabase, freePort, NatsTestServer } from '@sovren/testing';

@@ -21,7 +21,8 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import { TensorType, writeBenchmarkModel, type BenchmarkShape } from '@sovren/engine';
+import { TensorType } from '@sovren/engine';
+import { writeBenchmarkModel, type BenchmarkShape } from '@sovren/engine/testing';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 const READY = 'BENCH_READY ';

@@ -3,7 +3,8 @@
 
 import { Test } from '@nestjs/testing';
 import type { INestApplication } from '@nestjs/common';
-import { ConfigModule, testPlatformConfig } from '@sovren/config';
+import { ConfigModule } from '@sovren/config';
+import { testPlatformConfig } from '@sovren/config/testing';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';

@@ -1,6 +1,6 @@
 // Specification of the PostgreSQL schema and data-access rules against a real, throwaway database.
 
-import { testPlatformConfig } from '@sovren/config';
+import { testPlatformConfig } from '@sovren/config/testing';
 import type { DataSource, Repository } from 'typeorm';
 import {
   createPostgresDataSource,

@@ -2,7 +2,8 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SQLITE_DATABASES, testPlatformConfig, type PlatformConfig } from '@sovren/config';
+import { SQLITE_DATABASES, type PlatformConfig } from '@sovren/config';
+import { testPlatformConfig } from '@sovren/config/testing';
 import type { DataSource } from 'typeorm';
 import {
   createSqliteDataSource,

@@ -2,7 +2,8 @@
 // and starts (not ready) when NATS is unreachable.
 
 import { Test } from '@nestjs/testing';
-import { ConfigModule, testPlatformConfig } from '@sovren/config';
+import { ConfigModule } from '@sovren/config';
+import { testPlatformConfig } from '@sovren/config/testing';
 import { MessagingModule, NatsClient, pingSubject } from '../index';
 import { freePort, TEST_NATS_URL } from '@sovren/testing';
 

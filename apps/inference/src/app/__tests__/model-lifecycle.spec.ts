@@ -2,7 +2,7 @@
 // loads again on its next request, a busy one never does; a request running past
 // SOVREN_INFERENCE_REQUEST_TIMEOUT_SECONDS ends as documented (finish_reason `length`, what was generated so far),
 // frees its sequence and bills the tokens generated. Real auth, NATS, PostgreSQL and engine, as everywhere.
-import { writeTinyModel } from '@sovren/engine';
+import { writeTinyModel } from '@sovren/engine/testing';
 import { join } from 'node:path';
 
 import { sample, scrapeMetrics } from './support/metrics';

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { ConfigModule, testPlatformConfig } from '@sovren/config';
+import { ConfigModule } from '@sovren/config';
+import { testPlatformConfig } from '@sovren/config/testing';
 import { JsonLogger, MetricsService, ObservabilityModule } from '@sovren/observability';
 import { IncomingMessage, ServerResponse } from 'node:http';
 

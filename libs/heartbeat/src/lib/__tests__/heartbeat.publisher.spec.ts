@@ -2,7 +2,8 @@
 // subject, follow readiness, and stop at shutdown.
 import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { ConfigModule, testPlatformConfig } from '@sovren/config';
+import { ConfigModule } from '@sovren/config';
+import { testPlatformConfig } from '@sovren/config/testing';
 import { HeartbeatV1, heartbeatSubject, MessagingModule, parseHeartbeatV1 } from '@sovren/messaging';
 import { ObservabilityModule } from '@sovren/observability';
 import { connect, JSONCodec, NatsConnection } from 'nats';

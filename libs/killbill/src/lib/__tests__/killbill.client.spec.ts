@@ -2,7 +2,7 @@
 // 201 + Location, typed errors, retries only where they are safe, the circuit breaker, payments never doubled
 // after a 503/504, request timeouts, and secrets kept out of logs and error messages.
 import { Logger, type LoggerService } from '@nestjs/common';
-import { testPlatformConfig } from '@sovren/config';
+import { testPlatformConfig } from '@sovren/config/testing';
 import { EgressClient } from '@sovren/egress';
 import { MetricsService, runWithRequestId } from '@sovren/observability';
 import { readFileSync } from 'node:fs';

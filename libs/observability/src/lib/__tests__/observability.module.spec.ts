@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { Controller, Get, INestApplication, Module, Param } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { ConfigModule, testPlatformConfig } from '@sovren/config';
+import { ConfigModule } from '@sovren/config';
+import { testPlatformConfig } from '@sovren/config/testing';
 import request from 'supertest';
 
 import { JsonLogger } from '../json.logger';

@@ -4,8 +4,9 @@
 import { Logger } from '@nestjs/common';
 import { createThrowawayDatabase, freePort, NatsTestServer } from '@sovren/testing';
 import { EgressClient } from '@sovren/egress';
-import { testPlatformConfig } from '@sovren/config';
-import { KillBillClient, KillBillStandIn } from '@sovren/killbill';
+import { testPlatformConfig } from '@sovren/config/testing';
+import { KillBillClient } from '@sovren/killbill';
+import { KillBillStandIn } from '@sovren/killbill/testing';
 import { MetricsService } from '@sovren/observability';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type ConsumerMessages, type NatsConnection } from 'nats';
 import { STREAM_USAGE, parseUsageEventV1, type UsageEventV1 } from '@sovren/messaging';
-import { writeTinyModel, type TinyModelOptions } from '@sovren/engine';
+import { writeTinyModel, type TinyModelOptions } from '@sovren/engine/testing';
 import { NatsTestServer } from '@sovren/testing';
 
 import { InferenceModule } from '../../inference.module';

@@ -1,6 +1,7 @@
 // Specification of continuous batching on the real engine (a generated tiny model): requests join and leave
 // between steps, long prompts are fed in chunks beside decoding streams, cancels take effect before the next step.
-import { EngineModel, writeTinyModel, type EngineSequence } from '@sovren/engine';
+import { EngineModel, type EngineSequence } from '@sovren/engine';
+import { writeTinyModel } from '@sovren/engine/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
