@@ -8,6 +8,7 @@
 // before the connection exists are attached as soon as it does.
 
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { errorMessage, retry } from '@sovren/resilience';
 import {
   connect,
   ErrorCode,
@@ -112,10 +113,6 @@ function fromHeaders(values: MsgHdrs | undefined): Record<string, string> {
   return result;
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 @Injectable()
 export class NatsClient {
   private readonly logger = new Logger(NatsClient.name);
@@ -126,8 +123,8 @@ export class NatsClient {
   private state: NatsConnectionStatus = 'reconnecting';
   private lastError: string | undefined = 'not connected yet';
   private firstAttempt: Promise<void> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private failedAttempts = 0;
+  /** Aborted by drain(): no further connection attempt. */
+  private readonly stopConnecting = new AbortController();
   private drainPromise: Promise<void> | undefined;
   private readonly registrations = new Set<Registration>();
   private readonly connectHooks: Array<(client: NatsClient) => Promise<void> | void> = [];
@@ -156,7 +153,7 @@ export class NatsClient {
     if (this.drainPromise) {
       return Promise.reject(new MessagingUnavailableError('(connect)', 'drained'));
     }
-    this.firstAttempt ??= this.attempt();
+    this.firstAttempt ??= this.startConnecting();
     return this.firstAttempt;
   }
 
@@ -281,8 +278,7 @@ export class NatsClient {
   }
 
   private async doDrain(): Promise<void> {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.stopConnecting.abort(new MessagingUnavailableError('(connect)', 'drained'));
     const waiters = this.connectedWaiters;
     this.connectedWaiters = [];
     for (const waiter of waiters) waiter.reject(new MessagingUnavailableError('(connect)', 'drained'));
@@ -299,9 +295,9 @@ export class NatsClient {
           await connection.close();
         }
       } catch (error) {
-        this.logger.error(`NATS drain failed (${describe(error)}); closing the connection`);
+        this.logger.error(`NATS drain failed (${errorMessage(error)}); closing the connection`);
         await connection.close().catch((closeError: unknown) => {
-          this.logger.error(`NATS close after failed drain also failed: ${describe(closeError)}`);
+          this.logger.error(`NATS close after failed drain also failed: ${errorMessage(closeError)}`);
         });
       } finally {
         if (timer) clearTimeout(timer);
@@ -332,29 +328,45 @@ export class NatsClient {
       }
       this.adopt(connection);
     } catch (error) {
-      this.lastError = describe(error);
-      if (this.drainPromise) return;
-      // Warn on the first failure and then about once a minute, not on every retry.
-      if (this.failedAttempts % Math.max(1, Math.round(60_000 / this.options.retryDelayMs)) === 0) {
-        this.logger.warn(
-          `NATS at ${this.options.servers} is unreachable (${this.lastError}); retrying every ${this.options.retryDelayMs} ms`,
-        );
-      }
-      this.failedAttempts += 1;
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        void this.attempt();
-      }, this.options.retryDelayMs);
-      // The retry timer alone must not keep a process alive (e.g. a CLI that gave up on NATS).
-      this.retryTimer.unref();
+      this.lastError = errorMessage(error);
+      throw error;
     }
+  }
+
+  /**
+   * Connects, retrying every retryDelayMs in the background until connected or drained; resolves once the first
+   * attempt is over, successful or not.
+   */
+  private startConnecting(): Promise<void> {
+    return new Promise<void>((firstOver) => {
+      retry(() => this.attempt(), {
+        initialMs: this.options.retryDelayMs,
+        maxMs: this.options.retryDelayMs,
+        jitter: 'none',
+        signal: this.stopConnecting.signal,
+        // The retry timer alone must not keep a process alive (e.g. a CLI that gave up on NATS).
+        unref: true,
+        onRetry: (_error, attempt) => {
+          // Warn on the first failure and then about once a minute, not on every retry.
+          if ((attempt - 1) % Math.max(1, Math.round(60_000 / this.options.retryDelayMs)) === 0) {
+            this.logger.warn(
+              `NATS at ${this.options.servers} is unreachable (${this.lastError}); retrying every ${this.options.retryDelayMs} ms`,
+            );
+          }
+          firstOver();
+        },
+      }).then(
+        () => firstOver(),
+        // Only drain() ends the retries (it rejects every waiter itself).
+        () => firstOver(),
+      );
+    });
   }
 
   private adopt(connection: NatsConnection): void {
     this.mux?.close('connection replaced');
     this.connection = connection;
     this.mux = new RequestMux(connection, (message) => this.logger.error(message));
-    this.failedAttempts = 0;
     this.state = 'connected';
     this.lastError = undefined;
     this.logger.log(`Connected to NATS at ${connection.getServer()} as ${this.options.name}`);
@@ -375,7 +387,7 @@ export class NatsClient {
     try {
       await hook(this);
     } catch (error) {
-      this.logger.error(`NATS on-connect task failed: ${describe(error)}`);
+      this.logger.error(`NATS on-connect task failed: ${errorMessage(error)}`);
     }
   }
 
@@ -409,7 +421,7 @@ export class NatsClient {
         }
       }
     } catch (error) {
-      this.logger.error(`NATS status watcher stopped: ${describe(error)}`);
+      this.logger.error(`NATS status watcher stopped: ${errorMessage(error)}`);
     }
   }
 
@@ -421,13 +433,13 @@ export class NatsClient {
     }
     // Closed without drain(): a fatal error (e.g. authorisation). Start over rather than stay dead.
     this.state = 'reconnecting';
-    this.lastError = error ? describe(error) : 'connection closed';
+    this.lastError = error ? errorMessage(error) : 'connection closed';
     this.connection = undefined;
     this.mux?.close(this.lastError);
     this.mux = undefined;
     for (const registration of this.registrations) registration.subscription = undefined;
     this.logger.error(`NATS connection closed unexpectedly (${this.lastError}); connecting again`);
-    void this.attempt();
+    void this.startConnecting();
   }
 
   private register(subject: string, queue: string | undefined, onMessage: (msg: Msg) => void): MessagingSubscription {
@@ -484,7 +496,7 @@ export class NatsClient {
     try {
       msg.respond(reply, { headers: replyHeaders });
     } catch (error) {
-      this.logger.error(`Could not send the reply on "${msg.subject}": ${describe(error)}`);
+      this.logger.error(`Could not send the reply on "${msg.subject}": ${errorMessage(error)}`);
     }
   }
 
@@ -497,7 +509,7 @@ export class NatsClient {
       const payload = this.decodeIncoming(msg, parse);
       await handler(payload, { subject: msg.subject, headers: fromHeaders(msg.headers) });
     } catch (error) {
-      this.logger.error(`Handler for "${msg.subject}" failed: ${describe(error)}`);
+      this.logger.error(`Handler for "${msg.subject}" failed: ${errorMessage(error)}`);
     }
   }
 
@@ -506,7 +518,7 @@ export class NatsClient {
     try {
       raw = msg.data.length === 0 ? null : codec.decode(msg.data);
     } catch (error) {
-      throw Object.assign(new Error(`Payload on "${msg.subject}" is not valid JSON: ${describe(error)}`), {
+      throw Object.assign(new Error(`Payload on "${msg.subject}" is not valid JSON: ${errorMessage(error)}`), {
         code: 'BAD_JSON',
       });
     }
