@@ -8,6 +8,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { KillBillClient, KillBillError, KillBillNotification } from '@sovren/killbill';
 import { BILLING_NOTIFICATION, BillingNotificationV1, NatsClient } from '@sovren/messaging';
+import { errorMessage, retry } from '@sovren/resilience';
 
 import { BillingAccountsRepository } from '../accounts/billing-accounts.repository';
 import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
@@ -21,7 +22,8 @@ export const NOTIFICATION_ROUTE = 'api/v1/billing/killbill/notifications';
 export class KillBillNotificationsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(KillBillNotificationsService.name);
   private readonly inFlight = new Set<Promise<void>>();
-  private registerTimer: NodeJS.Timeout | undefined;
+  /** Aborted at shutdown: the callback registration stops retrying. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly killbill: KillBillClient,
@@ -44,26 +46,28 @@ export class KillBillNotificationsService implements OnApplicationBootstrap, OnM
       return;
     }
     const callback = `${base.replace(/\/$/, '')}/${NOTIFICATION_ROUTE}/${token}`;
-    const attempt = (delayMs: number) => {
-      this.registerTimer = setTimeout(() => {
-        this.killbill.registerNotificationCallback(callback, { reason: 'billing start-up' }).then(
-          () => this.logger.log('Kill Bill notification callback registered'),
-          (error: unknown) => {
-            this.logger.warn({
-              msg: 'could not register the Kill Bill notification callback; retrying',
-              err: describe(error),
-            });
-            attempt(Math.min(60_000, delayMs * 2 || 1_000));
-          },
-        );
-      }, delayMs);
-      this.registerTimer.unref();
-    };
-    attempt(0);
+    retry(() => this.killbill.registerNotificationCallback(callback, { reason: 'billing start-up' }), {
+      initialMs: 1_000,
+      maxMs: 60_000,
+      signal: this.stopping.signal,
+      unref: true,
+      onRetry: (error) =>
+        this.logger.warn({
+          msg: 'could not register the Kill Bill notification callback; retrying',
+          err: errorMessage(error),
+        }),
+    }).then(
+      () => this.logger.log('Kill Bill notification callback registered'),
+      (error: unknown) => {
+        if (!this.stopping.signal.aborted) {
+          this.logger.error({ msg: 'Kill Bill notification callback not registered', err: errorMessage(error) });
+        }
+      },
+    );
   }
 
   async onModuleDestroy(): Promise<void> {
-    if (this.registerTimer) clearTimeout(this.registerTimer);
+    this.stopping.abort();
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -74,7 +78,7 @@ export class KillBillNotificationsService implements OnApplicationBootstrap, OnM
         msg: 'Kill Bill notification handling failed',
         event: notification.eventType,
         object: notification.objectId,
-        err: describe(error),
+        err: errorMessage(error),
       });
     });
     this.inFlight.add(work);
@@ -178,7 +182,3 @@ const FAILED_TRANSACTION: Record<string, 'declined' | 'plugin_failure' | undefin
   PAYMENT_FAILURE: 'declined',
   PLUGIN_FAILURE: 'plugin_failure',
 };
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
