@@ -7,13 +7,14 @@ import { NestFactory } from '@nestjs/core';
 import { ConfigValidationError, loadPlatformConfig, PlatformConfig, ServiceName } from '@sovren/config';
 import { applyHttpPlatform } from '@sovren/http';
 import { JsonLogger } from '@sovren/observability';
+import { errorMessageWithStack } from '@sovren/resilience';
 
 export async function bootstrapService(appModule: Type<unknown>, service: ServiceName): Promise<INestApplication> {
   const config = loadConfigOrExit(service);
   const logger = new JsonLogger(service, config.logLevel);
 
   process.on('unhandledRejection', (reason) => {
-    logger.error({ msg: 'unhandled promise rejection', err: describe(reason) }, undefined, 'Process');
+    logger.error({ msg: 'unhandled promise rejection', err: errorMessageWithStack(reason) }, undefined, 'Process');
   });
 
   const app = await NestFactory.create(appModule, { logger, bufferLogs: true });
@@ -66,15 +67,11 @@ function closeOnSignals(app: INestApplication, config: PlatformConfig, logger: J
         process.exit(0);
       },
       (error: unknown) => {
-        logger.error({ msg: 'shutdown failed', err: describe(error) }, undefined, 'Bootstrap');
+        logger.error({ msg: 'shutdown failed', err: errorMessageWithStack(error) }, undefined, 'Bootstrap');
         process.exit(1);
       },
     );
   };
   process.once('SIGTERM', close);
   process.once('SIGINT', close);
-}
-
-function describe(reason: unknown): string {
-  return reason instanceof Error ? `${reason.message}\n${reason.stack ?? ''}` : String(reason);
 }

@@ -3,6 +3,7 @@
 // template fails to compile or render, falls back to ChatML (the reason is logged once per model).
 import { Logger } from '@nestjs/common';
 import { Template } from '@huggingface/jinja';
+import { errorMessage } from '@sovren/resilience';
 
 export interface ChatMessage {
   role: string;
@@ -45,7 +46,7 @@ export class ChatTemplateRenderer {
       this.logger.warn({
         msg: 'chat template does not compile; using the ChatML fallback',
         model,
-        err: describe(error),
+        err: errorMessage(error),
       });
       this.fallbackLogged = true;
     }
@@ -69,15 +70,11 @@ export class ChatTemplateRenderer {
           this.logger.warn({
             msg: 'chat template failed to render; using the ChatML fallback',
             model: this.model,
-            err: describe(error),
+            err: errorMessage(error),
           });
         }
       }
     }
     return { text: fallback.render(context), template: 'fallback' };
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -7,6 +7,7 @@ import { EngineModel, type EngineSequence, type ModelInfo } from '@sovren/engine
 import type { InferenceModelState } from '@sovren/messaging';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { errorMessage } from '@sovren/resilience';
 
 import { ChatTemplateRenderer } from '../chat/chat-template.renderer';
 import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
@@ -77,7 +78,7 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
           this.logger.debug({ msg: 'loading at start failed (reported above)', model: id });
           return;
         }
-        this.logger.error({ msg: 'loading at start failed', model: id, err: describe(error) });
+        this.logger.error({ msg: 'loading at start failed', model: id, err: errorMessage(error) });
       });
     }
     const idleSeconds = this.env.SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS;
@@ -93,7 +94,7 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     await Promise.all(
       [...this.entries.values()].map((entry) =>
         this.unload(entry.id).catch((error: unknown) => {
-          this.logger.error({ msg: 'unloading at shutdown failed', model: entry.id, err: describe(error) });
+          this.logger.error({ msg: 'unloading at shutdown failed', model: entry.id, err: errorMessage(error) });
         }),
       ),
     );
@@ -106,7 +107,11 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
       files = (await readdir(this.directory)).filter((name) => MODEL_FILE.test(name));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.logger.error({ msg: 'cannot read the models directory', directory: this.directory, err: describe(error) });
+        this.logger.error({
+          msg: 'cannot read the models directory',
+          directory: this.directory,
+          err: errorMessage(error),
+        });
       }
       files = [];
     }
@@ -218,7 +223,7 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     } catch (error) {
       engine?.close();
       entry.state = 'failed';
-      entry.error = describe(error);
+      entry.error = errorMessage(error);
       this.metrics.modelLoadFailures.inc({ model: entry.id });
       this.logger.error({ msg: 'model failed to load', model: entry.id, path: entry.path, err: entry.error });
       throw new GenerationError(
@@ -247,12 +252,8 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
         idle_seconds: Math.round((now - scheduler.lastActivity) / 1000),
       });
       await this.unload(entry.id).catch((error: unknown) =>
-        this.logger.error({ msg: 'idle unload failed', model: entry.id, err: describe(error) }),
+        this.logger.error({ msg: 'idle unload failed', model: entry.id, err: errorMessage(error) }),
       );
     }
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -4,6 +4,7 @@
 // spends a per-step prompt budget on prompt chunks — so a long prompt never stalls the other streams — then runs
 // one batched step and hands each result to its request.
 import { Logger } from '@nestjs/common';
+import { errorMessage } from '@sovren/resilience';
 
 import type { BatchEntryOf, BatchEntryResult, BatchModel, BatchSequence } from './batch-engine.port';
 import { GenerationJob, type JobFinishReason } from './generation-job';
@@ -132,7 +133,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
 
   /** The loop itself broke (a bug, not an engine error): end every request rather than leave them hanging. */
   private failEverything(error: unknown): void {
-    this.logger.error({ msg: 'scheduler loop failed; ending every request', err: describe(error) });
+    this.logger.error({ msg: 'scheduler loop failed; ending every request', err: errorMessage(error) });
     const failure = error instanceof Error ? error : new Error(String(error));
     for (const slot of [...this.slots]) this.release(slot, 'error', failure);
     for (const job of this.queue.splice(0)) this.safely(() => job.finish('error', failure));
@@ -204,7 +205,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
         this.logger.error({
           msg: 'cannot create another sequence; the batch stays at its current size',
           active: this.slots.length,
-          err: describe(error),
+          err: errorMessage(error),
         });
         if (this.slots.length === 0) {
           this.queue.shift();
@@ -270,7 +271,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
       this.logger.error({
         msg: 'batched step failed; ending its requests',
         sequences: plan.length,
-        err: describe(error),
+        err: errorMessage(error),
       });
       const failure = error instanceof Error ? error : new Error(String(error));
       for (const { slot } of plan) this.release(slot, 'error', failure);
@@ -323,7 +324,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     try {
       return fn() === true;
     } catch (error) {
-      this.logger.error({ msg: 'request listener failed', err: describe(error) });
+      this.logger.error({ msg: 'request listener failed', err: errorMessage(error) });
       return false;
     }
   }
@@ -340,8 +341,4 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
       totalPositions: perSequence * this.options.maxSequences,
     });
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
