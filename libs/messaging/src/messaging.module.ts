@@ -5,7 +5,7 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { NATS_CLIENT_OPTIONS, NatsClient, NatsClientOptions } from './client/nats.client';
-import { ensureStreams } from './jetstream-setup';
+import { ensureStreams, sovrenStreams } from './jetstream-setup';
 import { subjectToken } from './subjects';
 
 export const MESSAGING_MODULE_OPTIONS = Symbol('MESSAGING_MODULE_OPTIONS');
@@ -26,12 +26,16 @@ class MessagingLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly client: NatsClient,
     @Inject(MESSAGING_MODULE_OPTIONS) private readonly options: MessagingModuleOptions,
+    private readonly config: PlatformConfig,
   ) {}
 
   async onModuleInit(): Promise<void> {
     if (this.options.ensureStreams !== false) {
       this.client.onConnect(async (client) => {
-        const streams = await ensureStreams(await client.jetstreamManager());
+        const streams = await ensureStreams(
+          await client.jetstreamManager(),
+          sovrenStreams({ usageMaxBytes: this.config.natsUsageMaxBytes }),
+        );
         this.logger.log(`JetStream streams ready: ${streams.map((stream) => stream.config.name).join(', ')}`);
       });
     }
@@ -44,6 +48,11 @@ class MessagingLifecycle implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.client.drain();
   }
+}
+
+/** Where a service's replies arrive: `_INBOX.<service>` (its NATS user may subscribe to `_INBOX.<service>.>`). */
+export function natsInboxPrefix(service: string): string {
+  return `_INBOX.${subjectToken(service, 'service')}`;
 }
 
 @Module({})
@@ -61,6 +70,11 @@ export class MessagingModule {
           useFactory: (config: PlatformConfig): NatsClientOptions => ({
             servers: config.natsUrl,
             name: `sovren-${options.service}`,
+            // Its own NATS user when configured (see tools/nats), and replies under its own inbox prefix, which
+            // is all that user may subscribe to besides its subjects.
+            user: config.natsUser,
+            pass: config.natsPassword,
+            inboxPrefix: natsInboxPrefix(options.service),
             requestTimeoutMs: options.requestTimeoutMs,
             // Leave the other half of the shutdown budget to HTTP and the databases.
             drainTimeoutMs: Math.max(1_000, Math.floor(config.shutdownTimeoutMs / 2)),

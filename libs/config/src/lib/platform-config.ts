@@ -25,6 +25,11 @@ export interface PlatformConfigFields {
   sovrenRoot: string;
   host: string;
   natsUrl: string;
+  /** max_bytes of JetStream stream USAGE (SOVREN_NATS_USAGE_MAX_BYTES); optional for callers built by hand. */
+  natsUsageMaxBytes?: number;
+  /** NATS user and password of this service (SOVREN_NATS_USER / _PASSWORD); absent: anonymous. */
+  natsUser?: string;
+  natsPassword?: string;
   databaseUrl: string;
   ports: Record<ServiceName, number>;
   logLevel: LogLevel;
@@ -38,6 +43,9 @@ export class PlatformConfig {
   readonly sovrenRoot: string;
   readonly host: string;
   readonly natsUrl: string;
+  readonly natsUsageMaxBytes: number | undefined;
+  readonly natsUser: string | undefined;
+  readonly natsPassword: string | undefined;
   readonly databaseUrl: string;
   readonly ports: Readonly<Record<ServiceName, number>>;
   readonly logLevel: LogLevel;
@@ -52,6 +60,9 @@ export class PlatformConfig {
     this.sovrenRoot = fields.sovrenRoot;
     this.host = fields.host;
     this.natsUrl = fields.natsUrl;
+    this.natsUsageMaxBytes = fields.natsUsageMaxBytes;
+    this.natsUser = fields.natsUser;
+    this.natsPassword = fields.natsPassword;
     this.databaseUrl = fields.databaseUrl;
     this.ports = Object.freeze({ ...fields.ports });
     this.logLevel = fields.logLevel;
@@ -86,7 +97,7 @@ export function loadPlatformConfig(env: NodeJS.ProcessEnv = process.env): Platfo
     if (!(error instanceof ConfigValidationError)) throw error;
     problems.push(...error.problems);
   }
-  if (loaded) problems.push(...portCollisions(loaded));
+  if (loaded) problems.push(...portCollisions(loaded), ...natsCredentialProblems(loaded));
   if (!loaded || problems.length > 0) throw new ConfigValidationError(problems);
 
   const allowlist = loaded.SOVREN_EGRESS_ALLOWLIST.trim();
@@ -96,6 +107,9 @@ export function loadPlatformConfig(env: NodeJS.ProcessEnv = process.env): Platfo
     sovrenRoot: loaded.SOVREN_ROOT,
     host: loaded.SOVREN_HOST,
     natsUrl: loaded.SOVREN_NATS_URL,
+    natsUsageMaxBytes: loaded.SOVREN_NATS_USAGE_MAX_BYTES,
+    natsUser: loaded.SOVREN_NATS_USER,
+    natsPassword: loaded.SOVREN_NATS_PASSWORD,
     databaseUrl: loaded.SOVREN_DATABASE_URL,
     ports: servicePorts(loaded),
     logLevel: loaded.SOVREN_LOG_LEVEL as LogLevel,
@@ -119,6 +133,14 @@ function servicePorts(env: PlatformEnv): Record<ServiceName, number> {
 }
 
 // Two services on one port would fail later with EADDRINUSE naming neither variable; say it up front.
+/** A NATS user without its password (or the reverse) is a half-done configuration, not anonymous access. */
+function natsCredentialProblems(env: PlatformEnv): ConfigProblem[] {
+  if ((env.SOVREN_NATS_USER === undefined) === (env.SOVREN_NATS_PASSWORD === undefined)) return [];
+  return env.SOVREN_NATS_USER === undefined
+    ? [{ variable: 'SOVREN_NATS_USER', message: 'must be set when SOVREN_NATS_PASSWORD is' }]
+    : [{ variable: 'SOVREN_NATS_PASSWORD', message: 'must be set when SOVREN_NATS_USER is' }];
+}
+
 function portCollisions(env: PlatformEnv): ConfigProblem[] {
   const ports = servicePorts(env);
   const firstByPort = new Map<number, ServiceName>();

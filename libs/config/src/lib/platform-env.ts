@@ -1,6 +1,6 @@
 // The shared environment variables of every SOVREN process, one decorated property per variable, with the
 // defaults a fresh install runs with. Read them through PlatformConfig, never from process.env directly.
-import { IsOptional, Length } from 'class-validator';
+import { IsOptional, Length, Matches } from 'class-validator';
 
 import {
   IsAbsolutePath,
@@ -50,6 +50,22 @@ export class PlatformEnv {
 
   @IsUrlWithScheme(['nats:'])
   SOVREN_NATS_URL = 'nats://127.0.0.1:4222';
+
+  /** max_bytes of JetStream stream USAGE: the usage backlog billing has not taken yet (default 2 GiB). */
+  @ToInteger()
+  @IsIntegerInRange(4_096, 1024 ** 4, { message: 'must be an integer 4096-1099511627776 (bytes)' })
+  SOVREN_NATS_USAGE_MAX_BYTES = 2 * 1024 ** 3;
+
+  /** This service's NATS user (tools/nats generates one per service); unset: connect anonymously. */
+  @IsOptional()
+  @Matches(/^[a-z][a-z0-9_-]{0,63}$/, { message: 'must be 1-64 characters: a-z, 0-9, _ or - (starting with a letter)' })
+  SOVREN_NATS_USER?: string;
+
+  /** The NATS user's password (with SOVREN_NATS_USER). */
+  @SecretVariable()
+  @IsOptional()
+  @Length(1, 256, { message: 'must be 1-256 characters' })
+  SOVREN_NATS_PASSWORD?: string;
 
   // The password, when there is one, only ever comes from the environment, so the value is never echoed.
   @SecretVariable()

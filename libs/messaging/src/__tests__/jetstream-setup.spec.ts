@@ -1,43 +1,52 @@
-// Specification of the JetStream setup against the real server: idempotent streams, de-duplicated usage events.
+// Specification of the JetStream setup against the real server: idempotent streams, de-duplicated usage events,
+// USAGE as a work queue (and the one-time move of a limits-retention USAGE to it). A private nats-server: the
+// work queue admits one consumer, and the migration must not touch the shared server's streams.
 
 import { randomUUID } from 'node:crypto';
-import { DiscardPolicy, nanos, RetentionPolicy, StorageType, type JetStreamManager } from 'nats';
+import { AckPolicy, DiscardPolicy, JSONCodec, nanos, RetentionPolicy, StorageType, type JetStreamManager } from 'nats';
 import {
   ensureConsumer,
   ensureStreams,
   NatsClient,
   parseUsageEventV1,
   SOVREN_STREAMS,
+  sovrenStreams,
   STREAM_USAGE,
   usageSubject,
   type SovrenStreamConfig,
   type UsageEventV1,
 } from '../index';
-import { TEST_NATS_URL } from '@sovren/testing';
+import { NatsTestServer } from '@sovren/testing';
 
 describe('JetStream setup', () => {
+  let server: NatsTestServer;
   let client: NatsClient;
   let jsm: JetStreamManager;
 
   beforeAll(async () => {
-    client = new NatsClient({ servers: TEST_NATS_URL, name: 'sovren-jetstream-test' });
+    server = await NatsTestServer.start({ jetstream: true });
+    client = new NatsClient({ servers: server.url, name: 'sovren-jetstream-test' });
     await client.connect();
     jsm = await client.jetstreamManager();
   });
 
   afterAll(async () => {
-    await client.drain();
+    await client?.drain();
+    await server?.dispose();
   });
 
-  it('creates the four SOVREN streams and leaves them identical when run twice', async () => {
+  it('creates the SOVREN streams and leaves them identical when run twice', async () => {
     const first = await ensureStreams(jsm);
     const second = await ensureStreams(jsm);
-    expect(first.map((info) => info.config.name)).toEqual(['USAGE', 'CALLS', 'AUDIT', 'AGENTS']);
+    expect(first.map((info) => info.config.name)).toEqual(['USAGE', 'CALLS', 'AUDIT', 'AGENTS', 'BILLING_TIER']);
     expect(second.map((info) => info.config)).toEqual(first.map((info) => info.config));
     const usage = await jsm.streams.info('USAGE');
     expect(usage.config.subjects).toEqual(['usage.>']);
     expect(usage.config.storage).toBe(StorageType.File);
     expect(usage.config.duplicate_window).toBeGreaterThan(0);
+    expect(usage.config.retention).toBe(RetentionPolicy.Workqueue);
+    expect(usage.config.discard).toBe(DiscardPolicy.New);
+    expect((await jsm.streams.info('BILLING_TIER')).config.retention).toBe(RetentionPolicy.Workqueue);
     for (const definition of SOVREN_STREAMS) {
       expect((await jsm.streams.info(definition.name)).config.storage).toBe(StorageType.File);
     }
@@ -114,6 +123,86 @@ describe('JetStream setup', () => {
       expect(changed.config.max_deliver).toBe(5);
     } finally {
       await jsm.consumers.delete(STREAM_USAGE, durable);
+    }
+  });
+
+  describe('stream USAGE under limits retention (before it became a work queue)', () => {
+    const limitsUsage = { ...sovrenStreams()[0], retention: RetentionPolicy.Limits };
+    const codec = JSONCodec<unknown>();
+
+    beforeEach(async () => {
+      await jsm.streams.delete(STREAM_USAGE).catch(() => undefined);
+      await jsm.streams.add(limitsUsage);
+    });
+
+    afterAll(async () => {
+      await jsm.streams.delete(STREAM_USAGE).catch(() => undefined);
+      await ensureStreams(jsm);
+    });
+
+    it('is recreated as a work queue once its consumer acknowledged everything, keeping the sequence going', async () => {
+      const js = client.jetstream();
+      for (let i = 0; i < 5; i += 1) await js.publish(usageSubject('inference'), codec.encode({ i }));
+      await jsm.consumers.add(STREAM_USAGE, {
+        durable_name: 'billing-usage',
+        ack_policy: AckPolicy.Explicit,
+        filter_subject: 'usage.>',
+      });
+      const consumer = await js.consumers.get(STREAM_USAGE, 'billing-usage');
+      const batch = await consumer.fetch({ max_messages: 5, expires: 2_000 });
+      for await (const message of batch) await message.ackAck();
+
+      const [usage] = await ensureStreams(jsm, [sovrenStreams()[0]]);
+
+      expect(usage?.config.retention).toBe(RetentionPolicy.Workqueue);
+      const next = await js.publish(usageSubject('inference'), codec.encode({ i: 5 }));
+      expect(next.seq).toBe(6);
+    });
+
+    it('is left as it is while a message is not acknowledged, and the error says so', async () => {
+      const js = client.jetstream();
+      for (let i = 0; i < 3; i += 1) await js.publish(usageSubject('inference'), codec.encode({ i }));
+      await jsm.consumers.add(STREAM_USAGE, {
+        durable_name: 'billing-usage',
+        ack_policy: AckPolicy.Explicit,
+        filter_subject: 'usage.>',
+      });
+
+      await expect(ensureStreams(jsm, [sovrenStreams()[0]])).rejects.toThrow(
+        /USAGE has limits retention and must become workqueue.*consumer billing-usage .*3 pending/,
+      );
+
+      const usage = await jsm.streams.info(STREAM_USAGE);
+      expect(usage.config.retention).toBe(RetentionPolicy.Limits);
+      expect(usage.config.subjects).toEqual(['usage.>']);
+      expect(usage.state.messages).toBe(3);
+      // Still taking usage: the parked subjects were given back.
+      expect((await js.publish(usageSubject('inference'), codec.encode({ i: 3 }))).seq).toBe(4);
+    });
+
+    it('with messages and no consumer at all is left as it is', async () => {
+      await client.jetstream().publish(usageSubject('voice'), codec.encode({ i: 0 }));
+      await expect(ensureStreams(jsm, [sovrenStreams()[0]])).rejects.toThrow(/holds 1 messages and has no consumer/);
+      expect((await jsm.streams.info(STREAM_USAGE)).state.messages).toBe(1);
+    });
+  });
+
+  it('removes an acknowledged usage event from the work queue', async () => {
+    await ensureStreams(jsm);
+    const js = client.jetstream();
+    await jsm.consumers.add(STREAM_USAGE, {
+      durable_name: 'billing-usage-wq',
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: 'usage.>',
+    });
+    try {
+      await js.publish(usageSubject('inference'), JSONCodec<unknown>().encode({ any: 1 }));
+      expect((await jsm.streams.info(STREAM_USAGE)).state.messages).toBe(1);
+      const batch = await (await js.consumers.get(STREAM_USAGE, 'billing-usage-wq')).fetch({ max_messages: 1 });
+      for await (const message of batch) await message.ackAck();
+      expect((await jsm.streams.info(STREAM_USAGE)).state.messages).toBe(0);
+    } finally {
+      await jsm.consumers.delete(STREAM_USAGE, 'billing-usage-wq');
     }
   });
 });

@@ -49,7 +49,19 @@ export interface NatsClientOptions {
   retryDelayMs?: number;
   /** How long drain() waits for in-flight messages before closing hard (ms). */
   drainTimeoutMs?: number;
+  /** NATS user and password (tools/nats generates one user per service); both absent: anonymous. */
+  user?: string;
+  pass?: string;
+  /**
+   * Prefix of this connection's reply subjects (default `_INBOX`). Per-service prefixes (`_INBOX.auth`) let the
+   * server's permissions give each service only its own replies.
+   */
+  inboxPrefix?: string;
 }
+
+/** The options with their defaults filled in; credentials and the inbox prefix stay optional. */
+type ResolvedOptions = Required<Omit<NatsClientOptions, 'user' | 'pass' | 'inboxPrefix'>> &
+  Pick<NatsClientOptions, 'user' | 'pass' | 'inboxPrefix'>;
 
 export type NatsConnectionStatus = 'connected' | 'reconnecting' | 'closed';
 
@@ -116,7 +128,7 @@ function fromHeaders(values: MsgHdrs | undefined): Record<string, string> {
 @Injectable()
 export class NatsClient {
   private readonly logger = new Logger(NatsClient.name);
-  private readonly options: Required<NatsClientOptions>;
+  private readonly options: ResolvedOptions;
   private connection: NatsConnection | undefined;
   /** Request/reply for the current connection. */
   private mux: RequestMux | undefined;
@@ -142,7 +154,7 @@ export class NatsClient {
       retryDelayMs: 1_000,
       drainTimeoutMs: 5_000,
       ...given,
-    } as Required<NatsClientOptions>;
+    } as ResolvedOptions;
   }
 
   /**
@@ -317,6 +329,9 @@ export class NatsClient {
         maxReconnectAttempts: -1,
         reconnectTimeWait: this.options.retryDelayMs,
         timeout: this.options.connectTimeoutMs,
+        user: this.options.user,
+        pass: this.options.pass,
+        inboxPrefix: this.options.inboxPrefix,
         // No Error (stack capture) per call for a failure that rarely happens (requests go through RequestMux;
         // this covers JetStream publishes and the rest). Our errors name the subject themselves.
         noAsyncTraces: true,
@@ -366,7 +381,7 @@ export class NatsClient {
   private adopt(connection: NatsConnection): void {
     this.mux?.close('connection replaced');
     this.connection = connection;
-    this.mux = new RequestMux(connection, (message) => this.logger.error(message));
+    this.mux = new RequestMux(connection, (message) => this.logger.error(message), this.options.inboxPrefix);
     this.state = 'connected';
     this.lastError = undefined;
     this.logger.log(`Connected to NATS at ${connection.getServer()} as ${this.options.name}`);

@@ -18,7 +18,7 @@ interface PendingRequest {
 }
 
 export class RequestMux {
-  private readonly prefix = createInbox();
+  private readonly prefix: string;
   private readonly pending = new Map<string, PendingRequest>();
   private readonly subscription: Subscription;
   private nextToken = 0;
@@ -28,7 +28,10 @@ export class RequestMux {
   constructor(
     private readonly connection: NatsConnection,
     private readonly onError: (message: string) => void,
+    inboxPrefix?: string,
   ) {
+    // The connection's own inbox prefix, so replies stay inside what this user may subscribe to.
+    this.prefix = createInbox(inboxPrefix);
     // Subscriptions survive reconnects of this connection (nats.js resubscribes them).
     this.subscription = connection.subscribe(`${this.prefix}.*`, {
       callback: (error, msg) => {

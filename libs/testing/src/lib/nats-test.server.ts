@@ -16,6 +16,8 @@ export interface NatsTestServerOptions {
   port?: number;
   /** Enable JetStream with a temporary store directory. */
   jetstream?: boolean;
+  /** A nats-server configuration file (e.g. users and permissions from tools/nats); host and port still apply. */
+  configFile?: string;
 }
 
 export class NatsTestServer {
@@ -24,11 +26,12 @@ export class NatsTestServer {
   private constructor(
     readonly port: number,
     private readonly storeDir: string | undefined,
+    private readonly configFile: string | undefined,
   ) {}
 
   static async start(options: NatsTestServerOptions = {}): Promise<NatsTestServer> {
     const storeDir = options.jetstream ? mkdtempSync(join(tmpdir(), 'sovren-test-nats-')) : undefined;
-    const server = new NatsTestServer(options.port ?? (await freePort()), storeDir);
+    const server = new NatsTestServer(options.port ?? (await freePort()), storeDir, options.configFile);
     await server.restart();
     return server;
   }
@@ -40,7 +43,7 @@ export class NatsTestServer {
   /** (Re)starts the server on the same port and store; resolves once it accepts connections. */
   async restart(): Promise<void> {
     if (this.child) throw new Error(`nats-server on port ${this.port} is already running`);
-    const args = ['-a', '127.0.0.1', '-p', String(this.port)];
+    const args = [...(this.configFile ? ['-c', this.configFile] : []), '-a', '127.0.0.1', '-p', String(this.port)];
     if (this.storeDir) args.push('-js', '-sd', this.storeDir);
     const child = spawn(NATS_SERVER_BINARY, args, { stdio: 'ignore' });
     this.child = child;

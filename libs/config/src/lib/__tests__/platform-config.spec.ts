@@ -158,6 +158,26 @@ describe('loadPlatformConfig', () => {
       { variable: 'SOVREN_VOICE_PORT', message: 'must differ from SOVREN_AUTH_PORT (both are 3101)' },
     ]);
   });
+
+  it('reads the NATS user and password together, anonymous when neither is set, never echoing the password', () => {
+    expect(loadPlatformConfig({})).toMatchObject({ natsUser: undefined, natsPassword: undefined });
+    expect(loadPlatformConfig({ SOVREN_NATS_USER: 'billing', SOVREN_NATS_PASSWORD: 's3cret' })).toMatchObject({
+      natsUser: 'billing',
+      natsPassword: 's3cret',
+    });
+    expect(validationErrorOf(() => loadPlatformConfig({ SOVREN_NATS_PASSWORD: 's3cret' })).problems).toEqual([
+      { variable: 'SOVREN_NATS_USER', message: 'must be set when SOVREN_NATS_PASSWORD is' },
+    ]);
+    const longSecret = 'hunter2'.repeat(40);
+    const error = validationErrorOf(() =>
+      loadPlatformConfig({ SOVREN_NATS_USER: 'no.dots', SOVREN_NATS_PASSWORD: longSecret }),
+    );
+    expect(error.problems.map((problem) => problem.variable).sort()).toEqual([
+      'SOVREN_NATS_PASSWORD',
+      'SOVREN_NATS_USER',
+    ]);
+    expect(error.message).not.toContain('hunter2');
+  });
 });
 
 describe('PlatformConfig.sqlitePath', () => {

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Writes the nats-server configuration (users and permissions from nats-permissions.mjs) and one credentials file
+// per service (<dir>/<service>.env: SOVREN_NATS_USER / SOVREN_NATS_PASSWORD), all mode 0600. Existing credentials
+// files are kept (running services keep working after a re-install) unless --rotate is given.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { NATS_SERVICES } from './nats-permissions.mjs';
+import {
+  credentialsEnv,
+  generateNatsPassword,
+  readCredentialsEnv,
+  renderNatsServerConfig,
+  writePrivateFile,
+} from './nats-server-config.mjs';
+
+const usage = `Usage: node tools/nats/generate-nats-config.mjs --config FILE --credentials-dir DIR
+       [--host 127.0.0.1] [--port 4222] [--store-dir DIR] [--rotate]`;
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      config: { type: 'string' },
+      'credentials-dir': { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '4222' },
+      'store-dir': { type: 'string' },
+      rotate: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  }).values;
+} catch (error) {
+  process.stderr.write(`generate-nats-config: ${error.message}\n${usage}\n`);
+  process.exit(2);
+}
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const port = Number(args.port);
+if (!args.config || !args['credentials-dir'] || !Number.isInteger(port) || port < 1 || port > 65535) {
+  process.stderr.write(`generate-nats-config: --config, --credentials-dir and a port 1-65535 are required\n${usage}\n`);
+  process.exit(2);
+}
+
+const dir = args['credentials-dir'];
+mkdirSync(dir, { recursive: true, mode: 0o700 });
+const credentials = {};
+for (const service of NATS_SERVICES) {
+  const file = join(dir, `${service}.env`);
+  const existing = args.rotate ? undefined : readCredentialsEnv(file);
+  credentials[service] = existing ?? { user: service, password: generateNatsPassword() };
+  if (!existing) writePrivateFile(file, credentialsEnv(credentials[service]));
+  process.stdout.write(`${existing ? 'kept' : 'wrote'} ${file}\n`);
+}
+writePrivateFile(
+  args.config,
+  renderNatsServerConfig({ host: args.host, port, storeDir: args['store-dir'], credentials }),
+);
+process.stdout.write(`wrote ${args.config} (${NATS_SERVICES.length} users)\n`);

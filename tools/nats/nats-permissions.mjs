@@ -1,0 +1,106 @@
+// Who may publish and subscribe what on NATS: the one table every NATS user and permission is generated from
+// (nats-server-config.mjs). Subjects are those of libs/messaging/src/subjects.ts; the spec checks they match.
+
+/** SOVREN's JetStream streams (libs/messaging/src/jetstream-setup.ts). */
+export const STREAMS = ['USAGE', 'CALLS', 'AUDIT', 'AGENTS', 'BILLING_TIER'];
+
+/**
+ * Per service:
+ * - respond: request/reply subjects it answers (subscribe, and replies go back through allow_responses);
+ * - request: subjects it sends requests to (publish; the reply arrives in its own inbox, `_INBOX.<service>.>`);
+ * - publish / subscribe: fire-and-forget subjects;
+ * - streamPublish: subjects it publishes to a JetStream stream and waits for the stream's acknowledgement;
+ * - consume: streams it reads through its own durable consumers (create, fetch, acknowledge).
+ * Every service also answers `<service>.ping`, publishes `monitoring.heartbeat.<service>`, validates credentials
+ * with auth (the auth guard: request auth.validate, subscribe auth.revoked) and keeps the streams' configuration
+ * in line with the code (each ensures them at start-up: stream info/create/update only, never delete or purge).
+ */
+export const NATS_PERMISSIONS = {
+  auth: {
+    respond: ['auth.validate'],
+    publish: ['auth.revoked'],
+    // Tier changes: a plain subscription today, the durable BILLING_TIER stream's consumer once it is one.
+    subscribe: ['billing.tier.changed'],
+    consume: ['BILLING_TIER'],
+  },
+  billing: {
+    publish: ['billing.notification', 'billing.usage.dead_letter', 'billing.tier.changed'],
+    streamPublish: ['billing.tier.changed'],
+    consume: ['USAGE'],
+  },
+  inference: {
+    respond: ['inference.generate', 'inference.models'],
+    subscribe: ['inference.cancel.*'],
+    // Chunks of a generation go to the stream subject its caller named, which must be the caller's inbox: a
+    // request cannot make inference publish on any other subject.
+    publish: ['_INBOX.>'],
+    streamPublish: ['usage.inference'],
+  },
+  voice: {
+    request: ['inference.generate', 'inference.models'],
+    publish: ['inference.cancel.*'],
+    streamPublish: ['usage.voice', 'calls.>'],
+  },
+  monitoring: {
+    subscribe: ['monitoring.heartbeat.*'],
+    publish: ['monitoring.alert'],
+  },
+};
+
+export const NATS_SERVICES = Object.keys(NATS_PERMISSIONS);
+
+/** The JetStream API subjects a service needs to read through its durable consumers on `stream`. */
+function consumerApi(stream) {
+  return [
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.>`,
+    `$JS.API.CONSUMER.LIST.${stream}`,
+    `$JS.API.CONSUMER.NAMES.${stream}`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+    `$JS.ACK.${stream}.>`,
+  ];
+}
+
+/** Stream set-up at start-up (libs/messaging ensureStreams): read, create and update the stream definitions. */
+function streamSetupApi() {
+  return [
+    '$JS.API.INFO',
+    ...STREAMS.flatMap((stream) => [
+      `$JS.API.STREAM.INFO.${stream}`,
+      `$JS.API.STREAM.CREATE.${stream}`,
+      `$JS.API.STREAM.UPDATE.${stream}`,
+    ]),
+  ];
+}
+
+/**
+ * The nats-server permissions of `service`'s user: {publish: {allow}, subscribe: {allow}, allow_responses}.
+ * Anything not allowed is denied (nats-server denies by default once an allow list is given).
+ */
+export function permissionsOf(service) {
+  const grants = NATS_PERMISSIONS[service];
+  if (!grants) throw new Error(`no NATS permissions for service '${service}' (known: ${NATS_SERVICES.join(', ')})`);
+  const publish = [
+    `monitoring.heartbeat.${service}`,
+    'auth.validate',
+    ...(grants.request ?? []),
+    ...(grants.publish ?? []),
+    ...(grants.streamPublish ?? []),
+    ...streamSetupApi(),
+    ...(grants.consume ?? []).flatMap(consumerApi),
+  ];
+  const subscribe = [
+    `_INBOX.${service}.>`,
+    `${service}.ping`,
+    'auth.revoked',
+    ...(grants.respond ?? []),
+    ...(grants.subscribe ?? []),
+  ];
+  return {
+    publish: { allow: [...new Set(publish)] },
+    subscribe: { allow: [...new Set(subscribe)] },
+    // Replies to the requests it received (one each, within a minute), and nothing else by that route.
+    allow_responses: { max: 1, expires: '1m' },
+  };
+}
