@@ -32,6 +32,8 @@ export function toApiError(error: unknown): unknown {
     case 'plugin_failure':
     case 'protocol':
       return new ApiError(HttpStatus.BAD_GATEWAY, ApiErrorCode.BAD_GATEWAY, `Kill Bill: ${error.message}`, details);
+    // Kill Bill refusing billing's credentials is the operator's to fix; callers only learn it is unavailable.
+    case 'configuration':
     case 'unavailable':
     case 'circuit_open':
       return new ApiError(

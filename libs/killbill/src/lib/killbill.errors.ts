@@ -28,8 +28,14 @@ export interface KillBillErrorBody {
 }
 
 export type KillBillErrorKind =
-  /** 400/401/403/404/405/415/422: the request is wrong; retrying it cannot help. */
+  /** 400/404/405/415/422: the request is wrong; retrying it cannot help. */
   | 'client'
+  /**
+   * 401/403, or the egress allowlist refuses Kill Bill's host: Kill Bill (or our own egress policy) refuses billing
+   * itself, not this request. Nothing is wrong with what was sent; it goes through once an operator fixes the
+   * credentials or the allowlist, so a caller holding work waits instead of dropping it.
+   */
+  | 'configuration'
   /** 409: the natural key (externalKey…) already exists. */
   | 'conflict'
   /** 402: the payment gateway declined the payment. */
@@ -68,6 +74,7 @@ export class KillBillError extends Error {
 }
 
 export function kindForStatus(status: number): KillBillErrorKind {
+  if (status === 401 || status === 403) return 'configuration';
   if (status === 402) return 'payment_declined';
   if (status === 409) return 'conflict';
   if (status === 502) return 'plugin_failure';

@@ -251,9 +251,11 @@ export class KillBillTransport {
       });
     } catch (error) {
       stop?.({ status: '0' });
-      this.breaker.onFailure();
       const refused = error instanceof EgressError && error.code === EgressErrorCode.HOST_NOT_ALLOWED;
-      const kind = refused ? 'client' : 'unavailable';
+      // Our own allowlist refusing Kill Bill says nothing about Kill Bill's health: no reason to open the circuit.
+      if (refused) this.breaker.onNeutral();
+      else this.breaker.onFailure();
+      const kind = refused ? 'configuration' : 'unavailable';
       this.errors?.inc({ kind });
       throw new KillBillError(
         kind,
@@ -276,7 +278,7 @@ export class KillBillTransport {
     this.errors?.inc({ kind });
     const body = parseErrorBody(response.text());
     const detail = body?.message ? `: ${body.message}` : '';
-    if (kind === 'unavailable' || kind === 'client') {
+    if (kind === 'unavailable' || kind === 'client' || kind === 'configuration') {
       this.logger.warn({
         msg: 'Kill Bill request failed',
         method,

@@ -152,11 +152,39 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     const wrongTenant = await failure(
       client({ apiSecret: 'wrong-tenant-secret' }).getAccountByExternalKey('owner-location'),
     );
-    expect(wrongTenant).toMatchObject({ kind: 'client', status: 401, retryable: false });
+    expect(wrongTenant).toMatchObject({ kind: 'configuration', status: 401, retryable: false });
     expect(wrongTenant.body?.className).toMatch(/AuthenticationException/);
     const wrongUser = await failure(client({ password: 'not-the-password' }).getAccountByExternalKey('owner-location'));
-    expect(wrongUser).toMatchObject({ kind: 'client', status: 401 });
+    expect(wrongUser).toMatchObject({ kind: 'configuration', status: 401 });
     expect(seen()).toHaveLength(2); // one request each: a 4xx is never repeated
+  });
+
+  it('calls an egress allowlist that refuses Kill Bill a configuration fault and leaves the circuit closed', async () => {
+    const refusing = new KillBillClient(
+      new EgressClient(
+        testPlatformConfig({ SOVREN_EGRESS_ALLOWLIST: 'billing.example.com' }),
+        new MetricsService('killbill-refused-test'),
+      ),
+      {
+        baseUrl: standIn.url,
+        apiKey: standIn.apiKey,
+        apiSecret: standIn.apiSecret,
+        username: standIn.username,
+        password: standIn.password,
+        createdBy: 'killbill-tests',
+        breakerFailureThreshold: 2,
+      },
+    );
+    const seen = recorder();
+    for (let i = 0; i < 3; i += 1) {
+      expect(await failure(refusing.getAccountByExternalKey('owner-location'))).toMatchObject({
+        kind: 'configuration',
+        status: undefined,
+        retryable: false,
+      });
+    }
+    expect(refusing.circuitState).toBe('closed');
+    expect(seen()).toEqual([]);
   });
 
   it("turns Kill Bill's error body into a typed KillBillError", async () => {
