@@ -6,6 +6,7 @@ import { ApiAuthInitialSchema1767225600000 } from './api_auth/1767225600000-api-
 import { SessionsApiKeysRateLimits1767312000000 } from './api_auth/1767312000000-sessions-api-keys-rate-limits';
 import { BillingDowngradedApiKeys1767398400000 } from './api_auth/1767398400000-billing-downgraded-api-keys';
 import { BillingDowngradedOwners1767484800000 } from './api_auth/1767484800000-billing-downgraded-owners';
+import { SessionRefreshGrace1767571216000 } from './api_auth/1767571216000-session-refresh-grace';
 import { ApplicationsInitialSchema1767225600000 } from './applications/1767225600000-applications-initial-schema';
 import { PhoneNumbersInitialSchema1767225600000 } from './phone_numbers/1767225600000-phone-numbers-initial-schema';
 import { AuditLogAndOrganizations1767225600000 } from './postgres/1767225600000-audit-log-and-organizations';
@@ -31,6 +32,7 @@ export const apiAuthMigrations: MigrationClass[] = [
   SessionsApiKeysRateLimits1767312000000,
   BillingDowngradedApiKeys1767398400000,
   BillingDowngradedOwners1767484800000,
+  SessionRefreshGrace1767571216000,
 ];
 export const applicationsMigrations: MigrationClass[] = [ApplicationsInitialSchema1767225600000];
 export const phoneNumbersMigrations: MigrationClass[] = [PhoneNumbersInitialSchema1767225600000];

@@ -9,6 +9,7 @@ export class AuthConfig {
   readonly accessTtlMs: number;
   readonly refreshTtlMs: number;
   readonly sessionMaxMs: number;
+  readonly refreshGraceMs: number;
   readonly ratePerHour: { anonymous: number; authenticated: number; premium: number };
   readonly cookieSameSite: CookieSameSite;
 
@@ -16,6 +17,7 @@ export class AuthConfig {
     this.accessTtlMs = env.SOVREN_AUTH_ACCESS_TTL_SECONDS * 1000;
     this.refreshTtlMs = env.SOVREN_AUTH_REFRESH_TTL_SECONDS * 1000;
     this.sessionMaxMs = env.SOVREN_AUTH_SESSION_MAX_SECONDS * 1000;
+    this.refreshGraceMs = env.SOVREN_AUTH_REFRESH_GRACE_SECONDS * 1000;
     this.ratePerHour = {
       anonymous: env.SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR,
       authenticated: env.SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR,

@@ -14,6 +14,14 @@ export class AuthEnv {
   @IsIntegerInRange(300, 31_536_000)
   SOVREN_AUTH_REFRESH_TTL_SECONDS = 1_209_600;
 
+  /**
+   * How long a just-rotated refresh token, presented again, gets the same new pair instead of revoking the session
+   * (two tabs refreshing at once). 0 turns the grace off: any second use is treated as theft.
+   */
+  @ToInteger()
+  @IsIntegerInRange(0, 60)
+  SOVREN_AUTH_REFRESH_GRACE_SECONDS = 10;
+
   /** Longest a session (a refresh-token family) lives, however often it is refreshed. */
   @ToInteger()
   @IsIntegerInRange(300, 31_536_000)

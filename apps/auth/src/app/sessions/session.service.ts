@@ -1,7 +1,7 @@
 // Sessions: one row per refresh-token family in api_auth.db, with short-lived access tokens and single-use
 // refresh tokens, all stored as SHA-256 hashes. Refreshing consumes the refresh token and issues a new pair;
-// presenting an already consumed refresh token is reuse (a stolen token racing its owner) and revokes the
-// whole family.
+// presenting it again within the grace window (two tabs at once) returns that same pair; after the window an
+// already consumed refresh token is reuse (a stolen token racing its owner) and revokes the whole family.
 import { Injectable, Logger } from '@nestjs/common';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import { randomUUID } from 'node:crypto';
@@ -16,6 +16,7 @@ import {
   newSessionToken,
   REFRESH_TOKEN_PREFIX,
 } from '../tokens/opaque-token';
+import { openSuccessor, sealSuccessor } from './successor-seal';
 
 export interface IssuedTokens {
   sessionId: string;
@@ -75,6 +76,11 @@ interface TokenLookupRow {
   session_expires_at: number;
   revoked_at: number | null;
   last_used_at: number;
+}
+
+interface RefreshLookupRow extends TokenLookupRow {
+  grace_until: number | null;
+  successor_sealed: string | null;
 }
 
 /** last_used_at is written at most this often per session (it is informational; writes cost). */
@@ -150,40 +156,68 @@ export class SessionService {
   }
 
   /**
-   * Exchanges a refresh token for a new access + refresh pair. A refresh token that was already used revokes
-   * its whole session (reuse detection) and is refused.
+   * Exchanges a refresh token for a new access + refresh pair. The same refresh token presented again within
+   * the grace window gets that same pair back (two tabs refreshing at once); after the window a refresh token
+   * that was already used revokes its whole session (reuse detection) and is refused.
    */
   refresh(refreshToken: string, now = Date.now()): IssuedTokens {
     if (credentialKind(refreshToken) !== 'refresh') {
       throw ApiError.fromCode(ApiErrorCode.UNAUTHORIZED, 'refresh_token is not a valid refresh token');
     }
     const db = this.databases.handleForHttp('api_auth');
+    const tokenHash = hashToken(refreshToken);
     const outcome = db
       .transaction(() => {
+        // Successor pairs whose window has passed are of no use to anyone: drop them.
+        this.databases
+          .statement(
+            db,
+            'UPDATE session_tokens SET grace_until = NULL, successor_sealed = NULL WHERE grace_until IS NOT NULL AND grace_until <= ?',
+          )
+          .run(now);
         const row = this.databases
           .statement(
             db,
-            `SELECT t.session_id, t.expires_at, t.consumed_at, s.user_id, s.expires_at AS session_expires_at,
-                  s.revoked_at, s.last_used_at
+            `SELECT t.session_id, t.expires_at, t.consumed_at, t.grace_until, t.successor_sealed, s.user_id,
+                  s.expires_at AS session_expires_at, s.revoked_at, s.last_used_at
              FROM session_tokens t JOIN sessions s ON s.id = t.session_id
             WHERE t.token_hash = ? AND t.kind = 'refresh'`,
           )
-          .get(hashToken(refreshToken)) as TokenLookupRow | undefined;
+          .get(tokenHash) as RefreshLookupRow | undefined;
         if (!row) return { refused: 'the refresh token is unknown' as const };
         if (row.revoked_at !== null) return { refused: 'the session was revoked' as const };
         if (row.consumed_at !== null) {
+          const replay =
+            row.grace_until !== null && row.grace_until > now && row.successor_sealed !== null
+              ? openSuccessor(row.successor_sealed, refreshToken)
+              : undefined;
+          if (replay && row.session_expires_at > now) return { replayed: replay, sessionId: row.session_id };
           this.revokeRow(db, row.session_id, 'refresh_token_reuse', now);
           return { reuse: row };
         }
         if (row.expires_at <= now || row.session_expires_at <= now)
           return { refused: 'the refresh token has expired' as const };
+        const issued = this.issue(row.session_id, row.session_expires_at, now);
+        const graceMs = this.config.refreshGraceMs;
         this.databases
-          .statement(db, 'UPDATE session_tokens SET consumed_at = ? WHERE token_hash = ?')
-          .run(now, hashToken(refreshToken));
+          .statement(
+            db,
+            'UPDATE session_tokens SET consumed_at = ?, grace_until = ?, successor_sealed = ? WHERE token_hash = ?',
+          )
+          .run(
+            now,
+            graceMs > 0 ? now + graceMs : null,
+            graceMs > 0 ? sealSuccessor(issued, refreshToken) : null,
+            tokenHash,
+          );
         this.databases.statement(db, 'UPDATE sessions SET last_used_at = ? WHERE id = ?').run(now, row.session_id);
-        return { issued: this.issue(row.session_id, row.session_expires_at, now) };
+        return { issued };
       })
       .immediate();
+    if ('replayed' in outcome && outcome.replayed) {
+      this.logger.log({ msg: 'refresh token presented again within the grace window', session_id: outcome.sessionId });
+      return outcome.replayed;
+    }
     if ('reuse' in outcome && outcome.reuse) {
       this.logger.warn({
         msg: 'refresh token reused: session family revoked',
