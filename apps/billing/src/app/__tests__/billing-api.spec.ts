@@ -2,6 +2,7 @@
 // key created through auth, auth.validate over NATS), the strict Kill Bill stand-in, PostgreSQL and JetStream.
 // Every answer is the platform envelope; a refused request leaves the ledger and Kill Bill untouched.
 import { ensureStreams, usageSubject, type UsageEventV1 } from '@sovren/messaging';
+import { eventually } from '@sovren/testing';
 import { connect, JSONCodec, type NatsConnection } from 'nats';
 
 import { startBillingWithAuth, type BillingWithAuth, type HttpAnswer } from './support/billing-with-auth';
@@ -47,14 +48,6 @@ describe('/api/v1/billing over HTTP', () => {
       attempts: await count('billing_payment_attempts'),
       accounts: await count('billing_accounts'),
     };
-  }
-
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
   }
 
   function expectFailure(answer: HttpAnswer, status: number, code: string): void {
@@ -154,7 +147,7 @@ describe('/api/v1/billing over HTTP', () => {
       event(3, '2026-02-02', { llm_tokens_in: 7 }),
     ];
     for (const item of events) await js.publish(usageSubject('inference'), codec.encode(item), { msgID: item.eventId });
-    await until('usage recorded', async () => {
+    await eventually('usage recorded', async () => {
       const [row] = await setup.environment.query<{ n: string }>(
         `SELECT count(*) AS n FROM billing_usage_ledger l JOIN billing_usage_batches b ON b.tracking_id = l.batch_id
           WHERE l.event_id LIKE 'api-usage-%' AND b.status = 'recorded'`,

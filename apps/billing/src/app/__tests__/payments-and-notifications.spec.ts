@@ -2,6 +2,7 @@
 // refused input — the real billing app against the strict Kill Bill stand-in, real NATS and PostgreSQL.
 import { KillBillError } from '@sovren/killbill';
 import { BILLING_NOTIFICATION, BILLING_TIER_CHANGED, NatsClient } from '@sovren/messaging';
+import { eventually } from '@sovren/testing';
 
 import { BillingAccountsService } from '../accounts/billing-accounts.service';
 import { toApiError } from '../killbill-error.mapper';
@@ -38,7 +39,7 @@ describe('payments, notifications and refused input', () => {
       });
     }
     await nats.rawConnection()?.flush();
-    await until(callbackRegistered);
+    await eventually('the notification callback to be registered', callbackRegistered);
   });
 
   afterAll(async () => {
@@ -50,14 +51,6 @@ describe('payments, notifications and refused input', () => {
     return environment.killbill.requests.some(
       (r) => r.path === '/tenants/registerNotificationCallback' && r.status === 201,
     );
-  }
-
-  async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error('condition not reached in time');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   }
 
   it('pays through Zoho when the Stripe payment fails, with the reason recorded, and never pays twice', async () => {
@@ -96,14 +89,16 @@ describe('payments, notifications and refused input', () => {
     const result = await payments.payInvoice(owner, invoice.invoiceId);
     expect(result.paid).toBe(false);
     expect(result.attempts.map((a) => a.status)).toEqual(['plugin_failure', 'declined']);
-    await until(() => published.some((p) => p.subject === BILLING_TIER_CHANGED && p.payload['ownerId'] === owner));
+    await eventually('the downgrade to be published', () =>
+      published.some((p) => p.subject === BILLING_TIER_CHANGED && p.payload['ownerId'] === owner),
+    );
     const event = published.find((p) => p.subject === BILLING_TIER_CHANGED && p.payload['ownerId'] === owner);
     expect(event?.payload).toMatchObject({ v: 1, standing: 'downgraded' });
     expect((await accounts.find(owner))?.standing).toBe('downgraded');
   });
 
   it('records confirmed Kill Bill notifications once and publishes them on NATS', async () => {
-    await until(() =>
+    await eventually('the payment failure to be delivered', () =>
       environment.killbill.deliveries.some((d) => d.notification.eventType === 'INVOICE_PAYMENT_FAILED'),
     );
     await notifications.idle();
@@ -123,7 +118,10 @@ describe('payments, notifications and refused input', () => {
     const before = rows.length;
     const again = environment.killbill.deliveries[environment.killbill.deliveries.length - 1].notification;
     environment.killbill.notify(again);
-    await until(() => environment.killbill.deliveries.filter((d) => d.notification === again).length >= 1);
+    await eventually(
+      'the repeated notification to be delivered',
+      () => environment.killbill.deliveries.filter((d) => d.notification === again).length >= 1,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     await notifications.idle();
     expect(await environment.query('SELECT 1 FROM billing_notifications')).toHaveLength(before);
@@ -157,9 +155,9 @@ describe('payments, notifications and refused input', () => {
       ).length;
 
     environment.killbill.retryInvoicePayment(invoice.invoiceId); // Kill Bill's retry schedule, no call of ours
-    await until(() => notifiedFailures() === 1);
+    await eventually('the first failure to be notified', () => notifiedFailures() === 1);
     await notifications.idle();
-    await until(() =>
+    await eventually('the downgrade to be published', () =>
       published.some(
         (p) =>
           p.subject === BILLING_TIER_CHANGED &&
@@ -181,13 +179,13 @@ describe('payments, notifications and refused input', () => {
       (d) => d.notification.eventType === 'INVOICE_PAYMENT_FAILED' && d.notification.objectId === invoice.invoiceId,
     );
     environment.killbill.notify(delivered?.notification as NonNullable<typeof delivered>['notification']);
-    await until(() => notifiedFailures() === 2);
+    await eventually('the second failure to be notified', () => notifiedFailures() === 2);
     await notifications.idle();
     expect(await failures(owner)).toBe(1);
 
     // A second retry fails too (same invoice, new transaction): counted although the notification looks the same.
     environment.killbill.retryInvoicePayment(invoice.invoiceId);
-    await until(() => notifiedFailures() === 3);
+    await eventually('the third failure to be notified', () => notifiedFailures() === 3);
     await notifications.idle();
     expect(await failures(owner)).toBe(2);
 

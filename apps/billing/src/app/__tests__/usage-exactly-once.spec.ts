@@ -2,6 +2,7 @@
 // process and a 30-second Kill Bill outage. Everything is real: the billing process (run from source), nats-server
 // with JetStream, PostgreSQL, and the strict Kill Bill stand-in speaking Kill Bill's REST API.
 import { ensureStreams, usageSubject, type UsageEventV1 } from '@sovren/messaging';
+import { eventually } from '@sovren/testing';
 import { connect, JSONCodec, type JetStreamClient, type NatsConnection } from 'nats';
 
 import { toMicro } from '../usage/usage-batch.builder';
@@ -45,13 +46,8 @@ describe('usage events are billed exactly once', () => {
     return Number(row.count);
   }
 
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${billing.tail()}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
+  const until = (what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<boolean> =>
+    eventually(what, check, { timeoutMs, intervalMs: 250, detail: () => billing.tail() });
 
   /** Publishes events with their id as msgID; every 10th again with the same msgID (the stream drops it) and every
    *  7th again without one (it reaches billing, whose ledger must drop it). */

@@ -2,6 +2,7 @@
 // @swc-node/register), so a test can SIGKILL it mid-stream and start it again on the same port and data.
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { eventually, StopWaiting } from '@sovren/testing';
 
 import { WORKSPACE_ROOT } from './billing-test-environment';
 
@@ -40,17 +41,14 @@ export class BillingProcess {
       }),
     );
     const url = `http://127.0.0.1:${this.env['SOVREN_BILLING_PORT']}/health/ready`;
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (!this.child) throw new Error(`billing exited during start-up:\n${this.tail()}`);
-      try {
-        if ((await fetch(url)).status === 200) return;
-      } catch {
-        // Not listening yet: keep polling until the deadline.
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`billing was not ready within ${timeoutMs} ms:\n${this.tail()}`);
+    await eventually(
+      'billing to be ready',
+      async () => {
+        if (!this.child) throw new StopWaiting(`billing exited during start-up:\n${this.tail()}`);
+        return (await fetch(url)).status === 200;
+      },
+      { timeoutMs, intervalMs: 200, detail: () => this.tail() },
+    );
   }
 
   /** SIGKILL: no shutdown hook runs, in-flight work is lost mid-way (what a crash or OOM kill does). */
