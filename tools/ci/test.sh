@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (`npm test`): installs what is missing (Debian packages, npm dependencies), makes sure a
-# PostgreSQL and a NATS server are reachable (starting local ones when not), then lints, builds and tests every
-# Nx project — unit tests, the native engine's C++ tests and the platform integration tests.
+# PostgreSQL and a NATS server are reachable (starting local ones when not), checks formatting, then lints,
+# builds and tests every Nx project — unit tests, the native engine's C++ tests (also in an ASan/UBSan build) and
+# the platform integration tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false FORCE_COLOR=0
@@ -20,5 +21,5 @@ fi
 started=$(date +%s)
 bash tools/ci/format-check.sh
 node tools/ci/with-test-services.mjs -- \
-  npx nx run-many -t lint typecheck build test --outputStyle=stream --parallel=2
+  npx nx run-many -t lint typecheck build test test-asan --outputStyle=stream --parallel=2
 echo "== all lint, build and test targets passed in $(( $(date +%s) - started )) s"
