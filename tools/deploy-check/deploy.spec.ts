@@ -59,6 +59,36 @@ describe('deploy units and install script', () => {
     }
   });
 
+  // systemd-analyze security scores what a compromised service could still do: 0 is a locked box, 10 no sandbox.
+  // Before the sandboxing work the units scored 3.2 (inference 3.9).
+  it.each(['auth', 'billing', 'voice', 'monitoring', 'inference@'])(
+    'keeps sovren-%s.service at a systemd exposure level of 2.0 or less',
+    (name) => {
+      const result = run('systemd-analyze', [
+        'security',
+        '--offline=true',
+        '--no-pager',
+        join(repoRoot, 'deploy', 'systemd', `sovren-${name}.service`),
+      ]);
+      const level = /Overall exposure level for \S+: (\d+(?:\.\d+)?)/.exec(result.output)?.[1];
+      expect(level).toBeDefined();
+      expect(Number(level)).toBeLessThanOrEqual(2.0);
+    },
+  );
+
+  it('lets the inference worker open only the NVIDIA devices, and says why a unit keeps its network open', () => {
+    const unitOf = (name: string) =>
+      readFileSync(join(repoRoot, 'deploy', 'systemd', `sovren-${name}.service`), 'utf8');
+    const devices = [...unitOf('inference@').matchAll(/^DeviceAllow=(\S+)/gm)].map((match) => match[1]);
+    expect(devices.length).toBeGreaterThan(0);
+    expect(devices.filter((device) => !device.startsWith('/dev/nvidia'))).toEqual([]);
+    for (const name of ['inference@', 'monitoring']) expect(unitOf(name)).toMatch(/^IPAddressDeny=any$/m);
+    for (const name of ['auth', 'billing', 'voice']) {
+      expect(unitOf(name)).not.toMatch(/^IPAddressDeny=/m);
+      expect(unitOf(name)).toMatch(/^# No IPAddressDeny=: this service reaches outside hosts/m);
+    }
+  });
+
   it('describes an install in --dry-run without needing root or a build', () => {
     const result = run('bash', [installScript, '--dry-run', '--prefix', '/opt/sovren-test']);
     expect(result.output).toContain('[dry-run] install -d -o sovren -g sovren -m 0750 /data/sovren/models/whisper');
