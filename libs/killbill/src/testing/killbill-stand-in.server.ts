@@ -34,18 +34,28 @@ export interface InjectedFailure {
   method?: string;
   /** Matches paths (after /1.0/kb) starting with this. */
   pathPrefix?: string;
+  /** Matches only requests whose raw body contains this (e.g. one owner's externalKey or subscription id). */
+  bodyIncludes?: string;
   status: number;
   times: number;
   /** Process the request first, then answer `status` (a timeout after the work was done). */
   afterProcessing?: boolean;
 }
 
-/** Holds matching requests for `ms` before handling them (a slow Kill Bill, for client timeouts). */
+/** Holds matching requests for `ms` (a slow Kill Bill, for client timeouts). */
 export interface InjectedDelay {
   method?: string;
   pathPrefix?: string;
+  bodyIncludes?: string;
   ms: number;
   times: number;
+  /**
+   * `before` (default): the request waits before it is handled. `commit` (POST /usages): it is checked at once — its
+   * trackingId looked up, as Kill Bill's DefaultUsageUserApi does — and written `ms` later, then answered: Kill
+   * Bill's check and insert are separate statements with no unique key on tracking_id, so a second request with
+   * the same trackingId arriving in between passes the check too and the usage is recorded twice.
+   */
+  phase?: 'before' | 'commit';
 }
 
 export interface NotificationDelivery {
@@ -78,6 +88,25 @@ const BASE = '/1.0/kb';
 const MICRO = 1_000_000n;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
+interface CheckedUsage {
+  subscriptionId: string;
+  trackingId: string;
+  additions: Array<[string, string, bigint]>;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function usageWindow(query: URLSearchParams): { startDate: string; endDate: string } {
+  const startDate = query.get('startDate');
+  const endDate = query.get('endDate');
+  if (!startDate || !endDate || !DATE.test(startDate) || !DATE.test(endDate)) {
+    throw new StandInError(400, 0, 'startDate and endDate (YYYY-MM-DD) need to be set');
+  }
+  return { startDate, endDate };
+}
+
 class StandInError extends Error {
   constructor(
     readonly status: number,
@@ -91,7 +120,8 @@ class StandInError extends Error {
 
 export class KillBillStandIn {
   readonly apiKey: string;
-  readonly apiSecret: string;
+  /** The tenant secret it accepts; setApiSecret changes it (a rotated or mistyped secret). */
+  apiSecret: string;
   readonly username: string;
   readonly password: string;
 
@@ -107,6 +137,8 @@ export class KillBillStandIn {
   private readonly invoices = new Map<string, KillBillInvoice>();
   private readonly payments = new Map<string, KillBillPayment>();
   private readonly trackingIds = new Set<string>();
+  /** trackingId → how many times a record with it was written. */
+  private readonly trackingWrites = new Map<string, number>();
   /** subscriptionId → unitType → recordDate → amount in millionths. */
   private readonly usage = new Map<string, Map<string, Map<string, bigint>>>();
   private readonly failingPlugins = new Map<string, 402 | 502>();
@@ -196,6 +228,22 @@ export class KillBillStandIn {
     this.delays.push({ ...delay });
   }
 
+  /** Drops every injected failure and delay not used up yet. */
+  clearInjections(): void {
+    this.failures.length = 0;
+    this.delays.length = 0;
+  }
+
+  /** Accepts only `secret` as the tenant API secret from now on (requests with another one get 401). */
+  setApiSecret(secret: string): void {
+    this.apiSecret = secret;
+  }
+
+  /** Usage rows written under `trackingId` (Kill Bill keeps one row per unit and day; more means recorded twice). */
+  usageWritesFor(trackingId: string): number {
+    return this.trackingWrites.get(trackingId) ?? 0;
+  }
+
   /** Creates a COMMITTED invoice (as Kill Bill's billing run would) and pushes INVOICE_CREATION. */
   createInvoice(accountId: string, amount: number): KillBillInvoice {
     const account = this.accounts.get(accountId);
@@ -283,14 +331,18 @@ export class KillBillStandIn {
     const method = (req.method ?? 'GET').toUpperCase();
     let answer: Answer;
     const path = url.pathname.startsWith(BASE) ? url.pathname.slice(BASE.length) : url.pathname;
-    const delay = take(this.delays, method, path);
-    if (delay) await new Promise((resolve) => setTimeout(resolve, delay.ms).unref());
-    const injected = take(this.failures, method, path);
+    const delay = take(this.delays, method, path, raw);
+    if (delay && delay.phase !== 'commit') await sleep(delay.ms);
+    const injected = take(this.failures, method, path, raw);
     try {
       if (injected && !injected.afterProcessing) throw new StandInError(injected.status, 0, 'injected failure');
       if (!url.pathname.startsWith(`${BASE}/`)) throw new StandInError(404, 0, `no resource at ${url.pathname}`);
       this.authenticate(req, method);
-      answer = this.route({ method, path, query: url.searchParams, headers: req.headers, raw });
+      const request = { method, path, query: url.searchParams, headers: req.headers, raw };
+      answer =
+        delay?.phase === 'commit' && method === 'POST' && path === '/usages'
+          ? await this.recordUsage(request, delay.ms)
+          : this.route(request);
       if (injected) throw new StandInError(injected.status, 0, 'injected failure after processing');
     } catch (error) {
       answer = errorAnswer(error);
@@ -397,8 +449,12 @@ export class KillBillStandIn {
       }
     }
     if (head === 'usages') {
-      if (r.method === 'POST' && parts.length === 1) return this.recordUsage(r);
+      if (r.method === 'POST' && parts.length === 1) {
+        this.commitUsage(this.checkUsage(r));
+        return { status: 201 };
+      }
       if (r.method === 'GET' && parts.length === 3) return this.rolledUpUsage(id, sub, r.query);
+      if (r.method === 'GET' && parts.length === 2) return this.allRolledUpUsage(id, r.query);
     }
     if (head === 'paymentMethods' && r.method === 'GET' && parts.length === 2) {
       const pm = this.paymentMethods.get(id);
@@ -613,7 +669,16 @@ export class KillBillStandIn {
     return subscription;
   }
 
-  private recordUsage(r: Request): Answer {
+  /** POST /usages with the write held `commitMs` between Kill Bill's trackingId check and its insert. */
+  private async recordUsage(r: Request, commitMs: number): Promise<Answer> {
+    const usage = this.checkUsage(r);
+    await sleep(commitMs);
+    this.commitUsage(usage);
+    return { status: 201 };
+  }
+
+  /** What Kill Bill checks before writing usage, its trackingId lookup included (throws like Kill Bill). */
+  private checkUsage(r: Request): CheckedUsage {
     this.usagePosts += 1;
     const body = jsonBody(r);
     const subscriptionId = requiredString(body, 'subscriptionId');
@@ -652,7 +717,12 @@ export class KillBillStandIn {
         'org.killbill.billing.usage.api.UsageApiException',
       );
     }
+    return { subscriptionId, trackingId, additions };
+  }
+
+  private commitUsage({ subscriptionId, trackingId, additions }: CheckedUsage): void {
     this.trackingIds.add(trackingId);
+    this.trackingWrites.set(trackingId, (this.trackingWrites.get(trackingId) ?? 0) + 1);
     const byUnit = this.usage.get(subscriptionId) ?? new Map<string, Map<string, bigint>>();
     this.usage.set(subscriptionId, byUnit);
     for (const [unitType, date, micro] of additions) {
@@ -660,16 +730,23 @@ export class KillBillStandIn {
       byUnit.set(unitType, byDate);
       byDate.set(date, (byDate.get(date) ?? 0n) + micro);
     }
-    return { status: 201, location: `/usages/${subscriptionId}` };
+  }
+
+  /** GET /usages/{subscriptionId}?startDate&endDate: every unit's total in [startDate, endDate). */
+  private allRolledUpUsage(subscriptionId: string, query: URLSearchParams): Answer {
+    this.subscription(subscriptionId);
+    const { startDate, endDate } = usageWindow(query);
+    const rolledUpUnits = [...(this.usage.get(subscriptionId) ?? [])].map(([unitType, byDate]) => {
+      let total = 0n;
+      for (const [date, amount] of byDate) if (date >= startDate && date < endDate) total += amount;
+      return { unitType, amount: Number(fromMicro(total)) };
+    });
+    return { status: 200, body: { subscriptionId, startDate, endDate, rolledUpUnits } };
   }
 
   private rolledUpUsage(subscriptionId: string, unitType: string, query: URLSearchParams): Answer {
     this.subscription(subscriptionId);
-    const startDate = query.get('startDate');
-    const endDate = query.get('endDate');
-    if (!startDate || !endDate || !DATE.test(startDate) || !DATE.test(endDate)) {
-      throw new StandInError(400, 0, 'startDate and endDate (YYYY-MM-DD) need to be set');
-    }
+    const { startDate, endDate } = usageWindow(query);
     let total = 0n;
     for (const [date, amount] of this.usage.get(subscriptionId)?.get(unitType) ?? []) {
       if (date >= startDate && date < endDate) total += amount;
@@ -854,14 +931,17 @@ export class KillBillStandIn {
 }
 
 /** The first injection matching the request, used up once. */
-function take<T extends { method?: string; pathPrefix?: string; times: number }>(
+function take<T extends { method?: string; pathPrefix?: string; bodyIncludes?: string; times: number }>(
   list: T[],
   method: string,
   path: string,
+  raw: string,
 ): T | undefined {
   const index = list.findIndex(
     (f) =>
-      (f.method === undefined || f.method === method) && (f.pathPrefix === undefined || path.startsWith(f.pathPrefix)),
+      (f.method === undefined || f.method === method) &&
+      (f.pathPrefix === undefined || path.startsWith(f.pathPrefix)) &&
+      (f.bodyIncludes === undefined || raw.includes(f.bodyIncludes)),
   );
   if (index < 0) return undefined;
   const injection = list[index];

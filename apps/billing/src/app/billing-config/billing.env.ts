@@ -57,6 +57,14 @@ export class BillingEnv {
   @IsIntegerInRange(1, 64)
   SOVREN_BILLING_USAGE_CONCURRENCY = 8;
 
+  /**
+   * Longest wait (ms) between attempts while an owner's usage cannot be recorded (its account calls or records
+   * fail) or Kill Bill refuses billing's credentials; waits grow from 250 ms up to this.
+   */
+  @ToInteger()
+  @IsIntegerInRange(10, 3_600_000)
+  SOVREN_BILLING_USAGE_RETRY_MAX_MS = 60_000;
+
   /** Kill Bill payment plugin of the primary gateway. */
   @Length(1, 128)
   SOVREN_BILLING_PRIMARY_PLUGIN = 'killbill-stripe';

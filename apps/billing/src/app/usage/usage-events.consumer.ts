@@ -1,17 +1,12 @@
-// The durable JetStream consumer of stream USAGE that records usage in Kill Bill exactly once.
-//
-// One cycle: fetch up to SOVREN_BILLING_USAGE_MAX_BATCH messages (waiting at most SOVREN_BILLING_USAGE_WINDOW_MS,
-// which is the aggregation window) → dead-letter malformed ones (terminated, nothing billed) → write the rest to the
-// ledger (unique on event id: a duplicate or redelivery adds nothing) → group every unbatched ledger event per owner
-// into one usage record with a deterministic trackingId, persisted before sending → send the pending records to
-// Kill Bill (a trackingId it already has counts as recorded) → only then acknowledge the messages. Owners are
-// independent (their events never share a batch), so their batches are built and sent concurrently, at most
-// SOVREN_BILLING_USAGE_CONCURRENCY at a time. Kill Bill calls carry a deterministic X-Request-Id: derived from the
-// owner's events while its account is made ready, from the trackingId while a batch is sent.
-// While Kill Bill (or PostgreSQL) is down the cycle waits and retries, holding at most one fetch of messages and
-// telling JetStream they are still being worked on; the stream and the ledger keep the position across restarts.
+// The durable JetStream consumer of stream USAGE (a work queue): it moves usage events into billing's PostgreSQL
+// ledger and acknowledges them, which removes them from the stream. One cycle: fetch up to
+// SOVREN_BILLING_USAGE_MAX_BATCH messages (waiting at most SOVREN_BILLING_USAGE_WINDOW_MS) → dead-letter malformed ones
+// (terminated, nothing billed) → insert the rest into the ledger (unique on event id: a duplicate or redelivery adds
+// nothing) → acknowledge them once that insert is committed → wake the recorder (usage-recorder.ts), which records
+// the ledger in Kill Bill owner by owner. So a Kill Bill outage or a misconfigured Kill Bill never backs the stream
+// up: the backlog waits in PostgreSQL, the stream only holds what billing has not read yet. While PostgreSQL is down
+// the messages are handed back (nak with a delay) and the cycle waits; the stream keeps them across restarts.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { KillBillClient, KillBillError } from '@sovren/killbill';
 import {
   BILLING_USAGE_DEAD_LETTER,
   ContractError,
@@ -23,28 +18,17 @@ import {
   UsageDeadLetterV1,
   UsageEventV1,
 } from '@sovren/messaging';
-import { MetricsService, runWithRequestId } from '@sovren/observability';
+import { MetricsService } from '@sovren/observability';
+import { Backoff, errorMessage } from '@sovren/resilience';
 import { AckPolicy, nanos, type JsMsg } from 'nats';
 import type { Counter, Gauge } from 'prom-client';
 
-import { BillingAccountsService, ReadyAccount } from '../accounts/billing-accounts.service';
 import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
-import { forEachBounded } from './bounded-concurrency';
-import {
-  accountRequestId,
-  batchRequestId,
-  buildUsageBatch,
-  LedgerEventForBatch,
-  UsageBatch,
-} from './usage-batch.builder';
-import { PendingBatch, UsageLedgerRepository } from './usage-ledger.repository';
+import { UsageLedgerRepository } from './usage-ledger.repository';
+import { UsageRecorder } from './usage-recorder';
 
 export const USAGE_CONSUMER_DURABLE = 'billing-usage';
 const ACK_WAIT_MS = 60_000;
-/** How often held messages are reported as still in progress while Kill Bill is down. */
-const WORKING_EVERY_MS = 15_000;
-const UNBATCHED_LIMIT = 5_000;
-const MAX_BACKOFF_MS = 5_000;
 
 @Injectable()
 export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDestroy {
@@ -58,18 +42,11 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
   constructor(
     private readonly nats: NatsClient,
     private readonly ledger: UsageLedgerRepository,
-    private readonly accounts: BillingAccountsService,
-    private readonly killbill: KillBillClient,
+    private readonly recorder: UsageRecorder,
     @Inject(BILLING_ENV) private readonly env: BillingEnv,
     metrics: MetricsService,
   ) {
-    this.events = metrics.counter({
-      name: 'sovren_billing_usage_events_total',
-      help: 'Usage events by result: consumed (read from the stream), recorded (accepted by Kill Bill), duplicate, failed (refused by Kill Bill), dead_lettered (malformed).',
-      labelNames: ['result'],
-    });
-    for (const result of ['consumed', 'recorded', 'duplicate', 'failed', 'dead_lettered'] as const)
-      this.events.inc({ result }, 0);
+    this.events = recorder.eventsCounter;
     this.lag = metrics.gauge({
       name: 'sovren_billing_consumer_lag_messages',
       help: 'Usage messages in stream USAGE not yet delivered to the billing consumer.',
@@ -87,22 +64,29 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
+    const failures = new Backoff({
+      initialMs: 250,
+      maxMs: Math.min(5_000, this.env.SOVREN_BILLING_USAGE_RETRY_MAX_MS),
+    });
     while (!this.stopping) {
       try {
         await this.nats.whenConnected();
         const consumer = await this.consumer();
-        await this.settle([]);
         while (!this.stopping) {
           const messages = await this.fetch(consumer);
-          await this.process(messages);
-          failures = 0;
+          await this.take(messages, failures);
+          failures.reset();
         }
       } catch (error) {
         if (this.stopping) break;
-        failures += 1;
-        this.logger.error({ msg: 'usage consumer cycle failed; retrying', err: describe(error), attempt: failures });
-        await this.pause(backoff(failures));
+        const waitMs = Math.max(50, failures.next());
+        this.logger.error({
+          msg: 'usage consumer cycle failed; retrying',
+          err: errorMessage(error),
+          attempt: failures.retries,
+          retry_in_ms: waitMs,
+        });
+        await this.pause(waitMs);
       }
     }
   }
@@ -130,153 +114,34 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
     return messages;
   }
 
-  private async process(messages: JsMsg[]): Promise<void> {
+  /** Ledger first, acknowledgement second: an event leaves the stream only once PostgreSQL holds it. */
+  private async take(messages: JsMsg[], failures: Backoff): Promise<void> {
     if (messages.length === 0) return;
     this.events.inc({ result: 'consumed' }, messages.length);
     const valid: Array<{ message: JsMsg; event: UsageEventV1 }> = [];
-    for (const message of messages) {
-      const parsed = parse(message);
-      if (typeof parsed === 'string') await this.deadLetter(message, parsed);
-      else valid.push({ message, event: parsed });
-    }
-    if (valid.length === 0) return;
-    const fresh = await this.ledger.insert(valid.map(({ message, event }) => ({ event, streamSequence: message.seq })));
-    const duplicates = valid.length - fresh.size;
-    if (duplicates > 0) this.events.inc({ result: 'duplicate' }, duplicates);
-    const held = valid.map(({ message }) => message);
-    await this.settle(held);
-    if (this.stopping) return;
-    // Kill Bill accepted everything these messages carry (or refused it for good): now they may leave the stream.
-    for (const message of held) message.ack();
-  }
-
-  /** Batches every unbatched ledger event and sends every pending batch, waiting out Kill Bill outages. */
-  private async settle(held: JsMsg[]): Promise<void> {
-    let attempt = 0;
-    let lastWorking = Date.now();
-    while (!this.stopping) {
-      try {
-        await this.batchUnbatched();
-        await this.sendPending();
-        return;
-      } catch (error) {
-        attempt += 1;
-        const line = {
-          msg: 'usage not recorded yet; waiting for Kill Bill/PostgreSQL',
-          err: describe(error),
-          attempt,
-          held: held.length,
-        };
-        if (attempt === 1 || attempt % 10 === 0) this.logger.warn(line);
-        await this.pause(backoff(attempt));
-        if (Date.now() - lastWorking >= WORKING_EVERY_MS) {
-          for (const message of held) message.working();
-          lastWorking = Date.now();
-        }
-      }
-    }
-  }
-
-  private async batchUnbatched(): Promise<void> {
-    for (;;) {
-      const events = await this.ledger.unbatched(UNBATCHED_LIMIT);
-      if (events.length === 0) return;
-      const byOwner = new Map<string, LedgerEventForBatch[]>();
-      for (const event of events) {
-        const list = byOwner.get(event.ownerId) ?? [];
-        list.push(event);
-        byOwner.set(event.ownerId, list);
-      }
-      const ready: UsageBatch[] = [];
-      try {
-        await forEachBounded(
-          [...byOwner],
-          this.env.SOVREN_BILLING_USAGE_CONCURRENCY,
-          async ([ownerId, ownerEvents]) => {
-            const batch = await this.batchOwner(ownerId, ownerEvents);
-            if (batch) ready.push(batch);
-          },
-        );
-      } finally {
-        // What was built is kept even when another owner's account could not be made ready yet.
-        await this.ledger.saveBatches(ready);
-      }
-      if (events.length < UNBATCHED_LIMIT) return;
-    }
-  }
-
-  /** The owner's batch, or undefined when Kill Bill refuses the owner for good (stored as rejected). */
-  private async batchOwner(ownerId: string, ownerEvents: LedgerEventForBatch[]): Promise<UsageBatch | undefined> {
-    let account: ReadyAccount;
+    const terminated = new Set<JsMsg>();
     try {
-      account = await runWithRequestId(accountRequestId(ownerId, ownerEvents), () => this.accounts.ensure(ownerId));
-    } catch (error) {
-      if (error instanceof KillBillError && !error.retryable) {
-        // Kill Bill refuses this owner for good (e.g. the default plan is not in its catalog): keep the events in
-        // the ledger under a rejected batch for reconciliation instead of blocking the stream.
-        const batch = buildUsageBatch('00000000-0000-0000-0000-000000000000', ownerEvents);
-        await this.ledger.saveBatch(batch, 'rejected', error.message);
-        this.events.inc({ result: 'failed' }, ownerEvents.length);
-        this.logger.error({
-          msg: 'usage of owner refused by Kill Bill; not billed',
-          owner: ownerId,
-          events: ownerEvents.length,
-          err: error.message,
-        });
-        return undefined;
+      for (const message of messages) {
+        const parsed = parse(message);
+        if (typeof parsed === 'string') {
+          await this.deadLetter(message, parsed);
+          terminated.add(message);
+        } else valid.push({ message, event: parsed });
       }
-      throw error;
-    }
-    return buildUsageBatch(account.subscriptionId, ownerEvents);
-  }
-
-  private async sendPending(): Promise<void> {
-    for (;;) {
-      const batches = await this.ledger.pendingBatches(100);
-      if (batches.length === 0) return;
-      const accepted: PendingBatch[] = [];
-      try {
-        await forEachBounded(batches, this.env.SOVREN_BILLING_USAGE_CONCURRENCY, async (batch) => {
-          // Under the batch's request id: Kill Bill's X-Request-Id and our log lines about the batch share it.
-          if (await runWithRequestId(batchRequestId(batch.trackingId), () => this.send(batch))) accepted.push(batch);
-        });
-      } finally {
-        await this.ledger.markRecorded(accepted.map((batch) => batch.trackingId));
-        this.events.inc(
-          { result: 'recorded' },
-          accepted.reduce((sum, batch) => sum + batch.eventCount, 0),
-        );
-      }
-    }
-  }
-
-  /** Sends one batch; true when Kill Bill has it, false when it refused it for good (marked rejected). */
-  private async send(batch: PendingBatch): Promise<boolean> {
-    try {
-      const outcome = await this.killbill.recordUsage(
-        { subscriptionId: batch.subscriptionId, trackingId: batch.trackingId, unitUsageRecords: batch.records },
-        { reason: 'usage', comment: `${batch.eventCount} usage events` },
+      if (valid.length === 0) return;
+      const fresh = await this.ledger.insert(
+        valid.map(({ message, event }) => ({ event, streamSequence: message.seq })),
       );
-      if (outcome === 'duplicate')
-        this.logger.log({ msg: 'usage batch was already recorded by Kill Bill', tracking_id: batch.trackingId });
-      return true;
+      const duplicates = valid.length - fresh.size;
+      if (duplicates > 0) this.events.inc({ result: 'duplicate' }, duplicates);
     } catch (error) {
-      if (error instanceof KillBillError && !error.retryable) {
-        await this.ledger.markRejected(batch.trackingId, error.message);
-        this.events.inc({ result: 'failed' }, batch.eventCount);
-        this.logger.error({
-          msg: 'Kill Bill refused a usage batch; not billed',
-          tracking_id: batch.trackingId,
-          owner: batch.ownerId,
-          err: error.message,
-        });
-        return false;
-      }
-      await this.ledger.noteAttempt(batch.trackingId, describe(error)).catch((noteError: unknown) => {
-        this.logger.warn({ msg: 'could not note a usage batch attempt', err: describe(noteError) });
-      });
+      // PostgreSQL is not taking them: hand back what is not stored, to be delivered again after a wait.
+      const retryMs = Math.max(250, failures.next());
+      for (const message of messages) if (!terminated.has(message)) message.nak(retryMs);
       throw error;
     }
+    for (const { message } of valid) message.ack();
+    this.recorder.wake();
   }
 
   private async deadLetter(message: JsMsg, reason: string): Promise<void> {
@@ -301,7 +166,7 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
     } catch (error) {
       this.logger.error({
         msg: 'could not publish a usage dead letter (it is stored in billing_usage_dead_letters)',
-        err: describe(error),
+        err: errorMessage(error),
       });
     }
     message.term();
@@ -328,7 +193,7 @@ function parse(message: JsMsg): UsageEventV1 | string {
   try {
     raw = JSON.parse(Buffer.from(message.data).toString('utf8'));
   } catch (error) {
-    return `not JSON: ${describe(error)}`;
+    return `not JSON: ${errorMessage(error)}`;
   }
   try {
     const event = parseUsageEventV1(raw);
@@ -339,13 +204,4 @@ function parse(message: JsMsg): UsageEventV1 | string {
     if (error instanceof ContractError) return error.message;
     throw error;
   }
-}
-
-function backoff(attempt: number): number {
-  const ceiling = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempt - 1, 5));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

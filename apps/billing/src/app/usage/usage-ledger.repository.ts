@@ -51,15 +51,14 @@ export class UsageLedgerRepository {
     return new Set(inserted.map((row) => row.event_id));
   }
 
-  /** Events not yet assigned to a Kill Bill batch, oldest first. */
-  async unbatched(limit: number): Promise<LedgerEventForBatch[]> {
+  /** Events not yet assigned to a Kill Bill batch, oldest first, except those of `skipOwners` (waiting owners). */
+  async unbatched(limit: number, skipOwners: string[] = []): Promise<LedgerEventForBatch[]> {
     const rows: Array<{ event_id: string; owner_id: string; quantities: UsageQuantities; occurred_at: Date }> =
-      await this.postgres
-        .dataSource()
-        .query(
-          'SELECT event_id, owner_id, quantities, occurred_at FROM billing_usage_ledger WHERE batch_id IS NULL ORDER BY stream_sequence LIMIT $1',
-          [limit],
-        );
+      await this.postgres.dataSource().query(
+        `SELECT event_id, owner_id, quantities, occurred_at FROM billing_usage_ledger
+          WHERE batch_id IS NULL AND owner_id <> ALL($2::text[]) ORDER BY stream_sequence LIMIT $1`,
+        [limit, skipOwners],
+      );
     return rows.map((row) => ({
       eventId: row.event_id,
       ownerId: row.owner_id,
@@ -102,7 +101,8 @@ export class UsageLedgerRepository {
     });
   }
 
-  async pendingBatches(limit: number): Promise<PendingBatch[]> {
+  /** Batches not sent yet (or whose sending failed), oldest first, except those of `skipOwners`. */
+  async pendingBatches(limit: number, skipOwners: string[] = []): Promise<PendingBatch[]> {
     const rows: Array<{
       tracking_id: string;
       owner_id: string;
@@ -111,8 +111,8 @@ export class UsageLedgerRepository {
       event_count: number;
     }> = await this.postgres.dataSource().query(
       `SELECT tracking_id, owner_id, subscription_id, records, event_count FROM billing_usage_batches
-            WHERE status = 'pending' ORDER BY created_at, tracking_id LIMIT $1`,
-      [limit],
+            WHERE status = 'pending' AND owner_id <> ALL($2::text[]) ORDER BY created_at, tracking_id LIMIT $1`,
+      [limit, skipOwners],
     );
     return rows.map((row) => ({
       trackingId: row.tracking_id,
