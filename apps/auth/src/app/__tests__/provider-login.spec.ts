@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { OAuth2Server } from 'oauth2-mock-server';
 
+import { UsersRepository } from '../users/users.repository';
 import { freePort } from './support/private-nats.server';
 import {
   createAuthTestEnvironment,
@@ -12,7 +13,7 @@ import {
   type AuthTestEnvironment,
   type RunningApp,
 } from './support/auth-test-app';
-import { Browser, loginWith } from './support/browser';
+import { Browser, linkWith, loginWith } from './support/browser';
 import { startGitHubServer, type GitHubTestServer } from './support/github-protocol.server';
 import { bearer, call, dataOf } from './support/http-client';
 
@@ -309,21 +310,71 @@ describe('provider login', () => {
     expect((await me(browser)).body.data?.user.email).toBeNull();
   });
 
-  it('links a new provider to the signed-in user instead of creating another user', async () => {
+  it("signs in as the identity's own user when a provider login happens while signed in, linking nothing", async () => {
+    google.tweak = userClaims('google-sub-signed-in', 'signed-in@example.com');
+    const browser = new Browser();
+    await loginWith(browser, auth.url, 'google');
+    const signedIn = dataOf(await me(browser)).user.id;
+    corpA.tweak = userClaims('corp-a-someone', 'someone@corp-a.example');
+    const run = await loginWith(browser, auth.url, 'corp-a');
+    expect(run.final.status).toBe(302);
+    const after = dataOf(await me(browser));
+    expect(after.user.id).not.toBe(signedIn);
+    expect(after.identities).toEqual([{ provider: 'corp-a', email: 'someone@corp-a.example' }]);
+    expect(
+      auth.app
+        .get(UsersRepository)
+        .identitiesOf(signedIn)
+        .map((i) => i.provider),
+    ).toEqual(['google']);
+  });
+
+  it('links a provider to the signed-in user only through its explicit link request', async () => {
     google.tweak = userClaims('google-sub-link', 'linker@example.com');
     const browser = new Browser();
     await loginWith(browser, auth.url, 'google');
-    const userId = (await me(browser)).body.data?.user.id;
+    const userId = dataOf(await me(browser)).user.id;
+    const sessionsBefore = sessionCount();
     corpA.tweak = userClaims('corp-a-link', 'linker@corp-a.example');
-    const run = await loginWith(browser, auth.url, 'corp-a');
+    const run = await linkWith(browser, auth.url, 'corp-a', { returnTo: '/settings/sign-in' });
     expect(run.final.status).toBe(302);
-    const after = await me(browser);
-    expect(after.body.data?.user.id).toBe(userId);
-    expect(after.body.data?.identities.map((i) => i.provider)).toEqual(['google', 'corp-a']);
+    expect(run.final.location).toBe(`${auth.url}/settings/sign-in`);
+    expect(sessionCount()).toBe(sessionsBefore); // the link opened no session
+    const after = dataOf(await me(browser));
+    expect(after.user.id).toBe(userId);
+    expect(after.identities.map((i) => i.provider)).toEqual(['google', 'corp-a']);
     // Signing in later with either identity lands on the same user.
     const fresh = new Browser();
     await loginWith(fresh, auth.url, 'corp-a');
-    expect((await me(fresh)).body.data?.user.id).toBe(userId);
+    expect(dataOf(await me(fresh)).user.id).toBe(userId);
+  });
+
+  it('refuses a link request without a session, from an API key, and for an identity another user has', async () => {
+    const anonymous = await new Browser().post(`${auth.url}/api/v1/auth/identities/link/corp-a`);
+    expect(anonymous.status).toBe(401);
+
+    google.tweak = userClaims('google-sub-link-refusals', 'refusals@example.com');
+    const browser = new Browser();
+    await loginWith(browser, auth.url, 'google');
+    const access = decodeURIComponent(browser.cookie('sovren_access') ?? '');
+    const created = await call<{ key: string }>(`${auth.url}/api/v1/auth/api-keys`, {
+      method: 'POST',
+      headers: bearer(access),
+      body: { name: 'linker', scopes: ['auth:sessions'] },
+    });
+    const byKey = await call(`${auth.url}/api/v1/auth/identities/link/corp-a`, {
+      method: 'POST',
+      headers: { 'x-api-key': dataOf(created).key },
+    });
+    expect(byKey.status).toBe(403);
+    expect(byKey.body.error?.details).toMatchObject({ reason: 'session_required' });
+
+    // corp-a-someone belongs to the user the first test of this group created.
+    corpA.tweak = userClaims('corp-a-someone', 'someone@corp-a.example');
+    const taken = await linkWith(browser, auth.url, 'corp-a');
+    expect(taken.final.status).toBe(409);
+    expect(taken.final.body).toContain('IDENTITY_LINKED_ELSEWHERE');
+    expect(dataOf(await me(browser)).identities.map((i) => i.provider)).toEqual(['google']);
   });
 
   describe('refusals (no session is created)', () => {
@@ -488,7 +539,7 @@ describe('provider login', () => {
     expect((await me(browser)).status).toBe(200);
     const refreshed = await call(`${auth.url}/api/v1/auth/refresh`, {
       method: 'POST',
-      headers: { cookie: `sovren_refresh=${browser.cookie('sovren_refresh')}` },
+      headers: { cookie: `sovren_refresh=${browser.cookie('sovren_refresh')}`, origin: auth.url },
     });
     expect(refreshed.status).toBe(200);
     const accessCookie = refreshed.cookies.find((c) => c.startsWith('sovren_access=')) ?? '';

@@ -11,7 +11,7 @@ import {
   type AuthTestEnvironment,
   type RunningApp,
 } from './support/auth-test-app';
-import { Browser, loginWith } from './support/browser';
+import { Browser, linkWith, loginWith } from './support/browser';
 import { bearer, call, dataOf } from './support/http-client';
 import { freePort } from './support/private-nats.server';
 
@@ -23,6 +23,8 @@ describe('security notices by local mail', () => {
   let smtp: LocalSmtpServer | undefined;
   let smtpPort: number;
   let google: OAuth2Server;
+  const NOTICE_CLAIMS = { sub: 'notice-sub', email: 'notice@example.com', email_verified: true, name: 'Notice' };
+  let googleClaims: Record<string, unknown> = NOTICE_CLAIMS;
 
   beforeAll(async () => {
     google = new OAuth2Server();
@@ -30,12 +32,7 @@ describe('security notices by local mail', () => {
     await google.start(0, '127.0.0.1');
     const googleUrl = google.issuer.url as string;
     google.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }) => {
-      Object.assign(token.payload, {
-        sub: 'notice-sub',
-        email: 'notice@example.com',
-        email_verified: true,
-        name: 'Notice',
-      });
+      Object.assign(token.payload, googleClaims);
     });
     smtpPort = await freePort();
     const authPort = await freePort();
@@ -97,5 +94,42 @@ describe('security notices by local mail', () => {
     expect(mail.raw).toContain('SovrenTestBrowser/1.0');
     // The new-key mail of the first test and this one: the first sign-in and the known device sent nothing.
     expect(server.received.filter((m) => m.to.includes('notice@example.com'))).toHaveLength(1);
+  });
+
+  it('mails the user when a sign-in method is linked to the account, and nothing for a plain login', async () => {
+    const server = smtp as LocalSmtpServer;
+    const user = auth.app.get(UsersRepository).create({ email: 'linking@example.com', displayName: 'Linking' });
+    const session = auth.app.get(SessionService).create(user.id, { deviceId: 'linking-device-0001' });
+    googleClaims = { sub: 'linked-sub', email: 'linked@gmail.example', email_verified: true, name: 'Linked' };
+    try {
+      const browser = new Browser();
+      browser.setCookie('sovren_access', session.accessToken);
+      browser.setCookie('sovren_device', 'linking-device-0001');
+      expect((await linkWith(browser, auth.url, 'google')).final.status).toBe(302);
+      const mail = await server.waitFor((m) => m.to.includes('linking@example.com'));
+      expect(mail.raw).toContain('Subject: A new sign-in method was linked to your SOVREN account');
+      expect(mail.raw).toContain('linked@gmail.example');
+      expect(mail.raw).toContain('SovrenTestBrowser/1.0');
+      // Signing in with the linked identity afterwards (same device) is a login, not a new link: no mail. The
+      // new-key mail sent after it arrives next, behind anything the login would have sent.
+      expect((await loginWith(browser, auth.url, 'google')).final.status).toBe(302);
+      const created = await call(`${auth.url}/api/v1/auth/api-keys`, {
+        method: 'POST',
+        headers: bearer(session.accessToken),
+        body: { name: 'after link', scopes: ['inference:generate'] },
+      });
+      expect(created.status).toBe(201);
+      await server.waitFor((m) => m.to.includes('linking@example.com') && m.raw.includes('after link'));
+      expect(
+        server.received
+          .filter((m) => m.to.includes('linking@example.com'))
+          .map((m) => /Subject: (.*)/.exec(m.raw)?.[1]),
+      ).toEqual([
+        'A new sign-in method was linked to your SOVREN account',
+        'A new API key was created for your SOVREN account',
+      ]);
+    } finally {
+      googleClaims = NOTICE_CLAIMS;
+    }
   });
 });

@@ -1,7 +1,8 @@
 // What a provider login means to us, whichever passport strategy ran it (passport/login-strategies.ts): the
 // configured providers, the identity a provider vouched for (a validated id_token for OIDC, GitHub's documented
 // /user + /user/emails, a custom server's user-info endpoint — each read through EgressClient), the user that
-// identity belongs to (created, found or linked), and the login counter.
+// identity belongs to (found or created; linked to the signed-in user only when the session asked for it through
+// the explicit link request), and the login counter.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { MetricsService } from '@sovren/observability';
 import type { Counter } from 'prom-client';
@@ -24,8 +25,13 @@ export interface ProviderProfile {
 export interface LoginResult {
   userId: string;
   provider: string;
+  /** `link`: the signed-in user asked to add this identity (no new session is opened). */
+  mode: 'login' | 'link';
   newUser: boolean;
+  /** The identity was not linked to this user before (a new user, or a link request that added it). */
   linked: boolean;
+  /** The identity's verified email, if the provider gave one (named in the link notice). */
+  identityEmail: string | null;
   returnTo: string;
 }
 
@@ -114,9 +120,13 @@ export class OAuthLoginService {
     return { subject, email, displayName: name.slice(0, 200) };
   }
 
-  /** The user this verified identity belongs to (created, or linked to the signed-in user). */
+  /** The user this verified identity belongs to: found or created for a login, linked for a link request. */
   completeLogin(provider: LoginProvider, profile: ProviderProfile, attempt: LoginAttempt): LoginResult {
-    return { ...this.resolveUser(provider, profile, attempt.linkUserId), returnTo: attempt.returnTo };
+    const resolved =
+      attempt.linkUserId !== null
+        ? this.linkToUser(provider, profile, attempt.linkUserId)
+        : this.resolveUser(provider, profile);
+    return { ...resolved, identityEmail: profile.email, returnTo: attempt.returnTo };
   }
 
   private async userInfo(provider: LoginProvider, accessToken: string): Promise<Record<string, unknown>> {
@@ -161,31 +171,38 @@ export class OAuthLoginService {
     return { subject: String(id), email, displayName: name.slice(0, 200) };
   }
 
+  /** A login: the identity's own user, or a new one. Never another user's account, whoever is signed in. */
   private resolveUser(
     provider: LoginProvider,
     profile: ProviderProfile,
-    linkUserId: string | null,
-  ): Omit<LoginResult, 'returnTo'> {
+  ): Omit<LoginResult, 'returnTo' | 'identityEmail'> {
     const owner = this.users.userOfIdentity(provider.id, profile.subject);
-    if (linkUserId !== null) {
-      if (owner !== undefined && owner !== linkUserId) {
-        throw new LoginError(
-          LoginErrorCode.IDENTITY_LINKED_ELSEWHERE,
-          `this ${provider.name} account is already linked to another user`,
-        );
-      }
-      if (!this.users.findById(linkUserId))
-        throw new LoginError(LoginErrorCode.STATE_INVALID, 'the signed-in user no longer exists');
-      this.users.linkIdentity(linkUserId, provider.id, profile.subject, profile.email);
-      return { userId: linkUserId, provider: provider.id, newUser: false, linked: owner === undefined };
-    }
     if (owner !== undefined) {
       this.users.linkIdentity(owner, provider.id, profile.subject, profile.email);
-      return { userId: owner, provider: provider.id, newUser: false, linked: false };
+      return { userId: owner, provider: provider.id, mode: 'login', newUser: false, linked: false };
     }
     const role = profile.email !== null && this.config.adminEmails.has(profile.email) ? 'admin' : 'user';
     const user = this.users.createForIdentity({ email: profile.email, displayName: profile.displayName, role });
     this.users.linkIdentity(user.id, provider.id, profile.subject, profile.email);
-    return { userId: user.id, provider: provider.id, newUser: true, linked: true };
+    return { userId: user.id, provider: provider.id, mode: 'login', newUser: true, linked: true };
+  }
+
+  /** An explicit link request of a signed-in user: the identity joins that user, unless another user has it. */
+  private linkToUser(
+    provider: LoginProvider,
+    profile: ProviderProfile,
+    userId: string,
+  ): Omit<LoginResult, 'returnTo' | 'identityEmail'> {
+    const owner = this.users.userOfIdentity(provider.id, profile.subject);
+    if (owner !== undefined && owner !== userId) {
+      throw new LoginError(
+        LoginErrorCode.IDENTITY_LINKED_ELSEWHERE,
+        `this ${provider.name} account is already linked to another user`,
+      );
+    }
+    if (!this.users.findById(userId))
+      throw new LoginError(LoginErrorCode.STATE_INVALID, 'the signed-in user no longer exists');
+    this.users.linkIdentity(userId, provider.id, profile.subject, profile.email);
+    return { userId, provider: provider.id, mode: 'link', newUser: false, linked: owner === undefined };
   }
 }

@@ -1,4 +1,5 @@
-// Security notices to a user's verified email: a sign-in from a device not seen before, a new API key. A user
+// Security notices to a user's verified email: a sign-in from a device not seen before, a sign-in method linked
+// to the account, a new API key. A user
 // without a verified email gets none; sending is @sovren/mail's background job.
 import { Injectable, Logger } from '@nestjs/common';
 import { MailSender } from '@sovren/mail';
@@ -30,6 +31,30 @@ export class SecurityNotices {
         `Time: ${new Date().toISOString()}`,
         '',
         'If this was not you, sign out everywhere and revoke your API keys.',
+      ].join('\n'),
+    });
+  }
+
+  identityLinked(
+    userId: string,
+    details: { provider: string; identityEmail: string | null; userAgent?: string; ip?: string },
+  ): void {
+    const email = this.emailOf(userId, 'identity_linked');
+    if (!email) return;
+    this.mail.send({
+      kind: 'identity_linked',
+      to: email,
+      subject: 'A new sign-in method was linked to your SOVREN account',
+      text: [
+        `A ${details.provider} account was just linked to your SOVREN account: it can now be used to sign in.`,
+        '',
+        `Provider: ${details.provider}`,
+        `Account: ${details.identityEmail ?? '(no verified email)'}`,
+        `Device: ${details.userAgent ?? 'unknown'}`,
+        `Address: ${details.ip ?? 'unknown'}`,
+        `Time: ${new Date().toISOString()}`,
+        '',
+        'If this was not you, sign out everywhere and contact your administrator.',
       ].join('\n'),
     });
   }
