@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent bare-metal install of SOVREN on Debian: packages, the sovren user, /data/sovren, the built tree,
-# /etc/sovren/sovren.env, the PostgreSQL role and database, systemd units (one inference worker per GPU).
+# /etc/sovren/sovren.env, NATS users and permissions, the PostgreSQL role and database, systemd units (one inference
+# worker per GPU).
 # Run as root from a built checkout: sudo deploy/install.sh [--prefix /opt/sovren] [--dry-run]. Never touches
 # the firewall.
 set -euo pipefail
@@ -21,6 +22,8 @@ dry_run=0
 data_root=/data/sovren
 etc_dir=/etc/sovren
 env_file="${etc_dir}/sovren.env"
+nats_credentials_dir="${etc_dir}/nats"
+nats_config=/etc/nats-server.conf
 unit_dir=/etc/systemd/system
 services=(auth billing voice monitoring)
 
@@ -117,10 +120,11 @@ done
 
 step "application tree -> ${prefix}"
 run install -d -o root -g root -m 0755 "${prefix}"
-for item in dist node_modules migrations deploy package.json package-lock.json; do
+for item in dist node_modules migrations deploy tools/nats package.json package-lock.json; do
   if [[ -e "${source_dir}/${item}" ]]; then
     if [[ -d "${source_dir}/${item}" ]]; then
       # --delete makes an upgrade leave no stale files behind; the tree stays root-owned and read-only to sovren.
+      [[ "${item}" != */* ]] || run install -d -o root -g root -m 0755 "$(dirname "${prefix}/${item}")"
       run rsync -a --delete --chown=root:root "${source_dir}/${item}/" "${prefix}/${item}/"
     else
       run install -o root -g root -m 0644 "${source_dir}/${item}" "${prefix}/${item}"
@@ -140,6 +144,18 @@ else
     -e "s|^SOVREN_ROOT=.*|SOVREN_ROOT=${data_root}|" \
     "${source_dir}/deploy/env/sovren.env.example" | write_file "${env_file}" 0640 root:sovren
 fi
+
+step "NATS users and permissions -> ${nats_config}, ${nats_credentials_dir}/<service>.env"
+# One NATS user per service with only the subjects it needs (tools/nats/nats-permissions.mjs). Credentials files
+# (random passwords, root-only 0600, read by systemd's EnvironmentFile=) are kept on re-runs; the server
+# configuration is regenerated, so an upgrade brings the new permission table.
+run install -d -o root -g root -m 0700 "${nats_credentials_dir}"
+# No --store-dir: the drop-in below passes -sd /var/lib/nats/jetstream (nats-server refuses both).
+generate_nats=(node "${prefix}/tools/nats/generate-nats-config.mjs" --config "${nats_config}"
+  --credentials-dir "${nats_credentials_dir}" --host 127.0.0.1 --port 4222)
+run "${generate_nats[@]}"
+# Debian's nats-server runs as user nats: the configuration (it holds the passwords) is readable by it alone.
+if getent passwd nats >/dev/null || [[ "${dry_run}" -eq 1 ]]; then run chown nats:nats "${nats_config}"; fi
 
 step "NATS with JetStream (Debian's nats-server unit + a drop-in)"
 run install -d -m 0755 "${unit_dir}/nats-server.service.d"

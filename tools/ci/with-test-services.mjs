@@ -25,7 +25,14 @@ const root = join(repoRoot, 'tmp', 'test-services');
 const logDir = join(root, 'logs');
 mkdirSync(logDir, { recursive: true });
 
-const nats = await ensureNats({ url: process.env.SOVREN_TEST_NATS_URL ?? 'nats://127.0.0.1:4222', root, logDir, log });
+// Anonymous: test clients play every party (the NATS permission spec starts its own server with the users).
+const nats = await ensureNats({
+  url: process.env.SOVREN_TEST_NATS_URL ?? 'nats://127.0.0.1:4222',
+  root,
+  logDir,
+  log,
+  permissions: false,
+});
 let postgres;
 try {
   postgres = await ensurePostgres({

@@ -56,6 +56,7 @@ describe('deploy units and install script', () => {
       ]) {
         expect(`${name}: ${unit.includes(setting)}`).toBe(`${name}: true`);
       }
+      expect(unit).toContain(`EnvironmentFile=/etc/sovren/nats/${name.replace('@', '')}.env\n`);
     }
   });
 
@@ -94,6 +95,12 @@ describe('deploy units and install script', () => {
     expect(result.output).toContain('[dry-run] install -d -o sovren -g sovren -m 0750 /data/sovren/models/whisper');
     expect(result.output).toContain('[dry-run] write /etc/systemd/system/sovren-inference@.service');
     expect(result.output).toContain('/etc/sovren/inference-gpu0.env');
+    // NATS: one user per service from tools/nats, the configuration readable by nats-server alone.
+    expect(result.output).toContain(
+      '[dry-run] node /opt/sovren-test/tools/nats/generate-nats-config.mjs --config /etc/nats-server.conf ' +
+        '--credentials-dir /etc/sovren/nats',
+    );
+    expect(result.output).toContain('[dry-run] chown nats:nats /etc/nats-server.conf');
     expect(result.output).not.toMatch(/ufw|iptables|nft /);
     expect(result.status).toBe(0);
   });

@@ -55,14 +55,26 @@ export function httpStatus(host, port, path, timeoutMs = 2_000) {
 
 export class AppSupervisor {
   /**
+   * appEnv(name) adds variables for one app only (e.g. its own NATS user).
    * @param {{repoRoot: string, distDir?: string, logDir: string, env: Record<string,string>, host?: string,
+   *          appEnv?: (name: string) => Record<string,string>,
    *          log: (line: string) => void, onUnexpectedExit?: (app: object, code: number|null, signal: string|null) => void}} options
    */
-  constructor({ repoRoot, distDir = join(repoRoot, 'dist'), logDir, env, host = '127.0.0.1', log, onUnexpectedExit }) {
+  constructor({
+    repoRoot,
+    distDir = join(repoRoot, 'dist'),
+    logDir,
+    env,
+    appEnv = () => ({}),
+    host = '127.0.0.1',
+    log,
+    onUnexpectedExit,
+  }) {
     this.repoRoot = repoRoot;
     this.distDir = distDir;
     this.logDir = logDir;
     this.env = env;
+    this.appEnv = appEnv;
     this.host = host;
     this.log = log;
     this.onUnexpectedExit = onUnexpectedExit ?? (() => undefined);
@@ -88,7 +100,7 @@ export class AppSupervisor {
       // Detached (own process group): a terminal Ctrl-C reaches only the launcher, which stops apps in order.
       child = spawn(process.execPath, [script], {
         cwd: this.repoRoot,
-        env: this.env,
+        env: { ...this.env, ...this.appEnv(name) },
         stdio: ['ignore', fd, fd],
         detached: true,
       });

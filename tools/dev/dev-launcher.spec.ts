@@ -3,7 +3,7 @@
 
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -22,7 +22,8 @@ if (process.env.FAIL_APP === name) { console.error(name + ': cannot start, datab
 const port = Number(process.env['SOVREN_' + name.toUpperCase() + '_PORT']);
 const server = http.createServer((req, res) => { res.statusCode = req.url === '/health/ready' ? 200 : 404; res.end(); });
 server.listen(port, '127.0.0.1', () => console.log(name + ' ready on ' + port + ' root=' + process.env.SOVREN_ROOT +
-  ' nats=' + process.env.SOVREN_NATS_URL + ' db=' + (process.env.SOVREN_DATABASE_URL || '').replace(/:[^:@/]*@/, ':***@')));
+  ' nats=' + process.env.SOVREN_NATS_URL + ' natsUser=' + process.env.SOVREN_NATS_USER +
+  ' natsPassword=' + (process.env.SOVREN_NATS_PASSWORD ? 'set' : 'unset') + ' db=' + (process.env.SOVREN_DATABASE_URL || '').replace(/:[^:@/]*@/, ':***@')));
 process.on('SIGTERM', () => { console.log(name + ' got SIGTERM'); server.close(() => process.exit(0)); });
 `;
 
@@ -99,8 +100,21 @@ describe('dev launcher', () => {
     expect(isAlive(natsPid)).toBe(false);
     const authLog = readFileSync(join(sovrenRoot, 'logs', 'auth.log'), 'utf8');
     expect(authLog).toContain(`root=${sovrenRoot}`);
-    expect(authLog).toMatch(/nats=nats:\/\/127\.0\.0\.1:\d+ db=postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/sovren/);
+    expect(authLog).toMatch(
+      /nats=nats:\/\/127\.0\.0\.1:\d+ natsUser=auth natsPassword=set db=postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/sovren/,
+    );
     expect(authLog).toContain('auth got SIGTERM');
+    // The nats-server it starts has the generated users and permissions (tools/nats); each app gets its own user.
+    for (const name of SERVICES) {
+      expect(readFileSync(join(sovrenRoot, 'logs', `${name}.log`), 'utf8')).toContain(
+        `natsUser=${name} natsPassword=set`,
+      );
+    }
+    const configFile = join(sovrenRoot, 'nats-server.conf');
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
+    const config = readFileSync(configFile, 'utf8');
+    for (const name of SERVICES) expect(config).toContain(`"user": "${name}"`);
+    expect(config).toContain('"allow_responses"');
   });
 
   it('uses reachable NATS and PostgreSQL, creates the database, and moves a taken port', async () => {

@@ -1,10 +1,13 @@
 // NATS for the dev launcher: use the server at SOVREN_NATS_URL when it really answers, otherwise start a
-// local `nats-server -js` on a free port (installing Debian's nats-server with apt when root and missing).
+// local `nats-server -js` on a free port (installing Debian's nats-server with apt when root and missing), by
+// default with one user per service and its permissions (tools/nats), as deploy/install.sh configures it.
 
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'nats';
+
+import { generateNatsCredentials, renderNatsServerConfig, writePrivateFile } from '../nats/nats-server-config.mjs';
 import {
   LauncherError,
   canConnect,
@@ -17,8 +20,11 @@ import {
   tailFile,
 } from './process-control.mjs';
 
-/** Probes a NATS URL: TCP connect, then a real NATS handshake and flush. Resolves {ok, reason}. */
-export async function probeNats(url, timeoutMs = 2_000) {
+/**
+ * Probes a NATS URL: TCP connect, then a real NATS handshake and flush (as `auth` {user, pass} when given).
+ * Resolves {ok, reason}.
+ */
+export async function probeNats(url, timeoutMs = 2_000, auth = {}) {
   let parsed;
   try {
     parsed = new URL(url);
@@ -35,6 +41,7 @@ export async function probeNats(url, timeoutMs = 2_000) {
       timeout: timeoutMs,
       reconnect: false,
       name: 'sovren-dev-launcher-probe',
+      ...auth,
     });
     await connection.flush();
     return { ok: true, reason: 'connected' };
@@ -72,17 +79,28 @@ export async function ensureNatsServerBinary(log) {
 
 /**
  * Starts nats-server with JetStream on 127.0.0.1:<free port>, storing streams under storeDir, logging to
- * logFile. Resolves {url, pid, stop()} once it answers a NATS handshake.
+ * logFile. With `credentials` ({service: {user, password}}) it runs with the generated users and permissions
+ * (configuration written to configFile, mode 0600) and accepts no anonymous connection. Resolves
+ * {url, pid, stop()} once it answers a NATS handshake.
  */
-export async function startNatsServer({ binary, storeDir, logFile, startTimeoutMs = 20_000 }) {
+export async function startNatsServer({ binary, storeDir, logFile, credentials, configFile, startTimeoutMs = 20_000 }) {
   mkdirSync(storeDir, { recursive: true });
   const port = await findFreePort();
   const url = `nats://127.0.0.1:${port}`;
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir];
+  let probeAuth = {};
+  if (credentials) {
+    // The store directory stays on the command line (-sd): nats-server refuses it in both places.
+    writePrivateFile(configFile, renderNatsServerConfig({ host: '127.0.0.1', port, credentials }));
+    args.unshift('-c', configFile);
+    // Any configured user proves the server answers; monitoring's is as good as another.
+    probeAuth = { user: credentials.monitoring.user, pass: credentials.monitoring.password };
+  }
   const logFd = openSync(logFile, 'a');
   let child;
   try {
     // Detached: a terminal Ctrl-C reaches only the launcher, which then stops NATS after the apps.
-    child = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+    child = spawn(binary, args, {
       stdio: ['ignore', logFd, logFd],
       detached: true,
     });
@@ -91,7 +109,9 @@ export async function startNatsServer({ binary, storeDir, logFile, startTimeoutM
   }
   const spawnError = new Promise((resolvePromise) => child.once('error', (error) => resolvePromise(error)));
   const ready = await Promise.race([
-    pollUntil(async () => !isRunning(child) || (await probeNats(url, 1_000)).ok, { timeoutMs: startTimeoutMs }),
+    pollUntil(async () => !isRunning(child) || (await probeNats(url, 1_000, probeAuth)).ok, {
+      timeoutMs: startTimeoutMs,
+    }),
     spawnError,
   ]);
   if (ready instanceof Error) throw new LauncherError(`could not start ${binary}: ${ready.message}`);
@@ -108,22 +128,35 @@ export async function startNatsServer({ binary, storeDir, logFile, startTimeoutM
 }
 
 /**
- * Uses NATS at `url` when reachable, else starts one. Resolves {url, started, stop()}; stop() is a no-op
- * for a server the launcher did not start.
+ * Uses NATS at `url` when reachable (the services then connect with whatever SOVREN_NATS_USER / _PASSWORD the
+ * environment has, or anonymously), else starts one. A started one has one user per service (fresh random
+ * passwords each start) unless `permissions` is false (the test command's server, which test clients use as any
+ * party). Resolves {url, started, credentials?, stop()}; stop() is a no-op for a server the launcher did not start.
  */
-export async function ensureNats({ url, root, logDir, log }) {
+export async function ensureNats({ url, root, logDir, log, permissions = true }) {
   const probe = await probeNats(url);
-  if (probe.ok) {
+  // A server that refuses anonymous connections is usable when the environment carries a user for it.
+  const envAuth = process.env.SOVREN_NATS_USER
+    ? { user: process.env.SOVREN_NATS_USER, pass: process.env.SOVREN_NATS_PASSWORD }
+    : undefined;
+  if (probe.ok || (envAuth && (await probeNats(url, 2_000, envAuth)).ok)) {
     log(`using NATS at ${url}`);
     return { url, started: false, stop: async () => 'not-started' };
   }
   log(`NATS at ${url} is not usable (${probe.reason}); starting a local nats-server with JetStream`);
   const binary = await ensureNatsServerBinary(log);
+  const credentials = permissions ? generateNatsCredentials() : undefined;
+  const configFile = join(root, 'nats-server.conf');
   const server = await startNatsServer({
     binary,
     storeDir: join(root, 'nats'),
     logFile: join(logDir, 'nats-server.log'),
+    credentials,
+    configFile,
   });
-  log(`started nats-server (pid ${server.pid}) at ${server.url}, store ${join(root, 'nats')}`);
-  return { url: server.url, started: true, stop: server.stop, child: server.child };
+  log(
+    `started nats-server (pid ${server.pid}) at ${server.url}, store ${join(root, 'nats')}` +
+      (credentials ? `, one user per service (${configFile})` : ', anonymous access'),
+  );
+  return { url: server.url, started: true, credentials, stop: server.stop, child: server.child };
 }

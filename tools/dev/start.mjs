@@ -229,6 +229,11 @@ async function main() {
       distDir: options.distDir,
       logDir,
       env: appEnv,
+      // A NATS the launcher started knows only the services' own users: each app gets its credentials.
+      appEnv: (name) => {
+        const own = started.nats.credentials?.[name];
+        return own ? { SOVREN_NATS_USER: own.user, SOVREN_NATS_PASSWORD: own.password } : {};
+      },
       host,
       log: detail,
       onUnexpectedExit: (app, code, signal) => {

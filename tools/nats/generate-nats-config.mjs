@@ -16,7 +16,8 @@ import {
 } from './nats-server-config.mjs';
 
 const usage = `Usage: node tools/nats/generate-nats-config.mjs --config FILE --credentials-dir DIR
-       [--host 127.0.0.1] [--port 4222] [--store-dir DIR] [--rotate]`;
+       [--host 127.0.0.1] [--port 4222] [--store-dir DIR] [--rotate]
+--store-dir puts the JetStream store in the file; leave it out when nats-server gets -sd (it refuses both).`;
 
 let args;
 try {
