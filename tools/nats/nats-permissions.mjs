@@ -13,7 +13,9 @@ export const STREAMS = ['USAGE', 'CALLS', 'AUDIT', 'AGENTS', 'BILLING_TIER'];
  * - consume: streams it reads through its own durable consumers (create, fetch, acknowledge).
  * Every service also answers `<service>.ping`, publishes `monitoring.heartbeat.<service>`, validates credentials
  * with auth (the auth guard: request auth.validate, subscribe auth.revoked) and keeps the streams' configuration
- * in line with the code (each ensures them at start-up: stream info/create/update only, never delete or purge).
+ * in line with the code (each ensures them at start-up: stream info/create/update and listing consumers). Only a
+ * stream's consumer may delete and purge it: the one-time recreation when a stream's retention changes (see
+ * jetstream-setup.ts), which only succeeds once the consumer has caught up anyway.
  */
 export const NATS_PERMISSIONS = {
   auth: {
@@ -49,14 +51,14 @@ export const NATS_PERMISSIONS = {
 
 export const NATS_SERVICES = Object.keys(NATS_PERMISSIONS);
 
-/** The JetStream API subjects a service needs to read through its durable consumers on `stream`. */
+/** The JetStream API subjects a service needs to read through its durable consumers on `stream` (and own it). */
 function consumerApi(stream) {
   return [
+    `$JS.API.STREAM.DELETE.${stream}`,
+    `$JS.API.STREAM.PURGE.${stream}`,
     `$JS.API.CONSUMER.CREATE.${stream}.>`,
     `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.>`,
     `$JS.API.CONSUMER.INFO.${stream}.>`,
-    `$JS.API.CONSUMER.LIST.${stream}`,
-    `$JS.API.CONSUMER.NAMES.${stream}`,
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
     `$JS.ACK.${stream}.>`,
   ];
@@ -70,6 +72,8 @@ function streamSetupApi() {
       `$JS.API.STREAM.INFO.${stream}`,
       `$JS.API.STREAM.CREATE.${stream}`,
       `$JS.API.STREAM.UPDATE.${stream}`,
+      `$JS.API.CONSUMER.LIST.${stream}`,
+      `$JS.API.CONSUMER.NAMES.${stream}`,
     ]),
   ];
 }

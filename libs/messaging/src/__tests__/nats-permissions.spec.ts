@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { AckPolicy, connect, JSONCodec, type NatsConnection, type Status } from 'nats';
+import { AckPolicy, connect, JSONCodec, RetentionPolicy, type NatsConnection, type Status } from 'nats';
 import { NatsTestServer } from '@sovren/testing';
 
 import { NatsClient } from '../client/nats.client';
@@ -188,6 +188,18 @@ describe('the generated NATS configuration', () => {
 });
 
 describe('each service as its own NATS user', () => {
+  it("lets only a stream's consumer recreate it when its retention changes (billing for USAGE)", async () => {
+    const [inference, billing] = await Promise.all([clientAs('inference'), clientAs('billing')]);
+    const usage = SOVREN_STREAMS.find((stream) => stream.name === STREAM_USAGE);
+    if (!usage) throw new Error('no USAGE stream in SOVREN_STREAMS');
+    // USAGE as an older release created it: limits retention, which a work queue cannot be changed to in place.
+    await (await inference.jetstreamManager()).streams.add({ ...usage, retention: RetentionPolicy.Limits });
+
+    await expect(ensureStreams(await inference.jetstreamManager(), [usage])).rejects.toThrow(/Permissions Violation/);
+    const [recreated] = await ensureStreams(await billing.jetstreamManager(), [usage]);
+    expect(recreated.config).toMatchObject({ retention: usage.retention, subjects: usage.subjects });
+  });
+
   it('sets up the streams, answers and sends its requests, and publishes and consumes its JetStream subjects', async () => {
     const [auth, billing, inference, voice, monitoring] = await Promise.all(SERVICES.map((s) => clientAs(s)));
 
