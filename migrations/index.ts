@@ -7,11 +7,13 @@ import { SessionsApiKeysRateLimits1767312000000 } from './api_auth/1767312000000
 import { BillingDowngradedApiKeys1767398400000 } from './api_auth/1767398400000-billing-downgraded-api-keys';
 import { BillingDowngradedOwners1767484800000 } from './api_auth/1767484800000-billing-downgraded-owners';
 import { SessionRefreshGrace1767571216000 } from './api_auth/1767571216000-session-refresh-grace';
+import { LoginAttemptsBounds1767571218000 } from './api_auth/1767571218000-login-attempts-bounds';
 import { ApplicationsInitialSchema1767225600000 } from './applications/1767225600000-applications-initial-schema';
 import { PhoneNumbersInitialSchema1767225600000 } from './phone_numbers/1767225600000-phone-numbers-initial-schema';
 import { AuditLogAndOrganizations1767225600000 } from './postgres/1767225600000-audit-log-and-organizations';
 import { MonitoringAlertEvents1767312007000 } from './postgres/1767312007000-monitoring-alert-events';
 import { BillingAccountsAndUsageLedger1767398400000 } from './postgres/1767398400000-billing-accounts-and-usage-ledger';
+import { BillingUsageBatchSentAt1767657600000 } from './postgres/1767657600000-billing-usage-batch-sent-at';
 import { UsersInitialSchema1767225600000 } from './users/1767225600000-users-initial-schema';
 import { UsersIdentitiesAndRoles1767312000000 } from './users/1767312000000-users-identities-and-roles';
 
@@ -21,6 +23,7 @@ export const postgresMigrations: MigrationClass[] = [
   AuditLogAndOrganizations1767225600000,
   MonitoringAlertEvents1767312007000,
   BillingAccountsAndUsageLedger1767398400000,
+  BillingUsageBatchSentAt1767657600000,
 ];
 
 export const usersMigrations: MigrationClass[] = [
@@ -33,6 +36,7 @@ export const apiAuthMigrations: MigrationClass[] = [
   BillingDowngradedApiKeys1767398400000,
   BillingDowngradedOwners1767484800000,
   SessionRefreshGrace1767571216000,
+  LoginAttemptsBounds1767571218000,
 ];
 export const applicationsMigrations: MigrationClass[] = [ApplicationsInitialSchema1767225600000];
 export const phoneNumbersMigrations: MigrationClass[] = [PhoneNumbersInitialSchema1767225600000];

@@ -136,14 +136,17 @@ export class KillBillClient {
 
   /**
    * Records usage. A trackingId Kill Bill already has means this exact record was accepted before (a retry or a
-   * redelivery): answered `duplicate`, which the caller treats like `recorded`.
+   * redelivery): answered `duplicate`, which the caller treats like `recorded`. Sent once, never repeated here: after
+   * a timeout or a 5xx (kind `unavailable`) the record may be in Kill Bill or not, and Kill Bill's trackingId check
+   * does not stop a repeat that arrives while the first request is still being written (the check and the insert
+   * are separate statements, tracking_id is not unique), so the caller looks the outcome up before sending again.
    */
   async recordUsage(
     record: KillBillSubscriptionUsageRecord,
     write: KillBillWriteContext = {},
   ): Promise<'recorded' | 'duplicate'> {
     try {
-      await this.transport.send('POST', '/usages', '/usages', { body: record, write, retry: true });
+      await this.transport.send('POST', '/usages', '/usages', { body: record, write, retry: false });
       return 'recorded';
     } catch (error) {
       if (error instanceof KillBillError && error.code === KillBillErrorCodes.USAGE_RECORD_TRACKING_ID_ALREADY_EXISTS) {
@@ -165,6 +168,18 @@ export class KillBillClient {
       `/usages/${seg(subscriptionId)}/${seg(unitType)}`,
       { startDate, endDate },
     );
+  }
+
+  /** Usage recorded for one subscription, every unit, in [startDate, endDate) (GET /usages/{subscriptionId}). */
+  async getAllRolledUpUsage(
+    subscriptionId: string,
+    startDate: string,
+    endDate: string,
+  ): Promise<KillBillRolledUpUsage> {
+    return this.transport.getJson<KillBillRolledUpUsage>('/usages/{subscriptionId}', `/usages/${seg(subscriptionId)}`, {
+      startDate,
+      endDate,
+    });
   }
 
   // ---- payment methods ----

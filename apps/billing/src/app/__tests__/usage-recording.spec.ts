@@ -32,6 +32,7 @@ describe('usage recording under faults', () => {
       SOVREN_NATS_USAGE_MAX_BYTES: String(USAGE_MAX_BYTES),
       SOVREN_BILLING_USAGE_RETRY_MAX_MS: '400',
       SOVREN_KILLBILL_TIMEOUT_MS: '1000',
+      SOVREN_BILLING_USAGE_LOOKUP_AFTER_MS: '3000',
     });
     billing = await startBillingApp(environment.env);
     nc = await connect({ servers: environment.nats.url });
@@ -205,5 +206,34 @@ describe('usage recording under faults', () => {
     const freshTotals = await billedInKillBill(fresh, during.slice(4));
     expect(freshTotals.billed).toEqual(freshTotals.sent);
     expect([...(await writesPerBatch(known)), ...(await writesPerBatch(fresh))].every((n) => n === 1)).toBe(true);
+  });
+
+  it('records usage once when Kill Bill writes it but answers only after the client gave up', async () => {
+    const owner = 'owner-late-answer';
+    const first = events(owner, 1);
+    await publish(first);
+    await until('the owner to have an account', async () => (await ledger([owner])).recorded === 1);
+    const [account] = await environment.query<{ subscription_id: string }>(
+      'SELECT subscription_id FROM billing_accounts WHERE owner_id = $1',
+      [owner],
+    );
+    // Kill Bill checks the trackingId at once but writes the record 2.5 s later, after the 1 s client timeout; a
+    // repeat arriving in between passes the same check (as on the real server) and would be written too.
+    environment.killbill.injectDelay({
+      method: 'POST',
+      pathPrefix: '/usages',
+      bodyIncludes: account.subscription_id,
+      ms: 2_500,
+      times: 1,
+      phase: 'commit',
+    });
+    const late = events(owner, 3);
+    await publish(late);
+    await until('the late batch to be recorded', async () => (await ledger([owner])).recorded === 4);
+    // Give the slow first request time to finish writing, then count.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const totals = await billedInKillBill(owner, [...first, ...late]);
+    expect(totals.billed).toEqual(totals.sent);
+    expect(await writesPerBatch(owner)).toEqual([1, 1]);
   });
 });

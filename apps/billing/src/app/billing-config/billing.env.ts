@@ -65,6 +65,15 @@ export class BillingEnv {
   @IsIntegerInRange(10, 3_600_000)
   SOVREN_BILLING_USAGE_RETRY_MAX_MS = 60_000;
 
+  /**
+   * How long (ms) after sending a usage record without an answer (timeout, 5xx, crash) billing waits before
+   * looking it up in Kill Bill and, only if it is not there, sending it again: longer than Kill Bill could still be
+   * writing the first request.
+   */
+  @ToInteger()
+  @IsIntegerInRange(100, 3_600_000)
+  SOVREN_BILLING_USAGE_LOOKUP_AFTER_MS = 60_000;
+
   /** Kill Bill payment plugin of the primary gateway. */
   @Length(1, 128)
   SOVREN_BILLING_PRIMARY_PLUGIN = 'killbill-stripe';

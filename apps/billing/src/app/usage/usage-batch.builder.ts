@@ -27,6 +27,14 @@ export function toMicro(amount: number): bigint {
   return BigInt(Math.round(amount * 1_000_000));
 }
 
+/** A decimal string (PostgreSQL numeric text, e.g. `12.5`) in millionths, exactly (digits past six are cut). */
+export function decimalToMicro(text: string): bigint {
+  const negative = text.startsWith('-');
+  const [whole, fraction = ''] = (negative ? text.slice(1) : text).split('.');
+  const micro = BigInt(whole || '0') * MICRO + BigInt((fraction + '000000').slice(0, 6));
+  return negative ? -micro : micro;
+}
+
 export function fromMicro(micro: bigint): string {
   const whole = micro / MICRO;
   const fraction = (micro % MICRO).toString().padStart(6, '0').replace(/0+$/, '');

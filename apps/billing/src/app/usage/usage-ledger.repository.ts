@@ -13,6 +13,8 @@ export interface PendingBatch {
   subscriptionId: string;
   records: UsageBatch['records'];
   eventCount: number;
+  /** When it was last sent without learning the outcome (it may be in Kill Bill); undefined: not in Kill Bill. */
+  sentAt: Date | undefined;
 }
 
 export interface UsageByDay {
@@ -109,8 +111,9 @@ export class UsageLedgerRepository {
       subscription_id: string;
       records: UsageBatch['records'];
       event_count: number;
+      sent_at: Date | null;
     }> = await this.postgres.dataSource().query(
-      `SELECT tracking_id, owner_id, subscription_id, records, event_count FROM billing_usage_batches
+      `SELECT tracking_id, owner_id, subscription_id, records, event_count, sent_at FROM billing_usage_batches
             WHERE status = 'pending' AND owner_id <> ALL($2::text[]) ORDER BY created_at, tracking_id LIMIT $1`,
       [limit, skipOwners],
     );
@@ -120,16 +123,47 @@ export class UsageLedgerRepository {
       subscriptionId: row.subscription_id,
       records: row.records,
       eventCount: row.event_count,
+      sentAt: row.sent_at ?? undefined,
     }));
   }
 
-  /** Marks batches Kill Bill accepted (a crash before this only means they are sent again: Kill Bill answers duplicate). */
+  /** Notes that the batch is about to be sent: from now until its outcome is known it may be in Kill Bill. */
+  async markSending(trackingId: string): Promise<void> {
+    await this.postgres
+      .dataSource()
+      .query('UPDATE billing_usage_batches SET sent_at = now(), attempts = attempts + 1 WHERE tracking_id = $1', [
+        trackingId,
+      ]);
+  }
+
+  /**
+   * Sum per unit, in [startDate, endDate) (`YYYY-MM-DD`), of the batches of `subscriptionId` Kill Bill recorded,
+   * except `exceptTrackingId`: what Kill Bill must hold for that subscription besides that batch.
+   */
+  async recordedAmounts(
+    subscriptionId: string,
+    exceptTrackingId: string,
+    startDate: string,
+    endDate: string,
+  ): Promise<Map<string, string>> {
+    const rows: Array<{ unit: string; amount: string }> = await this.postgres.dataSource().query(
+      `SELECT r->>'unitType' AS unit, sum((u->>'amount')::numeric)::text AS amount
+         FROM billing_usage_batches b, jsonb_array_elements(b.records) r, jsonb_array_elements(r->'usageRecords') u
+        WHERE b.subscription_id = $1 AND b.status = 'recorded' AND b.tracking_id <> $2
+          AND u->>'recordDate' >= $3 AND u->>'recordDate' < $4
+        GROUP BY 1`,
+      [subscriptionId, exceptTrackingId, startDate, endDate],
+    );
+    return new Map(rows.map((row) => [row.unit, row.amount]));
+  }
+
+  /** Marks batches Kill Bill has (a crash before this leaves sent_at set: the batch is looked up, not re-sent blindly). */
   async markRecorded(trackingIds: string[]): Promise<void> {
     if (trackingIds.length === 0) return;
     await this.postgres
       .dataSource()
       .query(
-        `UPDATE billing_usage_batches SET status = 'recorded', recorded_at = now(), attempts = attempts + 1 WHERE tracking_id = ANY($1)`,
+        `UPDATE billing_usage_batches SET status = 'recorded', recorded_at = now(), sent_at = NULL WHERE tracking_id = ANY($1)`,
         [trackingIds],
       );
   }
@@ -138,18 +172,18 @@ export class UsageLedgerRepository {
     await this.postgres
       .dataSource()
       .query(
-        `UPDATE billing_usage_batches SET status = 'rejected', last_error = $2, attempts = attempts + 1 WHERE tracking_id = $1`,
+        `UPDATE billing_usage_batches SET status = 'rejected', last_error = $2, sent_at = NULL WHERE tracking_id = $1`,
         [trackingId, error.slice(0, 2000)],
       );
   }
 
-  async noteAttempt(trackingId: string, error: string): Promise<void> {
-    await this.postgres
-      .dataSource()
-      .query('UPDATE billing_usage_batches SET attempts = attempts + 1, last_error = $2 WHERE tracking_id = $1', [
-        trackingId,
-        error.slice(0, 2000),
-      ]);
+  /** Notes a failed send; `notInKillBill`: Kill Bill answered without writing it (or it was never sent). */
+  async noteFailure(trackingId: string, error: string, notInKillBill: boolean): Promise<void> {
+    await this.postgres.dataSource().query(
+      `UPDATE billing_usage_batches SET last_error = $2, sent_at = CASE WHEN $3 THEN NULL ELSE sent_at END
+          WHERE tracking_id = $1`,
+      [trackingId, error.slice(0, 2000), notInKillBill],
+    );
   }
 
   async deadLetter(entry: { subject: string; streamSequence: number; reason: string; payload: string }): Promise<void> {

@@ -4,6 +4,9 @@
 // An owner whose calls fail waits on its own backoff (owner-backoff.ts) and the others go on. Kill Bill refusing
 // billing's credentials (401/403) or the egress allowlist refusing Kill Bill's host is a configuration fault, not a
 // fault of the usage: every owner waits (backoff, an error log line, a metric) and nothing is marked rejected.
+// A record sent without learning the outcome (timeout, 5xx, crash) keeps `sent_at`: it is not sent again before
+// SOVREN_BILLING_USAGE_LOOKUP_AFTER_MS has passed and Kill Bill's totals for its subscription and days show it is
+// not there (lookUp below): Kill Bill's own trackingId check does not stop a repeat racing the first request.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { KillBillClient, KillBillError } from '@sovren/killbill';
 import { MetricsService, runWithRequestId } from '@sovren/observability';
@@ -18,7 +21,9 @@ import {
   accountRequestId,
   batchRequestId,
   buildUsageBatch,
+  decimalToMicro,
   LedgerEventForBatch,
+  toMicro,
   UsageBatch,
 } from './usage-batch.builder';
 import { PendingBatch, UsageLedgerRepository } from './usage-ledger.repository';
@@ -205,6 +210,27 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Sends one batch and stores its outcome: recorded (Kill Bill has it) or rejected (refused for good). */
   private async send(batch: PendingBatch): Promise<void> {
+    if (batch.sentAt) {
+      // Sent before without an answer: it may be in Kill Bill. Look before sending it again.
+      const waitMs = batch.sentAt.getTime() + this.env.SOVREN_BILLING_USAGE_LOOKUP_AFTER_MS - Date.now();
+      if (waitMs > 0) throw new Error(`outcome of usage batch ${batch.trackingId} unknown; looked up in ${waitMs} ms`);
+      const found = await this.lookUp(batch);
+      if (found === 'recorded') {
+        this.logger.log({
+          msg: 'usage batch whose answer was lost is in Kill Bill; not sent again',
+          tracking_id: batch.trackingId,
+        });
+        await this.accepted(batch);
+        return;
+      }
+      if (found === 'unclear') {
+        throw new Error(
+          `Kill Bill's usage totals of subscription ${batch.subscriptionId} match neither with nor without batch ` +
+            `${batch.trackingId}; it is not sent again until they do (see docs/billing.md)`,
+        );
+      }
+    }
+    await this.ledger.markSending(batch.trackingId);
     try {
       const outcome = await this.killbill.recordUsage(
         { subscriptionId: batch.subscriptionId, trackingId: batch.trackingId, unitUsageRecords: batch.records },
@@ -212,8 +238,7 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
       );
       if (outcome === 'duplicate')
         this.logger.log({ msg: 'usage batch was already recorded by Kill Bill', tracking_id: batch.trackingId });
-      await this.ledger.markRecorded([batch.trackingId]);
-      this.events.inc({ result: 'recorded' }, batch.eventCount);
+      await this.accepted(batch);
     } catch (error) {
       if (error instanceof KillBillError && refusedForGood(error)) {
         await this.ledger.markRejected(batch.trackingId, error.message);
@@ -226,11 +251,54 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
         });
         return;
       }
-      await this.ledger.noteAttempt(batch.trackingId, errorMessage(error)).catch((noteError: unknown) => {
-        this.logger.warn({ msg: 'could not note a usage batch attempt', err: errorMessage(noteError) });
-      });
+      await this.ledger
+        .noteFailure(batch.trackingId, errorMessage(error), notWritten(error))
+        .catch((noteError: unknown) => {
+          this.logger.warn({ msg: 'could not note a usage batch attempt', err: errorMessage(noteError) });
+        });
       throw error;
     }
+  }
+
+  private async accepted(batch: PendingBatch): Promise<void> {
+    await this.ledger.markRecorded([batch.trackingId]);
+    this.events.inc({ result: 'recorded' }, batch.eventCount);
+  }
+
+  /**
+   * Whether Kill Bill holds the batch, from its totals (GET /usages/{subscriptionId}) over the batch's days: the
+   * batches of the subscription billing knows are recorded, plus this one (recorded) or not (absent); anything else
+   * is unclear. Exact because an owner's records are sent one at a time, in order, and none after one whose
+   * outcome is unknown: this is the only record of the subscription that may or may not be there.
+   */
+  private async lookUp(batch: PendingBatch): Promise<'recorded' | 'absent' | 'unclear'> {
+    const dates = batch.records.flatMap((unit) => unit.usageRecords.map((record) => record.recordDate.slice(0, 10)));
+    const startDate = dates.reduce((a, b) => (a < b ? a : b));
+    const endDate = nextDay(dates.reduce((a, b) => (a > b ? a : b)));
+    const [inKillBill, known] = await Promise.all([
+      this.killbill.getAllRolledUpUsage(batch.subscriptionId, startDate, endDate),
+      this.ledger.recordedAmounts(batch.subscriptionId, batch.trackingId, startDate, endDate),
+    ]);
+    const billed = new Map(inKillBill.rolledUpUnits.map((unit) => [unit.unitType, toMicro(unit.amount)]));
+    const mine = new Map<string, bigint>();
+    for (const unit of batch.records) {
+      const sum = unit.usageRecords.reduce((total, record) => total + toMicro(record.amount), 0n);
+      mine.set(unit.unitType, (mine.get(unit.unitType) ?? 0n) + sum);
+    }
+    const units = new Set([...billed.keys(), ...known.keys(), ...mine.keys()]);
+    const before = (unit: string) => (known.has(unit) ? decimalToMicro(known.get(unit) as string) : 0n);
+    const holds = (withBatch: boolean) =>
+      [...units].every((unit) => (billed.get(unit) ?? 0n) === before(unit) + (withBatch ? (mine.get(unit) ?? 0n) : 0n));
+    if (holds(true)) return 'recorded';
+    if (holds(false)) return 'absent';
+    this.logger.error({
+      msg: "Kill Bill's usage totals do not match billing's ledger; the batch waits for an operator",
+      tracking_id: batch.trackingId,
+      subscription: batch.subscriptionId,
+      killbill: Object.fromEntries([...billed].map(([unit, micro]) => [unit, micro.toString()])),
+      ledger_recorded: Object.fromEntries([...known]),
+    });
+    return 'unclear';
   }
 
   /**
@@ -294,6 +362,16 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
       };
     });
   }
+}
+
+/** A failure after which the record is certainly not in Kill Bill (it answered without writing, or nothing left). */
+function notWritten(error: unknown): boolean {
+  return error instanceof KillBillError && (error.kind === 'circuit_open' || error.kind === 'configuration');
+}
+
+/** The day after `date` (`YYYY-MM-DD`). */
+function nextDay(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + 24 * 60 * 60 * 1000).toISOString().slice(0, 10);
 }
 
 /** Kill Bill refused this request itself (bad plan, inactive subscription…); retrying it cannot help. */

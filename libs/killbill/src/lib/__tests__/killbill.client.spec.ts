@@ -234,7 +234,8 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     expect(await failure(client().getAccount(account.accountId))).toMatchObject({ kind: 'client', status: 400 });
     expect(seen()).toHaveLength(1);
 
-    // A failed usage POST is repeated with the same trackingId: the repeat answers duplicate, never a second record.
+    // A usage POST whose answer was a 5xx is not repeated by the client (its outcome is unknown; the caller looks it
+    // up first). Sent again with the same trackingId it answers duplicate, never a second record.
     const subscription = await client().createSubscription({
       accountId: account.accountId,
       planName: 'sovren-free-monthly',
@@ -245,8 +246,14 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
       trackingId: 'track-retry-1',
       unitUsageRecords: [{ unitType: 'llm_tokens_in', usageRecords: [{ recordDate: '2026-03-01', amount: 5 }] }],
     };
+    seen = recorder();
+    expect(await failure(client().recordUsage(record))).toMatchObject({ kind: 'unavailable', status: 503 });
+    expect(seen()).toHaveLength(1);
+    expect(standIn.recordedTotal(subscription.subscriptionId, 'llm_tokens_in')).toBe('5');
     await expect(client().recordUsage(record)).resolves.toBe('duplicate');
     expect(standIn.recordedTotal(subscription.subscriptionId, 'llm_tokens_in')).toBe('5');
+    const all = await client().getAllRolledUpUsage(subscription.subscriptionId, '2026-03-01', '2026-03-02');
+    expect(all.rolledUpUnits).toEqual([{ unitType: 'llm_tokens_in', amount: 5 }]);
   });
 
   it('honours the request timeout and retries a timed-out GET', async () => {
