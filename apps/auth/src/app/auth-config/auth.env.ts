@@ -39,6 +39,21 @@ export class AuthEnv {
   @IsIntegerInRange(1, 10_000_000)
   SOVREN_AUTH_RATE_PREMIUM_PER_HOUR = 10_000;
 
+  /** Login starts (GET /api/v1/auth/login/<provider>) one client address may make per hour; then 429. */
+  @ToInteger()
+  @IsIntegerInRange(1, 1_000_000)
+  SOVREN_AUTH_LOGIN_STARTS_PER_HOUR = 120;
+
+  /** Unfinished logins kept per client address (10 minutes each); a new one beyond replaces the oldest. */
+  @ToInteger()
+  @IsIntegerInRange(1, 10_000)
+  SOVREN_AUTH_LOGIN_PENDING_PER_IP = 20;
+
+  /** Unfinished logins kept in all; a login start beyond answers 503 until some finish or expire. */
+  @ToInteger()
+  @IsIntegerInRange(1, 10_000_000)
+  SOVREN_AUTH_LOGIN_PENDING_MAX = 100_000;
+
   /** SameSite attribute of the session cookies (Lax lets a login redirect carry them back). */
   @IsOneOf(COOKIE_SAME_SITE_VALUES)
   SOVREN_AUTH_COOKIE_SAME_SITE = 'Lax';

@@ -2,7 +2,7 @@
 // signed-in session asks to add an identity: same redirect, marked "link to user X") and /callback/:provider
 // (back from it: LoginCallbackGuard runs the provider's passport strategy; this opens the session — or, for a
 // link, mails the user — and redirects). A login never links: it signs in as the identity's own user.
-import { Controller, Get, Param, Post, Query, Redirect, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Param, Post, Query, Redirect, Req, Res, UseGuards } from '@nestjs/common';
 import {
   AuthRoute,
   CurrentAuth,
@@ -17,17 +17,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { AuthConfig } from '../auth-config/auth-config';
 import { SecurityNotices } from '../notifications/security-notices.service';
+import { SlidingWindowRateLimiter } from '../rate-limit/sliding-window.rate-limiter';
 import { setDeviceCookie, setSessionCookies } from '../sessions/session-cookies';
 import { SessionService } from '../sessions/session.service';
 import { AUTH_ROUTE_CLASS } from '../sessions/sessions.controller';
 import { LoginQuery } from './dtos/login-query.dto';
-import { LoginError, toApiError } from './login.errors';
+import { LoginError, LoginErrorCode, toApiError } from './login.errors';
 import { OAuthLoginService, safeReturnTo, type LoginResult } from './oauth-login.service';
 import { LOGIN_COOKIE_PATH, LoginCallbackGuard } from './passport/login-callback.guard';
 import { LOGIN_COOKIE } from './passport/login-state.store';
 import { LoginStrategies } from './passport/login-strategies';
 
 const random = (): string => randomBytes(32).toString('base64url');
+/** What a login start refused for too many logins in progress suggests waiting (attempts live ten minutes). */
+const LOGINS_BUSY_RETRY_AFTER_S = 60;
 
 @Controller('api/v1/auth')
 export class LoginController {
@@ -37,6 +40,7 @@ export class LoginController {
     private readonly sessions: SessionService,
     private readonly config: AuthConfig,
     private readonly notices: SecurityNotices,
+    private readonly limiter: SlidingWindowRateLimiter,
   ) {}
 
   @Get('providers')
@@ -79,7 +83,7 @@ export class LoginController {
     const identity = auth?.identity;
     if (identity?.kind !== 'session' || !identity.userId) {
       throw new ApiError(
-        403,
+        HttpStatus.FORBIDDEN,
         ApiErrorCode.FORBIDDEN,
         'linking a sign-in method needs a signed-in browser session, not an API key',
         { reason: 'session_required' },
@@ -95,6 +99,8 @@ export class LoginController {
     req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
+    const clientIp = requestClientIp(req);
+    this.limitLoginStarts(clientIp, res);
     try {
       const strategy = await this.strategies.ready(this.login.provider(providerId));
       const binding = random();
@@ -103,15 +109,33 @@ export class LoginController {
       ]);
       await this.strategies.redirectToProvider(
         strategy,
-        { binding, nonce: random(), linkUserId, returnTo: safeReturnTo(query.return_to) },
+        { binding, nonce: random(), linkUserId, returnTo: safeReturnTo(query.return_to), clientIp },
         req,
         res,
       );
     } catch (error) {
-      if (!res.headersSent) res.removeHeader('Set-Cookie');
+      if (!res.headersSent) {
+        res.removeHeader('Set-Cookie');
+        if (error instanceof LoginError && error.code === LoginErrorCode.TOO_MANY_LOGINS)
+          res.setHeader('Retry-After', String(LOGINS_BUSY_RETRY_AFTER_S));
+      }
       if (error instanceof LoginError) throw toApiError(error, providerId);
       throw error;
     }
+  }
+
+  /** Login starts are counted per client address (each one stores an attempt and costs a provider redirect). */
+  private limitLoginStarts(clientIp: string, res: ServerResponse): void {
+    const decision = this.limiter.hit(`login-start:${clientIp}`, this.config.login.startsPerHour);
+    if (decision.allowed) return;
+    const retryAfter = decision.retryAfter ?? 60;
+    res.setHeader('Retry-After', String(retryAfter));
+    throw new ApiError(
+      HttpStatus.TOO_MANY_REQUESTS,
+      ApiErrorCode.RATE_LIMITED,
+      `too many logins started from this address (${decision.limit} per hour); retry in ${retryAfter} s`,
+      { limit: decision.limit, reset: decision.reset, retry_after: retryAfter },
+    );
   }
 
   @Get('callback/:provider')

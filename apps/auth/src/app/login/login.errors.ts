@@ -13,6 +13,7 @@ export enum LoginErrorCode {
   PROFILE_INVALID = 'PROFILE_INVALID',
   PROVIDER_UNREACHABLE = 'PROVIDER_UNREACHABLE',
   IDENTITY_LINKED_ELSEWHERE = 'IDENTITY_LINKED_ELSEWHERE',
+  TOO_MANY_LOGINS = 'TOO_MANY_LOGINS',
 }
 
 export class LoginError extends Error {
@@ -43,6 +44,8 @@ export function toApiError(error: LoginError, provider: string): ApiError {
       return new ApiError(HttpStatus.CONFLICT, ApiErrorCode.CONFLICT, error.message, details);
     case LoginErrorCode.PROVIDER_UNREACHABLE:
       return new ApiError(HttpStatus.BAD_GATEWAY, ApiErrorCode.BAD_GATEWAY, error.message, details);
+    case LoginErrorCode.TOO_MANY_LOGINS:
+      return new ApiError(HttpStatus.SERVICE_UNAVAILABLE, ApiErrorCode.SERVICE_UNAVAILABLE, error.message, details);
     default:
       return assertUnreachable(error.code, 'LoginErrorCode');
   }

@@ -18,6 +18,8 @@ export interface LoginRequestState {
   nonce: string;
   linkUserId: string | null;
   returnTo: string;
+  /** The address that started the login (unfinished logins are capped per address). */
+  clientIp: string;
 }
 
 /** The `info` of a refused state, read back by the login guard. */
@@ -50,13 +52,18 @@ export class LoginStateStore {
   ): void {
     const handle = randomBytes(32).toString('base64url');
     try {
-      this.attempts.save(handle, state.binding, {
-        provider: this.providerId,
-        codeVerifier,
-        nonce: state.nonce,
-        linkUserId: state.linkUserId,
-        returnTo: state.returnTo,
-      });
+      this.attempts.save(
+        handle,
+        state.binding,
+        {
+          provider: this.providerId,
+          codeVerifier,
+          nonce: state.nonce,
+          linkUserId: state.linkUserId,
+          returnTo: state.returnTo,
+        },
+        state.clientIp,
+      );
     } catch (error) {
       callback(error instanceof Error ? error : new Error(String(error)));
       return;
