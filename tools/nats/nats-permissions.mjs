@@ -20,12 +20,15 @@ export const STREAMS = ['USAGE', 'CALLS', 'AUDIT', 'AGENTS', 'BILLING_TIER'];
 export const NATS_PERMISSIONS = {
   auth: {
     respond: ['auth.validate'],
+    // At start-up auth asks billing for every owner's standing (reconciles changes it missed).
+    request: ['billing.standings'],
     publish: ['auth.revoked'],
     // Tier changes: a plain subscription today, the durable BILLING_TIER stream's consumer once it is one.
     subscribe: ['billing.tier.changed'],
     consume: ['BILLING_TIER'],
   },
   billing: {
+    respond: ['billing.standings'],
     publish: ['billing.notification', 'billing.usage.dead_letter', 'billing.tier.changed'],
     streamPublish: ['billing.tier.changed'],
     consume: ['USAGE'],
