@@ -35,6 +35,22 @@ export interface LoginResult {
   returnTo: string;
 }
 
+/**
+ * The id_token's claims with the gaps filled from UserInfo: the id_token wins where it has a claim; an email and
+ * its verification travel together (a verification is only taken for the same address).
+ */
+function withUserInfo(claims: Record<string, unknown>, info: Record<string, unknown>): Record<string, unknown> {
+  const merged = { ...claims };
+  if (typeof claims['email'] !== 'string') {
+    merged['email'] = info['email'];
+    merged['email_verified'] = info['email_verified'];
+  } else if (typeof claims['email_verified'] !== 'boolean' && info['email'] === claims['email']) {
+    merged['email_verified'] = info['email_verified'];
+  }
+  if (typeof claims['name'] !== 'string') merged['name'] = info['name'];
+  return merged;
+}
+
 /** Only same-site relative paths: an open redirect after login would hand the session page to anyone. */
 export function safeReturnTo(value: string | undefined): string {
   if (typeof value !== 'string' || !/^\/(?![/\\])[\x21-\x7e]{0,500}$/.test(value)) return '/';
@@ -91,16 +107,51 @@ export class OAuthLoginService {
     });
   }
 
-  /** An OIDC identity: the id_token is validated in full (signature, iss, aud, exp, nonce) before it is read. */
-  async identityFromIdToken(provider: LoginProvider, idToken: unknown, nonce: string): Promise<ProviderProfile> {
+  /**
+   * An OIDC identity: the id_token is validated in full (signature, iss, aud, exp, nonce) before it is read. A
+   * provider may return the profile claims (email, email_verified, name) only from its UserInfo endpoint when it
+   * issues an access token (OIDC Core 5.4): when the id_token lacks them and the provider has one, UserInfo is
+   * read with the access token, and used only if its `sub` is the id_token's (OIDC Core 5.3.2).
+   */
+  async identityFromIdToken(
+    provider: LoginProvider,
+    idToken: unknown,
+    nonce: string,
+    accessToken: string,
+  ): Promise<ProviderProfile> {
     if (typeof idToken !== 'string')
       throw new LoginError(LoginErrorCode.ID_TOKEN_INVALID, `${provider.name} returned no id_token`);
-    const claims = await this.idTokens.verify(provider, idToken, nonce);
+    const claims: Record<string, unknown> = await this.idTokens.verify(provider, idToken, nonce);
+    const lacksProfile =
+      typeof claims['email'] !== 'string' ||
+      typeof claims['email_verified'] !== 'boolean' ||
+      typeof claims['name'] !== 'string';
+    const { userInfoUrl } = await this.metadata.endpointsOf(provider);
+    const merged =
+      lacksProfile && userInfoUrl && accessToken !== ''
+        ? withUserInfo(claims, await this.userInfoOf(provider, accessToken, claims['sub'] as string))
+        : claims;
     const email =
-      claims['email_verified'] === true && typeof claims['email'] === 'string' ? claims['email'].toLowerCase() : null;
+      merged['email_verified'] === true && typeof merged['email'] === 'string' ? merged['email'].toLowerCase() : null;
     const name =
-      typeof claims['name'] === 'string' && claims['name'] !== '' ? claims['name'] : (email ?? provider.name);
-    return { subject: claims.sub as string, email, displayName: name.slice(0, 200) };
+      typeof merged['name'] === 'string' && merged['name'] !== '' ? merged['name'] : (email ?? provider.name);
+    return { subject: claims['sub'] as string, email, displayName: name.slice(0, 200) };
+  }
+
+  /** The UserInfo claims, refused unless they are about the id_token's subject. */
+  private async userInfoOf(
+    provider: LoginProvider,
+    accessToken: string,
+    subject: string,
+  ): Promise<Record<string, unknown>> {
+    const info = await this.userInfo(provider, accessToken);
+    if (info['sub'] !== subject) {
+      throw new LoginError(
+        LoginErrorCode.PROFILE_INVALID,
+        `${provider.name} user info is about another subject than the id_token`,
+      );
+    }
+    return info;
   }
 
   /** A plain OAuth 2.0 server's identity from its user-info endpoint (`sub` or `id`). */

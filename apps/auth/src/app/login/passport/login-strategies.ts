@@ -6,6 +6,7 @@
 //   - exchanges the code through EgressClient (routeThroughEgress), never through its own HTTP client;
 //   - for OIDC skips the provider's profile API and validates the id_token instead (IdTokenVerifier: signature,
 //     iss — per tenant for Microsoft —, aud, exp, nonce): passport-microsoft alone would only read Graph /me;
+//     profile claims the id_token lacks come from the provider's UserInfo endpoint, for the same `sub`;
 //   - for GitHub and plain OAuth 2.0 reads the profile from the documented user endpoints.
 // Names are unique per auth instance and unregistered on shutdown (passport's registry is process-wide).
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
@@ -164,14 +165,16 @@ export class LoginStrategies implements OnModuleDestroy {
 
       async validate(
         req: IncomingMessage,
-        _accessToken: string,
+        accessToken: string,
         _refreshToken: string | undefined,
         params: Record<string, unknown>,
         profile: ProviderProfile | undefined,
       ): Promise<unknown> {
         const attempt = verifiedAttemptOf(req);
         if (!attempt) throw new LoginError(LoginErrorCode.STATE_INVALID, 'the login state was not verified');
-        const identity = oidc ? await login.identityFromIdToken(provider, params['id_token'], attempt.nonce) : profile;
+        const identity = oidc
+          ? await login.identityFromIdToken(provider, params['id_token'], attempt.nonce, accessToken)
+          : profile;
         if (!identity) throw new LoginError(LoginErrorCode.PROFILE_INVALID, `${provider.name} gave no profile`);
         return login.completeLogin(provider, identity, attempt);
       }
