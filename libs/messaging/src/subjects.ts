@@ -80,7 +80,12 @@ export const AGENTS_ALL = 'agents.>';
 
 /** Event: a Kill Bill push notification, confirmed by re-fetching its object (invoice created, payment failed…). */
 export const BILLING_NOTIFICATION = 'billing.notification';
-/** Event: an owner's billing standing changed (downgraded after repeated payment failure, or restored); auth applies it. */
+/**
+ * JetStream (stream BILLING_TIER): an owner's billing standing changed (downgraded after repeated payment failure,
+ * or restored); auth applies it.
+ */
 export const BILLING_TIER_CHANGED = 'billing.tier.changed';
+/** Request/reply: every owner billing has downgraded now (auth reconciles its copy at start-up). */
+export const BILLING_STANDINGS_QUERY = 'billing.standings';
 /** Event: a usage event billing could not accept (malformed, invalid); it was dead-lettered and nothing was billed. */
 export const BILLING_USAGE_DEAD_LETTER = 'billing.usage.dead_letter';

@@ -1,7 +1,14 @@
 // Specification of payments with the fallback gateway, the owner's downgrade, Kill Bill push notifications and
 // refused input — the real billing app against the strict Kill Bill stand-in, real NATS and PostgreSQL.
 import { KillBillError } from '@sovren/killbill';
-import { BILLING_NOTIFICATION, BILLING_TIER_CHANGED, NatsClient } from '@sovren/messaging';
+import {
+  BILLING_NOTIFICATION,
+  BILLING_STANDINGS_QUERY,
+  BILLING_TIER_CHANGED,
+  NatsClient,
+  parseBillingStandingsReplyV1,
+  STREAM_BILLING_TIER,
+} from '@sovren/messaging';
 import { eventually } from '@sovren/testing';
 
 import { BillingAccountsService } from '../accounts/billing-accounts.service';
@@ -77,7 +84,7 @@ describe('payments, notifications and refused input', () => {
     await expect(payments.payInvoice(owner, invoice.invoiceId)).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 
-  it('downgrades the owner and tells NATS when both gateways fail', async () => {
+  it('downgrades the owner when both gateways fail, keeps the change in stream BILLING_TIER and answers standings', async () => {
     const owner = 'owner-both-fail';
     const account = await accounts.ensure(owner);
     await payments.addPaymentMethod(owner, 'stripe', 'tok_visa_4242', true);
@@ -95,6 +102,18 @@ describe('payments, notifications and refused input', () => {
     const event = published.find((p) => p.subject === BILLING_TIER_CHANGED && p.payload['ownerId'] === owner);
     expect(event?.payload).toMatchObject({ v: 1, standing: 'downgraded' });
     expect((await accounts.find(owner))?.standing).toBe('downgraded');
+
+    // Durable: the stream holds it until auth's consumer takes it (no auth runs here).
+    const nats = billing.app.get(NatsClient);
+    const stored = await (
+      await nats.jetstreamManager()
+    ).streams.getMessage(STREAM_BILLING_TIER, {
+      last_by_subj: BILLING_TIER_CHANGED,
+    });
+    expect(stored.json()).toMatchObject({ ownerId: owner, standing: 'downgraded' });
+    // What auth reads at start-up to reconcile.
+    const standings = await nats.request(BILLING_STANDINGS_QUERY, { v: 1 }, { parse: parseBillingStandingsReplyV1 });
+    expect(standings.downgraded).toContain(owner);
   });
 
   it('records confirmed Kill Bill notifications once and publishes them on NATS', async () => {

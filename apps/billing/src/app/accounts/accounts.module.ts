@@ -4,9 +4,10 @@ import { Module } from '@nestjs/common';
 import { BillingPostgres } from '../billing-postgres';
 import { BillingAccountsRepository } from './billing-accounts.repository';
 import { BillingAccountsService } from './billing-accounts.service';
+import { BillingStandingsResponder } from './billing-standings.responder';
 
 @Module({
-  providers: [BillingPostgres, BillingAccountsRepository, BillingAccountsService],
+  providers: [BillingPostgres, BillingAccountsRepository, BillingAccountsService, BillingStandingsResponder],
   exports: [BillingPostgres, BillingAccountsRepository, BillingAccountsService],
 })
 export class AccountsModule {}

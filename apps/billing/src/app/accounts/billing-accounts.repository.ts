@@ -69,6 +69,14 @@ export class BillingAccountsRepository {
       ]);
   }
 
+  /** Every owner whose standing is `downgraded`. */
+  async downgradedOwners(): Promise<string[]> {
+    const rows: Array<{ owner_id: string }> = await this.postgres
+      .dataSource()
+      .query("SELECT owner_id FROM billing_accounts WHERE standing = 'downgraded' ORDER BY owner_id");
+    return rows.map((row) => row.owner_id);
+  }
+
   /** Sets the standing; true when it changed (so the change is announced once). */
   async setStanding(ownerId: string, standing: 'good' | 'downgraded'): Promise<boolean> {
     const rows: unknown[] = await this.postgres.dataSource().query(

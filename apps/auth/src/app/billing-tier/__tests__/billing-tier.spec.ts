@@ -1,10 +1,14 @@
 // Specification of how auth applies billing's tier changes, observed through auth.validate: a downgraded owner's
 // premium API key answers `authenticated`, and `restored` gives premium back to that key only. A premium key created
 // through auth's HTTP API while the owner is downgraded is created as `authenticated` and restored with the others.
+// Tier changes travel through JetStream: one made while auth is stopped holds once it is back, and at start-up auth
+// takes every owner's standing from billing (`billing.standings`, answered here as billing does).
 import {
   AUTH_VALIDATE,
   AuthValidateReplyV1,
+  BILLING_STANDINGS_QUERY,
   BILLING_TIER_CHANGED,
+  BillingStandingsReplyV1,
   BillingTierChangedV1,
   NatsClient,
   parseAuthValidateReplyV1,
@@ -164,5 +168,84 @@ describe('billing tier changes in auth', () => {
     const afterRestore = await createPremium('bought after paying');
     expect(dataOf(afterRestore).tier).toBe('premium');
     expect((await validate(dataOf(afterRestore).key)).tier).toBe('premium');
+  });
+
+  describe('while auth is stopped', () => {
+    let peer: NatsClient;
+
+    beforeAll(async () => {
+      peer = new NatsClient({ servers: environment.nats.url, name: 'billing-tier-test-peer' });
+      await peer.connect();
+    });
+
+    afterAll(async () => {
+      await peer?.drain();
+    });
+
+    async function restartAuth(): Promise<void> {
+      await auth.close();
+      auth = await startAuthApp(environment);
+      nats = auth.app.get(NatsClient);
+    }
+
+    it('applies a downgrade billing published while auth was stopped once auth is back', async () => {
+      const users = auth.app.get(UsersRepository);
+      const keys = auth.app.get(ApiKeyService);
+      const owner = users.create({ email: null, displayName: 'Downgraded while auth was down' });
+      const premium = keys.create(
+        { userId: owner.id, role: 'admin' },
+        { name: 'premium', scopes: ['inference:generate'], tier: 'premium', userId: owner.id },
+      );
+      expect((await validate(premium.key)).tier).toBe('premium');
+
+      await auth.close();
+      // What billing does: publish to the BILLING_TIER stream and wait for its acknowledgement.
+      await peer.publishToStream<BillingTierChangedV1>(BILLING_TIER_CHANGED, {
+        v: 1,
+        ownerId: owner.id,
+        standing: 'downgraded',
+        reason: 'test: payment failed while auth was stopped',
+        changedAt: new Date().toISOString(),
+      });
+      auth = await startAuthApp(environment);
+      nats = auth.app.get(NatsClient);
+
+      await tierBecomes(premium.key, 'authenticated');
+      // It holds: nothing restores it on a later restart either.
+      await restartAuth();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await validate(premium.key)).tier).toBe('authenticated');
+    });
+
+    it("takes every owner's standing from billing at start-up, applying the changes it never heard of", async () => {
+      const users = auth.app.get(UsersRepository);
+      const keys = auth.app.get(ApiKeyService);
+      const missedDowngrade = users.create({ email: null, displayName: 'Downgraded, announcement lost' });
+      const missedRestore = users.create({ email: null, displayName: 'Restored, announcement lost' });
+      const key = (ownerId: string) =>
+        keys.create(
+          { userId: ownerId, role: 'admin' },
+          { name: 'premium', scopes: ['inference:generate'], tier: 'premium', userId: ownerId },
+        );
+      const downgradedKey = key(missedDowngrade.id);
+      const restoredKey = key(missedRestore.id);
+      publish(missedRestore.id, 'downgraded');
+      await tierBecomes(restoredKey.key, 'authenticated');
+
+      // Billing's standings now: the first owner downgraded, the second restored; neither change reached auth.
+      const billing = peer.respond<unknown, BillingStandingsReplyV1>(BILLING_STANDINGS_QUERY, () => ({
+        v: 1,
+        downgraded: [missedDowngrade.id],
+        asOf: new Date().toISOString(),
+      }));
+      await peer.rawConnection()?.flush();
+      try {
+        await restartAuth();
+        await tierBecomes(downgradedKey.key, 'authenticated');
+        await tierBecomes(restoredKey.key, 'premium');
+      } finally {
+        billing.unsubscribe();
+      }
+    });
   });
 });
