@@ -17,6 +17,7 @@ import { AlertEventRow, AlertHistoryRepository } from './alert-history.repositor
 import { AlertMailer } from './alert-mailer';
 import { ALERT_RULES, AlertCondition, AlertThresholds, evaluateAlertRules } from './alert-rules';
 import { AlertState } from './alert-state';
+import { JetStreamStreamsSampler } from './jetstream-streams.sampler';
 
 export const ALERT_EVALUATION_INTERVAL_MS = 1_000;
 
@@ -34,6 +35,7 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
     private readonly status: PlatformStatusService,
     private readonly host: HostMetricsService,
     private readonly gpus: GpuMetricsService,
+    private readonly streams: JetStreamStreamsSampler,
     private readonly history: AlertHistoryRepository,
     private readonly nats: NatsClient,
     config: PlatformConfig,
@@ -131,6 +133,7 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
       interTokenP99: this.status.tracker.interTokenQuantile(0.99, now),
       disk: disk ? { path: disk.path, usedRatio: disk.usedRatio } : undefined,
       gpus: this.gpus.latest(),
+      streams: this.streams.latest(),
       thresholds: this.thresholds,
     });
     const events = this.state.update(conditions, now, startupGraceOver);

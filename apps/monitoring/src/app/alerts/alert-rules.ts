@@ -12,6 +12,7 @@ export const ALERT_RULES = [
   'DiskNearlyFull',
   'GpuTemperatureHigh',
   'GpuMemoryNearlyFull',
+  'StreamNearlyFull',
 ] as const;
 export type AlertRuleName = (typeof ALERT_RULES)[number];
 
@@ -41,6 +42,17 @@ export interface GpuReading {
   memoryTotalBytes?: number;
 }
 
+/** A JetStream stream's fill: the larger of bytes / max_bytes and messages / max_msgs (unlimited: not counted). */
+export interface StreamReading {
+  stream: string;
+  usedRatio: number;
+  bytes: number;
+  messages: number;
+}
+
+/** A stream past this much of its limits is near refusing (discard new) or dropping (discard old) messages. */
+export const STREAM_NEARLY_FULL_RATIO = 0.8;
+
 export interface AlertThresholds {
   diskUsedRatio: number;
   errorRatio: number;
@@ -58,6 +70,8 @@ export interface AlertInputs {
   interTokenP99: Map<string, LatencyQuantile>;
   disk?: DiskReading;
   gpus: GpuReading[];
+  /** JetStream streams' fill (jetstream-streams.sampler.ts); absent until first read. */
+  streams?: StreamReading[];
   thresholds: AlertThresholds;
 }
 
@@ -139,6 +153,15 @@ export function evaluateAlertRules(inputs: AlertInputs): AlertCondition[] {
         });
       }
     }
+  }
+  for (const stream of inputs.streams ?? []) {
+    if (stream.usedRatio <= STREAM_NEARLY_FULL_RATIO) continue;
+    conditions.push({
+      fingerprint: `StreamNearlyFull:${stream.stream}`,
+      rule: 'StreamNearlyFull',
+      severity: 'warning',
+      summary: `JetStream stream ${stream.stream} is ${percent(stream.usedRatio)} full (${stream.messages} messages, ${stream.bytes} bytes; limit ${percent(STREAM_NEARLY_FULL_RATIO)}): its consumer is behind or down`,
+    });
   }
   return conditions;
 }

@@ -6,10 +6,11 @@ import { StatusModule } from '../status/status.module';
 import { AlertEvaluatorService } from './alert-evaluator.service';
 import { AlertHistoryRepository } from './alert-history.repository';
 import { AlertsController } from './alerts.controller';
+import { JetStreamStreamsSampler } from './jetstream-streams.sampler';
 
 @Module({
   imports: [StatusModule, HostModule],
   controllers: [AlertsController],
-  providers: [AlertEvaluatorService, AlertHistoryRepository],
+  providers: [AlertEvaluatorService, AlertHistoryRepository, JetStreamStreamsSampler],
 })
 export class AlertsModule {}

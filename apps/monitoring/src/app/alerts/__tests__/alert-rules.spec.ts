@@ -110,6 +110,26 @@ describe('evaluateAlertRules', () => {
     ]);
     expect(evaluateAlertRules(inputs({ disk: { path: '/data/sovren', usedRatio: 0.9 } }))).toEqual([]);
   });
+
+  it('raises StreamNearlyFull for a JetStream stream past 80 % of its limits only', () => {
+    const conditions = evaluateAlertRules(
+      inputs({
+        streams: [
+          { stream: 'USAGE', usedRatio: 0.85, bytes: 1_825_361_100, messages: 4_000_000 },
+          { stream: 'AUDIT', usedRatio: 0.8, bytes: 1_717_986_918, messages: 10 },
+        ],
+      }),
+    );
+    expect(conditions).toEqual([
+      {
+        fingerprint: 'StreamNearlyFull:USAGE',
+        rule: 'StreamNearlyFull',
+        severity: 'warning',
+        summary:
+          'JetStream stream USAGE is 85.0% full (4000000 messages, 1825361100 bytes; limit 80.0%): its consumer is behind or down',
+      },
+    ]);
+  });
 });
 
 describe('AlertState', () => {
