@@ -1,12 +1,13 @@
 // Jest config for the workspace tools: the sovereignty lint, the dev launcher runtimes, the deploy checks and the
 // NATS configuration generator.
-// Only these folders: tools/bench and tools/ci belong to other projects.
+// Only these folders and tools/bench/common (the benchmarks' argument parser and percentile): the rest of tools/bench
+// and tools/ci belong to other projects.
 module.exports = {
   displayName: 'tools',
   preset: '../jest.preset.js',
   testEnvironment: 'node',
   rootDir: '.',
-  testMatch: ['<rootDir>/{lint,dev,deploy-check,nats}/**/*.spec.ts'],
+  testMatch: ['<rootDir>/{lint,dev,deploy-check,nats,bench/common}/**/*.spec.ts'],
   transform: {
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
   },

@@ -37,6 +37,8 @@ import { createThrowawayDatabase, NatsTestServer } from '@sovren/testing';
 
 // Not part of the package's surface: the bench uses it bare to measure nats.js without NatsClient's layers.
 import { RequestMux } from '../../../libs/messaging/src/client/request-mux';
+import { BenchArgs } from '../common/bench-args';
+import { percentile } from '../common/percentile';
 
 const READY = 'BENCH_READY ';
 
@@ -70,7 +72,7 @@ async function serve(): Promise<void> {
   const session = app.get(SessionService).create(user.id, { deviceId: 'bench' });
   const key = app
     .get(ApiKeyService)
-    .create({ userId: user.id, role: 'user' }, { name: 'bench', scopes: ['bench:run'] });
+    .create({ userId: user.id, role: 'user' }, { name: 'bench', scopes: ['inference:generate'] });
   const address = app.getHttpServer().address() as { port: number };
   const seeded: Seeded = { apiKey: key.key, accessToken: session.accessToken, port: address.port };
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
@@ -132,10 +134,6 @@ async function serveFloor(): Promise<void> {
 function describeLoopDelay(who: string, histogram: IntervalHistogram): string {
   const ms = (ns: number) => (ns / 1e6).toFixed(2);
   return `event-loop delay ${who} p50 ${ms(histogram.percentile(50))} p99 ${ms(histogram.percentile(99))} max ${ms(histogram.max)} ms`;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 /** Prints one result row; returns its [p50, p99] (ms). */
@@ -287,18 +285,13 @@ async function printServerSide(port: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const option = (name: string, fallback: number) => {
-    const index = args.indexOf(`--${name}`);
-    return index >= 0 ? Number(args[index + 1]) : fallback;
-  };
-  const concurrency = option('concurrency', 50);
-  const requests = option('requests', 20_000);
-  const warmup = option('warmup', 2_000);
-  const rates = (args.includes('--rates') ? args[args.indexOf('--rates') + 1] : '2000,5000,10000')
-    .split(',')
-    .map(Number)
-    .filter((rate) => rate > 0);
+  const args = new BenchArgs('bench-auth-validate', process.argv.slice(2), {
+    values: ['concurrency', 'requests', 'warmup', 'rates'],
+  });
+  const concurrency = args.int('concurrency', 50, 1);
+  const requests = args.int('requests', 20_000, 1);
+  const warmup = args.int('warmup', 2_000);
+  const rates = args.intList('rates', [2000, 5000, 10000]).filter((rate) => rate > 0);
 
   const nats = await NatsTestServer.start({ jetstream: true });
   const children: ChildProcess[] = [];

@@ -21,16 +21,14 @@ import { MetricsService } from '@sovren/observability';
 import { createThrowawayDatabase, freePort, NatsTestServer } from '@sovren/testing';
 import { connect, JSONCodec } from 'nats';
 
+import { BenchArgs } from '../common/bench-args';
+
 const ROOT = resolve(__dirname, '../../..');
 
-function arg(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  return index > 0 ? Number(process.argv[index + 1]) : fallback;
-}
-
 async function main(): Promise<void> {
-  const eventCount = arg('events', 20_000);
-  const ownerCount = arg('owners', 50);
+  const args = new BenchArgs('bench-usage-recording', process.argv.slice(2), { values: ['events', 'owners'] });
+  const eventCount = args.int('events', 20_000, 1);
+  const ownerCount = args.int('owners', 50, 1);
   const database = await createThrowawayDatabase({ label: 'bench_billing' });
   const nats = await NatsTestServer.start({ jetstream: true });
   const standIn = await KillBillStandIn.start();

@@ -20,6 +20,8 @@ import {
   loadModel,
 } from '../../../libs/engine/src/engine';
 import { BenchmarkShape, writeBenchmarkModel } from '../../../libs/engine/src/testing/tiny-model';
+import { BenchArgs } from '../common/bench-args';
+import { percentile } from '../common/percentile';
 import { load, typeByName } from './bench-support';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
@@ -42,67 +44,40 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = {
-    type: 'F16',
-    batches: [1, 4, 16, 32, 50],
-    context: 64,
-    steps: 48,
-    reps: 2,
-    dim: 512,
-    ff: 1536,
-    layers: 8,
-    heads: 8,
-    kvHeads: 4,
-    vocab: 32000,
-    threads: 0,
-    weights: 'copy',
-    dir: join(REPO_ROOT, 'tmp', 'bench-models'),
+  const args = new BenchArgs('bench-batch', argv, {
+    values: [
+      'type',
+      'batches',
+      'context',
+      'steps',
+      'reps',
+      'dim',
+      'ff',
+      'layers',
+      'heads',
+      'kv-heads',
+      'vocab',
+      'threads',
+      'weights',
+      'dir',
+    ],
+  });
+  return {
+    type: args.string('type', 'F16'),
+    batches: args.intList('batches', [1, 4, 16, 32, 50], 1),
+    context: args.int('context', 64, 1),
+    steps: args.int('steps', 48, 1),
+    reps: args.int('reps', 2, 1),
+    dim: args.int('dim', 512, 1),
+    ff: args.int('ff', 1536, 1),
+    layers: args.int('layers', 8, 1),
+    heads: args.int('heads', 8, 1),
+    kvHeads: args.int('kv-heads', 4, 1),
+    vocab: args.int('vocab', 32000, 1),
+    threads: args.int('threads', 0, 1),
+    weights: args.oneOf<WeightStorage>('weights', 'copy', ['copy', 'mmap']),
+    dir: resolve(args.string('dir', join(REPO_ROOT, 'tmp', 'bench-models'))),
   };
-  const positive = (flag: string, value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0)
-      throw new Error(`bench-batch: ${flag} wants a positive integer, got '${value}'`);
-    return n;
-  };
-  const numeric: Record<string, keyof Options> = {
-    '--context': 'context',
-    '--steps': 'steps',
-    '--reps': 'reps',
-    '--dim': 'dim',
-    '--ff': 'ff',
-    '--layers': 'layers',
-    '--heads': 'heads',
-    '--kv-heads': 'kvHeads',
-    '--vocab': 'vocab',
-    '--threads': 'threads',
-  };
-  for (let i = 0; i < argv.length; i += 2) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if (value === undefined) throw new Error(`bench-batch: ${flag} needs a value`);
-    const key = numeric[flag];
-    if (key) {
-      (options as unknown as Record<string, number>)[key] = positive(flag, value);
-    } else if (flag === '--type') {
-      options.type = value;
-    } else if (flag === '--batches') {
-      options.batches = value.split(',').map((b) => positive(flag, b));
-    } else if (flag === '--weights') {
-      if (value !== 'copy' && value !== 'mmap')
-        throw new Error(`bench-batch: --weights wants copy or mmap, got '${value}'`);
-      options.weights = value;
-    } else if (flag === '--dir') {
-      options.dir = resolve(value);
-    } else {
-      throw new Error(`bench-batch: unknown argument '${flag}'`);
-    }
-  }
-  return options;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 interface BatchResult {

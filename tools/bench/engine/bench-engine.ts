@@ -18,6 +18,8 @@ import { join, resolve } from 'node:path';
 import { WeightStorage, loadModel } from '../../../libs/engine/src/engine';
 import { rowBytes } from '../../../libs/engine/src/quant';
 import { LLAMA_1B_SHAPE, writeBenchmarkModel } from '../../../libs/engine/src/testing/tiny-model';
+import { BenchArgs } from '../common/bench-args';
+import { median } from '../common/percentile';
 import { load, typeByName } from './bench-support';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
@@ -36,78 +38,21 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = {
-    types: ['F16', 'Q8_0', 'Q4_K'],
-    pp: 512,
-    tg: 128,
-    reps: 3,
-    weights: ['copy'],
-    threads: 0,
-    layers: LLAMA_1B_SHAPE.nLayers,
-    dir: join(REPO_ROOT, 'tmp', 'bench-models'),
-    binDir: join(REPO_ROOT, 'build', 'native'),
-    bandwidth: undefined,
+  const args = new BenchArgs('bench-engine', argv, {
+    values: ['types', 'pp', 'tg', 'reps', 'weights', 'threads', 'layers', 'dir', 'bin-dir', 'bandwidth'],
+  });
+  return {
+    types: args.list('types', ['F16', 'Q8_0', 'Q4_K']),
+    pp: args.int('pp', 512),
+    tg: args.int('tg', 128),
+    reps: Math.max(1, args.int('reps', 3)),
+    weights: args.listOf<WeightStorage>('weights', ['copy'], ['copy', 'mmap']),
+    threads: args.int('threads', 0),
+    layers: args.int('layers', LLAMA_1B_SHAPE.nLayers),
+    dir: resolve(args.string('dir', join(REPO_ROOT, 'tmp', 'bench-models'))),
+    binDir: resolve(args.string('bin-dir', join(REPO_ROOT, 'build', 'native'))),
+    bandwidth: args.has('bandwidth') ? args.number('bandwidth', 0, 0, true) : undefined,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if (value === undefined) throw new Error(`bench-engine: ${flag} needs a value`);
-    const nonNegative = (): number => {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 0)
-        throw new Error(`bench-engine: ${flag} wants a non-negative integer, got '${value}'`);
-      return n;
-    };
-    switch (flag) {
-      case '--types':
-        options.types = value.split(',').filter((t) => t.length > 0);
-        break;
-      case '--pp':
-        options.pp = nonNegative();
-        break;
-      case '--tg':
-        options.tg = nonNegative();
-        break;
-      case '--reps':
-        options.reps = Math.max(1, nonNegative());
-        break;
-      case '--weights':
-        options.weights = value.split(',').map((w) => {
-          if (w !== 'copy' && w !== 'mmap')
-            throw new Error(`bench-engine: --weights wants copy and/or mmap, got '${w}'`);
-          return w;
-        });
-        break;
-      case '--threads':
-        options.threads = nonNegative();
-        break;
-      case '--layers':
-        options.layers = nonNegative();
-        break;
-      case '--dir':
-        options.dir = resolve(value);
-        break;
-      case '--bin-dir':
-        options.binDir = resolve(value);
-        break;
-      case '--bandwidth': {
-        const gbs = Number(value);
-        if (!(gbs > 0)) throw new Error(`bench-engine: --bandwidth wants a positive number of GB/s, got '${value}'`);
-        options.bandwidth = gbs;
-        break;
-      }
-      default:
-        throw new Error(`bench-engine: unknown argument '${flag}'`);
-    }
-    i++;
-  }
-  return options;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Runs bench-bandwidth and returns its best figure over all thread counts, in GB/s. */

@@ -24,6 +24,9 @@ import { createInterface } from 'node:readline';
 import { TensorType } from '@sovren/engine';
 import { writeBenchmarkModel, type BenchmarkShape } from '@sovren/engine/testing';
 
+import { BenchArgs } from '../common/bench-args';
+import { percentile } from '../common/percentile';
+
 const REPO_ROOT = resolve(__dirname, '../../..');
 const READY = 'BENCH_READY ';
 const MODEL_ID = 'bench';
@@ -48,55 +51,44 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = {
-    clients: 50,
-    duration: 60,
-    singleDuration: 30,
-    maxTokens: 64,
-    promptWords: 24,
-    type: 'F16',
-    dim: 768,
-    ff: 2048,
-    layers: 12,
-    heads: 12,
-    kvHeads: 4,
-    vocab: 32000,
-    threads: 0,
-    maxSequences: 64,
-    promptChunk: 128,
-    dir: join(REPO_ROOT, 'tmp', 'bench-models'),
+  const args = new BenchArgs('bench-inference', argv, {
+    values: [
+      'clients',
+      'duration',
+      'single-duration',
+      'max-tokens',
+      'prompt-words',
+      'type',
+      'dim',
+      'ff',
+      'layers',
+      'heads',
+      'kv-heads',
+      'vocab',
+      'threads',
+      'max-sequences',
+      'prompt-chunk',
+      'dir',
+    ],
+  });
+  return {
+    clients: args.number('clients', 50),
+    duration: args.number('duration', 60),
+    singleDuration: args.number('single-duration', 30),
+    maxTokens: args.number('max-tokens', 64),
+    promptWords: args.number('prompt-words', 24),
+    type: args.string('type', 'F16'),
+    dim: args.number('dim', 768),
+    ff: args.number('ff', 2048),
+    layers: args.number('layers', 12),
+    heads: args.number('heads', 12),
+    kvHeads: args.number('kv-heads', 4),
+    vocab: args.number('vocab', 32000),
+    threads: args.number('threads', 0),
+    maxSequences: args.number('max-sequences', 64),
+    promptChunk: args.number('prompt-chunk', 128),
+    dir: args.string('dir', join(REPO_ROOT, 'tmp', 'bench-models')),
   };
-  const names: Record<string, keyof Options> = {
-    '--clients': 'clients',
-    '--duration': 'duration',
-    '--single-duration': 'singleDuration',
-    '--max-tokens': 'maxTokens',
-    '--prompt-words': 'promptWords',
-    '--type': 'type',
-    '--dim': 'dim',
-    '--ff': 'ff',
-    '--layers': 'layers',
-    '--heads': 'heads',
-    '--kv-heads': 'kvHeads',
-    '--vocab': 'vocab',
-    '--threads': 'threads',
-    '--max-sequences': 'maxSequences',
-    '--prompt-chunk': 'promptChunk',
-    '--dir': 'dir',
-  };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = names[argv[i]];
-    const value = argv[i + 1];
-    if (!key || value === undefined)
-      throw new Error(`unknown or incomplete option ${argv[i]} (see the usage at the top of the file)`);
-    if (key === 'type' || key === 'dir') options[key] = value;
-    else {
-      const n = Number(value);
-      if (!Number.isFinite(n) || n < 0) throw new Error(`${argv[i]} must be a non-negative number`);
-      (options[key] as number) = n;
-    }
-  }
-  return options;
 }
 
 /** Child process: auth and inference on the environment the parent prepared, seeded, serving until SIGTERM. */
@@ -332,12 +324,6 @@ async function measured(url: string, run: () => Promise<PhaseResult>): Promise<P
       ttftP99: bucketQuantile(after.firstToken, before.firstToken, 0.99),
     },
   };
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 function report(label: string, phase: PhaseResult & { server: ServerPhase }): number {
