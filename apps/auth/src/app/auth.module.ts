@@ -5,6 +5,7 @@ import { AuthGuardModule } from '@sovren/auth-guard';
 import { MailModule } from '@sovren/mail';
 import { ServiceModule } from '@sovren/service';
 
+import { AuthConfigModule } from './auth-config/auth-config.module';
 import { BillingTierModule } from './billing-tier/billing-tier.module';
 import { IdentityModule } from './identity.module';
 import { OrganizationsModule } from './organizations/organizations.module';
@@ -14,6 +15,7 @@ import { OrganizationsModule } from './organizations/organizations.module';
     ServiceModule.forRoot({ service: 'auth', postgres: true, sqlite: ['users', 'api_auth', 'applications'] }),
     AuthGuardModule.forRoot(),
     MailModule.forRoot(),
+    AuthConfigModule,
     OrganizationsModule,
     IdentityModule,
     BillingTierModule,

@@ -4,14 +4,11 @@ import { Module } from '@nestjs/common';
 
 import { ApiKeyService } from './api-keys/api-key.service';
 import { ApiKeysController } from './api-keys/api-keys.controller';
-import { AuthConfig, loadAuthConfig } from './auth-config/auth-config';
 import { SlidingWindowRateLimiter } from './rate-limit/sliding-window.rate-limiter';
 import { RevocationPublisher } from './revocation/revocation.publisher';
 import { SessionService } from './sessions/session.service';
 import { SessionsController } from './sessions/sessions.controller';
 import { AuthDatabases } from './storage/auth-databases';
-import { LOGIN_PROVIDERS_CONFIG } from './auth-config/login-config.token';
-import { loadLoginProvidersConfig } from './auth-config/login-providers.config';
 import { IdTokenVerifier } from './login/id-token.verifier';
 import { LoginAttemptsRepository } from './login/login-attempts.repository';
 import { LoginController } from './login/login.controller';
@@ -28,8 +25,6 @@ import { CredentialLookupCache } from './validation/credential-lookup.cache';
 @Module({
   controllers: [SessionsController, ApiKeysController, LoginController],
   providers: [
-    { provide: AuthConfig, useFactory: () => loadAuthConfig() },
-    { provide: LOGIN_PROVIDERS_CONFIG, useFactory: () => loadLoginProvidersConfig() },
     ProviderMetadataService,
     IdTokenVerifier,
     LoginAttemptsRepository,
@@ -48,7 +43,6 @@ import { CredentialLookupCache } from './validation/credential-lookup.cache';
     AuthValidateResponder,
   ],
   exports: [
-    AuthConfig,
     AuthDatabases,
     UsersRepository,
     SessionService,

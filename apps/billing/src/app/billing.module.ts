@@ -6,7 +6,7 @@ import { ServiceModule } from '@sovren/service';
 
 import { AccountsModule } from './accounts/accounts.module';
 import { ApiModule } from './api/api.module';
-import { BillingEnvModule } from './billing-config/billing-env.module';
+import { BillingConfigModule } from './billing-config/billing-config.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { PaymentsModule } from './payments/payments.module';
 import { UsageModule } from './usage/usage.module';
@@ -15,7 +15,7 @@ import { UsageModule } from './usage/usage.module';
   imports: [
     ServiceModule.forRoot({ service: 'billing', postgres: true, sqlite: [] }),
     AuthGuardModule.forRoot(),
-    BillingEnvModule,
+    BillingConfigModule,
     AccountsModule,
     UsageModule,
     PaymentsModule,

@@ -2,11 +2,10 @@
 // with continuous batching, usage events and metrics. The shared service shell comes from @sovren/service.
 import { Module } from '@nestjs/common';
 import { AuthGuardModule } from '@sovren/auth-guard';
-import { loadEnvConfig } from '@sovren/config';
 import { ServiceModule } from '@sovren/service';
 
 import { GenerationService } from './generation/generation.service';
-import { INFERENCE_ENV, InferenceEnv } from './inference-config/inference.env';
+import { InferenceConfigModule } from './inference-config/inference-config.module';
 import { InferenceMetrics } from './inference.metrics';
 import { ModelRegistry } from './models/model-registry.service';
 import { ModelsController } from './models/models.controller';
@@ -16,10 +15,13 @@ import { OpenAiController } from './openai/openai.controller';
 import { UsageEventPublisher } from './usage/usage-event.publisher';
 
 @Module({
-  imports: [ServiceModule.forRoot({ service: 'inference', postgres: true, sqlite: [] }), AuthGuardModule.forRoot()],
+  imports: [
+    ServiceModule.forRoot({ service: 'inference', postgres: true, sqlite: [] }),
+    AuthGuardModule.forRoot(),
+    InferenceConfigModule,
+  ],
   controllers: [OpenAiController, ModelsController],
   providers: [
-    { provide: INFERENCE_ENV, useFactory: () => loadEnvConfig(InferenceEnv) },
     InferenceMetrics,
     ModelRegistry,
     UsageEventPublisher,

@@ -7,7 +7,7 @@ import { ServiceModule } from '@sovren/service';
 
 import { AlertsModule } from './alerts/alerts.module';
 import { HostModule } from './host/host.module';
-import { MonitoringEnvModule } from './monitoring-env.module';
+import { MonitoringConfigModule } from './monitoring-config/monitoring-config.module';
 import { StatusModule } from './status/status.module';
 
 @Module({
@@ -15,7 +15,7 @@ import { StatusModule } from './status/status.module';
     ServiceModule.forRoot({ service: 'monitoring', postgres: true, sqlite: [] }),
     AuthGuardModule.forRoot(),
     MailModule.forRoot(),
-    MonitoringEnvModule,
+    MonitoringConfigModule,
     StatusModule,
     HostModule,
     AlertsModule,

@@ -11,7 +11,7 @@ import { Counter, Gauge } from 'prom-client';
 
 import { GpuMetricsService } from '../host/gpu-metrics.service';
 import { HostMetricsService } from '../host/host-metrics.service';
-import { MONITORING_ENV, MonitoringEnv, splitRecipients } from '../monitoring.env';
+import { MONITORING_ENV, MonitoringEnv, splitRecipients } from '../monitoring-config/monitoring.env';
 import { PlatformStatusService } from '../status/platform-status.service';
 import { AlertEventRow, AlertHistoryRepository } from './alert-history.repository';
 import { AlertMailer } from './alert-mailer';

@@ -10,7 +10,7 @@ import { access } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
 
-import { MONITORING_ENV, MonitoringEnv } from '../monitoring.env';
+import { MONITORING_ENV, MonitoringEnv } from '../monitoring-config/monitoring.env';
 import { GpuSample, nvidiaSmiArgs, parseNvidiaSmiCsv } from './nvidia-smi.parser';
 
 export const GPU_SAMPLE_INTERVAL_MS = 5_000;

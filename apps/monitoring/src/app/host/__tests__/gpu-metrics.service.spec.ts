@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { MonitoringEnv } from '../../monitoring.env';
+import { MonitoringEnv } from '../../monitoring-config/monitoring.env';
 import { findOnPath, GpuMetricsService, NvmlReader } from '../gpu-metrics.service';
 
 /** readNvmlGpuMetrics as on a host where the engine addon is not built: NVML unusable, with the reason. */

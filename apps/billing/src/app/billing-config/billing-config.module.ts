@@ -1,4 +1,5 @@
-// Provides the validated BillingEnv (BILLING_ENV) and the Kill Bill client built from it to the billing features.
+// The billing configuration, wired once for every billing feature: the validated BillingEnv (BILLING_ENV) and the
+// Kill Bill client built from it.
 import { Global, Module } from '@nestjs/common';
 import { loadEnvConfig } from '@sovren/config';
 import { EgressClient } from '@sovren/egress';
@@ -32,4 +33,4 @@ import { BILLING_ENV, BillingEnv } from './billing.env';
   ],
   exports: [BILLING_ENV, KillBillClient],
 })
-export class BillingEnvModule {}
+export class BillingConfigModule {}

@@ -1,4 +1,4 @@
-// Provides the validated MonitoringEnv (MONITORING_ENV) to the monitoring feature modules.
+// The monitoring configuration, wired once for every monitoring feature: the validated MonitoringEnv (MONITORING_ENV).
 import { Global, Module } from '@nestjs/common';
 import { loadEnvConfig } from '@sovren/config';
 
@@ -9,4 +9,4 @@ import { MONITORING_ENV, MonitoringEnv } from './monitoring.env';
   providers: [{ provide: MONITORING_ENV, useFactory: () => loadEnvConfig(MonitoringEnv) }],
   exports: [MONITORING_ENV],
 })
-export class MonitoringEnvModule {}
+export class MonitoringConfigModule {}
