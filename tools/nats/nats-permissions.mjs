@@ -23,13 +23,12 @@ export const NATS_PERMISSIONS = {
     // At start-up auth asks billing for every owner's standing (reconciles changes it missed).
     request: ['billing.standings'],
     publish: ['auth.revoked'],
-    // Tier changes: a plain subscription today, the durable BILLING_TIER stream's consumer once it is one.
-    subscribe: ['billing.tier.changed'],
+    // Tier changes arrive through the BILLING_TIER stream's durable consumer.
     consume: ['BILLING_TIER'],
   },
   billing: {
     respond: ['billing.standings'],
-    publish: ['billing.notification', 'billing.usage.dead_letter', 'billing.tier.changed'],
+    publish: ['billing.notification', 'billing.usage.dead_letter'],
     streamPublish: ['billing.tier.changed'],
     consume: ['USAGE'],
   },

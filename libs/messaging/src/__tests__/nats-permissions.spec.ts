@@ -10,7 +10,7 @@ import { AckPolicy, connect, JSONCodec, RetentionPolicy, type NatsConnection, ty
 import { NatsTestServer } from '@sovren/testing';
 
 import { NatsClient } from '../client/nats.client';
-import { ensureConsumer, ensureStreams, SOVREN_STREAMS, STREAM_USAGE } from '../jetstream-setup';
+import { ensureConsumer, ensureStreams, SOVREN_STREAMS, STREAM_BILLING_TIER, STREAM_USAGE } from '../jetstream-setup';
 import { natsInboxPrefix } from '../messaging.module';
 import * as subjects from '../subjects';
 
@@ -134,12 +134,9 @@ describe('the generated NATS configuration', () => {
   });
 
   it('keeps a service from publishing what it does not own (inference: tier changes; billing: usage)', async () => {
-    const auth = await rawAs('auth');
-    const received: string[] = [];
-    const tierSub = auth.nc.subscribe(subjects.BILLING_TIER_CHANGED, {
-      callback: (_error, msg) => received.push(codec.decode(msg.data) as string),
-    });
-    await auth.nc.flush();
+    const billingClient = await clientAs('billing');
+    const tierStream = SOVREN_STREAMS.filter((stream) => stream.name === STREAM_BILLING_TIER);
+    await ensureStreams(await billingClient.jetstreamManager(), tierStream);
 
     const inference = await rawAs('inference');
     inference.nc.publish(subjects.BILLING_TIER_CHANGED, codec.encode('forged by inference'));
@@ -148,13 +145,12 @@ describe('the generated NATS configuration', () => {
     billing.nc.publish(subjects.usageSubject('inference'), codec.encode({}));
     expect(await billing.denied(subjects.usageSubject('inference'))).toMatchObject({ data: 'PERMISSIONS_VIOLATION' });
 
-    // The server refused the forgery before billing's real message: the subscriber sees only the real one.
-    billing.nc.publish(subjects.BILLING_TIER_CHANGED, codec.encode('from billing'));
-    await billing.nc.flush();
-    await auth.nc.flush();
-    while (received.length === 0) await new Promise((wake) => setImmediate(wake));
-    expect(received).toEqual(['from billing']);
-    tierSub.unsubscribe();
+    // The server refused the forgery: billing's real tier change is the first message of the tier stream.
+    const ack = await billingClient.publishToStream(subjects.BILLING_TIER_CHANGED, 'from billing');
+    expect({ stream: ack.stream, seq: ack.seq }).toEqual({ stream: STREAM_BILLING_TIER, seq: 1 });
+    // Auth, the stream's consumer, may purge it (the next test starts from an empty stream).
+    const auth = await clientAs('auth');
+    await (await auth.jetstreamManager()).streams.purge(STREAM_BILLING_TIER);
   });
 
   it("keeps replies private: a service cannot subscribe to another service's inbox or to all inboxes", async () => {
@@ -168,6 +164,7 @@ describe('the generated NATS configuration', () => {
   it('covers every subject of subjects.ts that has a publisher, and only the owners publish the owned ones', () => {
     const everyone = (subject: string) => SERVICES.filter((service) => mayPublish(service, subject));
     expect(everyone(subjects.BILLING_TIER_CHANGED)).toEqual(['billing']);
+    expect(SERVICES.filter((service) => maySubscribe(service, subjects.BILLING_STANDINGS_QUERY))).toEqual(['billing']);
     expect(everyone(subjects.usageSubject('inference'))).toEqual(['inference']);
     expect(everyone(subjects.usageSubject('voice'))).toEqual(['voice']);
     expect(everyone(subjects.AUTH_REVOKED)).toEqual(['auth']);
@@ -248,18 +245,15 @@ describe('each service as its own NATS user', () => {
     await expect(voice.publishToStream(subjects.callsSubject('started'), { call: 1 })).resolves.toMatchObject({
       stream: 'CALLS',
     });
-    // Billing consumes USAGE through its durable consumer, acknowledging each message. When tier changes travel
-    // through their own stream, billing publishes them there and auth consumes them the same way.
+    // Tier changes go from billing to auth through their stream.
+    await expect(billing.publishToStream(subjects.BILLING_TIER_CHANGED, { tier: 'free' })).resolves.toMatchObject({
+      stream: STREAM_BILLING_TIER,
+    });
+    // Billing consumes USAGE and auth BILLING_TIER through durable consumers, acknowledging each message.
     const consumers: Array<[NatsClient, string, string, unknown[]]> = [
       [billing, STREAM_USAGE, 'billing-usage', [{ n: 1 }, { n: 2 }]],
+      [auth, STREAM_BILLING_TIER, 'auth-billing-tier', [{ tier: 'free' }]],
     ];
-    const tierStream = SOVREN_STREAMS.find((stream) => stream.subjects?.includes(subjects.BILLING_TIER_CHANGED));
-    if (tierStream) {
-      await expect(billing.publishToStream(subjects.BILLING_TIER_CHANGED, { tier: 'free' })).resolves.toMatchObject({
-        stream: tierStream.name,
-      });
-      consumers.push([auth, tierStream.name, 'auth-billing-tier', [{ tier: 'free' }]]);
-    }
     for (const [client, stream, durable, expected] of consumers) {
       await ensureConsumer(await client.jetstreamManager(), stream, {
         durable_name: durable,
