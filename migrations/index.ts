@@ -8,6 +8,7 @@ import { BillingDowngradedApiKeys1767398400000 } from './api_auth/1767398400000-
 import { BillingDowngradedOwners1767484800000 } from './api_auth/1767484800000-billing-downgraded-owners';
 import { SessionRefreshGrace1767571216000 } from './api_auth/1767571216000-session-refresh-grace';
 import { LoginAttemptsBounds1767571218000 } from './api_auth/1767571218000-login-attempts-bounds';
+import { ApiKeyRateLimit1767657600000 } from './api_auth/1767657600000-api-key-rate-limit';
 import { ApplicationsInitialSchema1767225600000 } from './applications/1767225600000-applications-initial-schema';
 import { PhoneNumbersInitialSchema1767225600000 } from './phone_numbers/1767225600000-phone-numbers-initial-schema';
 import { AuditLogAndOrganizations1767225600000 } from './postgres/1767225600000-audit-log-and-organizations';
@@ -37,6 +38,7 @@ export const apiAuthMigrations: MigrationClass[] = [
   BillingDowngradedOwners1767484800000,
   SessionRefreshGrace1767571216000,
   LoginAttemptsBounds1767571218000,
+  ApiKeyRateLimit1767657600000,
 ];
 export const applicationsMigrations: MigrationClass[] = [ApplicationsInitialSchema1767225600000];
 export const phoneNumbersMigrations: MigrationClass[] = [PhoneNumbersInitialSchema1767225600000];

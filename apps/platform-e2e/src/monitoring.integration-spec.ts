@@ -107,7 +107,7 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
         SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR: '1000000',
       },
     });
-    adminKey = await createApiKey(platform.root, 'admin');
+    adminKey = await createApiKey(platform.root, 'admin', ['monitoring:read']);
     nc = await connect({ servers: platform.nats.url });
     const codec = JSONCodec<AlertV1>();
     const sub = nc.subscribe(MONITORING_ALERT);
@@ -342,7 +342,7 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     const anonymous = await fetch(monitoringUrl('/api/v1/alerts'));
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as Envelope).error.code).toBe('UNAUTHORIZED');
-    const userKey = await createApiKey(platform.root, 'user', ['*']);
+    const userKey = await createApiKey(platform.root, 'user', ['monitoring:read']);
     const user = await fetch(monitoringUrl('/api/v1/alerts'), { headers: { 'X-API-Key': userKey } });
     expect(user.status).toBe(403);
     expect(((await user.json()) as Envelope).error.message).toMatch(/requires role: admin/);

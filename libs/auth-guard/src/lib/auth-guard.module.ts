@@ -1,11 +1,16 @@
 // AuthGuardModule.forRoot(): the global module giving every controller SovrenAuthGuard (use it through
-// @AuthRoute). It needs the service's NatsClient (ServiceModule / MessagingModule) and subscribes to
-// `auth.revoked` to drop cached answers the moment a session or key is revoked.
+// @AuthRoute). It needs the service's NatsClient (ServiceModule / MessagingModule), subscribes to `auth.revoked`
+// to drop cached answers the moment a session or key is revoked, checks at start-up that every guarded route
+// declares its scopes (AuthRouteAudit) and applies SOVREN_TRUSTED_PROXIES to the HTTP server.
 import { DynamicModule, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { AUTH_REVOKED, AuthRevokedV1, NatsClient, parseAuthRevokedV1 } from '@sovren/messaging';
 
+import { AUTH_GUARD_SETTINGS, loadAuthGuardSettings } from './auth-guard.env';
 import { AUTH_GUARD_OPTIONS, AuthGuardOptions, DEFAULT_AUTH_GUARD_OPTIONS } from './auth-guard.options';
+import { AuthRouteAudit } from './auth-route.audit';
 import { SovrenAuthGuard } from './sovren-auth.guard';
+import { TrustedProxySetup } from './trusted-proxies';
 import { ValidationCache } from './validation-cache';
 
 @Injectable()
@@ -37,13 +42,18 @@ export class AuthGuardModule {
     return {
       module: AuthGuardModule,
       global: true,
+      imports: [DiscoveryModule],
       providers: [
         { provide: AUTH_GUARD_OPTIONS, useValue: resolved },
+        // Read when the app is built (not when this module is imported), so tests can set the environment first.
+        { provide: AUTH_GUARD_SETTINGS, useFactory: () => loadAuthGuardSettings() },
         { provide: ValidationCache, useFactory: () => new ValidationCache(resolved.cacheTtlMs) },
         SovrenAuthGuard,
         RevocationListener,
+        AuthRouteAudit,
+        TrustedProxySetup,
       ],
-      exports: [SovrenAuthGuard, ValidationCache, AUTH_GUARD_OPTIONS],
+      exports: [SovrenAuthGuard, ValidationCache, AUTH_GUARD_OPTIONS, AUTH_GUARD_SETTINGS],
     };
   }
 }

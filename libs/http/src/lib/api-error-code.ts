@@ -8,6 +8,8 @@ export enum ApiErrorCode {
   VALIDATION_FAILED = 'VALIDATION_FAILED',
   UNAUTHORIZED = 'UNAUTHORIZED',
   FORBIDDEN = 'FORBIDDEN',
+  /** 403: the credential is valid but lacks a scope the route requires (RFC 6750's insufficient_scope). */
+  INSUFFICIENT_SCOPE = 'INSUFFICIENT_SCOPE',
   NOT_FOUND = 'NOT_FOUND',
   METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED',
   CONFLICT = 'CONFLICT',
@@ -30,6 +32,7 @@ export function httpStatusForCode(code: ApiErrorCode): HttpStatus {
     case ApiErrorCode.UNAUTHORIZED:
       return HttpStatus.UNAUTHORIZED;
     case ApiErrorCode.FORBIDDEN:
+    case ApiErrorCode.INSUFFICIENT_SCOPE:
       return HttpStatus.FORBIDDEN;
     case ApiErrorCode.NOT_FOUND:
       return HttpStatus.NOT_FOUND;

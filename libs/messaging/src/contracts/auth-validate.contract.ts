@@ -27,6 +27,11 @@ export interface AuthValidateRequestV1 {
   routeClass: string;
   /** Requests the caller already served from its cache for this credential since its last call (counted now). */
   cachedHits?: number;
+  /**
+   * Requests the caller served from its cache for the same user's other credentials and reports now (counted
+   * against the user's shared hourly budget only).
+   */
+  userCachedHits?: number;
 }
 
 export interface AuthIdentityV1 {
@@ -70,6 +75,8 @@ export function parseAuthValidateRequestV1(raw: unknown): AuthValidateRequestV1 
   if (credential !== undefined) request.credential = credential;
   const cachedHits = r.optionalNumber('cachedHits', { min: 0, integer: true });
   if (cachedHits !== undefined) request.cachedHits = cachedHits;
+  const userCachedHits = r.optionalNumber('userCachedHits', { min: 0, integer: true });
+  if (userCachedHits !== undefined) request.userCachedHits = userCachedHits;
   return request;
 }
 

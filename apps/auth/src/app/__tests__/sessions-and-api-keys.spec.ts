@@ -1,6 +1,7 @@
 // Specification of local sessions and API keys, through the real auth app (HTTP + auth.validate on NATS +
 // SQLite files), with sessions opened by SessionService as a finished login would.
 import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
 import { AuthConfig } from '../auth-config/auth-config';
@@ -149,7 +150,7 @@ describe('auth sessions and API keys', () => {
     const first = signIn(user.id);
     const answer = await call<Record<string, unknown>>(api('/refresh'), {
       method: 'POST',
-      headers: { cookie: `sovren_refresh=${first.refreshToken}` },
+      headers: { cookie: `sovren_refresh=${first.refreshToken}`, origin: auth.url },
     });
     expect(answer.status).toBe(200);
     expect(answer.body.data).not.toHaveProperty('access_token');
@@ -233,7 +234,7 @@ describe('auth sessions and API keys', () => {
         {
           method: 'POST',
           headers: bearer(session.accessToken),
-          body: { name: 'ci', scopes: ['inference:generate', 'auth:api_keys'] },
+          body: { name: 'ci', scopes: ['inference:generate', 'auth:api_keys', 'auth:profile'] },
         },
       );
       expect(created.status).toBe(201);
@@ -252,10 +253,12 @@ describe('auth sessions and API keys', () => {
       });
       expect(me.status).toBe(200);
       expect(me.body.data?.identity).toMatchObject({ kind: 'api_key', apiKeyId: key.id });
-      expect(me.body.data?.scopes).toEqual(['auth:api_keys', 'inference:generate']);
+      expect(me.body.data?.scopes).toEqual(['auth:api_keys', 'auth:profile', 'inference:generate']);
       const db = new Database(join(environment.root, 'data', 'api_auth.db'), { readonly: true });
       try {
         expect(JSON.stringify(db.prepare('SELECT * FROM api_keys').all())).not.toContain(key.key.slice(13));
+        const stored = db.prepare('SELECT key_hash FROM api_keys WHERE id = ?').get(key.id) as { key_hash: string };
+        expect(stored.key_hash).toBe(createHash('sha256').update(key.key).digest('hex'));
       } finally {
         db.close();
       }
@@ -328,6 +331,65 @@ describe('auth sessions and API keys', () => {
         headers: bearer(adminSession.accessToken),
       });
       expect(adminRevoke.status).toBe(200);
+    });
+
+    describe('no key can mint a stronger key', () => {
+      const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+
+      async function keyOf(token: string, body: Record<string, unknown>) {
+        return call<{ id: string; key: string; scopes: string[]; tier: string; expires_at: string | null }>(
+          api('/api-keys'),
+          { method: 'POST', headers: bearer(token), body: { name: 'k', ...body } },
+        );
+      }
+
+      it('gives a key created with a key at most its scopes and its expiry (inherited when not asked)', async () => {
+        const session = signIn(newUser().id);
+        const expiresAt = inAnHour();
+        const parent = dataOf(
+          await keyOf(session.accessToken, {
+            scopes: ['auth:api_keys', 'inference:generate'],
+            expires_at: expiresAt,
+          }),
+        );
+        const wider = await keyOf(parent.key, { scopes: ['inference:generate', 'billing:write'] });
+        expect(wider.status).toBe(403);
+        expect(wider.body.error?.details).toEqual({ not_grantable: ['billing:write'] });
+        const later = await keyOf(parent.key, {
+          scopes: ['inference:generate'],
+          expires_at: new Date(Date.now() + 7_200_000).toISOString(),
+        });
+        expect(later.status).toBe(403);
+        expect(later.body.error?.message).toMatch(/outlives/);
+        const child = await keyOf(parent.key, { scopes: ['inference:generate'] });
+        expect(child.status).toBe(201);
+        expect(dataOf(child).expires_at).toBe(expiresAt);
+        expect(dataOf(child).scopes).toEqual(['inference:generate']);
+      });
+
+      it("lets only a session create keys for another user; an admin's key cannot, nor mint premium from authenticated", async () => {
+        const admin = signIn(newUser('admin').id);
+        const owner = newUser();
+        const adminKey = dataOf(await keyOf(admin.accessToken, { scopes: ['auth:api_keys', 'inference:generate'] }));
+        const forOther = await keyOf(adminKey.key, { scopes: ['inference:generate'], user_id: owner.id });
+        expect(forOther.status).toBe(403);
+        const premium = await keyOf(adminKey.key, { scopes: ['inference:generate'], tier: 'premium' });
+        expect(premium.status).toBe(403);
+        expect(premium.body.error?.message).toMatch(/key of the authenticated tier cannot create a premium key/);
+        const bySession = await keyOf(admin.accessToken, { scopes: ['inference:generate'], user_id: owner.id });
+        expect(bySession.status).toBe(201);
+      });
+
+      it("refuses scopes outside the catalogue (400) and admin scopes to a user's own key (403)", async () => {
+        const session = signIn(newUser().id);
+        const unknown = await keyOf(session.accessToken, { scopes: ['widgets:read'] });
+        expect(unknown.status).toBe(400);
+        expect(unknown.body.error?.details).toEqual({ unknown_scopes: ['widgets:read'] });
+        const admin = await keyOf(session.accessToken, { scopes: ['inference:admin'] });
+        expect(admin.status).toBe(403);
+        const listed = await call<unknown[]>(api('/api-keys'), { headers: bearer(session.accessToken) });
+        expect(listed.body.data).toEqual([]);
+      });
     });
 
     it('refuses a bad request body with a 400 envelope and creates nothing', async () => {

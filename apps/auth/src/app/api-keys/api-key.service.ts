@@ -1,13 +1,17 @@
 // API keys: created for a user with scopes and a tier, shown once, stored as a SHA-256 hash with a visible
-// prefix (`sov_ab12cd34`) for listing. Owners manage their own keys; admins manage anyone's, and only admins
-// hand out premium keys (premium is a commercial tier, not something a user grants themselves). A premium key for
-// an owner billing has downgraded is created as `authenticated` and remembered with the owner's other lowered keys,
-// so that billing's `restored` makes it premium (see billing-tier/).
+// prefix (`sov_ab12cd34`) for listing. Owners manage their own keys; admins manage anyone's from a session, and
+// only admins hand out premium keys (premium is a commercial tier, not something a user grants themselves). No key
+// can mint a stronger one: a key created with an API key gets at most that key's scopes, expiry and tier. A user
+// holds at most SOVREN_AUTH_MAX_API_KEYS_PER_USER active keys. A premium key for an owner billing has downgraded is
+// created as `authenticated` and remembered with the owner's other lowered keys, so that billing's `restored`
+// makes it premium (see billing-tier/).
 import { HttpStatus, Injectable } from '@nestjs/common';
+import { isScope, ROLE_SCOPES, scopesAllowedFor } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import type { AuthRole } from '@sovren/messaging';
 import { randomUUID } from 'node:crypto';
 
+import { AuthConfig } from '../auth-config/auth-config';
 import { isOwnerDowngraded, rememberLoweredKey } from '../billing-tier/billing-downgrades';
 import { RevocationPublisher } from '../revocation/revocation.publisher';
 import { AuthDatabases } from '../storage/auth-databases';
@@ -20,7 +24,11 @@ export type ApiKeyTier = (typeof API_KEY_TIERS)[number];
 export interface Actor {
   userId: string;
   role: AuthRole;
+  /** The API key the request was made with; absent for a session. */
+  apiKeyId?: string;
 }
+
+const TIER_RANK: Record<ApiKeyTier, number> = { authenticated: 0, premium: 1 };
 
 export interface ApiKeyView {
   id: string;
@@ -29,6 +37,8 @@ export interface ApiKeyView {
   prefix: string;
   scopes: string[];
   tier: ApiKeyTier;
+  /** The key's own hourly limit (below its user's shared budget), or null. */
+  rate_limit_per_hour: number | null;
   created_at: string;
   last_used_at: string | null;
   expires_at: string | null;
@@ -49,6 +59,8 @@ export interface ApiKeyCheck {
   tier?: ApiKeyTier;
   /** Epoch ms, or null for a key without expiry. */
   expiresAt?: number | null;
+  /** The key's own hourly limit, or null. */
+  ratePerHour?: number | null;
 }
 
 interface ApiKeyRow {
@@ -58,6 +70,7 @@ interface ApiKeyRow {
   prefix: string;
   scopes: string;
   tier: ApiKeyTier;
+  rate_limit_per_hour: number | null;
   created_at: number;
   last_used_at: number | null;
   expires_at: number | null;
@@ -75,6 +88,7 @@ function toView(row: ApiKeyRow): ApiKeyView {
     prefix: row.prefix,
     scopes: JSON.parse(row.scopes) as string[],
     tier: row.tier,
+    rate_limit_per_hour: row.rate_limit_per_hour,
     created_at: new Date(row.created_at).toISOString(),
     last_used_at: iso(row.last_used_at),
     expires_at: iso(row.expires_at),
@@ -88,11 +102,19 @@ export class ApiKeyService {
     private readonly databases: AuthDatabases,
     private readonly users: UsersRepository,
     private readonly revocations: RevocationPublisher,
+    private readonly config: AuthConfig,
   ) {}
 
   create(
     actor: Actor,
-    input: { name: string; scopes: string[]; tier?: ApiKeyTier; userId?: string; expiresAt?: number },
+    input: {
+      name: string;
+      scopes: string[];
+      tier?: ApiKeyTier;
+      userId?: string;
+      expiresAt?: number;
+      ratePerHour?: number;
+    },
     now = Date.now(),
   ): CreatedApiKey {
     const ownerId = this.ownerFor(actor, input.userId);
@@ -103,27 +125,60 @@ export class ApiKeyService {
     if (input.expiresAt !== undefined && input.expiresAt <= now) {
       throw ApiError.fromCode(ApiErrorCode.VALIDATION_FAILED, 'expires_at must be in the future');
     }
+    const scopes = [...new Set(input.scopes)].sort();
+    const unknown = scopes.filter((scope) => !isScope(scope));
+    if (unknown.length > 0) {
+      throw ApiError.fromCode(ApiErrorCode.VALIDATION_FAILED, `unknown scope: ${unknown.join(', ')}`, {
+        unknown_scopes: unknown,
+      });
+    }
+    const ownerRole = ownerId === actor.userId ? actor.role : this.users.roleOf(ownerId);
+    const beyondOwner = scopes.filter((scope) => !ROLE_SCOPES[ownerRole ?? 'user'].some((held) => held === scope));
+    if (beyondOwner.length > 0) {
+      throw ApiError.fromCode(
+        ApiErrorCode.FORBIDDEN,
+        `the key's owner's role does not hold: ${beyondOwner.join(', ')}`,
+        { not_grantable: beyondOwner },
+      );
+    }
+    const expiresAt = this.limitByCallingKey(actor, { scopes, tier, expiresAt: input.expiresAt }, now);
     const { key, prefix } = newApiKey();
     const row: ApiKeyRow = {
       id: randomUUID(),
       user_id: ownerId,
       name: input.name,
       prefix,
-      scopes: JSON.stringify([...new Set(input.scopes)].sort()),
+      scopes: JSON.stringify(scopes),
       tier,
+      rate_limit_per_hour: input.ratePerHour ?? null,
       created_at: now,
       last_used_at: null,
-      expires_at: input.expiresAt ?? null,
+      expires_at: expiresAt ?? null,
       revoked_at: null,
     };
     const db = this.databases.handleForHttp('api_auth');
     const insert = this.databases.statement(
       db,
-      `INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, tier, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, tier, rate_limit_per_hour, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    // One transaction with the downgrade check, so a key cannot slip in premium between a downgrade and its insert.
+    const countActive = this.databases.statement(
+      db,
+      'SELECT count(*) AS n FROM api_keys WHERE user_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)',
+    );
+    const cap = this.config.maxApiKeysPerUser;
+    // One transaction with the cap and the downgrade check: two concurrent creations cannot both take the last
+    // slot, and a key cannot slip in premium between a downgrade and its insert.
     db.transaction(() => {
+      const active = (countActive.get(ownerId, now) as { n: number }).n;
+      if (active >= cap) {
+        throw new ApiError(
+          HttpStatus.CONFLICT,
+          ApiErrorCode.CONFLICT,
+          `the user already has ${active} active API keys, the most allowed (${cap}); revoke one first`,
+          { active_keys: active, max_active_keys: cap },
+        );
+      }
       const lowered = row.tier === 'premium' && isOwnerDowngraded(this.databases, db, ownerId);
       if (lowered) row.tier = 'authenticated';
       insert.run(
@@ -134,6 +189,7 @@ export class ApiKeyService {
         hashToken(key),
         row.scopes,
         row.tier,
+        row.rate_limit_per_hour,
         row.created_at,
         row.expires_at,
       );
@@ -173,7 +229,8 @@ export class ApiKeyService {
     const row = this.databases
       .statement(
         db,
-        'SELECT id, user_id, scopes, tier, last_used_at, expires_at, revoked_at FROM api_keys WHERE key_hash = ?',
+        `SELECT id, user_id, scopes, tier, rate_limit_per_hour, last_used_at, expires_at, revoked_at
+           FROM api_keys WHERE key_hash = ?`,
       )
       .get(hashToken(key)) as Omit<ApiKeyRow, 'name' | 'prefix' | 'created_at'> | undefined;
     if (!row) return { ok: false, reason: 'unknown' };
@@ -189,13 +246,67 @@ export class ApiKeyService {
       scopes: JSON.parse(row.scopes) as string[],
       tier: row.tier,
       expiresAt: row.expires_at,
+      ratePerHour: row.rate_limit_per_hour,
     };
+  }
+
+  /**
+   * A key created with an API key is no stronger than it: scopes within the calling key's (as its owner's role
+   * still allows), a tier no higher, an expiry no later (a key without one inherits the caller's). Returns the
+   * expiry to store.
+   */
+  private limitByCallingKey(
+    actor: Actor,
+    wanted: { scopes: string[]; tier: ApiKeyTier; expiresAt: number | undefined },
+    now: number,
+  ): number | undefined {
+    if (actor.apiKeyId === undefined) return wanted.expiresAt;
+    const db = this.databases.handleForHttp('api_auth');
+    const caller = this.databases
+      .statement(db, 'SELECT scopes, tier, expires_at, revoked_at FROM api_keys WHERE id = ? AND user_id = ?')
+      .get(actor.apiKeyId, actor.userId) as
+      | Pick<ApiKeyRow, 'scopes' | 'tier' | 'expires_at' | 'revoked_at'>
+      | undefined;
+    if (!caller || caller.revoked_at !== null || (caller.expires_at !== null && caller.expires_at <= now)) {
+      throw ApiError.fromCode(ApiErrorCode.UNAUTHORIZED, 'the API key this request was made with is no longer valid');
+    }
+    const held = scopesAllowedFor(actor.role, JSON.parse(caller.scopes) as string[]);
+    const beyond = wanted.scopes.filter((scope) => !held.some((own) => own === scope));
+    if (beyond.length > 0) {
+      throw ApiError.fromCode(
+        ApiErrorCode.FORBIDDEN,
+        `a key can only create keys with scopes it holds itself; it lacks: ${beyond.join(', ')}`,
+        { not_grantable: beyond },
+      );
+    }
+    if (TIER_RANK[wanted.tier] > TIER_RANK[caller.tier]) {
+      throw ApiError.fromCode(
+        ApiErrorCode.FORBIDDEN,
+        `a key of the ${caller.tier} tier cannot create a ${wanted.tier} key`,
+      );
+    }
+    if (caller.expires_at === null) return wanted.expiresAt;
+    if (wanted.expiresAt === undefined) return caller.expires_at;
+    if (wanted.expiresAt > caller.expires_at) {
+      throw ApiError.fromCode(
+        ApiErrorCode.FORBIDDEN,
+        `a key cannot create a key that outlives it: expires_at must be at most ${new Date(caller.expires_at).toISOString()}`,
+        { max_expires_at: new Date(caller.expires_at).toISOString() },
+      );
+    }
+    return wanted.expiresAt;
   }
 
   private ownerFor(actor: Actor, requested: string | undefined): string {
     if (requested === undefined || requested === actor.userId) return actor.userId;
     if (actor.role !== 'admin') {
       throw ApiError.fromCode(ApiErrorCode.FORBIDDEN, "only an admin can manage another user's API keys");
+    }
+    if (actor.apiKeyId !== undefined) {
+      throw ApiError.fromCode(
+        ApiErrorCode.FORBIDDEN,
+        "another user's API keys are managed from a signed-in session, not with an API key",
+      );
     }
     if (!this.users.findById(requested)) {
       throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `user ${requested} does not exist`);

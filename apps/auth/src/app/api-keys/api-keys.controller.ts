@@ -11,7 +11,9 @@ import { SecurityNotices } from '../notifications/security-notices.service';
 
 function actorOf(auth: RequestAuth | undefined): Actor {
   if (!auth?.identity.userId) throw ApiError.fromCode(ApiErrorCode.UNAUTHORIZED, 'authentication required');
-  return { userId: auth.identity.userId, role: auth.identity.role ?? 'user' };
+  const actor: Actor = { userId: auth.identity.userId, role: auth.identity.role ?? 'user' };
+  if (auth.identity.kind === 'api_key' && auth.identity.apiKeyId) actor.apiKeyId = auth.identity.apiKeyId;
+  return actor;
 }
 
 @Controller('api/v1/auth/api-keys')
@@ -30,6 +32,7 @@ export class ApiKeysController {
       tier: dto.tier,
       userId: dto.user_id,
       expiresAt: dto.expires_at === undefined ? undefined : Date.parse(dto.expires_at),
+      ratePerHour: dto.rate_limit_per_hour,
     });
     this.notices.apiKeyCreated(created.user_id, created);
     return created;

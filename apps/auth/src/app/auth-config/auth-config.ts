@@ -12,6 +12,8 @@ export class AuthConfig {
   readonly refreshGraceMs: number;
   readonly ratePerHour: { anonymous: number; authenticated: number; premium: number };
   readonly cookieSameSite: CookieSameSite;
+  /** Active (unrevoked, unexpired) API keys one user may hold. */
+  readonly maxApiKeysPerUser: number;
   /** Login starts per client address per hour, and the caps on unfinished logins (per address, in all). */
   readonly login: { startsPerHour: number; pendingPerIp: number; pendingMax: number };
 
@@ -26,6 +28,7 @@ export class AuthConfig {
       premium: env.SOVREN_AUTH_RATE_PREMIUM_PER_HOUR,
     };
     this.cookieSameSite = env.SOVREN_AUTH_COOKIE_SAME_SITE as CookieSameSite;
+    this.maxApiKeysPerUser = env.SOVREN_AUTH_MAX_API_KEYS_PER_USER;
     this.login = {
       startsPerHour: env.SOVREN_AUTH_LOGIN_STARTS_PER_HOUR,
       pendingPerIp: env.SOVREN_AUTH_LOGIN_PENDING_PER_IP,

@@ -39,6 +39,11 @@ export class AuthEnv {
   @IsIntegerInRange(1, 10_000_000)
   SOVREN_AUTH_RATE_PREMIUM_PER_HOUR = 10_000;
 
+  /** Active API keys one user may hold; creating one more answers 409 (revoke one first). */
+  @ToInteger()
+  @IsIntegerInRange(1, 10_000)
+  SOVREN_AUTH_MAX_API_KEYS_PER_USER = 50;
+
   /** Login starts (GET /api/v1/auth/login/<provider>) one client address may make per hour; then 429. */
   @ToInteger()
   @IsIntegerInRange(1, 1_000_000)

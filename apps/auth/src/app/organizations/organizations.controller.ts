@@ -9,33 +9,37 @@ import { AUTH_ROUTE_CLASS } from '../sessions/sessions.controller';
 import { OrganizationsService } from './organizations.service';
 
 /** Platform administration: only the admin role manages organizations. */
-@AuthRoute({ routeClass: AUTH_ROUTE_CLASS, roles: ['admin'] })
 @Controller('api/v1/organizations')
 export class OrganizationsController {
   constructor(private readonly organizations: OrganizationsService) {}
 
   @Post()
+  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, roles: ['admin'], scopes: ['organizations:write'] })
   create(@Body() dto: CreateOrganizationDto): Promise<Organization> {
     return this.organizations.create(dto);
   }
 
   @Get()
+  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, roles: ['admin'], scopes: ['organizations:read'] })
   list(): Promise<Organization[]> {
     return this.organizations.list();
   }
 
   @Get(':id')
+  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, roles: ['admin'], scopes: ['organizations:read'] })
   get(@Param('id', new ParseUUIDPipe()) id: string): Promise<Organization> {
     return this.organizations.get(id);
   }
 
   @Patch(':id')
+  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, roles: ['admin'], scopes: ['organizations:write'] })
   update(@Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateOrganizationDto): Promise<Organization> {
     return this.organizations.update(id, dto);
   }
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
+  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, roles: ['admin'], scopes: ['organizations:write'] })
   remove(@Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
     return this.organizations.remove(id);
   }

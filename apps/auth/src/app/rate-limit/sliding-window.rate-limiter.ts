@@ -68,6 +68,56 @@ export class SlidingWindowRateLimiter implements OnApplicationShutdown {
     return decision;
   }
 
+  /**
+   * Counts one request against several windows at once (a user's shared budget and a key's own limit): allowed
+   * only if every one of them allows it, and then counted in all of them; a refused request is counted in none.
+   * The answer is the tightest window's. Each window's `alreadyServed` requests (served from a caller's cache) are
+   * added to it first.
+   */
+  hitAll(
+    windows: ReadonlyArray<{ subject: string; limit: number; alreadyServed?: number }>,
+    now = Date.now(),
+  ): RateLimitDecisionV1 {
+    const bucket = now - (now % RATE_BUCKET_MS);
+    const windowStart = now - RATE_WINDOW_MS;
+    const states = windows.map(({ subject, limit, alreadyServed = 0 }) => {
+      const buckets = this.windowOf(subject, now);
+      if (alreadyServed > 0) this.add(subject, buckets, bucket, alreadyServed);
+      let used = 0;
+      let oldest = bucket;
+      for (const [start, count] of buckets) {
+        if (start <= windowStart) continue;
+        used += count;
+        if (start < oldest) oldest = start;
+      }
+      return { subject, limit, buckets, used, oldest };
+    });
+    const full = states.filter((state) => state.used >= state.limit);
+    let decision: RateLimitDecisionV1;
+    if (full.length > 0) {
+      // Retry when the last full window has room again.
+      const latest = full.reduce((a, b) => (a.oldest >= b.oldest ? a : b));
+      decision = {
+        allowed: false,
+        limit: Math.min(...states.map((state) => state.limit)),
+        remaining: 0,
+        reset: Math.ceil((latest.oldest + RATE_WINDOW_MS) / 1000),
+        retryAfter: Math.max(1, Math.ceil((latest.oldest + RATE_WINDOW_MS - now) / 1000)),
+      };
+    } else {
+      for (const state of states) this.add(state.subject, state.buckets, bucket, 1);
+      const tightest = states.reduce((a, b) => (a.limit - a.used <= b.limit - b.used ? a : b));
+      decision = {
+        allowed: true,
+        limit: tightest.limit,
+        remaining: Math.max(0, tightest.limit - tightest.used - 1),
+        reset: Math.ceil((tightest.oldest + RATE_WINDOW_MS) / 1000),
+      };
+    }
+    if (now - this.lastSweep > SWEEP_EVERY_MS) this.sweep(now);
+    return decision;
+  }
+
   /** Writes the pending increments now (also runs every FLUSH_EVERY_MS and at shutdown). */
   flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);

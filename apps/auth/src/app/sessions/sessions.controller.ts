@@ -11,12 +11,14 @@ import {
   Post,
   Req,
   Res,
+  UseGuards,
 } from '@nestjs/common';
 import { AuthRoute, CurrentAuth, readCookie, REFRESH_COOKIE, type RequestAuth } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { AuthConfig } from '../auth-config/auth-config';
+import { RefreshRateLimitGuard } from '../rate-limit/refresh-rate-limit.guard';
 import { UsersRepository } from '../users/users.repository';
 import { RefreshSessionDto } from './dtos/refresh-session.dto';
 import { clearSessionCookies, setSessionCookies } from './session-cookies';
@@ -40,7 +42,8 @@ export class SessionsController {
   /** New access + refresh pair. The refresh token comes from the body (API clients) or the cookie (browsers). */
   @Post('refresh')
   @HttpCode(HttpStatus.OK)
-  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, allowAnonymous: true })
+  @UseGuards(RefreshRateLimitGuard)
+  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, allowAnonymous: true, rateLimitedByRoute: true })
   refresh(
     @Body() dto: RefreshSessionDto,
     @Req() req: IncomingMessage,
@@ -75,7 +78,7 @@ export class SessionsController {
   /** Ends the session this request belongs to. */
   @Post('logout')
   @HttpCode(HttpStatus.OK)
-  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS })
+  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:sessions'] })
   logout(
     @CurrentAuth() auth: RequestAuth | undefined,
     @Res({ passthrough: true }) res: ServerResponse,
@@ -120,7 +123,7 @@ export class SessionsController {
   }
 
   @Get('me')
-  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS })
+  @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:profile'] })
   me(@CurrentAuth() auth: RequestAuth | undefined): Record<string, unknown> {
     const { userId } = requireUser(auth);
     const user = this.users.findById(userId);

@@ -2,6 +2,7 @@
 // local SQLite store (no provider is ever consulted). A refused credential is answered `invalid` and the
 // request is still counted against the caller's IP, so guessing credentials is rate limited too.
 import { Injectable } from '@nestjs/common';
+import { ROLE_SCOPES, scopesAllowedFor } from '@sovren/auth-guard';
 import type { AuthValidateReplyV1, AuthValidateRequestV1, RateLimitDecisionV1 } from '@sovren/messaging';
 import { MetricsService } from '@sovren/observability';
 import type { Counter, Histogram } from 'prom-client';
@@ -13,9 +14,6 @@ import { SessionService } from '../sessions/session.service';
 import { credentialKind, hashToken } from '../tokens/opaque-token';
 import { UsersRepository } from '../users/users.repository';
 import { CredentialLookupCache, ValidCredential } from './credential-lookup.cache';
-
-/** Interactive sessions may do everything their user may do. */
-export const SESSION_SCOPES = ['*'];
 
 type ValidationOutcome = 'ok_anonymous' | 'ok_session' | 'ok_api_key' | 'invalid' | 'rate_limited';
 
@@ -82,12 +80,19 @@ export class AuthValidationService {
       valid = looked;
       this.credentials.put(hash, valid, now);
     }
-    const rateLimit: RateLimitDecisionV1 = this.limiter.hit(
-      valid.subject,
-      this.config.ratePerHour[valid.tier],
-      now,
-      cachedHits,
-    );
+    // Every credential of a user draws on the user's one hourly budget (up to the ceiling of this credential's
+    // tier); a key with a limit of its own is held to that too.
+    const windows = [
+      {
+        subject: valid.subject,
+        limit: this.config.ratePerHour[valid.tier],
+        alreadyServed: cachedHits + (request.userCachedHits ?? 0),
+      },
+    ];
+    if (valid.ownLimit !== undefined) {
+      windows.push({ subject: `key:${valid.identity.apiKeyId}`, limit: valid.ownLimit, alreadyServed: cachedHits });
+    }
+    const rateLimit: RateLimitDecisionV1 = this.limiter.hitAll(windows, now);
     return { v: 1, result: 'ok', identity: valid.identity, scopes: valid.scopes, tier: valid.tier, rateLimit };
   }
 
@@ -99,7 +104,8 @@ export class AuthValidationService {
     if (!role) return 'unknown';
     return {
       identity: { kind: 'session', userId: check.userId, sessionId: check.sessionId, role },
-      scopes: SESSION_SCOPES,
+      // A session may do what its user's role may do; nothing is a wildcard.
+      scopes: [...ROLE_SCOPES[role]],
       tier: 'authenticated',
       subject: `user:${check.userId}`,
       expiresAt: check.expiresAt ?? null,
@@ -113,9 +119,11 @@ export class AuthValidationService {
     if (!role) return 'unknown';
     return {
       identity: { kind: 'api_key', userId: check.userId, apiKeyId: check.keyId, role },
-      scopes: check.scopes ?? [],
+      // The key's own scopes, less any its owner's role no longer allows (an admin demoted to user).
+      scopes: scopesAllowedFor(role, check.scopes ?? []),
       tier: check.tier,
-      subject: `key:${check.keyId}`,
+      subject: `user:${check.userId}`,
+      ownLimit: check.ratePerHour ?? undefined,
       expiresAt: check.expiresAt ?? null,
     };
   }

@@ -8,8 +8,10 @@ export interface ValidCredential {
   identity: AuthIdentityV1;
   scopes: string[];
   tier: Exclude<AuthTier, 'anonymous'>;
-  /** Rate-limit subject (`user:<id>`, `key:<id>`). */
+  /** Rate-limit subject: `user:<id>`, shared by all of a user's sessions and keys. */
   subject: string;
+  /** An API key's own hourly limit (counted as `key:<id>`), when it has one. */
+  ownLimit?: number;
   /** The credential's own expiry (epoch ms), or null. */
   expiresAt: number | null;
 }

@@ -346,6 +346,29 @@ describe('/api/v1/billing over HTTP', () => {
     ).toEqual([10.5, 19.5]);
   });
 
+  it('a key with only inference:generate cannot cancel a subscription nor pay an invoice (403 INSUFFICIENT_SCOPE)', async () => {
+    const inferenceOnly = setup.auth.apiKey({ userId: setup.userId, scopes: ['inference:generate'] }).credential;
+    const readOnly = setup.auth.apiKey({ userId: setup.userId, scopes: ['billing:read'] }).credential;
+    const subscription = setup.environment.killbill.subscriptionOf(setup.userId);
+    const before = await footprint();
+    for (const key of [inferenceOnly, readOnly]) {
+      const cancel = await send('/subscription', { method: 'DELETE', headers: asUser(key) });
+      expectFailure(cancel, 403, 'INSUFFICIENT_SCOPE');
+      expect(cancel.body.error?.details).toEqual({ missing_scopes: ['billing:write'] });
+      // Refused before the invoice is even looked up (an unknown one would otherwise be 404).
+      const pay = await send(`/invoices/${UNKNOWN_UUID}/payments`, {
+        method: 'POST',
+        body: {},
+        headers: asUser(key),
+      });
+      expectFailure(pay, 403, 'INSUFFICIENT_SCOPE');
+    }
+    expectFailure(await send('/invoices', { headers: asUser(inferenceOnly) }), 403, 'INSUFFICIENT_SCOPE');
+    expect((await send('/invoices', { headers: asUser(readOnly) })).status).toBe(200);
+    expect(await footprint()).toEqual(before);
+    expect(setup.environment.killbill.subscriptionOf(setup.userId)).toEqual(subscription);
+  });
+
   it("gives admins every owner's views and the catalog upload; others get 403 and unknown owners 404", async () => {
     const before = await footprint();
     for (const path of [

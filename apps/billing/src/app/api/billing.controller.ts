@@ -35,7 +35,6 @@ function ownerOf(auth: RequestAuth | undefined): string {
   return userId;
 }
 
-@AuthRoute({ routeClass: BILLING_ROUTE_CLASS })
 @Controller('api/v1/billing')
 export class BillingController {
   constructor(
@@ -45,42 +44,50 @@ export class BillingController {
   ) {}
 
   @Get('plans')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   plans() {
     return BILLING_PLANS;
   }
 
   @Get('account')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   account(@CurrentAuth() auth: RequestAuth | undefined) {
     return viaKillBill(() => this.api.account(ownerOf(auth)));
   }
 
   @Get('usage')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   usage(@CurrentAuth() auth: RequestAuth | undefined, @Query() query: UsageQuery) {
     return this.api.usage(ownerOf(auth), query);
   }
 
   @Get('invoices')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   invoices(@CurrentAuth() auth: RequestAuth | undefined) {
     return viaKillBill(() => this.api.invoices(ownerOf(auth)));
   }
 
   @Get('payments')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   paymentsList(@CurrentAuth() auth: RequestAuth | undefined) {
     return viaKillBill(() => this.api.payments(ownerOf(auth)));
   }
 
   @Put('subscription')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   changePlan(@CurrentAuth() auth: RequestAuth | undefined, @Body() dto: ChangePlanDto) {
     return viaKillBill(() => this.accounts.changePlan(ownerOf(auth), dto.plan));
   }
 
   @Delete('subscription')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   async cancel(@CurrentAuth() auth: RequestAuth | undefined): Promise<void> {
     await viaKillBill(() => this.accounts.cancel(ownerOf(auth)));
   }
 
   @Post('payment-methods')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   addPaymentMethod(@CurrentAuth() auth: RequestAuth | undefined, @Body() dto: AddPaymentMethodDto) {
     return viaKillBill(() =>
       this.payments.addPaymentMethod(ownerOf(auth), dto.provider, dto.token, dto.isDefault ?? false),
@@ -88,6 +95,7 @@ export class BillingController {
   }
 
   @Put('payment-methods/:id/default')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   async setDefault(
     @CurrentAuth() auth: RequestAuth | undefined,
@@ -97,6 +105,7 @@ export class BillingController {
   }
 
   @Post('invoices/:id/payments')
+  @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   pay(
     @CurrentAuth() auth: RequestAuth | undefined,
     @Param('id', new ParseUUIDPipe()) id: string,
@@ -107,7 +116,7 @@ export class BillingController {
 }
 
 /** Admin views of any owner (user or organisation id) and the catalog upload. */
-@AuthRoute({ routeClass: BILLING_ROUTE_CLASS, roles: ['admin'] })
+@AuthRoute({ routeClass: BILLING_ROUTE_CLASS, roles: ['admin'], scopes: ['billing:admin'] })
 @Controller('api/v1/billing/admin')
 export class BillingAdminController {
   constructor(

@@ -4,7 +4,6 @@ import { AuthRoute } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode, assertUnreachable } from '@sovren/http';
 
 import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
-import { INFERENCE_SCOPE } from '../inference-scopes';
 import { ModelRegistry, type ModelEntry } from './model-registry.service';
 
 export interface ModelMetadata {
@@ -37,14 +36,14 @@ export class ModelsController {
   constructor(private readonly registry: ModelRegistry) {}
 
   @Get(':id')
-  @AuthRoute({ routeClass: 'inference', scopes: [INFERENCE_SCOPE] })
+  @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   async metadata(@Param('id') id: string): Promise<ModelMetadata> {
     return metadataOf(await this.entry(id));
   }
 
   @Post(':id/load')
   @HttpCode(200)
-  @AuthRoute({ routeClass: 'inference', roles: ['admin'] })
+  @AuthRoute({ routeClass: 'inference', roles: ['admin'], scopes: ['inference:admin'] })
   async load(@Param('id') id: string): Promise<ModelMetadata> {
     try {
       await this.registry.acquire(id);
@@ -56,7 +55,7 @@ export class ModelsController {
 
   @Post(':id/unload')
   @HttpCode(200)
-  @AuthRoute({ routeClass: 'inference', roles: ['admin'] })
+  @AuthRoute({ routeClass: 'inference', roles: ['admin'], scopes: ['inference:admin'] })
   async unload(@Param('id') id: string): Promise<ModelMetadata & { was_loaded: boolean }> {
     let wasLoaded: boolean;
     try {

@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 
 import { GenerationService, publicFinishReason, type GenerationRequest } from '../generation/generation.service';
-import { INFERENCE_SCOPE } from '../inference-scopes';
 import { ModelRegistry } from '../models/model-registry.service';
 import type { JobOutcome } from '../scheduler/generation-job';
 import { ChatCompletionDto, messageText } from './dtos/chat-completion.dto';
@@ -40,7 +39,7 @@ export class OpenAiController {
   ) {}
 
   @Get('models')
-  @AuthRoute({ routeClass: 'inference', scopes: [INFERENCE_SCOPE] })
+  @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   async models(): Promise<{
     object: 'list';
     data: Array<{ id: string; object: 'model'; created: number; owned_by: string }>;
@@ -59,7 +58,7 @@ export class OpenAiController {
 
   @Post('chat/completions')
   @HttpCode(200)
-  @AuthRoute({ routeClass: 'inference', scopes: [INFERENCE_SCOPE] })
+  @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   async chat(
     @Body() body: ChatCompletionDto,
     @CurrentAuth() auth: RequestAuth | undefined,
@@ -74,7 +73,7 @@ export class OpenAiController {
 
   @Post('completions')
   @HttpCode(200)
-  @AuthRoute({ routeClass: 'inference', scopes: [INFERENCE_SCOPE] })
+  @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   async completions(
     @Body() body: CompletionDto,
     @CurrentAuth() auth: RequestAuth | undefined,

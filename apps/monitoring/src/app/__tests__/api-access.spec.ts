@@ -42,12 +42,12 @@ describe('monitoring API access', () => {
     ]);
   });
 
-  it('requires the admin role for the alert history and for every other alerts route', () => {
+  it('requires the admin role and the monitoring:read scope for the alert history and every other alerts route', () => {
     const routes = routesOf(AlertsController);
     expect(routes.length).toBeGreaterThan(0);
     for (const route of routes) {
       expect(route.guards).toContain(SovrenAuthGuard);
-      expect(route.options).toEqual({ routeClass: 'monitoring', roles: ['admin'] });
+      expect(route.options).toEqual({ routeClass: 'monitoring', roles: ['admin'], scopes: ['monitoring:read'] });
     }
   });
 });

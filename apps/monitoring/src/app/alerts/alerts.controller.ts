@@ -12,7 +12,7 @@ import { AlertEventRow, AlertHistoryRepository } from './alert-history.repositor
 export const MAX_HISTORY_LIMIT = 500;
 
 @Controller('api/v1/alerts')
-@AuthRoute({ routeClass: MONITORING_ROUTE_CLASS, roles: ['admin'] })
+@AuthRoute({ routeClass: MONITORING_ROUTE_CLASS, roles: ['admin'], scopes: ['monitoring:read'] })
 export class AlertsController {
   constructor(
     private readonly evaluator: AlertEvaluatorService,

@@ -27,6 +27,21 @@ describe('ValidationCache', () => {
     expect(cache.drainServed('k')).toBe(0);
   });
 
+  it("serves a user's several credentials from one budget: two keys of one user never spend it twice", () => {
+    const cache = new ValidationCache(5_000);
+    const second = { kind: 'api_key' as const, userId: 'u1', apiKeyId: 'k2', role: 'user' as const };
+    cache.put('k1', reply(), 0);
+    cache.put('k2', reply({ identity: second, rateLimit: { allowed: true, limit: 10, remaining: 2, reset: 1 } }), 0);
+    // Auth's latest answer leaves the user 2 requests; both keys together get exactly those from the cache.
+    const served = [cache.take('k1', 1), cache.take('k2', 1), cache.take('k1', 1), cache.take('k2', 1)];
+    expect(served.filter((answer) => answer !== undefined)).toHaveLength(2);
+    // Reported with the next call of either key, the served requests free the user-level tally.
+    expect(cache.drainServed('k1') + cache.drainServed('k2')).toBe(2);
+    cache.put('k1', reply({ rateLimit: { allowed: true, limit: 10, remaining: 1, reset: 1 } }), 2);
+    expect(cache.take('k2', 3)).toBeDefined();
+    expect(cache.take('k1', 3)).toBeUndefined();
+  });
+
   it('does not serve an expired entry', () => {
     const cache = new ValidationCache(5_000);
     cache.put('k', reply(), 0);

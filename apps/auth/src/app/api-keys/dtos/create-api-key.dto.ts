@@ -1,5 +1,18 @@
 // Body of POST /api/v1/auth/api-keys.
-import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
 
 import { API_KEY_TIERS, type ApiKeyTier } from '../api-key.service';
 
@@ -8,7 +21,7 @@ export class CreateApiKeyDto {
   @Length(1, 100)
   name!: string;
 
-  /** e.g. `inference:generate`, `billing:read`; `*` is reserved for interactive sessions. */
+  /** From the scope catalogue (@sovren/auth-guard scopes.ts), e.g. `inference:generate`, `billing:read`. */
   @IsArray()
   @ArrayMaxSize(50)
   @Matches(/^[a-z][a-z0-9_.-]*(:[a-z0-9_.-]+)*$/, {
@@ -29,4 +42,11 @@ export class CreateApiKeyDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   expires_at?: string;
+
+  /** The key's own hourly request limit, below the budget its user shares across all credentials. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  rate_limit_per_hour?: number;
 }
