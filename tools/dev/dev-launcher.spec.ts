@@ -110,6 +110,8 @@ describe('dev launcher', () => {
         `natsUser=${name} natsPassword=set`,
       );
     }
+    // Kept for `nx serve <app>` against this server: SOVREN_ROOT/nats-credentials/<service>.env, owner-only.
+    expect(statSync(join(sovrenRoot, 'nats-credentials', 'auth.env')).mode & 0o777).toBe(0o600);
     const configFile = join(sovrenRoot, 'nats-server.conf');
     expect(statSync(configFile).mode & 0o777).toBe(0o600);
     const config = readFileSync(configFile, 'utf8');

@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'nats';
 
-import { generateNatsCredentials, renderNatsServerConfig, writePrivateFile } from '../nats/nats-server-config.mjs';
+import { loadOrCreateCredentials, renderNatsServerConfig, writePrivateFile } from '../nats/nats-server-config.mjs';
 import {
   LauncherError,
   canConnect,
@@ -129,9 +129,10 @@ export async function startNatsServer({ binary, storeDir, logFile, credentials, 
 
 /**
  * Uses NATS at `url` when reachable (the services then connect with whatever SOVREN_NATS_USER / _PASSWORD the
- * environment has, or anonymously), else starts one. A started one has one user per service (fresh random
- * passwords each start) unless `permissions` is false (the test command's server, which test clients use as any
- * party). Resolves {url, started, credentials?, stop()}; stop() is a no-op for a server the launcher did not start.
+ * environment has, or anonymously), else starts one. A started one has one user per service, its credentials
+ * kept in <root>/nats-credentials/<service>.env (0600; e.g. for `nx serve <app>` against it), unless
+ * `permissions` is false (the test command's server, which test clients use as any party).
+ * Resolves {url, started, credentials?, stop()}; stop() is a no-op for a server the launcher did not start.
  */
 export async function ensureNats({ url, root, logDir, log, permissions = true }) {
   const probe = await probeNats(url);
@@ -145,7 +146,7 @@ export async function ensureNats({ url, root, logDir, log, permissions = true })
   }
   log(`NATS at ${url} is not usable (${probe.reason}); starting a local nats-server with JetStream`);
   const binary = await ensureNatsServerBinary(log);
-  const credentials = permissions ? generateNatsCredentials() : undefined;
+  const credentials = permissions ? loadOrCreateCredentials(join(root, 'nats-credentials')).credentials : undefined;
   const configFile = join(root, 'nats-server.conf');
   const server = await startNatsServer({
     binary,

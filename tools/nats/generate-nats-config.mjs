@@ -3,17 +3,10 @@
 // per service (<dir>/<service>.env: SOVREN_NATS_USER / SOVREN_NATS_PASSWORD), all mode 0600. Existing credentials
 // files are kept (running services keep working after a re-install) unless --rotate is given.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { NATS_SERVICES } from './nats-permissions.mjs';
-import {
-  credentialsEnv,
-  generateNatsPassword,
-  readCredentialsEnv,
-  renderNatsServerConfig,
-  writePrivateFile,
-} from './nats-server-config.mjs';
+import { loadOrCreateCredentials, renderNatsServerConfig, writePrivateFile } from './nats-server-config.mjs';
 
 const usage = `Usage: node tools/nats/generate-nats-config.mjs --config FILE --credentials-dir DIR
        [--host 127.0.0.1] [--port 4222] [--store-dir DIR] [--rotate]
@@ -47,14 +40,10 @@ if (!args.config || !args['credentials-dir'] || !Number.isInteger(port) || port 
 }
 
 const dir = args['credentials-dir'];
-mkdirSync(dir, { recursive: true, mode: 0o700 });
-const credentials = {};
+const { credentials, written } = loadOrCreateCredentials(dir, { rotate: args.rotate });
 for (const service of NATS_SERVICES) {
   const file = join(dir, `${service}.env`);
-  const existing = args.rotate ? undefined : readCredentialsEnv(file);
-  credentials[service] = existing ?? { user: service, password: generateNatsPassword() };
-  if (!existing) writePrivateFile(file, credentialsEnv(credentials[service]));
-  process.stdout.write(`${existing ? 'kept' : 'wrote'} ${file}\n`);
+  process.stdout.write(`${written.includes(file) ? 'wrote' : 'kept'} ${file}\n`);
 }
 writePrivateFile(
   args.config,

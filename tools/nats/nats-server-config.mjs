@@ -3,7 +3,8 @@
 // Used by the dev launcher, the NATS permission tests and deploy/install.sh (through generate-nats-config.mjs).
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { NATS_SERVICES, permissionsOf } from './nats-permissions.mjs';
 
@@ -13,11 +14,6 @@ export function generateNatsPassword() {
     .toString('base64')
     .replace(/[^A-Za-z0-9]/g, '')
     .slice(0, 40);
-}
-
-/** Fresh credentials for every service: {service: {user, password}}. The user name is the service name. */
-export function generateNatsCredentials(services = NATS_SERVICES) {
-  return Object.fromEntries(services.map((service) => [service, { user: service, password: generateNatsPassword() }]));
 }
 
 /** The env-file lines a service reads its NATS credentials from. */
@@ -38,6 +34,26 @@ export function readCredentialsEnv(path) {
   const user = values.SOVREN_NATS_USER;
   const password = values.SOVREN_NATS_PASSWORD;
   return user && password ? { user, password } : undefined;
+}
+
+/**
+ * Each service's credentials from `<dir>/<service>.env`, created (random password, mode 0600, directory 0700)
+ * where missing or when `rotate` is set. Returns {credentials: {service: {user, password}}, written: [files]}.
+ */
+export function loadOrCreateCredentials(dir, { rotate = false, services = NATS_SERVICES } = {}) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const credentials = {};
+  const written = [];
+  for (const service of services) {
+    const file = join(dir, `${service}.env`);
+    const existing = rotate ? undefined : readCredentialsEnv(file);
+    credentials[service] = existing ?? { user: service, password: generateNatsPassword() };
+    if (!existing) {
+      writePrivateFile(file, credentialsEnv(credentials[service]));
+      written.push(file);
+    }
+  }
+  return { credentials, written };
 }
 
 /**
