@@ -11,6 +11,7 @@ Napi::Function ModelObject::define(Napi::Env env) {
                      {
                          InstanceMethod<&ModelObject::info>("info"),
                          InstanceMethod<&ModelObject::tokenize>("tokenize"),
+                         InstanceMethod<&ModelObject::tokenize_segments>("tokenizeSegments"),
                          InstanceMethod<&ModelObject::detokenize>("detokenize"),
                          InstanceMethod<&ModelObject::create_sequence>("createSequence"),
                          InstanceMethod<&ModelObject::step>("step"),
@@ -103,6 +104,32 @@ Napi::Value ModelObject::tokenize(const Napi::CallbackInfo& info) {
     const bool add_special = bool_or(opts, "addSpecial", true, "options");
     const bool parse_special = bool_or(opts, "parseSpecial", false, "options");
     return to_js_array(env, m.tokenizer().encode(text, add_special, parse_special));
+  });
+}
+
+Napi::Value ModelObject::tokenize_segments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const LlamaModel& m = open_model(env);
+    if (info.Length() < 1 || !info[0].IsArray()) {
+      throw_type_error(env, "tokenizeSegments(segments): segments must be an array of { text, parseSpecial }");
+    }
+    const Napi::Array array = info[0].As<Napi::Array>();
+    std::vector<std::string> texts(array.Length());
+    std::vector<Tokenizer::Segment> segments(array.Length());
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      const Napi::Value item = array.Get(i);
+      const std::string name = "segments[" + std::to_string(i) + "]";
+      if (!item.IsObject()) throw_type_error(env, name + " must be an object");
+      const Napi::Object segment = item.As<Napi::Object>();
+      if (!segment.Get("text").IsString()) throw_type_error(env, name + ".text must be a string");
+      texts[i] = segment.Get("text").As<Napi::String>().Utf8Value();
+      segments[i].parse_special = bool_or(segment, "parseSpecial", false, name.c_str());
+    }
+    for (size_t i = 0; i < texts.size(); ++i) segments[i].text = texts[i];
+    const Napi::Object opts = optional_object(info, 1, "tokenize options");
+    const bool add_special = bool_or(opts, "addSpecial", true, "options");
+    return to_js_array(env, m.tokenizer().encode_segments(segments, add_special));
   });
 }
 

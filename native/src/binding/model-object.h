@@ -1,4 +1,5 @@
-// The JS `Model` object: info, tokenize/detokenize, createSequence, step (batched, in model-step.cpp), close.
+// The JS `Model` object: info, tokenize/tokenizeSegments/detokenize, createSequence, step (batched, in
+// model-step.cpp), close.
 #pragma once
 #include "binding/node-addon-api.h"
 
@@ -21,6 +22,7 @@ class ModelObject : public Napi::ObjectWrap<ModelObject> {
 
   Napi::Value info(const Napi::CallbackInfo& info);
   Napi::Value tokenize(const Napi::CallbackInfo& info);
+  Napi::Value tokenize_segments(const Napi::CallbackInfo& info);
   Napi::Value detokenize(const Napi::CallbackInfo& info);
   Napi::Value create_sequence(const Napi::CallbackInfo& info);
   Napi::Value step(const Napi::CallbackInfo& info);

@@ -45,6 +45,14 @@ class Tokenizer {
   // add_special: BOS/EOS per spec. parse_special: CONTROL / USER_DEFINED token texts found in `text`
   // (e.g. "<|eot_id|>") become their ids; otherwise they are tokenized as plain text.
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
+  // One text made of segments, tokenized as if concatenated (text runs across segment edges merge as usual), but
+  // special-token texts are parsed only inside segments with parse_special: a chat template's markers are, the
+  // message content between them is not, so "<|im_start|>" typed by a user stays plain text.
+  struct Segment {
+    std::string_view text;
+    bool parse_special = false;
+  };
+  std::vector<int32_t> encode_segments(const std::vector<Segment>& segments, bool add_special) const;
   // Raw bytes of one token (not necessarily valid UTF-8 on its own). CONTROL tokens render as their text only
   // with render_special, else as nothing; UNKNOWN renders as U+FFFD unless render_special.
   std::string token_to_piece(int32_t id, bool render_special) const;
