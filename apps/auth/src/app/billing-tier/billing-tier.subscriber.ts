@@ -38,6 +38,7 @@ const RECONCILE_ATTEMPTS = 4;
 export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(BillingTierSubscriber.name);
   private stopping = false;
+  private readonly stopped = new AbortController();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
 
@@ -53,6 +54,7 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort(new Error('auth is stopping'));
     this.wake?.();
     await this.loop;
   }
@@ -122,7 +124,7 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
           await this.nats.whenConnected();
           return this.nats.request(BILLING_STANDINGS_QUERY, { v: 1 }, { parse: parseBillingStandingsReplyV1 });
         },
-        { maxAttempts: RECONCILE_ATTEMPTS, initialMs: 250, maxMs: 2_000, retryable: () => !this.stopping },
+        { maxAttempts: RECONCILE_ATTEMPTS, initialMs: 250, maxMs: 2_000, signal: this.stopped.signal },
       );
     } catch (error) {
       if (!this.stopping)
