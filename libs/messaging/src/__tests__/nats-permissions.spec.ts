@@ -68,19 +68,17 @@ async function rawAs(service?: Service): Promise<{ nc: NatsConnection; denied: (
   });
   opened.push(nc);
   const errors: Status[] = [];
-  const waiters: Array<() => void> = [];
   void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'error') errors.push(status);
-      waiters.splice(0).forEach((wake) => wake());
-    }
+    for await (const status of nc.status()) if (status.type === 'error') errors.push(status);
   })();
+  // The server answers a PING only after everything sent before it, so once flush() resolves a refusal of those
+  // operations has arrived; setImmediate lets the status iterator hand it over.
   const denied = async (subject: string): Promise<Status> => {
-    for (;;) {
-      const found = errors.find((status) => status.permissionContext?.subject === subject);
-      if (found) return found;
-      await new Promise<void>((wake) => waiters.push(wake));
-    }
+    await nc.flush();
+    await new Promise((wake) => setImmediate(wake));
+    const found = errors.find((status) => status.permissionContext?.subject === subject);
+    if (!found) throw new Error(`the server did not refuse ${subject}`);
+    return found;
   };
   return { nc, denied };
 }
