@@ -102,10 +102,11 @@ describe('rate limits and the shared guard', () => {
       await environment?.dispose();
     });
 
-    it('answers the 101st anonymous request of the hour with 429 and Retry-After, and the count survives an auth restart', async () => {
+    it('answers the 101st anonymous request of the hour with 429 and Retry-After, and the count survives an auth restart (X-Forwarded-For from an untrusted peer ignored)', async () => {
       const url = `${other.url}/api/v1/widgets/public`;
       for (let i = 1; i <= 60; i += 1) {
-        const answer = await call(url);
+        // No proxy is trusted here: a forged X-Forwarded-For changes nothing, all count for this one address.
+        const answer = await call(url, { headers: { 'x-forwarded-for': `203.0.113.${i}` } });
         expect(answer.status).toBe(200);
         expect(answer.headers.get('x-ratelimit-limit')).toBe('100');
         expect(answer.headers.get('x-ratelimit-remaining')).toBe(String(100 - i));
