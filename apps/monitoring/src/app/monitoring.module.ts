@@ -8,6 +8,7 @@ import { ServiceModule } from '@sovren/service';
 import { AlertsModule } from './alerts/alerts.module';
 import { HostModule } from './host/host.module';
 import { MonitoringConfigModule } from './monitoring-config/monitoring-config.module';
+import { MonitoringMetricsModule } from './monitoring.metrics';
 import { StatusModule } from './status/status.module';
 
 @Module({
@@ -16,6 +17,7 @@ import { StatusModule } from './status/status.module';
     AuthGuardModule.forRoot(),
     MailModule.forRoot(),
     MonitoringConfigModule,
+    MonitoringMetricsModule,
     StatusModule,
     HostModule,
     AlertsModule,

@@ -5,13 +5,13 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { PlatformConfig } from '@sovren/config';
 import { MailSender } from '@sovren/mail';
 import { AlertV1, MONITORING_ALERT, NatsClient } from '@sovren/messaging';
-import { MetricsService } from '@sovren/observability';
 import { hostname } from 'node:os';
 import { Counter, Gauge } from 'prom-client';
 
 import { GpuMetricsService } from '../host/gpu-metrics.service';
 import { HostMetricsService } from '../host/host-metrics.service';
 import { MONITORING_ENV, MonitoringEnv, splitRecipients } from '../monitoring-config/monitoring.env';
+import { MonitoringMetrics } from '../monitoring.metrics';
 import { PlatformStatusService } from '../status/platform-status.service';
 import { AlertEventRow, AlertHistoryRepository } from './alert-history.repository';
 import { AlertMailer } from './alert-mailer';
@@ -39,7 +39,7 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
     private readonly history: AlertHistoryRepository,
     private readonly nats: NatsClient,
     config: PlatformConfig,
-    metrics: MetricsService,
+    metrics: MonitoringMetrics,
     mail: MailSender,
     @Inject(MONITORING_ENV) env: MonitoringEnv,
   ) {
@@ -54,16 +54,8 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
       gpuMemoryUsedRatio: env.SOVREN_ALERT_GPU_MEMORY_USED_PERCENT / 100,
       interTokenP99Seconds: env.SOVREN_ALERT_INTER_TOKEN_P99_MS / 1000,
     };
-    this.firingGauge = metrics.gauge({
-      name: 'sovren_monitoring_alerts_firing',
-      help: 'Alerts firing now, by rule.',
-      labelNames: ['rule'],
-    });
-    this.eventsCounter = metrics.counter({
-      name: 'sovren_monitoring_alert_events_total',
-      help: 'Alert events sent, by rule and state (firing, resolved).',
-      labelNames: ['rule', 'state'],
-    });
+    this.firingGauge = metrics.alertsFiring;
+    this.eventsCounter = metrics.alertEvents;
     for (const rule of ALERT_RULES) this.firingGauge.set({ rule }, 0);
   }
 

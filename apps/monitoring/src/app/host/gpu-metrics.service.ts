@@ -3,7 +3,6 @@
 // (no NVIDIA GPU, or no engine addon and no nvidia-smi) the metrics are simply absent and one info line says so.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { NvmlGpu, NvmlGpuMetrics, readNvmlGpuMetrics } from '@sovren/engine';
-import { MetricsService } from '@sovren/observability';
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -11,6 +10,7 @@ import { delimiter, join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
 
 import { MONITORING_ENV, MonitoringEnv } from '../monitoring-config/monitoring.env';
+import { GpuLabels, MonitoringMetrics } from '../monitoring.metrics';
 import { GpuSample, nvidiaSmiArgs, parseNvidiaSmiCsv } from './nvidia-smi.parser';
 
 export const GPU_SAMPLE_INTERVAL_MS = 5_000;
@@ -37,8 +37,6 @@ interface GpuSource {
   name: 'nvml' | 'nvidia-smi';
   read: () => Promise<GpuSample[]>;
 }
-
-type GpuLabels = 'gpu' | 'uuid' | 'name';
 
 /** The first executable `nvidia-smi` on PATH, or undefined. */
 export async function findOnPath(
@@ -88,42 +86,17 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
   private last: GpuSample[] = [];
 
   constructor(
-    metrics: MetricsService,
+    metrics: MonitoringMetrics,
     @Inject(MONITORING_ENV) private readonly env: MonitoringEnv,
     @Inject(NVML_READER) private readonly readNvml: NvmlReader,
   ) {
-    const labelNames = ['gpu', 'uuid', 'name'] as const;
-    this.utilization = metrics.gauge({
-      name: 'sovren_gpu_utilization_ratio',
-      help: 'GPU busy share over the last sample period, 0-1.',
-      labelNames,
-    });
-    this.memoryUsed = metrics.gauge({
-      name: 'sovren_gpu_memory_used_bytes',
-      help: 'GPU memory in use, bytes.',
-      labelNames,
-    });
-    this.memoryTotal = metrics.gauge({
-      name: 'sovren_gpu_memory_total_bytes',
-      help: 'GPU memory installed, bytes.',
-      labelNames,
-    });
-    this.temperature = metrics.gauge({
-      name: 'sovren_gpu_temperature_celsius',
-      help: 'GPU core temperature, degrees Celsius.',
-      labelNames,
-    });
-    this.power = metrics.gauge({ name: 'sovren_gpu_power_watts', help: 'GPU power draw, watts.', labelNames });
-    this.eccErrors = metrics.counter({
-      name: 'sovren_gpu_ecc_uncorrected_errors_total',
-      help: 'Uncorrected (volatile) ECC errors seen on the GPU.',
-      labelNames,
-    });
-    this.eccCorrected = metrics.counter({
-      name: 'sovren_gpu_ecc_corrected_errors_total',
-      help: 'Corrected (volatile) ECC errors seen on the GPU (NVML only).',
-      labelNames,
-    });
+    this.utilization = metrics.gpuUtilization;
+    this.memoryUsed = metrics.gpuMemoryUsed;
+    this.memoryTotal = metrics.gpuMemoryTotal;
+    this.temperature = metrics.gpuTemperature;
+    this.power = metrics.gpuPower;
+    this.eccErrors = metrics.gpuEccUncorrected;
+    this.eccCorrected = metrics.gpuEccCorrected;
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -2,7 +2,6 @@
 // few seconds; the latest sample also feeds the DiskNearlyFull alert rule.
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
-import { MetricsService } from '@sovren/observability';
 import { Gauge } from 'prom-client';
 
 import {
@@ -15,6 +14,7 @@ import {
   HostSample,
   memoryAvailableBytes,
 } from './host-metrics.sampler';
+import { MonitoringMetrics } from '../monitoring.metrics';
 
 export const HOST_SAMPLE_INTERVAL_MS = 5_000;
 
@@ -34,41 +34,16 @@ export class HostMetricsService implements OnApplicationBootstrap, OnApplication
   private last: HostSample | undefined;
 
   constructor(
-    metrics: MetricsService,
+    metrics: MonitoringMetrics,
     private readonly config: PlatformConfig,
   ) {
-    this.cpuUsage = metrics.gauge({
-      name: 'sovren_host_cpu_usage_ratio',
-      help: 'Share of CPU time (all cores) spent busy over the last sample interval, 0-1.',
-    });
-    this.memoryTotal = metrics.gauge({
-      name: 'sovren_host_memory_total_bytes',
-      help: 'Physical memory of the host in bytes.',
-    });
-    this.memoryAvailable = metrics.gauge({
-      name: 'sovren_host_memory_available_bytes',
-      help: 'Memory available for new work (MemAvailable) in bytes.',
-    });
-    this.load = metrics.gauge({
-      name: 'sovren_host_load_average',
-      help: 'System load average over the window (1m, 5m, 15m).',
-      labelNames: ['window'],
-    });
-    this.diskSize = metrics.gauge({
-      name: 'sovren_host_disk_size_bytes',
-      help: 'Size of the file system holding the path, in bytes.',
-      labelNames: ['path'],
-    });
-    this.diskAvailable = metrics.gauge({
-      name: 'sovren_host_disk_available_bytes',
-      help: 'Bytes available to SOVREN on the file system holding the path.',
-      labelNames: ['path'],
-    });
-    this.diskUsed = metrics.gauge({
-      name: 'sovren_host_disk_used_ratio',
-      help: 'Used share of the file system holding the path, 0-1 (df Use%).',
-      labelNames: ['path'],
-    });
+    this.cpuUsage = metrics.hostCpuUsage;
+    this.memoryTotal = metrics.hostMemoryTotal;
+    this.memoryAvailable = metrics.hostMemoryAvailable;
+    this.load = metrics.hostLoad;
+    this.diskSize = metrics.hostDiskSize;
+    this.diskAvailable = metrics.hostDiskAvailable;
+    this.diskUsed = metrics.hostDiskUsed;
   }
 
   async onApplicationBootstrap(): Promise<void> {

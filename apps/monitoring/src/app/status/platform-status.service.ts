@@ -4,9 +4,9 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { isServiceName, loadEnvConfig, SERVICE_NAMES } from '@sovren/config';
 import { HeartbeatEnv } from '@sovren/heartbeat';
 import { HEARTBEAT_ALL, heartbeatSubject, HeartbeatV1, NatsClient, parseHeartbeatV1 } from '@sovren/messaging';
-import { MetricsService } from '@sovren/observability';
 import { Counter, Gauge } from 'prom-client';
 
+import { MonitoringMetrics } from '../monitoring.metrics';
 import { MISSED_BEATS_FOR_DOWN, PlatformStatus, PlatformStatusTracker } from './platform-status.tracker';
 
 @Injectable()
@@ -24,23 +24,11 @@ export class PlatformStatusService implements OnApplicationBootstrap {
 
   constructor(
     private readonly nats: NatsClient,
-    metrics: MetricsService,
+    metrics: MonitoringMetrics,
   ) {
-    this.heartbeats = metrics.counter({
-      name: 'sovren_monitoring_heartbeats_total',
-      help: 'Heartbeats received, by the service that sent them.',
-      labelNames: ['monitored_service'],
-    });
-    this.serviceUp = metrics.gauge({
-      name: 'sovren_monitoring_service_up',
-      help: '1 while at least one instance of the service sends heartbeats, else 0.',
-      labelNames: ['monitored_service'],
-    });
-    this.serviceReady = metrics.gauge({
-      name: 'sovren_monitoring_service_ready',
-      help: '1 while every live instance of the service reports ready, else 0.',
-      labelNames: ['monitored_service'],
-    });
+    this.heartbeats = metrics.heartbeats;
+    this.serviceUp = metrics.serviceUp;
+    this.serviceReady = metrics.serviceReady;
   }
 
   onApplicationBootstrap(): void {

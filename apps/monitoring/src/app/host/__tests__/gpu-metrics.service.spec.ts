@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { MonitoringEnv } from '../../monitoring-config/monitoring.env';
+import { MonitoringMetrics } from '../../monitoring.metrics';
 import { findOnPath, GpuMetricsService, NvmlReader } from '../gpu-metrics.service';
 
 /** readNvmlGpuMetrics as on a host where the engine addon is not built: NVML unusable, with the reason. */
@@ -80,7 +81,7 @@ describe('GpuMetricsService', () => {
   it('without NVML (engine addon missing) and without nvidia-smi exports no GPU metric and says so in one info line', async () => {
     process.env['PATH'] = dir; // nothing executable named nvidia-smi here
     const metrics = new MetricsService('monitoring');
-    const gpus = new GpuMetricsService(metrics, env(), addonMissing);
+    const gpus = new GpuMetricsService(new MonitoringMetrics(metrics), env(), addonMissing);
     await gpus.onApplicationBootstrap();
     await gpus.sample();
     gpus.onApplicationShutdown();
@@ -98,7 +99,11 @@ describe('GpuMetricsService', () => {
 
   it('exports per-GPU metrics from NVML, in base units, leaving out what a GPU cannot report', async () => {
     const metrics = new MetricsService('monitoring');
-    const gpus = new GpuMetricsService(metrics, env('/no/such/nvidia-smi'), addonAnswering(TWO_GPUS));
+    const gpus = new GpuMetricsService(
+      new MonitoringMetrics(metrics),
+      env('/no/such/nvidia-smi'),
+      addonAnswering(TWO_GPUS),
+    );
     await gpus.onApplicationBootstrap();
     gpus.onApplicationShutdown();
     const text = await metrics.metrics();
@@ -124,7 +129,7 @@ describe('GpuMetricsService', () => {
     );
     const metrics = new MetricsService('monitoring');
     const gpus = new GpuMetricsService(
-      metrics,
+      new MonitoringMetrics(metrics),
       env(path),
       addonAnswering({ available: false, reason: 'NVML not available: cannot load libnvidia-ml.so.1' }),
     );
@@ -151,7 +156,11 @@ describe('GpuMetricsService', () => {
       available: false,
       reason: 'NVML not available: nvmlDeviceGetCount_v2 failed: GPU is lost (15)',
     };
-    const gpus = new GpuMetricsService(metrics, env(), addonAnswering(TWO_GPUS, TWO_GPUS, lost, lost, TWO_GPUS));
+    const gpus = new GpuMetricsService(
+      new MonitoringMetrics(metrics),
+      env(),
+      addonAnswering(TWO_GPUS, TWO_GPUS, lost, lost, TWO_GPUS),
+    );
     await gpus.onApplicationBootstrap();
     expect(await metrics.metrics()).toContain('sovren_gpu_temperature_celsius{');
     await gpus.sample();
@@ -178,7 +187,7 @@ describe('GpuMetricsService', () => {
       `cat <<'EOF'\n0, GPU-aaaa, NVIDIA H100 80GB HBM3, 37, 10240, 81559, 45, 119.85, 2\nEOF`,
     );
     const metrics = new MetricsService('monitoring');
-    const gpus = new GpuMetricsService(metrics, env(path), addonMissing);
+    const gpus = new GpuMetricsService(new MonitoringMetrics(metrics), env(path), addonMissing);
     await gpus.onApplicationBootstrap();
     gpus.onApplicationShutdown();
     const text = await metrics.metrics();
@@ -200,7 +209,7 @@ describe('GpuMetricsService', () => {
       `cat <<'EOF'\n0, GPU-aaaa, NVIDIA H100 80GB HBM3, 37, 10240, 81559, 45, 119.85, 0\nEOF`,
     );
     const metrics = new MetricsService('monitoring');
-    const gpus = new GpuMetricsService(metrics, env(path), addonMissing);
+    const gpus = new GpuMetricsService(new MonitoringMetrics(metrics), env(path), addonMissing);
     await gpus.onApplicationBootstrap();
     expect(await metrics.metrics()).toContain('sovren_gpu_temperature_celsius{');
     script(
