@@ -1,8 +1,7 @@
-// SentencePiece and byte-level BPE tokenizers over a GGUF vocabulary, plus the streaming detokenizer.
-// Algorithms follow llama.cpp's llm_tokenizer_spm / llm_tokenizer_bpe so ids match models converted with it.
+// The tokenizer over a GGUF vocabulary: the tables built from it, special tokens, dispatch to SentencePiece
+// (tokenizer-spm.cpp) or byte-level BPE (tokenizer-bpe.cpp), decoding, and the streaming detokenizer.
 #include "tokenizer/tokenizer.h"
 
-#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -13,24 +12,15 @@
 
 #include "core/error.h"
 #include "tokenizer/bpe-pre-tokenizer.h"
+#include "tokenizer/tokenizer-tables.h"
 #include "tokenizer/unicode-category.h"
 
 namespace sovren {
+using namespace tokenizer_internal;
+
 namespace {
 
-constexpr std::string_view kSpmSpace = "\xE2\x96\x81";         // "▁" (U+2581), SentencePiece's visible space
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
-
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-using TokenIdMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
-
-int32_t find_id(const TokenIdMap& map, std::string_view text) {
-  const auto it = map.find(text);
-  return it == map.end() ? -1 : it->second;
-}
 
 // GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the rest to U+0100.. in byte order, so
 // every byte has a visible, non-space character in the vocabulary.
@@ -44,283 +34,56 @@ std::array<uint32_t, 256> byte_level_codepoints() {
   return map;
 }
 
-struct SpecialTrieNode {
-  std::vector<std::pair<uint8_t, int32_t>> children;  // byte -> node index
-  int32_t token = -1;
-};
-
-struct BpeMerge {
-  int32_t rank;
-  int32_t result;  // token id of left+right
-};
-
-uint64_t merge_key(int32_t left, int32_t right) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-}
-
 std::string describe_token(const std::string& text) {
   return "'" + (text.size() > 40 ? text.substr(0, 40) + "..." : text) + "'";
 }
 
 }  // namespace
 
-struct Tokenizer::Tables {
-  VocabSpec spec;
-  bool sentencepiece = false;
-  BpePreTokenizer pre_tokenizer = BpePreTokenizer::kGpt2;
-  bool ignore_merges = false;            // Llama 3: a whole word that is a token is taken as is (tiktoken behaviour)
-  TokenIdMap token_ids;                  // every token text -> its first id
-  TokenIdMap spm_piece_ids;              // SentencePiece pieces that bigram merging may produce (NORMAL / UNDEFINED)
-  std::vector<std::string> pieces;       // bytes of each token as rendered without render_special
-  std::vector<uint8_t> is_special;       // CONTROL / UNKNOWN: rendering depends on render_special
-  std::vector<uint8_t> starts_fragment;  // CONTROL / USER_DEFINED: SentencePiece restarts the space prefix after it
-  std::vector<uint8_t> is_eog;
-  std::array<int32_t, 256> byte_token_ids{};                 // <0xNN> (SentencePiece) or byte-level char token (BPE)
-  std::array<std::string, 256> byte_level_chars;             // BPE: UTF-8 of each byte's stand-in character
-  std::unordered_map<uint32_t, uint8_t> byte_level_inverse;  // stand-in code point -> byte
-  std::unordered_map<uint64_t, BpeMerge> merges;
-  std::vector<SpecialTrieNode> special_trie{1};  // node 0 is the root
-  std::array<bool, 256> special_first_byte{};
-
-  TokenType type(int32_t id) const { return static_cast<TokenType>(spec.token_types[static_cast<size_t>(id)]); }
-
-  void check_id(int32_t id) const {
-    if (id < 0 || static_cast<size_t>(id) >= spec.tokens.size()) {
-      throw EngineError("token id " + std::to_string(id) + " is out of range (vocabulary has " +
-                        std::to_string(spec.tokens.size()) + " tokens)");
+void Tokenizer::Tables::add_special(const std::string& text, int32_t id) {
+  int32_t node = 0;
+  for (const char ch : text) {
+    const uint8_t byte = static_cast<uint8_t>(ch);
+    int32_t child = -1;
+    for (const auto& [b, index] : special_trie[static_cast<size_t>(node)].children) {
+      if (b == byte) child = index;
     }
+    if (child < 0) {
+      child = static_cast<int32_t>(special_trie.size());
+      special_trie[static_cast<size_t>(node)].children.emplace_back(byte, child);
+      special_trie.emplace_back();
+    }
+    node = child;
   }
+  if (special_trie[static_cast<size_t>(node)].token < 0) special_trie[static_cast<size_t>(node)].token = id;
+  special_first_byte[static_cast<uint8_t>(text[0])] = true;
+}
 
-  // ---- special tokens ---------------------------------------------------------------------------------
-  void add_special(const std::string& text, int32_t id) {
-    int32_t node = 0;
-    for (const char ch : text) {
-      const uint8_t byte = static_cast<uint8_t>(ch);
-      int32_t child = -1;
-      for (const auto& [b, index] : special_trie[static_cast<size_t>(node)].children) {
-        if (b == byte) child = index;
-      }
-      if (child < 0) {
-        child = static_cast<int32_t>(special_trie.size());
-        special_trie[static_cast<size_t>(node)].children.emplace_back(byte, child);
-        special_trie.emplace_back();
-      }
-      node = child;
+// Longest special token starting at `offset`: {id, length}, or {-1, 0}.
+std::pair<int32_t, size_t> Tokenizer::Tables::match_special(std::string_view text, size_t offset) const {
+  std::pair<int32_t, size_t> best{-1, 0};
+  int32_t node = 0;
+  for (size_t i = offset; i < text.size(); ++i) {
+    const uint8_t byte = static_cast<uint8_t>(text[i]);
+    int32_t child = -1;
+    for (const auto& [b, index] : special_trie[static_cast<size_t>(node)].children) {
+      if (b == byte) child = index;
     }
-    if (special_trie[static_cast<size_t>(node)].token < 0) special_trie[static_cast<size_t>(node)].token = id;
-    special_first_byte[static_cast<uint8_t>(text[0])] = true;
+    if (child < 0) break;
+    node = child;
+    if (special_trie[static_cast<size_t>(node)].token >= 0)
+      best = {special_trie[static_cast<size_t>(node)].token, i + 1 - offset};
   }
+  return best;
+}
 
-  // Longest special token starting at `offset`: {id, length}, or {-1, 0}.
-  std::pair<int32_t, size_t> match_special(std::string_view text, size_t offset) const {
-    std::pair<int32_t, size_t> best{-1, 0};
-    int32_t node = 0;
-    for (size_t i = offset; i < text.size(); ++i) {
-      const uint8_t byte = static_cast<uint8_t>(text[i]);
-      int32_t child = -1;
-      for (const auto& [b, index] : special_trie[static_cast<size_t>(node)].children) {
-        if (b == byte) child = index;
-      }
-      if (child < 0) break;
-      node = child;
-      if (special_trie[static_cast<size_t>(node)].token >= 0)
-        best = {special_trie[static_cast<size_t>(node)].token, i + 1 - offset};
-    }
-    return best;
+void Tokenizer::Tables::encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const {
+  if (sentencepiece) {
+    encode_spm_text(text, after_special, out);
+  } else {
+    encode_bpe_text(text, out);
   }
-
-  // ---- SentencePiece ----------------------------------------------------------------------------------
-  void push_byte_fallback(std::string_view symbol, std::vector<int32_t>& out) const {
-    for (const char ch : symbol) {
-      const int32_t id = byte_token_ids[static_cast<uint8_t>(ch)];
-      if (id >= 0) {
-        out.push_back(id);
-      } else if (spec.unk_id >= 0) {
-        out.push_back(spec.unk_id);
-        return;  // one <unk> per unknown character, as SentencePiece does
-      } else {
-        char hex[8];
-        std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned>(static_cast<uint8_t>(ch)));
-        throw EngineError(std::string("cannot encode byte ") + hex +
-                          ": the vocabulary has no byte token for it and no unknown token");
-      }
-    }
-  }
-
-  // `text` already has spaces replaced by "▁" and the prefix added.
-  void encode_sentencepiece(std::string_view text, std::vector<int32_t>& out) const {
-    struct Symbol {
-      int32_t prev, next;
-      size_t offset, length;  // length 0: merged into its left neighbour
-    };
-    struct Bigram {
-      int32_t left, right;
-      float score;
-      size_t length;
-    };
-    const auto lower_priority = [](const Bigram& a, const Bigram& b) {
-      return a.score < b.score || (a.score == b.score && a.left > b.left);
-    };
-    std::vector<Symbol> symbols;
-    symbols.reserve(text.size());
-    for (size_t offset = 0; offset < text.size();) {
-      const size_t length = decode_utf8_char(text, offset).length;
-      const int32_t index = static_cast<int32_t>(symbols.size());
-      symbols.push_back({index - 1, index + 1, offset, length});
-      offset += length;
-    }
-    if (symbols.empty()) return;
-    symbols.back().next = -1;
-
-    std::priority_queue<Bigram, std::vector<Bigram>, decltype(lower_priority)> queue(lower_priority);
-    const auto try_add_bigram = [&](int32_t left, int32_t right) {
-      if (left < 0 || right < 0) return;
-      const Symbol& l = symbols[static_cast<size_t>(left)];
-      const Symbol& r = symbols[static_cast<size_t>(right)];
-      const std::string_view merged = text.substr(l.offset, l.length + r.length);
-      const int32_t id = find_id(spm_piece_ids, merged);
-      if (id < 0) return;
-      queue.push({left, right, spec.scores[static_cast<size_t>(id)], merged.size()});
-    };
-    for (size_t i = 1; i < symbols.size(); ++i) try_add_bigram(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
-
-    while (!queue.empty()) {
-      const Bigram bigram = queue.top();
-      queue.pop();
-      Symbol& left = symbols[static_cast<size_t>(bigram.left)];
-      Symbol& right = symbols[static_cast<size_t>(bigram.right)];
-      // Stale entry: one side was merged elsewhere since this bigram was queued.
-      if (left.length == 0 || right.length == 0 || left.length + right.length != bigram.length) continue;
-      left.length += right.length;
-      right.length = 0;
-      left.next = right.next;
-      if (right.next >= 0) symbols[static_cast<size_t>(right.next)].prev = bigram.left;
-      try_add_bigram(left.prev, bigram.left);
-      try_add_bigram(bigram.left, left.next);
-    }
-
-    for (int32_t i = 0; i >= 0; i = symbols[static_cast<size_t>(i)].next) {
-      const Symbol& symbol = symbols[static_cast<size_t>(i)];
-      const std::string_view piece = text.substr(symbol.offset, symbol.length);
-      const int32_t id = find_id(spm_piece_ids, piece);
-      if (id >= 0) {
-        out.push_back(id);
-      } else {
-        push_byte_fallback(piece, out);  // only single characters can be missing: merges always make tokens
-      }
-    }
-  }
-
-  // ---- byte-level BPE ---------------------------------------------------------------------------------
-  void encode_bpe_word(std::string_view word, std::vector<int32_t>& out) const {
-    if (ignore_merges) {
-      std::string mapped;
-      for (const char ch : word) mapped += byte_level_chars[static_cast<uint8_t>(ch)];
-      const int32_t id = find_id(token_ids, mapped);
-      if (id >= 0) {
-        out.push_back(id);
-        return;
-      }
-    }
-    struct Symbol {
-      int32_t id, prev, next;
-      uint8_t first_byte;
-      bool alive;
-    };
-    struct Candidate {
-      int32_t rank, left, right, left_id, right_id, result;
-    };
-    const auto lower_priority = [](const Candidate& a, const Candidate& b) {
-      return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-    };
-    std::vector<Symbol> symbols;
-    symbols.reserve(word.size());
-    for (size_t i = 0; i < word.size(); ++i) {
-      const uint8_t byte = static_cast<uint8_t>(word[i]);
-      const int32_t index = static_cast<int32_t>(i);
-      symbols.push_back({byte_token_ids[byte], index - 1, index + 1, byte, true});
-    }
-    symbols.back().next = -1;
-    std::priority_queue<Candidate, std::vector<Candidate>, decltype(lower_priority)> queue(lower_priority);
-    const auto try_add = [&](int32_t left, int32_t right) {
-      if (left < 0 || right < 0) return;
-      const int32_t left_id = symbols[static_cast<size_t>(left)].id;
-      const int32_t right_id = symbols[static_cast<size_t>(right)].id;
-      if (left_id < 0 || right_id < 0) return;
-      const auto it = merges.find(merge_key(left_id, right_id));
-      if (it == merges.end()) return;
-      queue.push({it->second.rank, left, right, left_id, right_id, it->second.result});
-    };
-    for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
-    while (!queue.empty()) {
-      const Candidate c = queue.top();
-      queue.pop();
-      Symbol& left = symbols[static_cast<size_t>(c.left)];
-      Symbol& right = symbols[static_cast<size_t>(c.right)];
-      if (!left.alive || !right.alive || left.next != c.right || left.id != c.left_id || right.id != c.right_id) {
-        continue;  // stale
-      }
-      left.id = c.result;
-      right.alive = false;
-      left.next = right.next;
-      if (right.next >= 0) symbols[static_cast<size_t>(right.next)].prev = c.left;
-      try_add(left.prev, c.left);
-      try_add(c.left, left.next);
-    }
-    for (int32_t i = 0; i >= 0; i = symbols[static_cast<size_t>(i)].next) {
-      const Symbol& symbol = symbols[static_cast<size_t>(i)];
-      if (symbol.id >= 0) {
-        out.push_back(symbol.id);
-      } else if (spec.unk_id >= 0) {
-        out.push_back(spec.unk_id);
-      } else {
-        char hex[8];
-        std::snprintf(hex, sizeof(hex), "0x%02X", static_cast<unsigned>(symbol.first_byte));
-        throw EngineError(std::string("cannot encode byte ") + hex +
-                          ": the BPE vocabulary has no token for it and no unknown token");
-      }
-    }
-  }
-
-  void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const {
-    if (sentencepiece) {
-      std::string escaped;
-      escaped.reserve(text.size() * 2 + 3);
-      if (spec.add_space_prefix && after_special) escaped += kSpmSpace;
-      for (const char ch : text) {
-        if (ch == ' ') {
-          escaped += kSpmSpace;
-        } else {
-          escaped += ch;
-        }
-      }
-      encode_sentencepiece(escaped, out);
-      return;
-    }
-    std::vector<TextSpan> words;
-    split_bpe_words(text, pre_tokenizer, words);
-    for (const TextSpan& word : words) encode_bpe_word(text.substr(word.offset, word.length), out);
-  }
-
-  std::string byte_level_decode(const std::string& text) const {
-    std::string bytes;
-    bytes.reserve(text.size());
-    for (size_t offset = 0; offset < text.size();) {
-      const Utf8Char ch = decode_utf8_char(text, offset);
-      const auto it =
-          ch.codepoint == kInvalidCodepoint ? byte_level_inverse.end() : byte_level_inverse.find(ch.codepoint);
-      if (it != byte_level_inverse.end()) {
-        bytes.push_back(static_cast<char>(it->second));
-      } else {
-        bytes.append(text, offset, ch.length);  // not a byte stand-in: keep the text as written
-      }
-      offset += ch.length;
-    }
-    return bytes;
-  }
-
-  void build(VocabSpec&& input);
-};
+}
 
 void Tokenizer::Tables::build(VocabSpec&& input) {
   spec = std::move(input);
@@ -495,40 +258,19 @@ Tokenizer::Tokenizer(VocabSpec spec) {
 int32_t Tokenizer::n_vocab() const { return static_cast<int32_t>(tables_->spec.tokens.size()); }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
-  const std::vector<Segment> one{Segment{text, parse_special}};
-  return encode_segments(one, add_special);
-}
-
-std::vector<int32_t> Tokenizer::encode_segments(const std::vector<Segment>& segments, bool add_special) const {
   const Tables& t = *tables_;
-  std::string joined;
-  // [begin, end) byte ranges of `joined` where special-token texts are matched.
-  std::vector<std::pair<size_t, size_t>> special_ranges;
-  for (const Segment& segment : segments) {
-    if (segment.parse_special && !segment.text.empty()) {
-      if (!special_ranges.empty() && special_ranges.back().second == joined.size()) {
-        special_ranges.back().second += segment.text.size();  // adjacent parsed segments form one range
-      } else {
-        special_ranges.emplace_back(joined.size(), joined.size() + segment.text.size());
-      }
-    }
-    joined.append(segment.text);
-  }
-  const std::string_view text = joined;
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   if (add_special && t.spec.add_bos) out.push_back(t.spec.bos_id);
   bool after_special = true;  // the text start counts as following a special token (space prefix)
   size_t fragment_start = 0;
-  for (const auto& [range_begin, range_end] : special_ranges) {
-    // A special token must lie wholly inside one parsed range: none starts in or reaches into literal text.
-    const std::string_view parsed = text.substr(0, range_end);
-    for (size_t pos = std::max(range_begin, fragment_start); pos < range_end;) {
+  if (parse_special) {
+    for (size_t pos = 0; pos < text.size();) {
       if (!t.special_first_byte[static_cast<uint8_t>(text[pos])]) {
         ++pos;
         continue;
       }
-      const auto [id, length] = t.match_special(parsed, pos);
+      const auto [id, length] = t.match_special(text, pos);
       if (id < 0) {
         ++pos;
         continue;
