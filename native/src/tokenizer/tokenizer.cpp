@@ -2,6 +2,7 @@
 // (tokenizer-spm.cpp) or byte-level BPE (tokenizer-bpe.cpp), decoding, and the streaming detokenizer.
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -258,19 +259,40 @@ Tokenizer::Tokenizer(VocabSpec spec) {
 int32_t Tokenizer::n_vocab() const { return static_cast<int32_t>(tables_->spec.tokens.size()); }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+  const std::vector<Segment> one{Segment{text, parse_special}};
+  return encode_segments(one, add_special);
+}
+
+std::vector<int32_t> Tokenizer::encode_segments(const std::vector<Segment>& segments, bool add_special) const {
   const Tables& t = *tables_;
+  std::string joined;
+  // [begin, end) byte ranges of `joined` where special-token texts are matched.
+  std::vector<std::pair<size_t, size_t>> special_ranges;
+  for (const Segment& segment : segments) {
+    if (segment.parse_special && !segment.text.empty()) {
+      if (!special_ranges.empty() && special_ranges.back().second == joined.size()) {
+        special_ranges.back().second += segment.text.size();  // adjacent parsed segments form one range
+      } else {
+        special_ranges.emplace_back(joined.size(), joined.size() + segment.text.size());
+      }
+    }
+    joined.append(segment.text);
+  }
+  const std::string_view text = joined;
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   if (add_special && t.spec.add_bos) out.push_back(t.spec.bos_id);
   bool after_special = true;  // the text start counts as following a special token (space prefix)
   size_t fragment_start = 0;
-  if (parse_special) {
-    for (size_t pos = 0; pos < text.size();) {
+  for (const auto& [range_begin, range_end] : special_ranges) {
+    // A special token must lie wholly inside one parsed range: none starts in or reaches into literal text.
+    const std::string_view parsed = text.substr(0, range_end);
+    for (size_t pos = std::max(range_begin, fragment_start); pos < range_end;) {
       if (!t.special_first_byte[static_cast<uint8_t>(text[pos])]) {
         ++pos;
         continue;
       }
-      const auto [id, length] = t.match_special(text, pos);
+      const auto [id, length] = t.match_special(parsed, pos);
       if (id < 0) {
         ++pos;
         continue;
