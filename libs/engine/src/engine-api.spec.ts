@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ENGINE_ADDON_ENV, EngineModel, GenerationStep, loadModel, resolveEngineAddonPath } from './engine';
+import { ENGINE_ADDON_ENV, EngineModel, resolveEngineAddonPath } from './engine';
+import type { GenerationStep } from './engine.types';
 import { TensorType } from './quant/tensor-type';
 import { referenceForward, relativeL2 } from './testing/reference-forward';
 import { TRAINING_CORPUS } from './testing/test-vocab';
@@ -24,8 +25,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sovren-engine-api-'));
   spm = await writeTinyModel(join(dir, 'spm.gguf'), { vocab: 'spm', contextLength: 2048, muteEndOfGeneration: true });
   bpe = await writeTinyModel(join(dir, 'bpe.gguf'), { vocab: 'bpe', type: TensorType.Q8_0, seed: 7 });
-  spmModel = await loadModel(spm.path, { threads: 2 });
-  bpeModel = await loadModel(bpe.path, { threads: 2, contextSize: 128 });
+  spmModel = await EngineModel.load(spm.path, { threads: 2 });
+  bpeModel = await EngineModel.load(bpe.path, { threads: 2, contextSize: 128 });
 });
 
 afterAll(() => {
@@ -303,7 +304,7 @@ describe('context size', () => {
   });
 
   it('ends a generation that fills the context with finishReason length', async () => {
-    const model = await loadModel(spm.path, { threads: 2, contextSize: 128 });
+    const model = await EngineModel.load(spm.path, { threads: 2, contextSize: 128 });
     try {
       const seq = model.createSequence();
       const result = await seq.generate({ tokens: prompt(model, 120) }, { temperature: 0, maxTokens: 100 });
@@ -320,7 +321,7 @@ describe('context size', () => {
 
 describe('closing', () => {
   it('makes every later call on the model and its sequences throw "model is closed"', async () => {
-    const model = await loadModel(spm.path, { threads: 1, contextSize: 64 });
+    const model = await EngineModel.load(spm.path, { threads: 1, contextSize: 64 });
     const seq = model.createSequence();
     seq.evaluate([1, 2, 3]);
     model.close();
@@ -334,7 +335,7 @@ describe('closing', () => {
   });
 
   it('cancels a running generation when the model closes', async () => {
-    const model = await loadModel(spm.path, { threads: 1 });
+    const model = await EngineModel.load(spm.path, { threads: 1 });
     const seq = model.createSequence();
     const running = seq.generate({ tokens: prompt(model, 4) }, { temperature: 0, maxTokens: 1800 }, () =>
       model.close(),
@@ -355,28 +356,30 @@ describe('closing', () => {
 
 describe('errors from bad files and arguments', () => {
   it('names the path of a file that does not exist', async () => {
-    await expect(loadModel(join(dir, 'absent.gguf'))).rejects.toThrow('absent.gguf');
+    await expect(EngineModel.load(join(dir, 'absent.gguf'))).rejects.toThrow('absent.gguf');
   });
 
   it('names a missing tensor', async () => {
     const broken = await writeTinyModel(join(dir, 'missing.gguf'), { omitTensors: ['blk.1.ffn_up.weight'] });
-    await expect(loadModel(broken.path)).rejects.toThrow("model file is missing tensor 'blk.1.ffn_up.weight'");
+    await expect(EngineModel.load(broken.path)).rejects.toThrow("model file is missing tensor 'blk.1.ffn_up.weight'");
   });
 
   it('names a tensor whose shape disagrees with the hyper-parameters', async () => {
     const broken = await writeTinyModel(join(dir, 'shape.gguf'), { declared: { feedForwardLength: 768 } });
-    await expect(loadModel(broken.path)).rejects.toThrow(
+    await expect(EngineModel.load(broken.path)).rejects.toThrow(
       "tensor 'blk.0.ffn_gate.weight' has shape [256, 512], expected [256, 768]",
     );
   });
 
   it('names an unsupported architecture', async () => {
     const broken = await writeTinyModel(join(dir, 'arch.gguf'), { declared: { architecture: 'mamba' } });
-    await expect(loadModel(broken.path)).rejects.toThrow("unsupported model architecture 'mamba'");
+    await expect(EngineModel.load(broken.path)).rejects.toThrow("unsupported model architecture 'mamba'");
   });
 
   it('refuses a context larger than the model was trained for', async () => {
-    await expect(loadModel(bpe.path, { contextSize: 4096 })).rejects.toThrow('context size 4096 exceeds the model');
+    await expect(EngineModel.load(bpe.path, { contextSize: 4096 })).rejects.toThrow(
+      'context size 4096 exceeds the model',
+    );
   });
 
   it('names bad arguments', async () => {
@@ -387,7 +390,7 @@ describe('errors from bad files and arguments', () => {
     );
     await expect(seq.generate({} as { tokens: number[] })).rejects.toThrow('exactly one of text');
     await expect(seq.generate({ tokens: [] })).rejects.toThrow('generation needs a prompt of at least one token');
-    await expect(loadModel(spm.path, { threads: -1 })).rejects.toThrow('options.threads');
+    await expect(EngineModel.load(spm.path, { threads: -1 })).rejects.toThrow('options.threads');
   });
 });
 
@@ -419,7 +422,7 @@ describe('benchmark models', () => {
       contextLength: 256,
     };
     const written = await writeBenchmarkModel(join(dir, 'bench.gguf'), { type: TensorType.Q4_K, shape });
-    const model = await loadModel(written.path, { threads: 2 });
+    const model = await EngineModel.load(written.path, { threads: 2 });
     try {
       const info = model.info();
       expect(info.vocabSize).toBe(2048);

@@ -6,15 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import {
-  BatchEntry,
-  BatchEntryResult,
-  EngineModel,
-  EngineSequence,
-  SamplerSettings,
-  TokenIds,
-  loadModel,
-} from './engine';
+import { EngineModel, EngineSequence } from './engine';
+import type { BatchEntry, BatchEntryResult, SamplerSettings, TokenIds } from './engine.types';
 import { TensorType } from './quant/tensor-type';
 import { referenceGreedy, relativeL2 } from './testing/reference-forward';
 import { TRAINING_CORPUS } from './testing/test-vocab';
@@ -33,8 +26,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sovren-engine-batch-'));
   f32 = await writeTinyModel(join(dir, 'f32.gguf'), { vocab: 'spm', contextLength: 1024, muteEndOfGeneration: true });
   q8 = await writeTinyModel(join(dir, 'q8.gguf'), { vocab: 'bpe', type: TensorType.Q8_0, seed: 3, contextLength: 512 });
-  f32Model = await loadModel(f32.path, { threads: 2 });
-  q8Model = await loadModel(q8.path, { threads: 2 });
+  f32Model = await EngineModel.load(f32.path, { threads: 2 });
+  q8Model = await EngineModel.load(q8.path, { threads: 2 });
 });
 
 afterAll(() => {

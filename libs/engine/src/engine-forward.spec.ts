@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { EngineModel, loadModel } from './engine';
+import { EngineModel } from './engine';
 import { TensorType } from './quant/tensor-type';
 import { referenceForward, referenceGreedy, relativeL2 } from './testing/reference-forward';
 import { TRAINING_CORPUS } from './testing/test-vocab';
@@ -22,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function tinyModel(file: string, options: TinyModelOptions): Promise<{ tiny: TinyModel; model: EngineModel }> {
   const tiny = await writeTinyModel(join(dir, file), options);
-  const model = await loadModel(tiny.path, { threads: 2 });
+  const model = await EngineModel.load(tiny.path, { threads: 2 });
   return { tiny, model };
 }
 

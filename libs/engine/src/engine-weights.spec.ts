@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ModelInfo, WeightStorage, loadModel } from './engine';
+import { EngineModel } from './engine';
+import type { ModelInfo, WeightStorage } from './engine.types';
 import { TensorType } from './quant/tensor-type';
 import { TinyModel, writeTinyModel } from './testing/tiny-model';
 
@@ -26,7 +27,7 @@ async function logitsWith(
   tiny: TinyModel,
   weights: WeightStorage | undefined,
 ): Promise<{ info: ModelInfo; logits: Float32Array }> {
-  const model = await loadModel(tiny.path, weights === undefined ? { threads: 2 } : { threads: 2, weights });
+  const model = await EngineModel.load(tiny.path, weights === undefined ? { threads: 2 } : { threads: 2, weights });
   try {
     const ids = model.tokenize('The quick brown fox jumps over the lazy dog.').slice(0, 12);
     const seq = model.createSequence();
@@ -70,7 +71,7 @@ describe('weight storage', () => {
     'frees the weights on close (%s): later calls throw "model is closed"',
     async (weights) => {
       for (let round = 0; round < 3; round++) {
-        const model = await loadModel(q8.path, { threads: 2, weights });
+        const model = await EngineModel.load(q8.path, { threads: 2, weights });
         const seq = model.createSequence();
         seq.evaluate([1, 2, 3]);
         model.close();
@@ -84,7 +85,7 @@ describe('weight storage', () => {
   );
 
   it('rejects an unknown weights mode', async () => {
-    await expect(loadModel(q8.path, { weights: 'disk' as WeightStorage })).rejects.toThrow(
+    await expect(EngineModel.load(q8.path, { weights: 'disk' as WeightStorage })).rejects.toThrow(
       "options.weights must be 'copy' or 'mmap'",
     );
   });

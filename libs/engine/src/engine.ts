@@ -3,175 +3,24 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-export interface LoadModelOptions {
-  /** Compute threads; 0 or absent: one per online core. */
-  threads?: number;
-  /** Context size of every sequence; 0 or absent: min(training context, 4096). */
-  contextSize?: number;
-  /**
-   * Where weights are read from: 'copy' (default) copies them once at load into huge-page memory (several times
-   * faster generation on VMs, costs the weights' size in RAM); 'mmap' reads them in place from the file mapping.
-   */
-  weights?: WeightStorage;
-}
+import type {
+  LoadModelOptions,
+  ModelInfo,
+  TokenizeOptions,
+  TextSegment,
+  DetokenizeOptions,
+  TokenIds,
+  GenerationInput,
+  SamplerSettings,
+  GenerationParams,
+  CreateSequenceOptions,
+  BatchEntry,
+  BatchEntryResult,
+  GenerationStep,
+  FinishReason,
+  GenerationResult,
+} from './engine.types';
 
-export type WeightStorage = 'copy' | 'mmap';
-
-export interface TensorTypeCount {
-  tensors: number;
-  elements: number;
-}
-
-export interface SpecialTokens {
-  bos: number | null;
-  eos: number | null;
-  unk: number | null;
-  pad: number | null;
-  eot: number | null;
-  /** Every id that ends generation. */
-  eog: number[];
-  addBos: boolean;
-  addEos: boolean;
-}
-
-export interface ModelInfo {
-  name: string;
-  architecture: string;
-  parameterCount: number;
-  weightBytes: number;
-  fileBytes: number;
-  contextSize: number;
-  trainingContextSize: number;
-  embeddingLength: number;
-  blockCount: number;
-  feedForwardLength: number;
-  headCount: number;
-  headCountKv: number;
-  headDim: number;
-  ropeDimensionCount: number;
-  ropeFreqBase: number;
-  ropeFreqScale: number;
-  rmsEpsilon: number;
-  vocabSize: number;
-  /** "llama" (SentencePiece) or "gpt2" (byte-level BPE). */
-  tokenizerModel: string;
-  chatTemplate: string | null;
-  backend: string;
-  threads: number;
-  /** Where the weights are read from (see LoadModelOptions.weights). */
-  weights: WeightStorage;
-  /** Bytes of memory holding the weight copy; 0 with weights 'mmap'. */
-  weightCopyBytes: number;
-  /** Tensor count and elements per GGUF type name ("F32", "Q4_K", ...). */
-  tensorTypes: Record<string, TensorTypeCount>;
-  specialTokens: SpecialTokens;
-}
-
-export interface TokenizeOptions {
-  /** Add BOS/EOS as the model asks (default true). */
-  addSpecial?: boolean;
-  /** Turn special-token texts such as "<|eot_id|>" into their ids (default false). */
-  parseSpecial?: boolean;
-}
-
-/** A piece of text for tokenizeSegments; special-token texts become their ids only where parseSpecial is true. */
-export interface TextSegment {
-  text: string;
-  parseSpecial: boolean;
-}
-
-export interface DetokenizeOptions {
-  /** Render control tokens as their text (default false). */
-  renderSpecial?: boolean;
-}
-
-export type TokenIds = readonly number[] | Int32Array | Uint32Array;
-
-export type GenerationInput =
-  | {
-      text: string;
-      /** Default: true when the sequence is empty (BOS starts a conversation only). */
-      addSpecial?: boolean;
-      /** Default: true, so chat-template markers become their special tokens. */
-      parseSpecial?: boolean;
-    }
-  | { tokens: TokenIds };
-
-/** Sampling settings: of one generate() call (GenerationParams) or of one sequence's steps (setSampler). */
-export interface SamplerSettings {
-  /** 0 = greedy. */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repeatPenalty?: number;
-  penaltyLastN?: number;
-  frequencyPenalty?: number;
-  presencePenalty?: number;
-  /** Seed of the sampler's random generator: the same seed, prompt and params give the same tokens. */
-  seed?: number;
-}
-
-export interface GenerationParams extends SamplerSettings {
-  /** Tokens to generate at most (default 256). */
-  maxTokens?: number;
-  /** Ids that end generation like the model's end-of-generation tokens (not included in the output). */
-  stopTokenIds?: readonly number[];
-  /** Aborting cancels the generation, which then resolves with finishReason 'cancelled'. */
-  signal?: AbortSignal;
-}
-
-export interface CreateSequenceOptions {
-  /** KV-cache size of this sequence, 1..the model's context size (default: the model's context size). */
-  contextSize?: number;
-}
-
-export interface BatchEntry {
-  sequence: EngineSequence;
-  /** Tokens appended at the sequence's current position: a prompt chunk, or the token sampled last step. */
-  tokens: TokenIds;
-  /** Sample the next token from the logits of this entry's last token with the sequence's sampler. */
-  sample: boolean;
-}
-
-export interface BatchEntryResult {
-  /** The sampled token id, or -1 when `sample` was false. */
-  token: number;
-  /**
-   * UTF-8 text this token completes (incremental detokenisation kept per sequence; '' while a character is
-   * incomplete; '' for end-of-generation tokens).
-   */
-  text: string;
-  /** The sampled token is one of the model's end-of-generation tokens (EOS/EOT). */
-  endOfGeneration: boolean;
-}
-
-export interface GenerationStep {
-  id: number;
-  /** Complete UTF-8 text this token finishes (empty while a multi-byte character is incomplete). */
-  text: string;
-}
-
-export type FinishReason = 'stop' | 'length' | 'cancelled';
-
-export interface GenerationTimings {
-  promptMs: number;
-  generationMs: number;
-  promptTokensPerSecond: number;
-  generationTokensPerSecond: number;
-}
-
-export interface GenerationResult {
-  /** Generated ids, without the token that stopped generation. */
-  ids: number[];
-  text: string;
-  finishReason: FinishReason;
-  promptTokens: number;
-  completionTokens: number;
-  timings: GenerationTimings;
-}
-
-// Shapes of the objects the addon returns (see native/src/binding/).
 interface NativeGenerationResult {
   ids: number[];
   text: string;
@@ -415,8 +264,4 @@ export class EngineModel {
   close(): void {
     this.native.close();
   }
-}
-
-export function loadModel(path: string, options: LoadModelOptions = {}): Promise<EngineModel> {
-  return EngineModel.load(path, options);
 }

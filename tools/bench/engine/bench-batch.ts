@@ -12,13 +12,8 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import {
-  EngineModel,
-  EngineSequence,
-  SamplerSettings,
-  WeightStorage,
-  loadModel,
-} from '../../../libs/engine/src/engine';
+import { EngineModel, EngineSequence } from '../../../libs/engine/src/engine';
+import type { SamplerSettings, WeightStorage } from '../../../libs/engine/src/engine.types';
 import { BenchmarkShape, writeBenchmarkModel } from '../../../libs/engine/src/testing/tiny-model';
 import { BenchArgs } from '../common/bench-args';
 import { percentile } from '../common/percentile';
@@ -147,7 +142,7 @@ async function main(): Promise<void> {
     await writeBenchmarkModel(path, { type: typeByName(options.type, 'bench-batch'), shape });
     console.log(`wrote ${path} (${(statSync(path).size / 2 ** 20).toFixed(0)} MiB)`);
   }
-  const model = await loadModel(path, { threads: options.threads, weights: options.weights });
+  const model = await EngineModel.load(path, { threads: options.threads, weights: options.weights });
   try {
     const info = model.info();
     console.log(

@@ -15,7 +15,8 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { WeightStorage, loadModel } from '../../../libs/engine/src/engine';
+import { EngineModel } from '../../../libs/engine/src/engine';
+import type { WeightStorage } from '../../../libs/engine/src/engine.types';
 import { rowBytes } from '../../../libs/engine/src/quant';
 import { LLAMA_1B_SHAPE, writeBenchmarkModel } from '../../../libs/engine/src/testing/tiny-model';
 import { BenchArgs } from '../common/bench-args';
@@ -97,7 +98,7 @@ async function benchType(typeName: string, weights: WeightStorage, options: Opti
     );
   }
   const loadStart = process.hrtime.bigint();
-  const model = await loadModel(path, {
+  const model = await EngineModel.load(path, {
     threads: options.threads,
     contextSize: Math.max(options.pp + options.tg + 8, 256),
     weights,
