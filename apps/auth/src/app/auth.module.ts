@@ -6,6 +6,7 @@ import { MailModule } from '@sovren/mail';
 import { ServiceModule } from '@sovren/service';
 
 import { AuthConfigModule } from './auth-config/auth-config.module';
+import { AuthMetricsModule } from './auth.metrics';
 import { BillingTierModule } from './billing-tier/billing-tier.module';
 import { IdentityModule } from './identity.module';
 import { OrganizationsModule } from './organizations/organizations.module';
@@ -16,6 +17,7 @@ import { OrganizationsModule } from './organizations/organizations.module';
     AuthGuardModule.forRoot(),
     MailModule.forRoot(),
     AuthConfigModule,
+    AuthMetricsModule,
     OrganizationsModule,
     IdentityModule,
     BillingTierModule,

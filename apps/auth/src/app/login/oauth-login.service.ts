@@ -4,11 +4,11 @@
 // identity belongs to (found or created; linked to the signed-in user only when the session asked for it through
 // the explicit link request), and the login counter.
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { MetricsService } from '@sovren/observability';
 import type { Counter } from 'prom-client';
 
 import { LOGIN_PROVIDERS_CONFIG } from '../auth-config/login-config.token';
 import type { LoginProvider, LoginProvidersConfig } from '../auth-config/login-providers.config';
+import { AuthMetrics } from '../auth.metrics';
 import { UsersRepository } from '../users/users.repository';
 import { IdTokenVerifier } from './id-token.verifier';
 import type { LoginAttempt } from './login-attempts.repository';
@@ -67,13 +67,9 @@ export class OAuthLoginService {
     private readonly metadata: ProviderMetadataService,
     private readonly idTokens: IdTokenVerifier,
     private readonly users: UsersRepository,
-    metrics: MetricsService,
+    metrics: AuthMetrics,
   ) {
-    this.logins = metrics.counter({
-      name: 'sovren_auth_logins_total',
-      help: 'Provider logins by provider and result (success, or the refusal reason).',
-      labelNames: ['provider', 'result'],
-    });
+    this.logins = metrics.logins;
   }
 
   providers(): LoginProvider[] {

@@ -4,11 +4,11 @@
 import { Injectable } from '@nestjs/common';
 import { ROLE_SCOPES, scopesAllowedFor } from '@sovren/auth-guard';
 import type { AuthValidateReplyV1, AuthValidateRequestV1, RateLimitDecisionV1 } from '@sovren/messaging';
-import { MetricsService } from '@sovren/observability';
 import type { Counter, Histogram } from 'prom-client';
 
 import { ApiKeyService } from '../api-keys/api-key.service';
 import { AuthConfig } from '../auth-config/auth-config';
+import { AuthMetrics } from '../auth.metrics';
 import { SlidingWindowRateLimiter } from '../rate-limit/sliding-window.rate-limiter';
 import { SessionService } from '../sessions/session.service';
 import { credentialKind, hashToken } from '../tokens/opaque-token';
@@ -30,24 +30,11 @@ export class AuthValidationService {
     private readonly limiter: SlidingWindowRateLimiter,
     private readonly config: AuthConfig,
     private readonly credentials: CredentialLookupCache,
-    metrics: MetricsService,
+    metrics: AuthMetrics,
   ) {
-    this.validations = metrics.counter({
-      name: 'sovren_auth_validations_total',
-      help: 'auth.validate answers by result (ok_anonymous, ok_session, ok_api_key, invalid, rate_limited).',
-      labelNames: ['result'],
-    });
-    this.latency = metrics.histogram({
-      name: 'sovren_auth_validation_duration_seconds',
-      help: 'Time auth spends answering one auth.validate (store lookups and rate-limit decision), in seconds.',
-      labelNames: ['kind'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
-    });
-    this.rejections = metrics.counter({
-      name: 'sovren_auth_rate_limit_rejections_total',
-      help: 'Requests refused by the rate limit, by tier.',
-      labelNames: ['tier'],
-    });
+    this.validations = metrics.validations;
+    this.latency = metrics.validationLatency;
+    this.rejections = metrics.rateLimitRejections;
   }
 
   validate(request: AuthValidateRequestV1, now = Date.now()): AuthValidateReplyV1 {
