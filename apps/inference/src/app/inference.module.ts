@@ -2,10 +2,12 @@
 // with continuous batching, usage events and metrics. The shared service shell comes from @sovren/service.
 import { Module } from '@nestjs/common';
 import { AuthGuardModule } from '@sovren/auth-guard';
+import { JSON_BODY_LIMIT } from '@sovren/http';
 import { ServiceModule } from '@sovren/service';
 
 import { GenerationService } from './generation/generation.service';
 import { InferenceConfigModule } from './inference-config/inference-config.module';
+import { INFERENCE_ENV, InferenceEnv } from './inference-config/inference.env';
 import { InferenceMetrics } from './inference.metrics';
 import { ModelRegistry } from './models/model-registry.service';
 import { ModelsController } from './models/models.controller';
@@ -22,6 +24,12 @@ import { UsageEventPublisher } from './usage/usage-event.publisher';
   ],
   controllers: [OpenAiController, ModelsController],
   providers: [
+    // Long-context prompts arrive as large JSON bodies (applyHttpPlatform reads this).
+    {
+      provide: JSON_BODY_LIMIT,
+      useFactory: (env: InferenceEnv) => env.SOVREN_INFERENCE_JSON_BODY_LIMIT_BYTES,
+      inject: [INFERENCE_ENV],
+    },
     InferenceMetrics,
     ModelRegistry,
     UsageEventPublisher,

@@ -3,6 +3,7 @@
 import { EngineModel } from '@sovren/engine';
 import { join } from 'node:path';
 
+import { GenerationService } from '../generation/generation.service';
 import { ModelRegistry } from '../models/model-registry.service';
 import { sample } from './support/metrics';
 import { getJson, postJson, postStream, streamedText } from './support/openai-client';
@@ -37,6 +38,20 @@ const chat = (body: Record<string, unknown>, headers: Record<string, string> = {
     { model: CHAT_MODEL, messages: [{ role: 'user', content: 'Hello there' }], ...body },
     headers,
   );
+
+/** The prompt token ids the service queues for a chat (the request runs to one token). */
+async function promptIds(model: string, messages: Array<{ role: string; content: string }>): Promise<number[]> {
+  let finished: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  const started = await env.inference.app
+    .get(GenerationService)
+    .start(
+      { endpoint: 'chat', requestId: `ids-${model}`, ownerId: env.userId, model, messages, maxTokens: 1 },
+      { onText: () => undefined, onFinish: () => finished() },
+    );
+  await done;
+  return [...started.job.input.promptTokens];
+}
 
 function expectOpenAiError(
   answer: { status: number; body: Record<string, any> },
@@ -137,17 +152,25 @@ describe('chat completions', () => {
     const withTemplate = await chat({ messages, max_tokens: 1 });
     const fallback = await chat({ model: PLAIN_MODEL, messages, max_tokens: 1 });
     expect(fallback.status).toBe(200);
-    const engine = await EngineModel.load(join(env.root, 'models', 'llms', `${CHAT_MODEL}.gguf`), { threads: 1 });
+    const llama2 = await EngineModel.load(join(env.root, 'models', 'llms', `${CHAT_MODEL}.gguf`), { threads: 1 });
+    const plain = await EngineModel.load(join(env.root, 'models', 'llms', `${PLAIN_MODEL}.gguf`), { threads: 1 });
     try {
-      const llama2 = engine.tokenize('<s>[INST] Hello there [/INST]', { addSpecial: false, parseSpecial: true });
-      const chatml = engine.tokenize('<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n', {
+      const expectedLlama2 = llama2.tokenize('<s>[INST] Hello there [/INST]', {
+        addSpecial: false,
+        parseSpecial: true,
+      });
+      const expectedChatml = plain.tokenize('<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n', {
         addSpecial: true,
         parseSpecial: true,
       });
-      expect(withTemplate.body['usage'].prompt_tokens).toBe(llama2.length);
-      expect(fallback.body['usage'].prompt_tokens).toBe(chatml.length);
+      expect(withTemplate.body['usage'].prompt_tokens).toBe(expectedLlama2.length);
+      expect(fallback.body['usage'].prompt_tokens).toBe(expectedChatml.length);
+      // The very ids queued for the model, not only their number.
+      expect(await promptIds(CHAT_MODEL, messages)).toEqual(expectedLlama2);
+      expect(await promptIds(PLAIN_MODEL, messages)).toEqual(expectedChatml);
     } finally {
-      engine.close();
+      llama2.close();
+      plain.close();
     }
   });
 

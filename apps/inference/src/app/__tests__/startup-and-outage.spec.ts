@@ -161,7 +161,7 @@ describe('usage events across a NATS outage', () => {
       // Anything duplicated would be in the stream by now: the publisher has nothing left to send.
       await new Promise((resolve) => setTimeout(resolve, 500));
       for (const id of ids) {
-        const events = reader.events.filter((event) => event.requestId === id);
+        const events = (await reader.read()).filter((event) => event.requestId === id);
         expect(events).toHaveLength(1);
         expect(events[0].quantities['llm_tokens_out']).toBe(200);
         expect(events[0].ownerId).toBe(env.userId);

@@ -14,6 +14,12 @@ export enum GenerationErrorCode {
   QUEUE_FULL = 'queue_full',
   /** The model is being unloaded. */
   MODEL_UNLOADING = 'model_unloading',
+  /** The model is not loaded and this caller may not load it (SOVREN_INFERENCE_LOAD_ON_DEMAND=false). */
+  MODEL_NOT_LOADED = 'model_not_loaded',
+  /** Loading the model would take the loaded models past their memory budget. */
+  MODEL_MEMORY_EXCEEDED = 'model_memory_exceeded',
+  /** The user already has as many generations running or queued as allowed. */
+  CONCURRENCY_LIMIT = 'concurrency_limit_exceeded',
 }
 
 export class GenerationError extends Error {
@@ -22,7 +28,7 @@ export class GenerationError extends Error {
     message: string,
     /** The request field concerned, when there is one (OpenAI's `param`). */
     readonly param: string | null = null,
-    /** For QUEUE_FULL / MODEL_UNLOADING: when to retry. */
+    /** For QUEUE_FULL / MODEL_UNLOADING / CONCURRENCY_LIMIT: when to retry. */
     readonly retryAfterSeconds?: number,
   ) {
     super(message);

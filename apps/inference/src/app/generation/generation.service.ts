@@ -1,6 +1,7 @@
-// The core of a generation request, shared by the HTTP and NATS edges: resolve (and load) the model, render and
-// tokenise the prompt, check it against the sequence context, queue the job on the model's scheduler, and when it
-// finishes count it and publish its usage event — exactly once, whatever ended it.
+// The core of a generation request, shared by the HTTP and NATS edges: hold one of the user's concurrent slots,
+// resolve (and load) the model, render and tokenise the prompt, check it against the sequence context, queue the
+// job on the model's scheduler, and when it finishes count it and publish its usage event — exactly once,
+// whatever ended it.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { InferenceGenerateRequestV1, UsageEventV1, UsageFinishReason } from '@sovren/messaging';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -30,10 +31,15 @@ type ContractParameters = Pick<
   | 'seed'
 >;
 
+/** Seeds the engine takes: non-negative integers that a double holds exactly. */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
 export interface GenerationRequest extends ContractParameters {
   endpoint: InferenceEndpoint;
   requestId: string;
   ownerId: string;
+  /** Holds `inference:admin`: may load a model on demand even when SOVREN_INFERENCE_LOAD_ON_DEMAND is false. */
+  modelAdmin?: boolean;
   /** Chat: rendered with the model's template. Exactly one of messages / prompt. */
   messages?: readonly ChatMessage[];
   prompt?: string;
@@ -68,6 +74,8 @@ export function publicFinishReason(reason: JobFinishReason): UsageFinishReason {
 @Injectable()
 export class GenerationService {
   private readonly logger = new Logger(GenerationService.name);
+  /** Generations running or queued per owner (SOVREN_INFERENCE_MAX_CONCURRENT_PER_USER). */
+  private readonly activePerOwner = new Map<string, number>();
 
   constructor(
     private readonly registry: ModelRegistry,
@@ -78,7 +86,46 @@ export class GenerationService {
 
   /** Queues the request; throws GenerationError when it cannot start. The listener then gets text and the outcome. */
   async start(request: GenerationRequest, listener: GenerationListener): Promise<StartedGeneration> {
-    const model = await this.registry.acquire(request.model);
+    checkSeed(request.seed);
+    const release = this.holdSlot(request.ownerId);
+    try {
+      return await this.submit(request, listener, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** Takes one of the owner's concurrent slots; the returned function gives it back (once, however often called). */
+  private holdSlot(ownerId: string): () => void {
+    const limit = this.env.SOVREN_INFERENCE_MAX_CONCURRENT_PER_USER;
+    const active = this.activePerOwner.get(ownerId) ?? 0;
+    if (active >= limit) {
+      throw new GenerationError(
+        GenerationErrorCode.CONCURRENCY_LIMIT,
+        `Too many generations at once: at most ${limit} per user may run or wait; retry when one has finished`,
+        null,
+        1,
+      );
+    }
+    this.activePerOwner.set(ownerId, active + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.activePerOwner.get(ownerId) ?? 1) - 1;
+      if (left > 0) this.activePerOwner.set(ownerId, left);
+      else this.activePerOwner.delete(ownerId);
+    };
+  }
+
+  private async submit(
+    request: GenerationRequest,
+    listener: GenerationListener,
+    release: () => void,
+  ): Promise<StartedGeneration> {
+    const mayLoad = this.env.SOVREN_INFERENCE_LOAD_ON_DEMAND === 'true' || request.modelAdmin === true;
+    const model = await this.registry.acquire(request.model, { mayLoad });
     const promptTokens = this.tokenize(model, request);
     const maxTokens = this.maxTokens(model, request, promptTokens.length);
     const job = new GenerationJob(
@@ -93,6 +140,7 @@ export class GenerationService {
       {
         onText: (delta) => listener.onText(delta),
         onFinish: (outcome) => {
+          release();
           this.record(request, outcome);
           listener.onFinish(outcome);
         },
@@ -120,7 +168,9 @@ export class GenerationService {
       const bos = model.info.specialTokens.bos;
       const bosText = bos === null ? '' : model.engine.detokenize([bos], { renderSpecial: true });
       const startsWithBos = bosText !== '' && rendered.text.startsWith(bosText);
-      tokens = model.engine.tokenize(rendered.text, { addSpecial: !startsWithBos, parseSpecial: true });
+      // The template's markers become control tokens; message content never does, whatever it contains.
+      const segments = rendered.segments.map((s) => ({ text: s.text, parseSpecial: s.source === 'template' }));
+      tokens = model.engine.tokenizeSegments(segments, { addSpecial: !startsWithBos });
     } else {
       tokens = model.engine.tokenize(request.prompt ?? '', { addSpecial: true, parseSpecial: false });
     }
@@ -172,6 +222,15 @@ export class GenerationService {
     }
     this.usage.publish(usageEventOf(request, outcome));
   }
+}
+
+function checkSeed(seed: number | undefined): void {
+  if (seed === undefined || (Number.isSafeInteger(seed) && seed >= 0 && seed <= MAX_SEED)) return;
+  throw new GenerationError(
+    GenerationErrorCode.INVALID_REQUEST,
+    `seed must be an integer from 0 to ${MAX_SEED}`,
+    'seed',
+  );
 }
 
 function samplerOf(request: GenerationRequest): SamplerSettings {

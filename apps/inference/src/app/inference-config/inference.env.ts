@@ -1,5 +1,5 @@
 // The inference service's own environment variables (models, scheduler sizes, timeouts), validated at start-up.
-import { IsIntegerInRange, ToInteger } from '@sovren/config';
+import { IsIntegerInRange, IsOneOf, ToInteger } from '@sovren/config';
 import { Matches } from 'class-validator';
 
 export class InferenceEnv {
@@ -43,6 +43,31 @@ export class InferenceEnv {
   @ToInteger()
   @IsIntegerInRange(1, 24 * 3600)
   SOVREN_INFERENCE_REQUEST_TIMEOUT_SECONDS = 300;
+
+  /** Generations one user may have running or queued at once, over HTTP and NATS together; beyond: 429. */
+  @ToInteger()
+  @IsIntegerInRange(1, 100_000)
+  SOVREN_INFERENCE_MAX_CONCURRENT_PER_USER = 8;
+
+  /**
+   * `true`: a request for a model that is not loaded loads it. `false`: only callers holding `inference:admin`
+   * load models that way (or through the admin load route); everyone else gets 503 until a model is loaded.
+   */
+  @IsOneOf(['true', 'false'])
+  SOVREN_INFERENCE_LOAD_ON_DEMAND = 'true';
+
+  /**
+   * Memory the loaded models may take together, in MiB (each counts its weight copy, or its file size while it
+   * loads or when weights are mapped); a load beyond it is refused with 503. 0: 80 % of the machine's memory.
+   */
+  @ToInteger()
+  @IsIntegerInRange(0, 1 << 30)
+  SOVREN_INFERENCE_MODEL_MEMORY_MB = 0;
+
+  /** Largest JSON request body in bytes (long-context prompts need room); beyond: 413. */
+  @ToInteger()
+  @IsIntegerInRange(1024, 1 << 30)
+  SOVREN_INFERENCE_JSON_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 }
 
 export const INFERENCE_ENV = Symbol('INFERENCE_ENV');
@@ -56,4 +81,10 @@ export function loadAtStart(env: InferenceEnv): 'all' | string[] {
     .split(',')
     .map((id) => id.trim())
     .filter((id) => id !== '');
+}
+
+/** The models' memory budget in bytes (SOVREN_INFERENCE_MODEL_MEMORY_MB, or 80 % of `totalMemory`). */
+export function modelMemoryBudget(env: InferenceEnv, totalMemory: number): number {
+  const mib = env.SOVREN_INFERENCE_MODEL_MEMORY_MB;
+  return mib > 0 ? mib * 1024 * 1024 : Math.floor(totalMemory * 0.8);
 }

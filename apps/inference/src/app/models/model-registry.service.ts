@@ -1,19 +1,22 @@
 // Every GGUF file in $SOVREN_ROOT/models/llms/ is a model (id = file stem). Models load at start (configurable)
 // or on first use, and unload when idle or on an admin call. A model that fails to load is reported with the
-// reason and retried on its next use; the others keep serving. Each loaded model has its own batch scheduler.
+// reason (file-system paths left to the log) and retried on its next use; the others keep serving. Loads stay
+// within a memory budget, and each loaded model has its own batch scheduler.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { EngineModel, type EngineSequence, type ModelInfo } from '@sovren/engine';
 import type { InferenceModelState } from '@sovren/messaging';
 import { readdir, stat } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { errorMessage } from '@sovren/resilience';
 
 import { ChatTemplateRenderer } from '../chat/chat-template.renderer';
 import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
-import { INFERENCE_ENV, InferenceEnv, loadAtStart } from '../inference-config/inference.env';
+import { INFERENCE_ENV, InferenceEnv, loadAtStart, modelMemoryBudget } from '../inference-config/inference.env';
 import { InferenceMetrics } from '../inference.metrics';
 import { ModelScheduler } from '../scheduler/model-scheduler';
+import { readTrainingContext } from './gguf-training-context';
 import { schedulerObserver } from './scheduler-observer';
 
 export interface LoadedModel {
@@ -31,6 +34,7 @@ export interface ModelEntry {
   id: string;
   path: string;
   state: InferenceModelState;
+  /** Why the last load failed, fit for API answers (no file-system paths). */
   error?: string;
   loaded?: LoadedModel;
   loading?: Promise<LoadedModel>;
@@ -39,6 +43,12 @@ export interface ModelEntry {
 }
 
 const MODEL_FILE = /^[A-Za-z0-9._-]+\.gguf$/;
+const MIB = 1024 * 1024;
+
+export interface AcquireOptions {
+  /** Whether this caller may load a model that is not loaded (default true). */
+  mayLoad?: boolean;
+}
 
 @Injectable()
 export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -46,12 +56,16 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   private readonly entries = new Map<string, ModelEntry>();
   private idleTimer: NodeJS.Timeout | undefined;
   private shuttingDown = false;
+  /** Bytes the loaded (and loading) models may take together. */
+  readonly memoryBudget: number;
 
   constructor(
     private readonly config: PlatformConfig,
     @Inject(INFERENCE_ENV) private readonly env: InferenceEnv,
     private readonly metrics: InferenceMetrics,
-  ) {}
+  ) {
+    this.memoryBudget = modelMemoryBudget(env, totalmem());
+  }
 
   get directory(): string {
     return this.config.paths.models.llms;
@@ -145,7 +159,7 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** The loaded model, loading it first when needed; throws GenerationError when it is unknown or cannot load. */
-  async acquire(id: string): Promise<LoadedModel> {
+  async acquire(id: string, options: AcquireOptions = {}): Promise<LoadedModel> {
     const entry = await this.find(id);
     if (entry.loaded) return entry.loaded;
     if (this.shuttingDown) {
@@ -156,10 +170,48 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
         5,
       );
     }
-    entry.loading ??= this.load(entry).finally(() => {
+    if (entry.loading) return entry.loading;
+    if (options.mayLoad === false) {
+      throw new GenerationError(
+        GenerationErrorCode.MODEL_NOT_LOADED,
+        `The model '${id}' is not loaded; it loads at start or when an administrator loads it`,
+        'model',
+      );
+    }
+    this.checkMemoryBudget(entry);
+    entry.loading = this.load(entry).finally(() => {
       entry.loading = undefined;
     });
     return entry.loading;
+  }
+
+  /** Bytes the loaded and loading models take: each its weight copy, else its file (mapped or about to load). */
+  memoryInUse(): number {
+    let used = 0;
+    for (const entry of this.entries.values()) {
+      if (entry.loaded) used += entry.loaded.info.weightCopyBytes || entry.fileBytes;
+      else if (entry.loading) used += entry.fileBytes;
+    }
+    return used;
+  }
+
+  private checkMemoryBudget(entry: ModelEntry): void {
+    const used = this.memoryInUse();
+    if (used + entry.fileBytes <= this.memoryBudget) return;
+    const mib = (bytes: number) => Math.ceil(bytes / MIB);
+    this.logger.warn({
+      msg: 'model load refused: over the memory budget',
+      model: entry.id,
+      needed_bytes: entry.fileBytes,
+      used_bytes: used,
+      budget_bytes: this.memoryBudget,
+    });
+    throw new GenerationError(
+      GenerationErrorCode.MODEL_MEMORY_EXCEEDED,
+      `The model '${entry.id}' (${mib(entry.fileBytes)} MiB) cannot be loaded: the loaded models already take ` +
+        `${mib(used)} MiB of the ${mib(this.memoryBudget)} MiB budget for models; unload one first`,
+      'model',
+    );
   }
 
   /** Unloads a loaded model (its running requests end); false when it was not loaded. */
@@ -180,9 +232,9 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   private async load(entry: ModelEntry): Promise<LoadedModel> {
     entry.state = 'loading';
     const started = Date.now();
-    const sequenceContext = this.env.SOVREN_INFERENCE_SEQUENCE_CONTEXT;
     let engine: EngineModel | undefined;
     try {
+      const sequenceContext = await this.sequenceContextFor(entry);
       engine = await EngineModel.load(entry.path, {
         threads: this.env.SOVREN_INFERENCE_THREADS,
         contextSize: sequenceContext > 0 ? sequenceContext : undefined,
@@ -223,15 +275,37 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     } catch (error) {
       engine?.close();
       entry.state = 'failed';
-      entry.error = errorMessage(error);
+      entry.error = withoutPaths(errorMessage(error), entry);
       this.metrics.modelLoadFailures.inc({ model: entry.id });
-      this.logger.error({ msg: 'model failed to load', model: entry.id, path: entry.path, err: entry.error });
+      this.logger.error({ msg: 'model failed to load', model: entry.id, path: entry.path, err: errorMessage(error) });
       throw new GenerationError(
         GenerationErrorCode.MODEL_UNAVAILABLE,
         `The model '${entry.id}' could not be loaded: ${entry.error}`,
         'model',
       );
     }
+  }
+
+  /**
+   * SOVREN_INFERENCE_SEQUENCE_CONTEXT, or the model's training context when that is smaller (a model trained on
+   * 512 tokens serves 512-token sequences rather than failing to load).
+   */
+  private async sequenceContextFor(entry: ModelEntry): Promise<number> {
+    const configured = this.env.SOVREN_INFERENCE_SEQUENCE_CONTEXT;
+    if (configured === 0) return 0;
+    const training = await readTrainingContext(entry.path).catch((error: unknown) => {
+      // Not a readable GGUF header: the engine's load says why, with the configured context.
+      this.logger.debug({ msg: 'cannot read the training context', model: entry.id, err: errorMessage(error) });
+      return undefined;
+    });
+    if (training === undefined || training <= 0 || training >= configured) return configured;
+    this.logger.log({
+      msg: "model trained for a shorter context than SOVREN_INFERENCE_SEQUENCE_CONTEXT; using the model's own",
+      model: entry.id,
+      training_context: training,
+      configured_context: configured,
+    });
+    return training;
   }
 
   private chatRenderer(id: string, engine: EngineModel, info: ModelInfo): ChatTemplateRenderer {
@@ -256,4 +330,12 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
       );
     }
   }
+}
+
+/** `message` for API answers: the model's path becomes its file name, any other absolute path `<path>`. */
+export function withoutPaths(message: string, entry: Pick<ModelEntry, 'path'>): string {
+  return message
+    .split(entry.path)
+    .join(basename(entry.path))
+    .replace(/(^|[\s'"(=:])\/(?:[^\s'"():]+\/)*[^\s'"():]*/g, '$1<path>');
 }

@@ -112,8 +112,12 @@ function platformError(error: unknown): unknown {
       return new ApiError(404, ApiErrorCode.NOT_FOUND, error.message);
     case GenerationErrorCode.MODEL_UNAVAILABLE:
     case GenerationErrorCode.MODEL_UNLOADING:
+    case GenerationErrorCode.MODEL_NOT_LOADED:
+    case GenerationErrorCode.MODEL_MEMORY_EXCEEDED:
     case GenerationErrorCode.QUEUE_FULL:
       return new ApiError(503, ApiErrorCode.SERVICE_UNAVAILABLE, error.message);
+    case GenerationErrorCode.CONCURRENCY_LIMIT:
+      return new ApiError(429, ApiErrorCode.RATE_LIMITED, error.message);
     case GenerationErrorCode.CONTEXT_LENGTH_EXCEEDED:
     case GenerationErrorCode.INVALID_REQUEST:
       return new ApiError(400, ApiErrorCode.BAD_REQUEST, error.message);

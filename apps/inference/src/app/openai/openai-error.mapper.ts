@@ -65,6 +65,7 @@ function fromGenerationError(error: GenerationError): OpenAiErrorResponse {
     case GenerationErrorCode.INVALID_REQUEST:
       return response(HttpStatus.BAD_REQUEST, 'invalid_request_error', error.message, error.code, error.param);
     case GenerationErrorCode.QUEUE_FULL:
+    case GenerationErrorCode.CONCURRENCY_LIMIT:
       return response(HttpStatus.TOO_MANY_REQUESTS, 'rate_limit_error', error.message, error.code, null, {
         retryAfterSeconds: error.retryAfterSeconds ?? 1,
       });
@@ -73,6 +74,8 @@ function fromGenerationError(error: GenerationError): OpenAiErrorResponse {
         retryAfterSeconds: error.retryAfterSeconds ?? 1,
       });
     case GenerationErrorCode.MODEL_UNAVAILABLE:
+    case GenerationErrorCode.MODEL_NOT_LOADED:
+    case GenerationErrorCode.MODEL_MEMORY_EXCEEDED:
       return response(HttpStatus.SERVICE_UNAVAILABLE, 'server_error', error.message, error.code, error.param);
     default:
       return assertUnreachable(error.code, 'GenerationErrorCode');

@@ -114,6 +114,7 @@ export class OpenAiController {
       stop: stopList(body.stop),
     };
     if (auth?.identity.apiKeyId) request.keyId = auth.identity.apiKeyId;
+    if (auth?.scopes.includes('inference:admin')) request.modelAdmin = true;
     return request;
   }
 

@@ -6,10 +6,10 @@
 import { INestApplication } from '@nestjs/common';
 import { join, resolve } from 'node:path';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, type ConsumerMessages, type NatsConnection } from 'nats';
-import { STREAM_USAGE, parseUsageEventV1, type UsageEventV1 } from '@sovren/messaging';
+import { connect, type JetStreamManager, type NatsConnection } from 'nats';
+import { ensureStreams, STREAM_USAGE, parseUsageEventV1, type UsageEventV1 } from '@sovren/messaging';
 import { writeTinyModel, type TinyModelOptions } from '@sovren/engine/testing';
-import { NatsTestServer } from '@sovren/testing';
+import { eventually, NatsTestServer } from '@sovren/testing';
 
 import { InferenceModule } from '../../inference.module';
 
@@ -172,48 +172,52 @@ export async function startInferenceTestEnvironment(
   };
 }
 
-/** Reads every usage event from the USAGE stream (from its start), as billing would. */
+/**
+ * Reads every usage event from the USAGE stream (from its start) by direct gets, message by message: no consumer,
+ * because USAGE is a work-queue stream (an ordered consumer never receives there) whose consumer is billing's.
+ */
 export class UsageCollector {
   readonly events: UsageEventV1[] = [];
-  private waiters: Array<() => void> = [];
-  private messages: ConsumerMessages | undefined;
+  private nextSeq = 1;
 
-  private constructor(private readonly connection: NatsConnection) {}
+  private constructor(
+    private readonly connection: NatsConnection,
+    private readonly jsm: JetStreamManager,
+  ) {}
 
   static async start(url: string): Promise<UsageCollector> {
     const connection = await connect({ servers: url });
-    const collector = new UsageCollector(connection);
-    // Set up before returning, so a busy event loop later (a test writing a model) cannot time the set-up out.
-    const consumer = await connection.jetstream().consumers.get(STREAM_USAGE);
-    const messages = await consumer.consume();
-    collector.messages = messages;
-    void collector.consume(messages);
-    return collector;
+    const jsm = await connection.jetstreamManager();
+    // The stream may not be there yet (the app creates it once connected): ensuring it is idempotent.
+    await ensureStreams(jsm);
+    return new UsageCollector(connection, jsm);
   }
 
-  private async consume(messages: ConsumerMessages): Promise<void> {
-    for await (const message of messages) {
-      this.events.push(parseUsageEventV1(message.json()));
-      for (const wake of this.waiters.splice(0)) wake();
+  /** Adds the events the stream gained since the last read. */
+  async read(): Promise<UsageEventV1[]> {
+    const { state } = await this.jsm.streams.info(STREAM_USAGE);
+    for (let seq = Math.max(this.nextSeq, state.first_seq); seq <= state.last_seq; seq++) {
+      // A sequence can be missing (deleted): it holds nothing to read.
+      const message = await this.jsm.streams.getMessage(STREAM_USAGE, { seq }).catch(() => undefined);
+      if (message) this.events.push(parseUsageEventV1(message.json()));
     }
+    this.nextSeq = Math.max(this.nextSeq, state.last_seq + 1);
+    return this.events;
   }
 
   /** The events of `requestId`, once at least `count` arrived (fails after `timeoutMs`). */
-  async forRequest(requestId: string, count = 1, timeoutMs = 20_000): Promise<UsageEventV1[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.events.filter((event) => event.requestId === requestId);
-      if (found.length >= count) return found;
-      if (Date.now() > deadline) throw new Error(`no usage event for request ${requestId} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 200);
-      });
-    }
+  forRequest(requestId: string, count = 1, timeoutMs = 20_000): Promise<UsageEventV1[]> {
+    return eventually(
+      `${count} usage event(s) of request ${requestId}`,
+      async () => {
+        const found = (await this.read()).filter((event) => event.requestId === requestId);
+        return found.length >= count && found;
+      },
+      { timeoutMs, intervalMs: 50 },
+    );
   }
 
   async close(): Promise<void> {
-    this.messages?.stop();
     await this.connection.close();
   }
 }

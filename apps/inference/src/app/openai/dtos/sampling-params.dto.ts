@@ -93,6 +93,8 @@ export class SamplingParamsDto {
 
   @IsOptional()
   @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
   seed?: number;
 
   @IsOptional()

@@ -118,15 +118,18 @@ describe('ModelScheduler', () => {
 
   it('admits queued requests as sequences free up, and refuses beyond the queue', async () => {
     const s = scheduler({ maxSequences: 1, maxQueue: 1 });
-    const a = job(prompt(3), 5);
+    const a = job(prompt(3), 100);
     const b = job(prompt(3), 5);
     s.submit(a.job);
     s.submit(b.job);
     expect(() => s.submit(job(prompt(3), 5).job)).toThrow(QueueFullError);
-    expect((await a.outcome).completionTokens).toBe(5);
+    const first = await a.outcome;
+    expect(first.completionTokens).toBe(100);
     const second = await b.outcome;
     expect(second.completionTokens).toBe(5);
-    expect(second.queueMs).toBeGreaterThanOrEqual(0);
+    // The second waited for the first's 100 steps: its queue time is (about, ms rounding) the first's whole run.
+    expect(second.queueMs).toBeGreaterThan(0);
+    expect(second.queueMs).toBeGreaterThanOrEqual(first.durationMs - 1);
     await s.close();
   });
 
