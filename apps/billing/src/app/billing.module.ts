@@ -7,6 +7,7 @@ import { ServiceModule } from '@sovren/service';
 import { AccountsModule } from './accounts/accounts.module';
 import { ApiModule } from './api/api.module';
 import { BillingConfigModule } from './billing-config/billing-config.module';
+import { BillingMetricsModule } from './billing.metrics';
 import { NotificationsModule } from './notifications/notifications.module';
 import { PaymentsModule } from './payments/payments.module';
 import { UsageModule } from './usage/usage.module';
@@ -16,6 +17,7 @@ import { UsageModule } from './usage/usage.module';
     ServiceModule.forRoot({ service: 'billing', postgres: true, sqlite: [] }),
     AuthGuardModule.forRoot(),
     BillingConfigModule,
+    BillingMetricsModule,
     AccountsModule,
     UsageModule,
     PaymentsModule,

@@ -18,12 +18,12 @@ import {
   UsageDeadLetterV1,
   UsageEventV1,
 } from '@sovren/messaging';
-import { MetricsService } from '@sovren/observability';
 import { Backoff, errorMessage } from '@sovren/resilience';
 import { AckPolicy, nanos, type JsMsg } from 'nats';
 import type { Counter, Gauge } from 'prom-client';
 
 import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
+import { BillingMetrics } from '../billing.metrics';
 import { UsageLedgerRepository } from './usage-ledger.repository';
 import { UsageRecorder } from './usage-recorder';
 
@@ -44,13 +44,10 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
     private readonly ledger: UsageLedgerRepository,
     private readonly recorder: UsageRecorder,
     @Inject(BILLING_ENV) private readonly env: BillingEnv,
-    metrics: MetricsService,
+    metrics: BillingMetrics,
   ) {
     this.events = recorder.eventsCounter;
-    this.lag = metrics.gauge({
-      name: 'sovren_billing_consumer_lag_messages',
-      help: 'Usage messages in stream USAGE not yet delivered to the billing consumer.',
-    });
+    this.lag = metrics.consumerLag;
   }
 
   onApplicationBootstrap(): void {

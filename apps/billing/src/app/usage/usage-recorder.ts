@@ -9,12 +9,13 @@
 // not there (lookUp below): Kill Bill's own trackingId check does not stop a repeat racing the first request.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { KillBillClient, KillBillError } from '@sovren/killbill';
-import { MetricsService, runWithRequestId } from '@sovren/observability';
+import { runWithRequestId } from '@sovren/observability';
 import { Backoff, errorMessage } from '@sovren/resilience';
 import type { Counter, Gauge } from 'prom-client';
 
 import { BillingAccountsService, ReadyAccount } from '../accounts/billing-accounts.service';
 import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
+import { BillingMetrics } from '../billing.metrics';
 import { forEachBounded } from './bounded-concurrency';
 import { OwnerBackoff } from './owner-backoff';
 import {
@@ -57,24 +58,11 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly accounts: BillingAccountsService,
     private readonly killbill: KillBillClient,
     @Inject(BILLING_ENV) private readonly env: BillingEnv,
-    metrics: MetricsService,
+    metrics: BillingMetrics,
   ) {
-    this.events = metrics.counter({
-      name: 'sovren_billing_usage_events_total',
-      help: 'Usage events by result: consumed (read from the stream), recorded (accepted by Kill Bill), duplicate, failed (refused by Kill Bill), dead_lettered (malformed).',
-      labelNames: ['result'],
-    });
-    for (const result of ['consumed', 'recorded', 'duplicate', 'failed', 'dead_lettered'] as const)
-      this.events.inc({ result }, 0);
-    this.waitingOwners = metrics.gauge({
-      name: 'sovren_billing_usage_owners_waiting',
-      help: 'Owners whose usage is waiting out a backoff because their Kill Bill calls failed.',
-    });
-    this.configurationFault = metrics.gauge({
-      name: 'sovren_billing_killbill_configuration_fault',
-      help: '1 while Kill Bill refuses billing (401/403) or egress refuses Kill Bill: usage waits, nothing is billed.',
-    });
-    this.configurationFault.set(0);
+    this.events = metrics.usageEvents;
+    this.waitingOwners = metrics.usageOwnersWaiting;
+    this.configurationFault = metrics.killbillConfigurationFault;
     this.owners = new OwnerBackoff({ initialMs: FIRST_RETRY_MS, maxMs: env.SOVREN_BILLING_USAGE_RETRY_MAX_MS });
   }
 
