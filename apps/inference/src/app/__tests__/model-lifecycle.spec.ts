@@ -3,6 +3,7 @@
 // SOVREN_INFERENCE_REQUEST_TIMEOUT_SECONDS ends as documented (finish_reason `length`, what was generated so far),
 // frees its sequence and bills the tokens generated. Real auth, NATS, PostgreSQL and engine, as everywhere.
 import { writeTinyModel } from '@sovren/engine/testing';
+import { eventually } from '@sovren/testing';
 import { join } from 'node:path';
 
 import { sample, scrapeMetrics } from './support/metrics';
@@ -52,15 +53,16 @@ const metadata = async (model: string) =>
 const loadedGauge = async (model: string) =>
   sample(await scrapeMetrics(base), 'sovren_inference_model_loaded', [`model="${model}"`]);
 
-/** Polls the metadata route until `model` is in `state` (the idle sweep runs every quarter of the idle period). */
-async function waitForState(model: string, state: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const data = await metadata(model);
-    if (data.state === state) return data;
-    if (Date.now() > deadline) throw new Error(`${model} still ${data.state} after ${timeoutMs} ms, expected ${state}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** The metadata of `model` once it is in `state` (the idle sweep runs every quarter of the idle period). */
+function waitForState(model: string, state: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  return eventually(
+    `${model} to be ${state}`,
+    async () => {
+      const data = (await metadata(model)) as Record<string, unknown>;
+      return data['state'] === state && data;
+    },
+    { timeoutMs },
+  );
 }
 
 describe('idle unload', () => {

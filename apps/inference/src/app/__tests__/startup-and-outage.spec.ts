@@ -2,6 +2,7 @@
 // a model that cannot load reported with its reason while the others serve) and of usage events surviving a NATS
 // outage (requests finishing while nats-server is down are billed exactly once after it comes back).
 import { INFERENCE_MODELS, parseInferenceModelsReplyV1 } from '@sovren/messaging';
+import { eventually } from '@sovren/testing';
 import { connect, JSONCodec } from 'nats';
 
 import { UsageEventPublisher } from '../usage/usage-event.publisher';
@@ -37,14 +38,15 @@ const metadata = async (base: string, model: string) =>
   (await getJson(`${base}/api/v1/inference/models/${model}`, env.apiKey)).body['data'] as Metadata;
 
 /** The metadata of every model once none is still loading (loading at start runs in the background). */
-async function settledStates(base: string, timeoutMs = 20_000): Promise<Record<string, Metadata>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const entries = await Promise.all(ALL_MODELS.map(async (id) => [id, await metadata(base, id)] as const));
-    if (entries.every(([, data]) => data.state !== 'loading')) return Object.fromEntries(entries);
-    if (Date.now() > deadline) throw new Error(`models still loading after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function settledStates(base: string, timeoutMs = 20_000): Promise<Record<string, Metadata>> {
+  return eventually(
+    'every model to finish loading',
+    async () => {
+      const entries = await Promise.all(ALL_MODELS.map(async (id) => [id, await metadata(base, id)] as const));
+      return entries.every(([, data]) => data.state !== 'loading') && Object.fromEntries(entries);
+    },
+    { timeoutMs },
+  );
 }
 
 describe('SOVREN_INFERENCE_LOAD_AT_START', () => {
@@ -135,11 +137,11 @@ describe('usage events across a NATS outage', () => {
       ).then((answer) => ({ answer, finishedAt: Date.now() })),
     );
     // Every request authenticated and generating before NATS goes away.
-    const deadline = Date.now() + 20_000;
-    while ((await metadata(base, SLOW_MODEL)).loaded?.active_sequences !== ids.length) {
-      if (Date.now() > deadline) throw new Error('the requests never ran together');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually(
+      'the requests to run together',
+      async () => (await metadata(base, SLOW_MODEL)).loaded?.active_sequences === ids.length,
+      { timeoutMs: 20_000, intervalMs: 20 },
+    );
     const stoppedAt = Date.now();
     await env.nats.stop();
     const finished = await Promise.all(streams);

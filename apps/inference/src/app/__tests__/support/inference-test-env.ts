@@ -1,44 +1,28 @@
 // Test support: the inference app as it runs in production, in this process — real private NATS with
-// JetStream, a throwaway PostgreSQL database, a temp SOVREN_ROOT with generated GGUF models — next to the real
-// auth app answering auth.validate, with a user, an API key created through auth's HTTP API, and an admin.
-// Auth's own test support (environment, app start) is reused at run time rather than copied: apps never import
-// each other, so it is loaded by path.
-import { INestApplication } from '@nestjs/common';
-import { join, resolve } from 'node:path';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// JetStream, a throwaway PostgreSQL database, a temp SOVREN_ROOT with generated GGUF models — guarded for real:
+// its auth guard calls auth.validate, answered by the auth.validate stand-in (@sovren/messaging/testing) for an
+// ordinary user's API key and an admin's session, as auth would.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
-import { ensureStreams, STREAM_USAGE, parseUsageEventV1, type UsageEventV1 } from '@sovren/messaging';
+import { ensureStreams, NatsClient, STREAM_USAGE, parseUsageEventV1, type UsageEventV1 } from '@sovren/messaging';
+import { AuthValidateResponder } from '@sovren/messaging/testing';
 import { writeTinyModel, type TinyModelOptions } from '@sovren/engine/testing';
-import { eventually, NatsTestServer } from '@sovren/testing';
+import {
+  createThrowawayDatabase,
+  eventually,
+  NatsTestServer,
+  startNestApp,
+  type RunningNestApp,
+} from '@sovren/testing';
 
 import { InferenceModule } from '../../inference.module';
 
-const WORKSPACE = resolve(__dirname, '../../../../../..');
-
-interface RunningApp {
-  app: INestApplication;
-  url: string;
-  close(): Promise<void>;
-}
-
-interface AuthEnvironment {
-  root: string;
-  env: Record<string, string>;
-  nats: { url: string };
-  dispose(): Promise<void>;
-}
-
-interface AuthSupport {
-  createAuthTestEnvironment(extraEnv?: Record<string, string>): Promise<AuthEnvironment>;
-  startApp(moduleClass: unknown, env: Record<string, string>): Promise<RunningApp>;
-  startAuthApp(environment: AuthEnvironment): Promise<RunningApp>;
-}
-
-type Token<T> = abstract new (...args: never[]) => T;
-
-async function fromAuth<T>(relativePath: string): Promise<T> {
-  return (await import(join(WORKSPACE, 'apps/auth/src/app', relativePath))) as T;
-}
+/** What an ordinary user's API key carries for inference. */
+const USER_SCOPES = ['inference:generate'];
+/** What an admin's session carries for inference. */
+const ADMIN_SCOPES = ['inference:generate', 'inference:admin'];
 
 /** Models every suite gets, in SOVREN_ROOT/models/llms (id = file stem). */
 export const CHAT_MODEL = 'tiny-chat';
@@ -59,8 +43,9 @@ export const SLOW_MODEL_OPTIONS: TinyModelOptions = {
 };
 
 export interface InferenceTestEnvironment {
-  auth: RunningApp;
-  inference: RunningApp;
+  /** Answers auth.validate on the suite's NATS server. */
+  auth: AuthValidateResponder;
+  inference: RunningNestApp;
   root: string;
   /** `Authorization: Bearer <API key with inference:generate>` of an ordinary user. */
   apiKey: string;
@@ -73,7 +58,7 @@ export interface InferenceTestEnvironment {
   /** The suite's own nats-server (auth and inference both use it): stop() and restart() simulate an outage. */
   nats: NatsTestServer;
   /** Starts one more inference app on the same NATS, database and models, with `extraEnv` on top (closed by dispose). */
-  startInference(extraEnv?: Record<string, string>): Promise<RunningApp>;
+  startInference(extraEnv?: Record<string, string>): Promise<RunningNestApp>;
   dispose(): Promise<void>;
 }
 
@@ -104,10 +89,15 @@ function removeChatTemplate(path: string): void {
 export async function startInferenceTestEnvironment(
   extraEnv: Record<string, string> = {},
 ): Promise<InferenceTestEnvironment> {
-  const support = await fromAuth<AuthSupport>('__tests__/support/auth-test-app');
-  // Our own server rather than auth's private one: the outage spec needs to stop and restart it.
+  // Our own server: the outage spec needs to stop and restart it.
   const nats = await NatsTestServer.start({ jetstream: true });
-  const environment = await support.createAuthTestEnvironment({
+  const database = await createThrowawayDatabase({ label: 'inference' });
+  const root = mkdtempSync(join(tmpdir(), 'sovren-inference-test-'));
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    SOVREN_LOG_LEVEL: 'error',
+    SOVREN_ROOT: root,
+    SOVREN_DATABASE_URL: database.url,
     SOVREN_NATS_URL: nats.url,
     SOVREN_INFERENCE_SEQUENCE_CONTEXT: String(SEQUENCE_CONTEXT),
     SOVREN_INFERENCE_THREADS: '1',
@@ -115,49 +105,31 @@ export async function startInferenceTestEnvironment(
     SOVREN_INFERENCE_MAX_QUEUE: '2',
     SOVREN_INFERENCE_PROMPT_CHUNK: '32',
     SOVREN_INFERENCE_LOAD_AT_START: 'none',
-    SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR: '100000',
     ...extraEnv,
-  });
-  await writeTestModels(join(environment.root, 'models', 'llms'));
-  const auth = await support.startAuthApp(environment);
-  const { UsersRepository } = await fromAuth<{
-    UsersRepository: Token<{
-      create(f: { email: string | null; displayName: string; role?: 'user' | 'admin' }): { id: string };
-    }>;
-  }>('users/users.repository');
-  const { SessionService } = await fromAuth<{
-    SessionService: Token<{ create(userId: string, o: { deviceId: string }): { accessToken: string } }>;
-  }>('sessions/session.service');
-  const users = auth.app.get(UsersRepository);
-  const sessions = auth.app.get(SessionService);
-  const user = users.create({ email: 'dev@example.com', displayName: 'Developer' });
-  const admin = users.create({ email: 'ops@example.com', displayName: 'Operator', role: 'admin' });
-  const userSession = sessions.create(user.id, { deviceId: 'test' });
-  const adminSession = sessions.create(admin.id, { deviceId: 'test' });
-  const created = await fetch(`${auth.url}/api/v1/auth/api-keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${userSession.accessToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'inference tests', scopes: ['inference:generate'] }),
-  });
-  const key = (await created.json()) as { data?: { key: string; id: string } };
-  if (created.status !== 201 || !key.data)
-    throw new Error(`creating the API key failed: ${created.status} ${JSON.stringify(key)}`);
-  const extraApps: RunningApp[] = [];
-  const inference = await support.startApp(InferenceModule, environment.env);
+  };
+  await writeTestModels(join(root, 'models', 'llms'));
+  const auth = await AuthValidateResponder.start(nats.url);
+  const user = auth.apiKey({ scopes: USER_SCOPES });
+  const admin = auth.session({ role: 'admin', scopes: ADMIN_SCOPES });
+  // The inference app answers on NATS too: the server has its subscriptions before a test relies on them.
+  const start = (appEnv: Record<string, string>) =>
+    startNestApp(InferenceModule, { env: appEnv, ready: (app) => app.get(NatsClient).rawConnection()?.flush() });
+  const extraApps: RunningNestApp[] = [];
+  const inference = await start(env);
   const usage = await UsageCollector.start(nats.url);
   return {
     auth,
     inference,
-    root: environment.root,
-    apiKey: key.data.key,
-    apiKeyId: key.data.id,
-    userId: user.id,
-    adminToken: adminSession.accessToken,
+    root,
+    apiKey: user.credential,
+    apiKeyId: user.id,
+    userId: user.userId,
+    adminToken: admin.credential,
     usage,
     natsUrl: nats.url,
     nats,
-    startInference: async (extraEnv = {}) => {
-      const app = await support.startApp(InferenceModule, { ...environment.env, ...extraEnv });
+    startInference: async (moreEnv = {}) => {
+      const app = await start({ ...env, ...moreEnv });
       extraApps.push(app);
       return app;
     },
@@ -166,8 +138,9 @@ export async function startInferenceTestEnvironment(
       for (const app of extraApps) await app.close();
       await inference.close();
       await auth.close();
-      await environment.dispose();
       await nats.dispose();
+      rmSync(root, { recursive: true, force: true });
+      await database.drop();
     },
   };
 }
