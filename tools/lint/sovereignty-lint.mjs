@@ -101,17 +101,6 @@ function walk(root, dir) {
   return found;
 }
 
-function lineAndColumn(lineStarts, index) {
-  let low = 0;
-  let high = lineStarts.length - 1;
-  while (low < high) {
-    const mid = (low + high + 1) >> 1;
-    if (lineStarts[mid] <= index) low = mid;
-    else high = mid - 1;
-  }
-  return { line: low + 1, column: index - lineStarts[low] + 1 };
-}
-
 /** Scans one file's text; returns findings {line, column, rule, text}. */
 export function scanText(relativePath, text) {
   const lines = text.split('\n');

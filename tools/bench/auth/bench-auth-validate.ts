@@ -1,6 +1,7 @@
 // bench-auth-validate: latency and throughput of `auth.validate` over NATS, the call every guarded request of
-// every service makes. Boots the real auth module in a child process (throwaway PostgreSQL database, temp
-// SQLite root, private nats-server), seeds a user with a session and an API key, then runs C concurrent callers
+// every service makes. Starts the built auth service (dist/apps/auth/main.js, `npx nx build auth`) as a process, as
+// systemd runs it (throwaway PostgreSQL database, temp SQLite root, private nats-server), seeds a user with a
+// session and an API key in its SQLite files as auth stores them, then runs C concurrent callers
 // through NatsClient — exactly what @sovren/auth-guard does on a cache miss — and prints p50/p90/p99/max and
 // requests per second for each credential kind. Goal: p99 < 2 ms at 50 concurrent callers.
 //
@@ -13,15 +14,18 @@
 // contract parsing, a fixed reply, no auth work) on the same nats-server. It is the floor NATS request/reply sets on
 // this machine; each auth row ends with its p50 and p99 as ratios to the floor's.
 //
-// Usage (repo root; needs PostgreSQL at SOVREN_TEST_DATABASE_URL or postgres@127.0.0.1:5432, and nats-server):
+// Usage (repo root; needs PostgreSQL at SOVREN_TEST_DATABASE_URL or postgres@127.0.0.1:5432, nats-server and the
+// auth bundle built by `npx nx build auth`):
 //   TS_NODE_PROJECT=tsconfig.base.json npx ts-node --transpile-only -r tsconfig-paths/register \
 //     tools/bench/auth/bench-auth-validate.ts [--concurrency 50] [--requests 20000] [--warmup 2000] \
 //     [--rates 2000,5000,10000]
 import 'reflect-metadata';
+import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 
@@ -33,60 +37,125 @@ import {
   parseAuthValidateReplyV1,
   parseAuthValidateRequestV1,
 } from '@sovren/messaging';
-import { createThrowawayDatabase, NatsTestServer } from '@sovren/testing';
+import { createThrowawayDatabase, eventually, freePort, NatsTestServer, StopWaiting } from '@sovren/testing';
 
-// Not part of the package's surface: the bench uses it bare to measure nats.js without NatsClient's layers.
-import { RequestMux } from '../../../libs/messaging/src/client/request-mux';
 import { BenchArgs } from '../common/bench-args';
 import { percentile } from '../common/percentile';
 
 const READY = 'BENCH_READY ';
 
-interface Seeded {
+const AUTH_BUNDLE = resolve(__dirname, '../../../dist/apps/auth/main.js');
+
+interface RunningAuth {
   apiKey: string;
   accessToken: string;
-  /** HTTP port of the auth child (its /metrics holds the server-side validation histogram). */
+  /** HTTP port of auth (its /metrics holds the server-side validation histogram and event-loop lag). */
   port: number;
+  stop(): Promise<void>;
 }
 
-/** Child process: the auth module, seeded, answering auth.validate until SIGTERM. */
-async function serve(): Promise<void> {
-  const { NestFactory } = await import('@nestjs/core');
+/** The built auth service as a process, seeded with a user holding a session and an API key. */
+async function startAuth(natsUrl: string): Promise<RunningAuth> {
+  if (!existsSync(AUTH_BUNDLE)) throw new Error(`${AUTH_BUNDLE} is missing: run \`npx nx build auth\` first`);
   const database = await createThrowawayDatabase({ label: 'bench' });
   const root = mkdtempSync(join(tmpdir(), 'sovren-bench-auth-'));
-  Object.assign(process.env, {
-    NODE_ENV: 'production',
-    SOVREN_LOG_LEVEL: 'error',
-    SOVREN_ROOT: root,
-    SOVREN_DATABASE_URL: database.url,
-    SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR: '10000000',
-    SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR: '10000000',
+  const port = await freePort();
+  const child = spawn(process.execPath, [AUTH_BUNDLE], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      SOVREN_LOG_LEVEL: 'error',
+      SOVREN_ROOT: root,
+      SOVREN_DATABASE_URL: database.url,
+      SOVREN_NATS_URL: natsUrl,
+      SOVREN_AUTH_PORT: String(port),
+      SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR: '10000000',
+      SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR: '10000000',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const { AuthModule } = await import('../../../apps/auth/src/app/auth.module');
-  const { UsersRepository } = await import('../../../apps/auth/src/app/users/users.repository');
-  const { SessionService } = await import('../../../apps/auth/src/app/sessions/session.service');
-  const { ApiKeyService } = await import('../../../apps/auth/src/app/api-keys/api-key.service');
-  const app = await NestFactory.create(AuthModule, { logger: ['error'] });
-  await app.listen(0, '127.0.0.1');
-  const user = app.get(UsersRepository).create({ email: null, displayName: 'Bench' });
-  const session = app.get(SessionService).create(user.id, { deviceId: 'bench' });
-  const key = app
-    .get(ApiKeyService)
-    .create({ userId: user.id, role: 'user' }, { name: 'bench', scopes: ['inference:generate'] });
-  const address = app.getHttpServer().address() as { port: number };
-  const seeded: Seeded = { apiKey: key.key, accessToken: session.accessToken, port: address.port };
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  loopDelay.enable();
-  process.stdout.write(`${READY}${JSON.stringify(seeded)}\n`);
-  const stop = async () => {
-    loopDelay.disable();
-    process.stderr.write(`${describeLoopDelay('auth  ', loopDelay)} (whole run, warmup included)\n`);
-    await app.close();
+  let exited = false;
+  const exit = new Promise<void>((resolveExit) =>
+    child.once('exit', () => {
+      exited = true;
+      resolveExit();
+    }),
+  );
+  const stop = async (): Promise<void> => {
+    if (!exited) child.kill('SIGTERM');
+    await exit;
     rmSync(root, { recursive: true, force: true });
     await database.drop();
-    process.exit(0);
   };
-  process.once('SIGTERM', () => void stop());
+  try {
+    await eventually(
+      'auth to be ready',
+      async () => {
+        if (exited) throw new StopWaiting('auth exited during start-up');
+        return (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200;
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    return { ...seedCredentials(root), port, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * A user with a session and an API key, written into auth's SQLite files (its migrations made them at start) the
+ * way auth stores them: SHA-256 of each credential, never the credential itself.
+ */
+function seedCredentials(root: string): { apiKey: string; accessToken: string } {
+  const now = Date.now();
+  const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+  const userId = randomUUID();
+  const keyPrefix = `sov_${randomBytes(6).toString('hex').slice(0, 8)}`;
+  const apiKey = `${keyPrefix}_${randomBytes(32).toString('base64url')}`;
+  const accessToken = `sat_${randomBytes(32).toString('base64url')}`;
+  const sessionId = randomUUID();
+  const users = new Database(join(root, 'data', 'users.db'));
+  try {
+    users.pragma('busy_timeout = 5000');
+    users
+      .prepare('INSERT INTO users (id, email, display_name, role) VALUES (?, NULL, ?, ?)')
+      .run(userId, 'Bench', 'user');
+  } finally {
+    users.close();
+  }
+  const apiAuth = new Database(join(root, 'data', 'api_auth.db'));
+  try {
+    apiAuth.pragma('busy_timeout = 5000');
+    apiAuth
+      .prepare(
+        'INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, tier, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        randomUUID(),
+        userId,
+        'bench',
+        keyPrefix,
+        hash(apiKey),
+        JSON.stringify(['inference:generate']),
+        'authenticated',
+        now,
+      );
+    apiAuth
+      .prepare(
+        `INSERT INTO sessions (id, user_id, device_id, user_agent, ip, created_at, last_used_at, expires_at)
+         VALUES (?, ?, 'bench', NULL, NULL, ?, ?, ?)`,
+      )
+      .run(sessionId, userId, now, now, now + 24 * 3600_000);
+    apiAuth
+      .prepare(
+        `INSERT INTO session_tokens (token_hash, session_id, kind, created_at, expires_at) VALUES (?, ?, 'access', ?, ?)`,
+      )
+      .run(hash(accessToken), sessionId, now, now + 3600_000);
+  } finally {
+    apiAuth.close();
+  }
+  return { apiKey, accessToken };
 }
 
 const FLOOR_SUBJECT = 'bench.auth.floor';
@@ -169,13 +238,12 @@ function viaNatsClient(client: NatsClient, subject: string): Target['call'] {
     client.request<AuthValidateRequestV1, AuthValidateReplyV1>(subject, request, { parse: parseAuthValidateReplyV1 });
 }
 
-/** Through nats.js alone (one reply inbox, JSON in and out): what the transport costs without our client's layers. */
+/** Through nats.js alone (its own request, JSON in and out): what the transport costs without our client's layers. */
 function viaNatsJs(client: NatsClient, subject: string): Target['call'] {
   const connection = client.rawConnection();
   if (!connection) throw new Error('the bench client is not connected');
-  const mux = new RequestMux(connection, (message) => process.stderr.write(`${message}\n`));
   return async (request) => {
-    const msg = await mux.request(subject, JSON_ENCODER.encode(JSON.stringify(request)), undefined, 5_000);
+    const msg = await connection.request(subject, JSON_ENCODER.encode(JSON.stringify(request)), { timeout: 5_000 });
     return JSON.parse(JSON_DECODER.decode(msg.data)) as AuthValidateReplyV1;
   };
 }
@@ -282,6 +350,17 @@ async function printServerSide(port: number): Promise<void> {
     const count = value('sovren_auth_validation_duration_seconds_count');
     process.stdout.write(`${kind.padEnd(10)} mean ${((sum / count) * 1e6).toFixed(1)} µs over ${count} validations\n`);
   }
+  // Node's default metrics (prom-client's event-loop lag), over the whole run, warmup included.
+  const lag = (quantile: string) =>
+    (
+      Number(
+        new RegExp(`^nodejs_eventloop_lag_${quantile}_seconds(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ??
+          NaN,
+      ) * 1e3
+    ).toFixed(2);
+  process.stdout.write(
+    `event-loop delay auth    p50 ${lag('p50')} p99 ${lag('p99')} max ${lag('max')} ms (whole run)\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -295,6 +374,7 @@ async function main(): Promise<void> {
 
   const nats = await NatsTestServer.start({ jetstream: true });
   const children: ChildProcess[] = [];
+  let auth: RunningAuth | undefined;
   const client = new NatsClient({ servers: nats.url, name: 'bench-auth', requestTimeoutMs: 5_000 });
   try {
     const spawnChild = async <T>(mode: string): Promise<T> => {
@@ -311,7 +391,8 @@ async function main(): Promise<void> {
         child.once('exit', (code) => reject(new Error(`bench child ${mode} exited early (code ${code})`)));
       });
     };
-    const [seeded] = await Promise.all([spawnChild<Seeded>('--serve'), spawnChild<object>('--serve-floor')]);
+    const [seeded] = await Promise.all([startAuth(nats.url), spawnChild<object>('--serve-floor')]);
+    auth = seeded;
     await client.connect();
     const kinds: Array<[string, AuthValidateRequestV1]> = [
       ['api_key', { v: 1, credential: seeded.apiKey, clientIp: '10.0.0.1', routeClass: 'bench' }],
@@ -320,11 +401,11 @@ async function main(): Promise<void> {
     ];
     const rawFloor: Target = { call: viaNatsJs(client, RAW_FLOOR_SUBJECT) };
     const floor: Target = { call: viaNatsClient(client, FLOOR_SUBJECT) };
-    const auth: Target = { call: viaNatsClient(client, AUTH_VALIDATE), floor: new Map() };
+    const validate: Target = { call: viaNatsClient(client, AUTH_VALIDATE), floor: new Map() };
     const floorRequest = kinds[2][1];
     await run(rawFloor, 'warmup', floorRequest, warmup, concurrency);
     await run(floor, 'warmup', floorRequest, warmup, concurrency);
-    for (const [, request] of kinds) await run(auth, 'warmup', request, warmup, concurrency);
+    for (const [, request] of kinds) await run(validate, 'warmup', request, warmup, concurrency);
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
     process.stdout.write(
@@ -343,17 +424,17 @@ async function main(): Promise<void> {
     await run(rawFloor, 'nats.js', floorRequest, requests, concurrency);
     for (const rate of rates)
       await runOpenLoop(rawFloor, 'nats.js', floorRequest, Math.min(requests, rate * 4), concurrency, rate);
-    auth.floor?.set('closed', await run(floor, 'floor', floorRequest, requests, concurrency));
+    validate.floor?.set('closed', await run(floor, 'floor', floorRequest, requests, concurrency));
     for (const rate of rates) {
-      auth.floor?.set(
+      validate.floor?.set(
         `open ${rate}/s`,
         await runOpenLoop(floor, 'floor', floorRequest, Math.min(requests, rate * 4), concurrency, rate),
       );
     }
     for (const [label, request] of kinds) {
-      await run(auth, label, request, requests, concurrency);
+      await run(validate, label, request, requests, concurrency);
       for (const rate of rates)
-        await runOpenLoop(auth, label, request, Math.min(requests, rate * 4), concurrency, rate);
+        await runOpenLoop(validate, label, request, Math.min(requests, rate * 4), concurrency, rate);
     }
     loopDelay.disable();
     await printServerSide(seeded.port);
@@ -368,6 +449,7 @@ async function main(): Promise<void> {
         await exited;
       }),
     );
+    await auth?.stop();
     await nats.dispose();
   }
 }
@@ -375,11 +457,6 @@ async function main(): Promise<void> {
 if (process.argv.includes('--serve-floor')) {
   serveFloor().catch((error: unknown) => {
     process.stderr.write(`bench floor child failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  });
-} else if (process.argv.includes('--serve')) {
-  serve().catch((error: unknown) => {
-    process.stderr.write(`bench auth child failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   });
 } else {

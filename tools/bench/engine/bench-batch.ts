@@ -4,7 +4,8 @@
 // aggregate decode tokens/s, per-step (inter-token) latency p50 / p99 and the throughput relative to batch 1.
 //
 // Usage (from the repo root, after `NX_DAEMON=false npx nx run native:build`):
-//   npx ts-node --transpile-only -P tsconfig.base.json tools/bench/engine/bench-batch.ts [--type F16|Q8_0|...]
+//   TS_NODE_PROJECT=tsconfig.base.json npx ts-node --transpile-only -r tsconfig-paths/register \
+//     tools/bench/engine/bench-batch.ts [--type F16|Q8_0|...]
 //       [--batches 1,4,16,32,50] [--context 64] [--steps 48] [--reps 2] [--dim 512] [--ff 1536] [--layers 8]
 //       [--heads 8] [--kv-heads 4] [--vocab 32000] [--threads N] [--weights copy|mmap] [--dir tmp/bench-models]
 // The model (random weights, Llama layout) is written once into --dir and reused.
@@ -12,9 +13,9 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { EngineModel, EngineSequence } from '../../../libs/engine/src/engine';
-import type { SamplerSettings, WeightStorage } from '../../../libs/engine/src/engine.types';
-import { BenchmarkShape, writeBenchmarkModel } from '../../../libs/engine/src/testing/tiny-model';
+import { EngineModel, EngineSequence, type SamplerSettings, type WeightStorage } from '@sovren/engine';
+import { BenchmarkShape, writeBenchmarkModel } from '@sovren/engine/testing';
+
 import { BenchArgs } from '../common/bench-args';
 import { percentile } from '../common/percentile';
 import { load, typeByName } from './bench-support';

@@ -6,7 +6,8 @@
 // load average, because the machine may be shared.
 //
 // Usage (from the repo root, after building the addon and the bench tools into build/native):
-//   npx ts-node --transpile-only tools/bench/engine/bench-engine.ts [--types F16,Q8_0,Q4_K] [--pp 512] [--tg 128]
+//   TS_NODE_PROJECT=tsconfig.base.json npx ts-node --transpile-only -r tsconfig-paths/register \
+//     tools/bench/engine/bench-engine.ts [--types F16,Q8_0,Q4_K] [--pp 512] [--tg 128]
 //       [--reps 3] [--weights copy|mmap|copy,mmap] [--threads N] [--layers L] [--dir tmp/bench-models]
 //       [--bin-dir build/native] [--bandwidth GBps]
 // Model files are written once per type into --dir and reused by later runs.
@@ -15,10 +16,9 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { EngineModel } from '../../../libs/engine/src/engine';
-import type { WeightStorage } from '../../../libs/engine/src/engine.types';
-import { rowBytes } from '../../../libs/engine/src/quant';
-import { LLAMA_1B_SHAPE, writeBenchmarkModel } from '../../../libs/engine/src/testing/tiny-model';
+import { EngineModel, rowBytes, type WeightStorage } from '@sovren/engine';
+import { LLAMA_1B_SHAPE, writeBenchmarkModel } from '@sovren/engine/testing';
+
 import { BenchArgs } from '../common/bench-args';
 import { median } from '../common/percentile';
 import { load, typeByName } from './bench-support';

@@ -1,7 +1,7 @@
 // Helpers shared by the TypeScript engine benchmarks.
 import { loadavg } from 'node:os';
 
-import { TensorType } from '../../../libs/engine/src/quant';
+import { TensorType } from '@sovren/engine';
 
 /** The 1/5/15-minute load average, printed beside every figure because the machine may be shared. */
 export function load(): string {

@@ -1,34 +1,36 @@
-// bench-inference: load test of the inference service through its real HTTP API. Boots auth and inference in a
-// child process on auth's test environment (private nats-server with JetStream, throwaway PostgreSQL database,
-// temp SOVREN_ROOT holding a generated model of realistic small shape), creates a real API key, then runs streaming chat completions:
-// first one client alone, then C concurrent clients, each for a fixed time, each client sending its next request
-// as soon as the previous one ends. Prints requests completed, aggregate tokens/s, time to first token and
+// bench-inference: load test of the inference service through its real HTTP API. Starts the built inference
+// service (dist/apps/inference/main.js, `npx nx build inference`) as a process, as systemd runs it (private
+// nats-server with JetStream, throwaway PostgreSQL database, temp SOVREN_ROOT holding a generated model of
+// realistic small shape), guarded for real: auth.validate is answered by the stand-in of
+// @sovren/messaging/testing for one API key (the guard caches its answer, so auth is no part of what is
+// measured). Then runs streaming chat completions: first one client alone, then C concurrent clients, each for a
+// fixed time, each client sending its next request as soon as the previous one ends. Prints requests completed, aggregate tokens/s, time to first token and
 // inter-token p50/p99, errors, and the concurrent/single throughput ratio. Latencies are shown twice: as the client
 // sees text arrive (per SSE chunk with text: tokens that complete no text, such as the random model's many
 // control tokens or half a UTF-8 character, send no chunk) and per token from the server's histograms.
 // Goal (issue 5): zero errors, inter-token p99 < 90 ms, aggregate tokens/s at 50 clients >= 4x single-client.
 //
-// Usage (repo root; needs PostgreSQL at SOVREN_TEST_DATABASE_URL or postgres@127.0.0.1:5432, nats-server, and
-// the native addon built):
+// Usage (repo root; needs PostgreSQL at SOVREN_TEST_DATABASE_URL or postgres@127.0.0.1:5432, nats-server, the
+// native addon built and the inference bundle built by `npx nx build inference`):
 //   TS_NODE_PROJECT=tsconfig.base.json npx ts-node --transpile-only -r tsconfig-paths/register \
 //     tools/bench/inference/bench-inference.ts [--clients 50] [--duration 60] [--single-duration 30]
 //     [--max-tokens 64] [--prompt-words 24] [--type F16] [--dim 768] [--ff 2048] [--layers 12] [--heads 12]
 //     [--kv-heads 4] [--vocab 32000] [--threads 0] [--max-sequences 64] [--prompt-chunk 128] [--dir tmp/bench-models]
-import 'reflect-metadata';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 
 import { TensorType } from '@sovren/engine';
 import { writeBenchmarkModel, type BenchmarkShape } from '@sovren/engine/testing';
+import { AuthValidateResponder } from '@sovren/messaging/testing';
+import { createThrowawayDatabase, eventually, freePort, NatsTestServer, StopWaiting } from '@sovren/testing';
 
 import { BenchArgs } from '../common/bench-args';
 import { percentile } from '../common/percentile';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
-const READY = 'BENCH_READY ';
+const INFERENCE_BUNDLE = join(REPO_ROOT, 'dist/apps/inference/main.js');
 const MODEL_ID = 'bench';
 
 interface Options {
@@ -89,42 +91,6 @@ function parseArgs(argv: string[]): Options {
     promptChunk: args.number('prompt-chunk', 128),
     dir: args.string('dir', join(REPO_ROOT, 'tmp', 'bench-models')),
   };
-}
-
-/** Child process: auth and inference on the environment the parent prepared, seeded, serving until SIGTERM. */
-async function serve(): Promise<void> {
-  const { NestFactory } = await import('@nestjs/core');
-  const { applyHttpPlatform } = await import('@sovren/http');
-  const { AuthModule } = await import('../../../apps/auth/src/app/auth.module');
-  const { UsersRepository } = await import('../../../apps/auth/src/app/users/users.repository');
-  const { ApiKeyService } = await import('../../../apps/auth/src/app/api-keys/api-key.service');
-  const { InferenceModule } = await import('../../../apps/inference/src/app/inference.module');
-  const { ModelRegistry } = await import('../../../apps/inference/src/app/models/model-registry.service');
-  const auth = await NestFactory.create(AuthModule, { logger: ['error'] });
-  await auth.listen(0, '127.0.0.1');
-  const user = auth.get(UsersRepository).create({ email: null, displayName: 'Bench' });
-  const key = auth
-    .get(ApiKeyService)
-    .create({ userId: user.id, role: 'user' }, { name: 'bench', scopes: ['inference:generate'] });
-  const inference = await NestFactory.create(InferenceModule, { logger: ['error', 'warn'] });
-  applyHttpPlatform(inference);
-  await inference.listen(0, '127.0.0.1');
-  const loaded = await inference.get(ModelRegistry).acquire(MODEL_ID);
-  const address = inference.getHttpServer().address() as { port: number };
-  const info = loaded.info;
-  process.stdout.write(
-    `${READY}${JSON.stringify({
-      url: `http://127.0.0.1:${address.port}`,
-      apiKey: key.key,
-      model: `${Math.round(info.parameterCount / 1e6)}M parameters, ${(info.weightBytes / 2 ** 20).toFixed(0)} MiB, ${info.backend}, ${info.threads} threads`,
-    })}\n`,
-  );
-  const stop = async (): Promise<void> => {
-    await inference.close();
-    await auth.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop());
 }
 
 interface RequestResult {
@@ -365,50 +331,75 @@ async function main(): Promise<void> {
     if (type === undefined) throw new Error(`unknown tensor type ${options.type}`);
     await writeBenchmarkModel(modelPath, { type, shape });
   }
-  // Auth's own test environment: throwaway PostgreSQL database, temp SOVREN_ROOT, private nats-server (JetStream).
-  const authSupport = (await import('../../../apps/auth/src/app/__tests__/support/auth-test-app')) as {
-    createAuthTestEnvironment(
-      extraEnv: Record<string, string>,
-    ): Promise<{ root: string; env: Record<string, string>; dispose(): Promise<void> }>;
-  };
-  const environment = await authSupport.createAuthTestEnvironment({
-    NODE_ENV: 'production',
-    SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR: '10000000',
-    SOVREN_INFERENCE_THREADS: String(options.threads),
-    SOVREN_INFERENCE_MAX_SEQUENCES: String(options.maxSequences),
-    SOVREN_INFERENCE_PROMPT_CHUNK: String(options.promptChunk),
-    SOVREN_INFERENCE_SEQUENCE_CONTEXT: '512',
+  if (!existsSync(INFERENCE_BUNDLE)) {
+    throw new Error(`${INFERENCE_BUNDLE} is missing: run \`npx nx build inference\` first`);
+  }
+  const nats = await NatsTestServer.start({ jetstream: true });
+  const database = await createThrowawayDatabase({ label: 'bench' });
+  const root = mkdtempSync(join(tmpdir(), 'sovren-bench-inference-'));
+  const auth = await AuthValidateResponder.start(nats.url);
+  const apiKey = auth.apiKey({ scopes: ['inference:generate'] }).credential;
+  mkdirSync(join(root, 'models', 'llms'), { recursive: true });
+  symlinkSync(modelPath, join(root, 'models', 'llms', `${MODEL_ID}.gguf`));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [INFERENCE_BUNDLE], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      SOVREN_LOG_LEVEL: 'warn',
+      SOVREN_ROOT: root,
+      SOVREN_DATABASE_URL: database.url,
+      SOVREN_NATS_URL: nats.url,
+      SOVREN_INFERENCE_PORT: String(port),
+      SOVREN_INFERENCE_LOAD_AT_START: MODEL_ID,
+      SOVREN_INFERENCE_THREADS: String(options.threads),
+      SOVREN_INFERENCE_MAX_SEQUENCES: String(options.maxSequences),
+      SOVREN_INFERENCE_PROMPT_CHUNK: String(options.promptChunk),
+      SOVREN_INFERENCE_SEQUENCE_CONTEXT: '512',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
   });
-  mkdirSync(join(environment.root, 'models', 'llms'), { recursive: true });
-  symlinkSync(modelPath, join(environment.root, 'models', 'llms', `${MODEL_ID}.gguf`));
-  const child = spawn(process.execPath, [...process.execArgv, __filename, '--serve'], {
-    env: { ...process.env, ...environment.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  let exited = false;
+  const exit = new Promise<void>((resolveExit) =>
+    child.once('exit', () => {
+      exited = true;
+      resolveExit();
+    }),
+  );
   try {
-    const ready = await new Promise<{ url: string; apiKey: string; model: string }>((resolveReady, reject) => {
-      child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (line.startsWith(READY)) resolveReady(JSON.parse(line.slice(READY.length)));
-        else console.log(`[server] ${line}`);
-      });
-    });
+    const loaded = await eventually(
+      `model ${MODEL_ID} to be loaded`,
+      async () => {
+        if (exited) throw new StopWaiting('the inference process exited during start-up');
+        const response = await fetch(`${url}/api/v1/inference/models/${MODEL_ID}`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+        const data = ((await response.json()) as { data?: ModelMetadata }).data;
+        if (data?.state === 'failed') throw new StopWaiting(`model ${MODEL_ID} failed to load: ${data.error}`);
+        return data?.state === 'loaded' && data.loaded !== null && data;
+      },
+      { timeoutMs: 600_000, intervalMs: 500 },
+    );
+    const info = loaded.loaded;
+    const model =
+      `${Math.round((info?.parameter_count ?? 0) / 1e6)}M parameters, ${(loaded.file_bytes / 2 ** 20).toFixed(0)} MiB ` +
+      `file, ${info?.backend}, ${info?.threads} threads`;
     console.log(
       `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} logical CPUs; model ${shape.name} ${options.type} ` +
-        `(${ready.model}); max_tokens ${options.maxTokens}, ~${options.promptWords}-word prompts, ` +
+        `(${model}); max_tokens ${options.maxTokens}, ~${options.promptWords}-word prompts, ` +
         `${options.maxSequences} sequences, prompt chunk ${options.promptChunk}`,
     );
-    await runPhase(ready.url, ready.apiKey, 2, 3, options); // warm-up
+    await runPhase(url, apiKey, 2, 3, options); // warm-up
     console.log(
       'phase (client-side: per SSE chunk with text)  clients  s  completed  tokens/s  TTFTp50  TTFTp99  ITLp50  ITLp99  errors (ms)',
     );
     const single = report(
       'single',
-      await measured(ready.url, () => runPhase(ready.url, ready.apiKey, 1, options.singleDuration, options)),
+      await measured(url, () => runPhase(url, apiKey, 1, options.singleDuration, options)),
     );
-    const many = await measured(ready.url, () =>
-      runPhase(ready.url, ready.apiKey, options.clients, options.duration, options),
-    );
+    const many = await measured(url, () => runPhase(url, apiKey, options.clients, options.duration, options));
     const concurrent = report('concurrent', many);
     const p99 = many.server.itlP99;
     console.log(
@@ -417,20 +408,24 @@ async function main(): Promise<void> {
         `>= 4x single ${concurrent >= 4 * single ? 'MET' : 'MISSED'}`,
     );
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await environment.dispose();
+    if (!exited) child.kill('SIGTERM');
+    await exit;
+    await auth.close();
+    await nats.dispose();
+    rmSync(root, { recursive: true, force: true });
+    await database.drop();
   }
 }
 
-if (process.argv.includes('--serve')) {
-  serve().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-} else {
-  main().catch((error: unknown) => {
-    console.error((error as Error).stack ?? error);
-    process.exit(1);
-  });
+/** The parts of GET /api/v1/inference/models/:id the benchmark reads. */
+interface ModelMetadata {
+  state: string;
+  error: string | null;
+  file_bytes: number;
+  loaded: null | { parameter_count: number; backend: string; threads: number };
 }
+
+main().catch((error: unknown) => {
+  console.error((error as Error).stack ?? error);
+  process.exit(1);
+});
