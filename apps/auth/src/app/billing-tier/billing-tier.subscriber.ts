@@ -23,7 +23,7 @@ import {
   parseBillingTierChangedV1,
   STREAM_BILLING_TIER,
 } from '@sovren/messaging';
-import { Backoff, errorMessage, retry } from '@sovren/resilience';
+import { Backoff, errorMessage, retry, WakeableSleep } from '@sovren/resilience';
 import { AckPolicy, nanos, type JsMsg } from 'nats';
 
 import { RevocationPublisher } from '../revocation/revocation.publisher';
@@ -40,7 +40,7 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
   private stopping = false;
   private readonly stopped = new AbortController();
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
 
   constructor(
     private readonly nats: NatsClient,
@@ -55,7 +55,7 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
     this.stopped.abort(new Error('auth is stopping'));
-    this.wake?.();
+    this.sleeper.wake();
     await this.loop;
   }
 
@@ -86,7 +86,7 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
           attempt: failures.retries,
           retry_in_ms: waitMs,
         });
-        await this.pause(waitMs);
+        await this.sleeper.sleep(waitMs);
       }
     }
   }
@@ -162,20 +162,6 @@ export class BillingTierSubscriber implements OnApplicationBootstrap, OnModuleDe
       msg: "reconciled owners' billing standing with billing",
       downgraded: downgraded.size,
       changed: changes.length,
-    });
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
     });
   }
 

@@ -18,7 +18,7 @@ import {
   UsageDeadLetterV1,
   UsageEventV1,
 } from '@sovren/messaging';
-import { Backoff, errorMessage } from '@sovren/resilience';
+import { Backoff, errorMessage, WakeableSleep } from '@sovren/resilience';
 import { AckPolicy, nanos, type JsMsg } from 'nats';
 import type { Counter, Gauge } from 'prom-client';
 
@@ -37,7 +37,7 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
   private readonly lag: Gauge;
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
 
   constructor(
     private readonly nats: NatsClient,
@@ -56,7 +56,7 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.wake();
     await this.loop;
   }
 
@@ -83,7 +83,7 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
           attempt: failures.retries,
           retry_in_ms: waitMs,
         });
-        await this.pause(waitMs);
+        await this.sleeper.sleep(waitMs);
       }
     }
   }
@@ -168,20 +168,6 @@ export class UsageEventsConsumer implements OnApplicationBootstrap, OnModuleDest
     }
     message.term();
     this.events.inc({ result: 'dead_lettered' });
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
   }
 }
 

@@ -10,7 +10,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { KillBillClient, KillBillError } from '@sovren/killbill';
 import { runWithRequestId } from '@sovren/observability';
-import { Backoff, errorMessage } from '@sovren/resilience';
+import { Backoff, errorMessage, WakeableSleep } from '@sovren/resilience';
 import type { Counter, Gauge } from 'prom-client';
 
 import { BillingAccountsService, ReadyAccount } from '../accounts/billing-accounts.service';
@@ -49,7 +49,7 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly owners: OwnerBackoff;
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
   private woken = false;
   private faultSince: number | undefined;
 
@@ -89,7 +89,7 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
   /** New events are in the ledger: record them now instead of at the next poll. */
   wake(): void {
     this.woken = true;
-    this.wakeUp?.();
+    this.sleeper.wake();
   }
 
   private async run(): Promise<void> {
@@ -115,7 +115,7 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
           });
       }
       this.waitingOwners.set(this.owners.size);
-      if (waitMs > 0 && !this.woken) await this.pause(waitMs);
+      if (waitMs > 0 && !this.woken) await this.sleeper.sleep(waitMs);
     }
   }
 
@@ -335,20 +335,6 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
     });
     this.faultSince = undefined;
     this.configurationFault.set(0);
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wakeUp = undefined;
-        resolve();
-      }, ms);
-      this.wakeUp = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-    });
   }
 }
 
