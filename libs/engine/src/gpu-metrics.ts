@@ -1,6 +1,8 @@
 // GPU readings through NVML, from the native addon's gpuMetrics(): the addon dlopen()s libnvidia-ml at run time
 // (or $SOVREN_NVML_LIBRARY), so this answers "not available" with a reason on a host without an NVIDIA driver —
 // and also when the addon itself cannot be loaded — instead of throwing.
+import { errorMessage } from '@sovren/resilience';
+
 import { loadEngineAddon } from './engine';
 
 export interface NvmlGpu {
@@ -34,7 +36,7 @@ export async function readNvmlGpuMetrics(loadAddon: () => unknown = loadEngineAd
   } catch (error) {
     return {
       available: false,
-      reason: `NVML not available: ${error instanceof Error ? error.message : String(error)}`,
+      reason: `NVML not available: ${errorMessage(error)}`,
     };
   }
   if (typeof addon.gpuMetrics !== 'function') {
@@ -48,7 +50,7 @@ export async function readNvmlGpuMetrics(loadAddon: () => unknown = loadEngineAd
   } catch (error) {
     return {
       available: false,
-      reason: `NVML not available: ${error instanceof Error ? error.message : String(error)}`,
+      reason: `NVML not available: ${errorMessage(error)}`,
     };
   }
 }

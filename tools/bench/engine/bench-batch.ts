@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 
 import { EngineModel, EngineSequence, type SamplerSettings, type WeightStorage } from '@sovren/engine';
 import { BenchmarkShape, writeBenchmarkModel } from '@sovren/engine/testing';
+import { errorMessage } from '@sovren/resilience';
 
 import { BenchArgs } from '../common/bench-args';
 import { percentile } from '../common/percentile';
@@ -182,6 +183,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : String(error));
+  console.error(errorMessage(error));
   process.exitCode = 1;
 });

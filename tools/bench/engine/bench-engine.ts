@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 
 import { EngineModel, rowBytes, type WeightStorage } from '@sovren/engine';
 import { LLAMA_1B_SHAPE, writeBenchmarkModel } from '@sovren/engine/testing';
+import { errorMessage } from '@sovren/resilience';
 
 import { BenchArgs } from '../common/bench-args';
 import { median } from '../common/percentile';
@@ -183,6 +184,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : String(error));
+  console.error(errorMessage(error));
   process.exitCode = 1;
 });

@@ -14,6 +14,7 @@ import {
   parseAuthValidateReplyV1,
 } from '@sovren/messaging';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorMessage } from '@sovren/resilience';
 
 import { AUTH_GUARD_SETTINGS, type AuthGuardSettings } from './auth-guard.env';
 import {
@@ -158,7 +159,7 @@ export class SovrenAuthGuard implements CanActivate {
           ? 'auth.validate failed; serving the anonymous request unlimited'
           : 'auth.validate failed; refusing the request',
         route_class: routeClass,
-        err: error instanceof Error ? error.message : String(error),
+        err: errorMessage(error),
       });
       if (anonymousWhenUnavailable) return 'unavailable-anonymous';
       throw new ApiError(

@@ -2,6 +2,7 @@
 // checkout or install the process runs from (found by walking up, so it works from dist/ and from sources).
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { errorMessage } from '@sovren/resilience';
 
 const ROOT_PACKAGE_NAME = '@sovren/source';
 export const UNKNOWN_VERSION = '0.0.0-unknown';
@@ -26,7 +27,7 @@ function rootPackageVersion(file: string): string | undefined {
     return name === ROOT_PACKAGE_NAME && typeof version === 'string' ? version : undefined;
   } catch (error) {
     // An unreadable package.json on the way up is not ours to fix; keep walking, but say why it was skipped.
-    process.stderr.write(`config: skipping ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`config: skipping ${file}: ${errorMessage(error)}\n`);
     return undefined;
   }
 }

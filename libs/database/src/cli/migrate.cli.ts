@@ -5,6 +5,7 @@
 
 import { loadPlatformConfig, SQLITE_DATABASES, type PlatformConfig, type SqliteDatabaseName } from '@sovren/config';
 import type { DataSource } from 'typeorm';
+import { errorMessage } from '@sovren/resilience';
 import { createPostgresDataSource, POSTGRES_DATABASE } from '../data-sources/postgres.data-source';
 import { runMigrations } from '../data-sources/run-migrations';
 import { createSqliteDataSource } from '../data-sources/sqlite.data-source';
@@ -42,7 +43,7 @@ async function migrate(config: PlatformConfig, name: DatabaseName): Promise<bool
     console.log(`${name}: ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'up to date'}`);
     return true;
   } catch (error) {
-    console.error(`${name}: migration failed: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`${name}: migration failed: ${errorMessage(error)}`);
     return false;
   } finally {
     if (dataSource?.isInitialized) {
@@ -67,7 +68,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
+    console.error(errorMessage(error));
     process.exitCode = 1;
   },
 );

@@ -1,6 +1,7 @@
 // Readiness of every data source of the process: a `SELECT 1` per data source with a short timeout.
 
 import { Inject, Injectable } from '@nestjs/common';
+import { errorMessage } from '@sovren/resilience';
 import { DATABASE_REGISTRY, type DatabaseRegistry } from './database.registry';
 
 export interface DatabaseHealthResult {
@@ -30,7 +31,7 @@ export class DatabaseHealth {
           await Promise.race([managed.dataSource.query('SELECT 1'), timeout]);
           return { name: managed.name, ok: true };
         } catch (error) {
-          return { name: managed.name, ok: false, error: error instanceof Error ? error.message : String(error) };
+          return { name: managed.name, ok: false, error: errorMessage(error) };
         } finally {
           if (timer) clearTimeout(timer);
         }

@@ -6,6 +6,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { MetricsService } from '@sovren/observability';
 import { Counter, Histogram } from 'prom-client';
+import { errorMessage } from '@sovren/resilience';
 
 import { EgressAllowlist } from './egress-allowlist';
 import { EgressError, EgressErrorCode, EgressRefusedError } from './egress.errors';
@@ -98,7 +99,7 @@ export class EgressClient {
     try {
       target = new URL(url);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       throw this.refuse(EgressErrorCode.INVALID_URL, `Egress refused: not a valid URL (${reason})`, undefined, method);
     }
     const host = target.host.toLowerCase();

@@ -6,6 +6,7 @@ import { PlatformConfig } from '@sovren/config';
 import { heartbeatSubject, HeartbeatV1, NatsClient } from '@sovren/messaging';
 import { INFERENCE_INTER_TOKEN_SECONDS, MetricsService } from '@sovren/observability';
 import { hostname } from 'node:os';
+import { errorMessage } from '@sovren/resilience';
 
 import { buildHeartbeat, cumulativeHistogram, HeartbeatReadinessSource, httpTotals } from './heartbeat.message';
 
@@ -88,7 +89,7 @@ export class HeartbeatPublisher implements OnApplicationBootstrap, OnApplication
       if (!this.failing) {
         this.logger.warn({
           msg: 'heartbeat not published; retrying every interval',
-          err: error instanceof Error ? error.message : String(error),
+          err: errorMessage(error),
         });
       }
       this.failing = true;

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
+import { errorMessage } from '@sovren/resilience';
 
 import { KillBillErrorCodes } from '../lib/killbill.errors';
 import type {
@@ -963,7 +964,7 @@ function errorAnswer(error: unknown): Answer {
       },
     };
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return {
     status: 500,
     body: { className: 'java.lang.RuntimeException', code: 4, message, causeClassName: null, causeMessage: null },

@@ -2,6 +2,7 @@
 // carrying the service, the Nest context and the current request id. Classes keep using `new Logger(X.name)`.
 import { LoggerService, LogLevel as NestLogLevel } from '@nestjs/common';
 import { LogLevel } from '@sovren/config';
+import { errorMessage } from '@sovren/resilience';
 
 import { currentRequestId } from './request-context';
 
@@ -179,7 +180,7 @@ function stringify(line: Record<string, unknown>): string {
       context: line['context'],
       msg: line['msg'],
       request_id: line['request_id'],
-      log_error: `fields dropped: ${error instanceof Error ? error.message : String(error)}`,
+      log_error: `fields dropped: ${errorMessage(error)}`,
     });
   }
 }

@@ -1,6 +1,7 @@
 // `eventually()`: the one way tests wait for something that happens asynchronously (a row written by a consumer,
 // a model finishing its load, a server answering). It asks `probe` again until it gives a value, and fails with
 // what it was waiting for, the last error the probe threw and any detail the caller adds.
+import { errorMessage } from '@sovren/resilience';
 
 export interface EventuallyOptions {
   /** How long to keep asking (default 10 s). */
@@ -48,5 +49,5 @@ export async function eventually<T>(what: string, probe: Probe<T>, options: Even
 }
 
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }

@@ -1,6 +1,7 @@
 // The configured login providers, validated at start-up: Google, Microsoft and GitHub from their variables,
 // plus every entry of SOVREN_AUTH_OIDC_PROVIDERS. A bad entry stops start-up with a message naming it.
 import { ConfigProblem, ConfigValidationError, loadEnvConfig } from '@sovren/config';
+import { errorMessage } from '@sovren/resilience';
 
 import { LoginEnv } from './login.env';
 
@@ -143,7 +144,7 @@ function parseCustomProviders(raw: string, problems: ConfigProblem[]): LoginProv
   } catch (error) {
     problems.push({
       variable,
-      message: `must be a JSON array (${error instanceof Error ? error.message : String(error)})`,
+      message: `must be a JSON array (${errorMessage(error)})`,
     });
     return [];
   }

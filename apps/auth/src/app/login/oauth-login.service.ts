@@ -5,6 +5,7 @@
 // the explicit link request), and the login counter.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Counter } from 'prom-client';
+import { errorMessage } from '@sovren/resilience';
 
 import { LOGIN_PROVIDERS_CONFIG } from '../auth-config/login-config.token';
 import type { LoginProvider, LoginProvidersConfig } from '../auth-config/login-providers.config';
@@ -99,7 +100,7 @@ export class OAuthLoginService {
       msg: 'login refused',
       provider: known,
       reason,
-      detail: error instanceof Error ? error.message : String(error),
+      detail: errorMessage(error),
     });
   }
 

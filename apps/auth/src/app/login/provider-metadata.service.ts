@@ -4,6 +4,7 @@
 import { Injectable } from '@nestjs/common';
 import { EgressClient } from '@sovren/egress';
 import type { JSONWebKeySet } from 'jose';
+import { errorMessage } from '@sovren/resilience';
 
 import type { LoginProvider } from '../auth-config/login-providers.config';
 import { LoginError, LoginErrorCode } from './login.errors';
@@ -84,7 +85,7 @@ export class ProviderMetadataService {
     } catch (error) {
       throw new LoginError(
         LoginErrorCode.PROVIDER_UNREACHABLE,
-        `could not fetch the ${what} of ${provider.name}: ${error instanceof Error ? error.message : String(error)}`,
+        `could not fetch the ${what} of ${provider.name}: ${errorMessage(error)}`,
       );
     }
     if (!response.ok) {

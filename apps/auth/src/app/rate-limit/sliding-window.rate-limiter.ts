@@ -8,6 +8,7 @@
 // last FLUSH_EVERY_MS of counts. The counters belong to one auth process: run one auth instance per data root.
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { RateLimitDecisionV1 } from '@sovren/messaging';
+import { errorMessage } from '@sovren/resilience';
 
 import { AuthDatabases } from '../storage/auth-databases';
 
@@ -141,7 +142,7 @@ export class SlidingWindowRateLimiter implements OnApplicationShutdown {
         for (const [start, count] of buckets) this.addPending(subject, start, count);
       this.logger.error({
         msg: 'could not persist rate-limit counts; retrying',
-        err: error instanceof Error ? error.message : String(error),
+        err: errorMessage(error),
       });
       this.scheduleFlush();
     }

@@ -5,6 +5,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ValidationCache } from '@sovren/auth-guard';
 import { AUTH_REVOKED, AuthRevokedKind, AuthRevokedV1, NatsClient } from '@sovren/messaging';
+import { errorMessage } from '@sovren/resilience';
 
 import { CredentialLookupCache } from '../validation/credential-lookup.cache';
 
@@ -29,7 +30,7 @@ export class RevocationPublisher {
         msg: 'could not publish auth.revoked; guards will drop the credential when their cache expires',
         kind,
         id,
-        err: error instanceof Error ? error.message : String(error),
+        err: errorMessage(error),
       });
     }
   }

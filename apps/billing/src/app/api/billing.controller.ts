@@ -18,6 +18,7 @@ import { AuthRoute, CurrentAuth, type RequestAuth } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import { KillBillClient } from '@sovren/killbill';
 import { readFileSync } from 'node:fs';
+import { errorMessage } from '@sovren/resilience';
 
 import { BillingAccountsService } from '../accounts/billing-accounts.service';
 import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
@@ -158,7 +159,7 @@ export class BillingAdminController {
       throw new ApiError(
         HttpStatus.INTERNAL_SERVER_ERROR,
         ApiErrorCode.INTERNAL,
-        `cannot read the catalog ${this.env.SOVREN_BILLING_CATALOG_PATH}: ${error instanceof Error ? error.message : String(error)}`,
+        `cannot read the catalog ${this.env.SOVREN_BILLING_CATALOG_PATH}: ${errorMessage(error)}`,
       );
     }
     await viaKillBill(() => this.killbill.uploadCatalogXml(xml, { reason: 'catalog upload by an admin' }));

@@ -7,6 +7,7 @@ import { MailSender } from '@sovren/mail';
 import { AlertV1, MONITORING_ALERT, NatsClient } from '@sovren/messaging';
 import { hostname } from 'node:os';
 import { Counter, Gauge } from 'prom-client';
+import { errorMessage } from '@sovren/resilience';
 
 import { GpuMetricsService } from '../host/gpu-metrics.service';
 import { HostMetricsService } from '../host/host-metrics.service';
@@ -73,7 +74,7 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
     } catch (error) {
       this.logger.warn({
         msg: 'open alerts of a previous run not restored; they stay open in the history',
-        err: error instanceof Error ? error.message : String(error),
+        err: errorMessage(error),
       });
       return;
     }
@@ -156,7 +157,7 @@ export class AlertEvaluatorService implements OnApplicationBootstrap, OnApplicat
         msg: 'alert not published on NATS',
         fingerprint: alert.fingerprint,
         state: alert.state,
-        err: error instanceof Error ? error.message : String(error),
+        err: errorMessage(error),
       });
     }
     this.mailer.send(alert);

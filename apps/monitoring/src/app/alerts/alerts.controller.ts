@@ -4,6 +4,7 @@ import { Controller, DefaultValuePipe, Get, HttpStatus, ParseIntPipe, Query } fr
 import { AuthRoute } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import { AlertV1 } from '@sovren/messaging';
+import { errorMessage } from '@sovren/resilience';
 
 import { MONITORING_ROUTE_CLASS } from '../status/status.controller';
 import { AlertEvaluatorService } from './alert-evaluator.service';
@@ -41,7 +42,7 @@ export class AlertsController {
         'alert history is not available; try again shortly',
         {
           dependency: 'postgres',
-          reason: error instanceof Error ? error.message : String(error),
+          reason: errorMessage(error),
         },
       );
     }

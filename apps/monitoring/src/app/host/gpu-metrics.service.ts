@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
+import { errorMessage } from '@sovren/resilience';
 
 import { MONITORING_ENV, MonitoringEnv } from '../monitoring-config/monitoring.env';
 import { GpuLabels, MonitoringMetrics } from '../monitoring.metrics';
@@ -157,7 +158,7 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
         this.logger.warn({
           msg: 'cannot read GPU metrics; retrying every interval',
           source: source.name,
-          err: error instanceof Error ? error.message : String(error),
+          err: errorMessage(error),
         });
       }
       this.failing = true;

@@ -3,6 +3,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { Gauge } from 'prom-client';
+import { errorMessage } from '@sovren/resilience';
 
 import {
   cpuTimes,
@@ -80,7 +81,7 @@ export class HostMetricsService implements OnApplicationBootstrap, OnApplication
         this.logger.warn({
           msg: 'cannot read disk use of SOVREN_ROOT',
           path: this.config.sovrenRoot,
-          err: error instanceof Error ? error.message : String(error),
+          err: errorMessage(error),
         });
       }
       this.diskFailing = true;

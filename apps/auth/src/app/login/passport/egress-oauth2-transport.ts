@@ -5,6 +5,7 @@
 // documents: (error, body, response), error = { statusCode, data } for a non-2xx answer.
 import { Logger } from '@nestjs/common';
 import { EgressClient } from '@sovren/egress';
+import { errorMessage } from '@sovren/resilience';
 
 /** What a strategy gets back when the provider could not be reached at all (no HTTP answer). */
 export interface TransportFailure {
@@ -87,7 +88,7 @@ export function routeThroughEgress(oauth2: object, egress: EgressClient, provide
         return deliver(null, body, { statusCode: response.status, headers: responseHeaders });
       },
       (error: unknown) => {
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = errorMessage(error);
         deliver({ statusCode: 0, data: '', unreachable: reason });
       },
     );
