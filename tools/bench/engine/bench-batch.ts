@@ -18,62 +18,41 @@ import { BenchmarkShape, writeBenchmarkModel } from '@sovren/engine/testing';
 import { errorMessage } from '@sovren/resilience';
 
 import { BenchArgs } from '../common/bench-args';
+import { MODEL_SHAPE_OPTIONS, ModelShapeOptions, readModelShape } from '../common/model-shape-args';
 import { percentile } from '../common/percentile';
 import { load, typeByName } from './bench-support';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 
-interface Options {
-  type: string;
+interface Options extends ModelShapeOptions {
   batches: number[];
   context: number;
   steps: number;
   reps: number;
-  dim: number;
-  ff: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  vocab: number;
-  threads: number;
   weights: WeightStorage;
-  dir: string;
 }
 
 function parseArgs(argv: string[]): Options {
   const args = new BenchArgs('bench-batch', argv, {
-    values: [
-      'type',
-      'batches',
-      'context',
-      'steps',
-      'reps',
-      'dim',
-      'ff',
-      'layers',
-      'heads',
-      'kv-heads',
-      'vocab',
-      'threads',
-      'weights',
-      'dir',
-    ],
+    values: ['batches', 'context', 'steps', 'reps', 'weights', ...MODEL_SHAPE_OPTIONS],
   });
   return {
-    type: args.string('type', 'F16'),
     batches: args.intList('batches', [1, 4, 16, 32, 50], 1),
     context: args.int('context', 64, 1),
     steps: args.int('steps', 48, 1),
     reps: args.int('reps', 2, 1),
-    dim: args.int('dim', 512, 1),
-    ff: args.int('ff', 1536, 1),
-    layers: args.int('layers', 8, 1),
-    heads: args.int('heads', 8, 1),
-    kvHeads: args.int('kv-heads', 4, 1),
-    vocab: args.int('vocab', 32000, 1),
-    threads: args.int('threads', 0, 1),
     weights: args.oneOf<WeightStorage>('weights', 'copy', ['copy', 'mmap']),
-    dir: resolve(args.string('dir', join(REPO_ROOT, 'tmp', 'bench-models'))),
+    ...readModelShape(args, {
+      type: 'F16',
+      dim: 512,
+      ff: 1536,
+      layers: 8,
+      heads: 8,
+      kvHeads: 4,
+      vocab: 32000,
+      threads: 0,
+      dir: join(REPO_ROOT, 'tmp', 'bench-models'),
+    }),
   };
 }
 

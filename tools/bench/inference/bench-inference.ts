@@ -27,29 +27,21 @@ import { AuthValidateResponder } from '@sovren/messaging/testing';
 import { createThrowawayDatabase, eventually, freePort, NatsTestServer, StopWaiting } from '@sovren/testing';
 
 import { BenchArgs } from '../common/bench-args';
+import { MODEL_SHAPE_OPTIONS, ModelShapeOptions, readModelShape } from '../common/model-shape-args';
 import { percentile } from '../common/percentile';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 const INFERENCE_BUNDLE = join(REPO_ROOT, 'dist/apps/inference/main.js');
 const MODEL_ID = 'bench';
 
-interface Options {
+interface Options extends ModelShapeOptions {
   clients: number;
   duration: number;
   singleDuration: number;
   maxTokens: number;
   promptWords: number;
-  type: string;
-  dim: number;
-  ff: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  vocab: number;
-  threads: number;
   maxSequences: number;
   promptChunk: number;
-  dir: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -60,17 +52,9 @@ function parseArgs(argv: string[]): Options {
       'single-duration',
       'max-tokens',
       'prompt-words',
-      'type',
-      'dim',
-      'ff',
-      'layers',
-      'heads',
-      'kv-heads',
-      'vocab',
-      'threads',
       'max-sequences',
       'prompt-chunk',
-      'dir',
+      ...MODEL_SHAPE_OPTIONS,
     ],
   });
   return {
@@ -79,17 +63,19 @@ function parseArgs(argv: string[]): Options {
     singleDuration: args.number('single-duration', 30),
     maxTokens: args.number('max-tokens', 64),
     promptWords: args.number('prompt-words', 24),
-    type: args.string('type', 'F16'),
-    dim: args.number('dim', 768),
-    ff: args.number('ff', 2048),
-    layers: args.number('layers', 12),
-    heads: args.number('heads', 12),
-    kvHeads: args.number('kv-heads', 4),
-    vocab: args.number('vocab', 32000),
-    threads: args.number('threads', 0),
     maxSequences: args.number('max-sequences', 64),
     promptChunk: args.number('prompt-chunk', 128),
-    dir: args.string('dir', join(REPO_ROOT, 'tmp', 'bench-models')),
+    ...readModelShape(args, {
+      type: 'F16',
+      dim: 768,
+      ff: 2048,
+      layers: 12,
+      heads: 12,
+      kvHeads: 4,
+      vocab: 32000,
+      threads: 0,
+      dir: join(REPO_ROOT, 'tmp', 'bench-models'),
+    }),
   };
 }
 
