@@ -6,7 +6,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { NatsClient, usageSubject, type UsageEventV1 } from '@sovren/messaging';
-import { Backoff, errorMessage } from '@sovren/resilience';
+import { Backoff, errorMessage, WakeableSleep } from '@sovren/resilience';
 import { join } from 'node:path';
 
 import { USAGE_OUTBOX_FILE, UsageOutbox } from './usage-outbox';
@@ -24,8 +24,8 @@ export class UsageEventPublisher implements OnApplicationBootstrap, OnApplicatio
   private more = false;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
-  /** Ends the drain's current back-off wait early (shutdown). */
-  private wake: (() => void) | undefined;
+  /** The drain's back-off wait; shutdown ends it early. */
+  private readonly sleeper = new WakeableSleep();
 
   constructor(
     private readonly nats: NatsClient,
@@ -70,7 +70,7 @@ export class UsageEventPublisher implements OnApplicationBootstrap, OnApplicatio
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
     await Promise.race([this.whenIdle(), deadline]);
     this.closed = true;
-    this.wake?.();
+    this.sleeper.wake();
     await this.draining;
     const left = this.outbox.count();
     if (left > 0) this.logger.warn({ msg: 'usage events left in the outbox for the next start', events: left });
@@ -112,14 +112,7 @@ export class UsageEventPublisher implements OnApplicationBootstrap, OnApplicatio
             pending: this.outbox.count(),
             err: errorMessage(error),
           });
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, delay);
-            this.wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.wake = undefined;
+          await this.sleeper.sleep(delay);
           break; // re-read the oldest rows: order kept, nothing skipped
         }
       }
