@@ -1,6 +1,10 @@
 // The options of the benchmarks that write a random-weight, Llama-layout model (bench-batch, bench-inference):
-// tensor type, shape, compute threads and the folder the model is written to, named and read the same way in both.
-import { resolve } from 'node:path';
+// tensor type, shape, compute threads and the folder the model is written to, named and read the same way in both,
+// and the model written from them.
+import { TensorType } from '@sovren/engine';
+import { writeBenchmarkModel, type BenchmarkShape } from '@sovren/engine/testing';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 import { BenchArgs } from './bench-args';
 
@@ -34,4 +38,33 @@ export function readModelShape(args: BenchArgs, defaults: ModelShapeOptions): Mo
     threads: args.int('threads', defaults.threads),
     dir: resolve(args.string('dir', defaults.dir)),
   };
+}
+
+/** The model of this shape and type in options.dir, written first unless an earlier run left it there. */
+export async function ensureBenchmarkModel(
+  options: ModelShapeOptions,
+  tool: string,
+): Promise<{ path: string; shape: BenchmarkShape; written: boolean }> {
+  mkdirSync(options.dir, { recursive: true });
+  const shape: BenchmarkShape = {
+    name: `batch-d${options.dim}-l${options.layers}-ff${options.ff}-h${options.heads}-kv${options.kvHeads}-v${options.vocab}`,
+    dim: options.dim,
+    hiddenDim: options.ff,
+    nLayers: options.layers,
+    nHeads: options.heads,
+    nKvHeads: options.kvHeads,
+    vocabSize: options.vocab,
+    contextLength: 4096,
+  };
+  const path = join(options.dir, `${shape.name}-${options.type}.gguf`);
+  if (existsSync(path)) return { path, shape, written: false };
+  await writeBenchmarkModel(path, { type: typeByName(options.type, tool), shape });
+  return { path, shape, written: true };
+}
+
+/** A GGUF tensor type by its name ("F16", "Q8_0", ...); `tool` names the benchmark in the error. */
+export function typeByName(name: string, tool: string): TensorType {
+  const type = (TensorType as unknown as Record<string, TensorType | undefined>)[name];
+  if (type === undefined) throw new Error(`${tool}: unknown tensor type '${name}'`);
+  return type;
 }

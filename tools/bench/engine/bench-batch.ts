@@ -9,18 +9,22 @@
 //       [--batches 1,4,16,32,50] [--context 64] [--steps 48] [--reps 2] [--dim 512] [--ff 1536] [--layers 8]
 //       [--heads 8] [--kv-heads 4] [--vocab 32000] [--threads N] [--weights copy|mmap] [--dir tmp/bench-models]
 // The model (random weights, Llama layout) is written once into --dir and reused.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { EngineModel, EngineSequence, type SamplerSettings, type WeightStorage } from '@sovren/engine';
-import { BenchmarkShape, writeBenchmarkModel } from '@sovren/engine/testing';
 import { errorMessage } from '@sovren/resilience';
 
 import { BenchArgs } from '../common/bench-args';
-import { MODEL_SHAPE_OPTIONS, ModelShapeOptions, readModelShape } from '../common/model-shape-args';
+import {
+  ensureBenchmarkModel,
+  MODEL_SHAPE_OPTIONS,
+  ModelShapeOptions,
+  readModelShape,
+} from '../common/model-shape-args';
 import { percentile } from '../common/percentile';
-import { load, typeByName } from './bench-support';
+import { load } from './bench-support';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 
@@ -107,22 +111,8 @@ async function benchBatch(model: EngineModel, batch: number, options: Options): 
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  mkdirSync(options.dir, { recursive: true });
-  const shape: BenchmarkShape = {
-    name: `batch-d${options.dim}-l${options.layers}-ff${options.ff}-h${options.heads}-kv${options.kvHeads}-v${options.vocab}`,
-    dim: options.dim,
-    hiddenDim: options.ff,
-    nLayers: options.layers,
-    nHeads: options.heads,
-    nKvHeads: options.kvHeads,
-    vocabSize: options.vocab,
-    contextLength: 4096,
-  };
-  const path = join(options.dir, `${shape.name}-${options.type}.gguf`);
-  if (!existsSync(path)) {
-    await writeBenchmarkModel(path, { type: typeByName(options.type, 'bench-batch'), shape });
-    console.log(`wrote ${path} (${(statSync(path).size / 2 ** 20).toFixed(0)} MiB)`);
-  }
+  const { path, shape, written } = await ensureBenchmarkModel(options, 'bench-batch');
+  if (written) console.log(`wrote ${path} (${(statSync(path).size / 2 ** 20).toFixed(0)} MiB)`);
   const model = await EngineModel.load(path, { threads: options.threads, weights: options.weights });
   try {
     const info = model.info();

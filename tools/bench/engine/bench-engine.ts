@@ -21,8 +21,9 @@ import { LLAMA_1B_SHAPE, writeBenchmarkModel } from '@sovren/engine/testing';
 import { errorMessage } from '@sovren/resilience';
 
 import { BenchArgs } from '../common/bench-args';
+import { typeByName } from '../common/model-shape-args';
 import { median } from '../common/percentile';
-import { load, typeByName } from './bench-support';
+import { load } from './bench-support';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 

@@ -21,13 +21,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { TensorType } from '@sovren/engine';
-import { writeBenchmarkModel, type BenchmarkShape } from '@sovren/engine/testing';
 import { AuthValidateResponder } from '@sovren/messaging/testing';
 import { createThrowawayDatabase, eventually, freePort, NatsTestServer, StopWaiting } from '@sovren/testing';
 
 import { BenchArgs } from '../common/bench-args';
-import { MODEL_SHAPE_OPTIONS, ModelShapeOptions, readModelShape } from '../common/model-shape-args';
+import {
+  ensureBenchmarkModel,
+  MODEL_SHAPE_OPTIONS,
+  ModelShapeOptions,
+  readModelShape,
+} from '../common/model-shape-args';
 import { percentile } from '../common/percentile';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
@@ -300,23 +303,7 @@ function report(label: string, phase: PhaseResult & { server: ServerPhase }): nu
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  mkdirSync(options.dir, { recursive: true });
-  const shape: BenchmarkShape = {
-    name: `batch-d${options.dim}-l${options.layers}-ff${options.ff}-h${options.heads}-kv${options.kvHeads}-v${options.vocab}`,
-    dim: options.dim,
-    hiddenDim: options.ff,
-    nLayers: options.layers,
-    nHeads: options.heads,
-    nKvHeads: options.kvHeads,
-    vocabSize: options.vocab,
-    contextLength: 4096,
-  };
-  const modelPath = join(options.dir, `${shape.name}-${options.type}.gguf`);
-  if (!existsSync(modelPath)) {
-    const type = TensorType[options.type as keyof typeof TensorType];
-    if (type === undefined) throw new Error(`unknown tensor type ${options.type}`);
-    await writeBenchmarkModel(modelPath, { type, shape });
-  }
+  const { path: modelPath, shape } = await ensureBenchmarkModel(options, 'bench-inference');
   if (!existsSync(INFERENCE_BUNDLE)) {
     throw new Error(`${INFERENCE_BUNDLE} is missing: run \`npx nx build inference\` first`);
   }
