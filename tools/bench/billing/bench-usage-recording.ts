@@ -18,7 +18,7 @@ import { KillBillClient } from '@sovren/killbill';
 import { KillBillStandIn } from '@sovren/killbill/testing';
 import { ensureStreams, usageSubject, type UsageEventV1 } from '@sovren/messaging';
 import { MetricsService } from '@sovren/observability';
-import { createThrowawayDatabase, freePort, NatsTestServer } from '@sovren/testing';
+import { createThrowawayDatabase, eventually, freePort, NatsTestServer } from '@sovren/testing';
 import { connect, JSONCodec } from 'nats';
 
 import { BenchArgs } from '../common/bench-args';
@@ -65,14 +65,11 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
-    for (;;) {
-      try {
-        if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200) break;
-      } catch {
-        // Still starting.
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await eventually(
+      'billing to be ready',
+      async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200,
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
     const nc = await connect({ servers: nats.url });
     await ensureStreams(await nc.jetstreamManager());
     const js = nc.jetstream();
@@ -104,7 +101,10 @@ async function main(): Promise<void> {
         const subscription = standIn.subscriptionOf(owner);
         return sum + (subscription ? Number(standIn.recordedTotal(subscription.subscriptionId, 'llm_tokens_in')) : 0);
       }, 0);
-    while (recorded() < expectedTokens) await new Promise((r) => setTimeout(r, 20));
+    await eventually('every event to be recorded in Kill Bill', () => recorded() >= expectedTokens, {
+      timeoutMs: 600_000,
+      intervalMs: 20,
+    });
     const done = process.hrtime.bigint();
     const seconds = Number(done - started) / 1e9;
     console.log(

@@ -10,7 +10,7 @@ import {
   parseUsageEventV1,
   RemoteError,
 } from '../index';
-import { freePort, NatsTestServer, TEST_NATS_URL } from '@sovren/testing';
+import { eventually, freePort, NatsTestServer, TEST_NATS_URL } from '@sovren/testing';
 
 function uniqueSubject(name: string): string {
   return `sovren-test.${randomUUID().replace(/-/g, '')}.${name}`;
@@ -229,7 +229,10 @@ describe('NatsClient lifecycle', () => {
 
       // Losing the server flips the status so readiness can go 503; it must come back on its own.
       await server.stop();
-      await waitFor(() => !client.isConnected());
+      await eventually('the client to notice the server is gone', () => !client.isConnected(), {
+        timeoutMs: 5_000,
+        intervalMs: 25,
+      });
       expect(client.status()).toBe('reconnecting');
       await server.restart();
       await client.whenConnected();
@@ -240,10 +243,3 @@ describe('NatsClient lifecycle', () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  if (!condition()) throw new Error('condition not reached within 5 s');
-}

@@ -6,6 +6,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { eventually, StopWaiting } from './eventually';
 import { freePort } from './free-port';
 
 export const TEST_NATS_URL = process.env['SOVREN_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -51,16 +52,21 @@ export class NatsTestServer {
     child.once('error', (error) => {
       failure = new Error(`could not start ${NATS_SERVER_BINARY}: ${error.message}`);
     });
-    for (let i = 0; i < 200; i += 1) {
-      if (failure) {
-        this.child = undefined;
-        throw failure;
-      }
-      if (await accepts(this.port)) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    try {
+      await eventually(
+        `${NATS_SERVER_BINARY} to listen on port ${this.port}`,
+        async () => {
+          if (failure) throw new StopWaiting(failure.message);
+          return accepts(this.port);
+        },
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
+    } catch (error) {
+      // A server that never started has nothing to stop.
+      if (failure) this.child = undefined;
+      else await this.stop();
+      throw error;
     }
-    await this.stop();
-    throw new Error(`${NATS_SERVER_BINARY} did not listen on port ${this.port}`);
   }
 
   /** Stops the server (SIGTERM, waits for exit); the store survives for restart(). */

@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { HttpAnswer } from '@sovren/testing';
 
 import {
   createAuthTestEnvironment,
@@ -11,7 +12,6 @@ import {
   type AuthTestEnvironment,
   type RunningApp,
 } from './support/auth-test-app';
-import type { HttpAnswer } from './support/http-client';
 import { freePort } from './support/private-nats.server';
 
 jest.setTimeout(60_000);

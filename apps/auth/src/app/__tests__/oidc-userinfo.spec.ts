@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { OAuth2Server } from 'oauth2-mock-server';
+import { call, dataOf } from '@sovren/testing';
 
 import {
   createAuthTestEnvironment,
@@ -12,7 +13,6 @@ import {
   type RunningApp,
 } from './support/auth-test-app';
 import { Browser, loginWith } from './support/browser';
-import { call, dataOf } from './support/http-client';
 import { freePort } from './support/private-nats.server';
 
 jest.setTimeout(60_000);

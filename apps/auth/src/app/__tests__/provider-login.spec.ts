@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { OAuth2Server } from 'oauth2-mock-server';
+import { bearer, call, dataOf } from '@sovren/testing';
 
 import { UsersRepository } from '../users/users.repository';
 import { freePort } from './support/private-nats.server';
@@ -15,7 +16,6 @@ import {
 } from './support/auth-test-app';
 import { Browser, linkWith, loginWith } from './support/browser';
 import { startGitHubServer, type GitHubTestServer } from './support/github-protocol.server';
-import { bearer, call, dataOf } from './support/http-client';
 
 jest.setTimeout(120_000);
 

@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import { AuthGuardModule, AuthRoute, CurrentAuth, ROLE_SCOPES, type RequestAuth, type Scope } from '@sovren/auth-guard';
 import { AUTH_VALIDATE, AuthValidateReplyV1, NatsClient, parseAuthValidateReplyV1 } from '@sovren/messaging';
 import { ServiceModule } from '@sovren/service';
+import { bearer, call, dataOf } from '@sovren/testing';
 
 import { ApiKeyService } from '../api-keys/api-key.service';
 import { RATE_BUCKET_MS, RATE_WINDOW_MS, SlidingWindowRateLimiter } from '../rate-limit/sliding-window.rate-limiter';
@@ -17,7 +18,6 @@ import {
   type AuthTestEnvironment,
   type RunningApp,
 } from './support/auth-test-app';
-import { bearer, call, dataOf } from './support/http-client';
 
 jest.setTimeout(90_000);
 

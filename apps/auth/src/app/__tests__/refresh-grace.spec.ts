@@ -3,6 +3,7 @@
 // the replay possible is kept only sealed under the old refresh token, and only for the window.
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { bearer, call, dataOf } from '@sovren/testing';
 
 import { AuthConfig } from '../auth-config/auth-config';
 import { SessionService } from '../sessions/session.service';
@@ -13,7 +14,6 @@ import {
   type AuthTestEnvironment,
   type RunningApp,
 } from './support/auth-test-app';
-import { bearer, call, dataOf } from './support/http-client';
 
 jest.setTimeout(60_000);
 

@@ -1,6 +1,6 @@
 // Specification of the security notice mails: delivered through a real local SMTP server, retried when the
 // relay is down, and never holding up the request that caused them.
-import { startSmtpServer, type LocalSmtpServer } from '@sovren/testing';
+import { bearer, call, dataOf, type LocalSmtpServer, startSmtpServer } from '@sovren/testing';
 import { OAuth2Server } from 'oauth2-mock-server';
 
 import { SessionService } from '../sessions/session.service';
@@ -12,7 +12,6 @@ import {
   type RunningApp,
 } from './support/auth-test-app';
 import { Browser, linkWith, loginWith } from './support/browser';
-import { bearer, call, dataOf } from './support/http-client';
 import { freePort } from './support/private-nats.server';
 
 jest.setTimeout(60_000);

@@ -3,6 +3,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { bearer, call, dataOf } from '@sovren/testing';
 
 import { AuthConfig } from '../auth-config/auth-config';
 import { SessionService } from '../sessions/session.service';
@@ -13,7 +14,6 @@ import {
   type AuthTestEnvironment,
   type RunningApp,
 } from './support/auth-test-app';
-import { bearer, call, dataOf } from './support/http-client';
 
 jest.setTimeout(60_000);
 

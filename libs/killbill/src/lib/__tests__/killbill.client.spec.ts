@@ -5,6 +5,7 @@ import { Logger, type LoggerService } from '@nestjs/common';
 import { testPlatformConfig } from '@sovren/config/testing';
 import { EgressClient } from '@sovren/egress';
 import { MetricsService, runWithRequestId } from '@sovren/observability';
+import { eventually } from '@sovren/testing';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -267,14 +268,14 @@ describe('KillBillClient against the Kill Bill stand-in', () => {
     expect(error.message).toMatch(/timed out after 200 ms/);
     expect(handled()).toBe(0); // the client gave up before the slow answer came
     // The stand-in still finishes the abandoned request; let it, so later tests see only their own requests.
-    while (handled() === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    await eventually('the stand-in to finish the abandoned request', () => handled() > 0, { timeoutMs: 10_000 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
 
     standIn.injectDelay({ method: 'GET', pathPrefix: `/accounts/${account.accountId}`, ms: 1_000, times: 1 });
     await expect(client({ timeoutMs: 200, maxAttempts: 2 }).getAccount(account.accountId)).resolves.toMatchObject({
       accountId: account.accountId,
     });
-    while (handled() < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+    await eventually('the stand-in to finish every request', () => handled() >= 3, { timeoutMs: 10_000 });
   });
 
   it('opens the circuit after N failures (no request leaves), half-opens after the cool-down and closes on success', async () => {

@@ -1,11 +1,8 @@
 // Test support: the real auth app in this process (AuthModule, HTTP on a free port) against a throwaway
 // PostgreSQL database, a temp SOVREN_ROOT (its SQLite files) and a private NATS server. Restartable on the
 // same root, so tests can prove what survives a restart.
-import { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { applyHttpPlatform } from '@sovren/http';
 import { NatsClient } from '@sovren/messaging';
-import { createThrowawayDatabase } from '@sovren/testing';
+import { createThrowawayDatabase, startNestApp, type RunningNestApp } from '@sovren/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,23 +48,16 @@ export async function createAuthTestEnvironment(extraEnv: Record<string, string>
   };
 }
 
-export interface RunningApp {
-  app: INestApplication;
-  url: string;
-  close(): Promise<void>;
-}
+export type RunningApp = RunningNestApp;
 
 /** Applies `env` to process.env (the config loaders read it) and starts a Nest app listening on 127.0.0.1. */
-export async function startApp(moduleClass: unknown, env: Record<string, string>, port = 0): Promise<RunningApp> {
-  Object.assign(process.env, env);
-  const moduleRef = await Test.createTestingModule({ imports: [moduleClass as never] }).compile();
-  const app = moduleRef.createNestApplication({ logger: ['error'] });
-  applyHttpPlatform(app);
-  await app.listen(port, '127.0.0.1');
-  // Make sure the server has seen this connection's subscriptions before another connection relies on them.
-  await app.get(NatsClient).rawConnection()?.flush();
-  const address = app.getHttpServer().address() as { port: number };
-  return { app, url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+export function startApp(moduleClass: unknown, env: Record<string, string>, port = 0): Promise<RunningApp> {
+  return startNestApp(moduleClass, {
+    env,
+    port,
+    // Make sure the server has seen this connection's subscriptions before another connection relies on them.
+    ready: (app) => app.get(NatsClient).rawConnection()?.flush(),
+  });
 }
 
 /** `port`: a fixed port (login tests need it in SOVREN_AUTH_PUBLIC_URL before start); default any free one. */

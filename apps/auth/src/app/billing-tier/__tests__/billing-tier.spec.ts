@@ -13,6 +13,7 @@ import {
   NatsClient,
   parseAuthValidateReplyV1,
 } from '@sovren/messaging';
+import { bearer, call, dataOf, eventually } from '@sovren/testing';
 
 import { ApiKeyService } from '../../api-keys/api-key.service';
 import { SessionService } from '../../sessions/session.service';
@@ -24,7 +25,6 @@ import {
   type AuthTestEnvironment,
   type RunningApp,
 } from '../../__tests__/support/auth-test-app';
-import { bearer, call, dataOf } from '../../__tests__/support/http-client';
 
 jest.setTimeout(60_000);
 
@@ -53,14 +53,12 @@ describe('billing tier changes in auth', () => {
   }
 
   async function tierBecomes(key: string, tier: string): Promise<void> {
-    const deadline = Date.now() + 5_000;
     let seen = '';
-    while (Date.now() < deadline) {
-      seen = (await validate(key)).tier;
-      if (seen === tier) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`tier stayed ${seen}, expected ${tier}`);
+    await eventually(`the tier to become ${tier}`, async () => (seen = (await validate(key)).tier) === tier, {
+      timeoutMs: 5_000,
+      intervalMs: 50,
+      detail: () => `tier stayed ${seen}`,
+    });
   }
 
   function publish(ownerId: string, standing: BillingTierChangedV1['standing']): void {
@@ -142,9 +140,7 @@ describe('billing tier changes in auth', () => {
     publish(owner.id, 'downgraded');
     const ownerDowngraded = () =>
       db.prepare('SELECT 1 FROM billing_downgraded_owners WHERE owner_id = ?').get(owner.id) !== undefined;
-    const deadline = Date.now() + 5_000;
-    while (!ownerDowngraded() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(ownerDowngraded()).toBe(true);
+    await eventually('the owner to be remembered as downgraded', ownerDowngraded, { timeoutMs: 5_000, intervalMs: 20 });
 
     const created = await createPremium('bought while downgraded');
     expect(created.status).toBe(201);
