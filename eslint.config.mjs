@@ -45,6 +45,32 @@ export default [
     },
   },
   {
+    // Test doubles and test helpers never reach production code (nor an app's bundle): @sovren/testing and the
+    // libraries' `testing` entry points are for specs, their support files, benchmarks and tools.
+    files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts'],
+    ignores: [
+      '**/*.spec.ts',
+      '**/*.integration-spec.ts',
+      '**/__tests__/**',
+      'libs/*/src/testing/**',
+      'libs/testing/**',
+      'apps/platform-e2e/**',
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^@sovren/([a-z-]+/)?testing$',
+              message: 'Test helpers and stand-ins are for tests only: keep them out of production code.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.ts', '**/*.tsx', '**/*.cts', '**/*.mts', '**/*.js', '**/*.jsx', '**/*.cjs', '**/*.mjs'],
     // Override or add rules here
     rules: {},
