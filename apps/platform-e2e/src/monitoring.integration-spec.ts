@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, JSONCodec, NatsConnection } from 'nats';
 import { Client } from 'pg';
-import { startSmtpServer, type LocalSmtpServer } from '@sovren/testing';
+import { eventually, startSmtpServer, type LocalSmtpServer } from '@sovren/testing';
 
 import { createApiKey } from './support/auth-credentials';
 import { Platform, SERVICES } from './support/platform';
@@ -55,21 +55,8 @@ interface ServiceStatus {
   instances: Array<{ instance: string; state: string; since: string; version: string; lastError: string | null }>;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not true after ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> =>
+  eventually(what, probe, { timeoutMs, intervalMs: 250 });
 
 describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', () => {
   let platform: Platform;

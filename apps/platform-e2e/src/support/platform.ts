@@ -3,7 +3,14 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createThrowawayDatabase, freePort, NatsTestServer, type ThrowawayPostgres } from '@sovren/testing';
+import {
+  createThrowawayDatabase,
+  eventually,
+  freePort,
+  NatsTestServer,
+  StopWaiting,
+  type ThrowawayPostgres,
+} from '@sovren/testing';
 
 import { OwnedProcess } from './child-process';
 
@@ -77,18 +84,15 @@ export class Platform {
     if (s.process.running) throw new Error(`${name} is still running; stop or kill it first`);
     const main = join(workspaceRoot, 'dist/apps', name, 'main.js');
     s.process = new OwnedProcess(name, process.execPath, [main], this.env);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (!s.process.running)
-        throw new Error(`${name} exited on restart (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
-      const got = await fetch(`${s.baseUrl}/health/ready`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (got === 200) return;
-      if (Date.now() > deadline) throw new Error(`${name} not ready 60 s after restart\n${s.process.tail()}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await eventually(
+      `${name} to be ready after restart`,
+      async () => {
+        if (!s.process.running)
+          throw new StopWaiting(`${name} exited on restart (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
+        return (await fetch(`${s.baseUrl}/health/ready`)).status === 200;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, detail: () => s.process.tail() },
+    );
   }
 
   service(name: Service): RunningService {
@@ -99,26 +103,29 @@ export class Platform {
 
   /** Waits until every service's /health/ready answers `status`. */
   async waitUntil(status: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
     const pending = new Set(this.services.keys());
-    while (pending.size > 0) {
-      for (const name of [...pending]) {
-        const s = this.service(name);
-        if (!s.process.running)
-          throw new Error(`${name} exited (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
-        const got = await fetch(`${s.baseUrl}/health/ready`).then(
-          (r) => r.status,
-          () => 0,
-        );
-        if (got === status) pending.delete(name);
-      }
-      if (pending.size === 0) return;
-      if (Date.now() > deadline) {
-        const tails = [...pending].map((n) => this.service(n).process.tail()).join('\n');
-        throw new Error(`services not at ${status} after ${timeoutMs} ms: ${[...pending].join(', ')}\n${tails}`);
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await eventually(
+      `every service's /health/ready to answer ${status}`,
+      async () => {
+        for (const name of [...pending]) {
+          const s = this.service(name);
+          if (!s.process.running)
+            throw new StopWaiting(`${name} exited (${JSON.stringify(s.process.exit)})\n${s.process.tail()}`);
+          const got = await fetch(`${s.baseUrl}/health/ready`).then(
+            (r) => r.status,
+            () => 0,
+          );
+          if (got === status) pending.delete(name);
+        }
+        return pending.size === 0;
+      },
+      {
+        timeoutMs,
+        intervalMs: 250,
+        detail: () =>
+          `still not at ${status}: ${[...pending].join(', ')}\n${[...pending].map((n) => this.service(n).process.tail()).join('\n')}`,
+      },
+    );
   }
 
   async stop(): Promise<void> {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { OwnedProcess } from './child-process';
-import { freePort } from '@sovren/testing';
+import { eventually, freePort, StopWaiting } from '@sovren/testing';
 
 const workspaceRoot = resolve(__dirname, '../../../..');
 
@@ -45,17 +45,15 @@ export class PrometheusTestServer {
       process.env,
     );
     const server = new PrometheusTestServer(dir, child, port);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (!child.running) throw new Error(`prometheus exited: ${JSON.stringify(child.exit)}\n${child.tail()}`);
-      const ready = await fetch(`${server.url}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) return server;
-      if (Date.now() > deadline) throw new Error(`prometheus not ready after 30 s\n${child.tail()}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await eventually(
+      'prometheus to be ready',
+      async () => {
+        if (!child.running) throw new StopWaiting(`prometheus exited: ${JSON.stringify(child.exit)}\n${child.tail()}`);
+        return (await fetch(`${server.url}/-/ready`)).ok;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, detail: () => child.tail() },
+    );
+    return server;
   }
 
   get url(): string {
