@@ -3,6 +3,7 @@
 // makes usage wait (nothing rejected), and a record whose answer came too late is not sent twice. The real billing
 // app against real NATS (JetStream), PostgreSQL and the strict Kill Bill stand-in, with short timers.
 import { STREAM_USAGE, usageSubject, type UsageEventV1 } from '@sovren/messaging';
+import { eventually } from '@sovren/testing';
 import { connect, JSONCodec, RetentionPolicy, type JetStreamClient, type NatsConnection } from 'nats';
 
 import { toMicro } from '../usage/usage-batch.builder';
@@ -71,13 +72,8 @@ describe('usage recording under faults', () => {
     }
   }
 
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const until = (what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<boolean> =>
+    eventually(what, check, { timeoutMs });
 
   /** Events of `ownerIds` in the ledger, and how many of them are in a batch Kill Bill recorded / refused. */
   async function ledger(ownerIds: string[]): Promise<{ total: number; recorded: number; rejected: number }> {
