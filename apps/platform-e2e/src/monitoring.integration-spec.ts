@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, JSONCodec, NatsConnection } from 'nats';
 import { Client } from 'pg';
-import { eventually, startSmtpServer, type LocalSmtpServer } from '@sovren/testing';
+import { eventually, seedAuthUser, startSmtpServer, type LocalSmtpServer } from '@sovren/testing';
 
-import { createApiKey } from './support/auth-credentials';
 import { Platform, SERVICES } from './support/platform';
 import { PrometheusTestServer } from './support/prometheus-test-server';
 import { parsePrometheusText } from './support/prometheus-text';
@@ -94,7 +93,7 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
         SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR: '1000000',
       },
     });
-    adminKey = await createApiKey(platform.root, 'admin', ['monitoring:read']);
+    adminKey = seedAuthUser(platform.root, { role: 'admin', scopes: ['monitoring:read'], label: 'e2e' }).apiKey;
     nc = await connect({ servers: platform.nats.url });
     const codec = JSONCodec<AlertV1>();
     const sub = nc.subscribe(MONITORING_ALERT);
@@ -329,7 +328,7 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     const anonymous = await fetch(monitoringUrl('/api/v1/alerts'));
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as Envelope).error.code).toBe('UNAUTHORIZED');
-    const userKey = await createApiKey(platform.root, 'user', ['monitoring:read']);
+    const userKey = seedAuthUser(platform.root, { role: 'user', scopes: ['monitoring:read'], label: 'e2e' }).apiKey;
     const user = await fetch(monitoringUrl('/api/v1/alerts'), { headers: { 'X-API-Key': userKey } });
     expect(user.status).toBe(403);
     expect(((await user.json()) as Envelope).error.message).toMatch(/requires role: admin/);

@@ -1,4 +1,5 @@
 // @sovren/testing: helpers for tests only (real servers on loopback, the app starter, waiting, the envelope client).
+export * from './lib/auth-store.seed';
 export * from './lib/collecting.logger';
 export * from './lib/envelope-http.client';
 export * from './lib/eventually';

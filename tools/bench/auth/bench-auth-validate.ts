@@ -20,9 +20,7 @@
 //     tools/bench/auth/bench-auth-validate.ts [--concurrency 50] [--requests 20000] [--warmup 2000] \
 //     [--rates 2000,5000,10000]
 import 'reflect-metadata';
-import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,7 +35,14 @@ import {
   parseAuthValidateReplyV1,
   parseAuthValidateRequestV1,
 } from '@sovren/messaging';
-import { createThrowawayDatabase, eventually, freePort, NatsTestServer, StopWaiting } from '@sovren/testing';
+import {
+  createThrowawayDatabase,
+  eventually,
+  freePort,
+  NatsTestServer,
+  seedAuthUser,
+  StopWaiting,
+} from '@sovren/testing';
 
 import { BenchArgs } from '../common/bench-args';
 import { percentile } from '../common/percentile';
@@ -96,66 +101,12 @@ async function startAuth(natsUrl: string): Promise<RunningAuth> {
       },
       { timeoutMs: 90_000, intervalMs: 200 },
     );
-    return { ...seedCredentials(root), port, stop };
+    const { apiKey, accessToken } = seedAuthUser(root, { scopes: ['inference:generate'], label: 'bench' });
+    return { apiKey, accessToken, port, stop };
   } catch (error) {
     await stop();
     throw error;
   }
-}
-
-/**
- * A user with a session and an API key, written into auth's SQLite files (its migrations made them at start) the
- * way auth stores them: SHA-256 of each credential, never the credential itself.
- */
-function seedCredentials(root: string): { apiKey: string; accessToken: string } {
-  const now = Date.now();
-  const hash = (token: string) => createHash('sha256').update(token).digest('hex');
-  const userId = randomUUID();
-  const keyPrefix = `sov_${randomBytes(6).toString('hex').slice(0, 8)}`;
-  const apiKey = `${keyPrefix}_${randomBytes(32).toString('base64url')}`;
-  const accessToken = `sat_${randomBytes(32).toString('base64url')}`;
-  const sessionId = randomUUID();
-  const users = new Database(join(root, 'data', 'users.db'));
-  try {
-    users.pragma('busy_timeout = 5000');
-    users
-      .prepare('INSERT INTO users (id, email, display_name, role) VALUES (?, NULL, ?, ?)')
-      .run(userId, 'Bench', 'user');
-  } finally {
-    users.close();
-  }
-  const apiAuth = new Database(join(root, 'data', 'api_auth.db'));
-  try {
-    apiAuth.pragma('busy_timeout = 5000');
-    apiAuth
-      .prepare(
-        'INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, tier, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        randomUUID(),
-        userId,
-        'bench',
-        keyPrefix,
-        hash(apiKey),
-        JSON.stringify(['inference:generate']),
-        'authenticated',
-        now,
-      );
-    apiAuth
-      .prepare(
-        `INSERT INTO sessions (id, user_id, device_id, user_agent, ip, created_at, last_used_at, expires_at)
-         VALUES (?, ?, 'bench', NULL, NULL, ?, ?, ?)`,
-      )
-      .run(sessionId, userId, now, now, now + 24 * 3600_000);
-    apiAuth
-      .prepare(
-        `INSERT INTO session_tokens (token_hash, session_id, kind, created_at, expires_at) VALUES (?, ?, 'access', ?, ?)`,
-      )
-      .run(hash(accessToken), sessionId, now, now + 3600_000);
-  } finally {
-    apiAuth.close();
-  }
-  return { apiKey, accessToken };
 }
 
 const FLOOR_SUBJECT = 'bench.auth.floor';
