@@ -7,4 +7,5 @@ export * from './lib/free-port';
 export * from './lib/local-smtp.server';
 export * from './lib/nats-test.server';
 export * from './lib/nest-test.app';
+export * from './lib/owned-process';
 export * from './lib/throwaway-postgres';

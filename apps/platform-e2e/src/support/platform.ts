@@ -8,11 +8,10 @@ import {
   eventually,
   freePort,
   NatsTestServer,
+  OwnedProcess,
   StopWaiting,
   type ThrowawayPostgres,
 } from '@sovren/testing';
-
-import { OwnedProcess } from './child-process';
 
 export const SERVICES = ['auth', 'billing', 'voice', 'inference', 'monitoring'] as const;
 export type Service = (typeof SERVICES)[number];

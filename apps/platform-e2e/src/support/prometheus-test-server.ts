@@ -5,8 +5,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { OwnedProcess } from './child-process';
-import { eventually, freePort, StopWaiting } from '@sovren/testing';
+import { eventually, freePort, OwnedProcess, StopWaiting } from '@sovren/testing';
 
 const workspaceRoot = resolve(__dirname, '../../../..');
 

@@ -1,4 +1,5 @@
-// A child process the tests own: output captured line by line, stopped with SIGTERM (SIGKILL as a last resort).
+// A child process the tests own: output captured line by line, stopped with SIGTERM (SIGKILL as a last resort) or
+// killed outright (a crash test).
 import { ChildProcess, spawn } from 'node:child_process';
 
 export class OwnedProcess {
@@ -12,8 +13,9 @@ export class OwnedProcess {
     command: string,
     args: string[],
     env: NodeJS.ProcessEnv,
+    options: { cwd?: string } = {},
   ) {
-    this.child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(command, args, { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       let partial = '';
       stream?.setEncoding('utf8');
@@ -60,6 +62,12 @@ export class OwnedProcess {
     await this.exited;
     clearTimeout(timer);
     return { ...this.exitInfo!, forced };
+  }
+
+  /** Sends `signal` (SIGKILL: a crash) and waits for the process to end. */
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    if (this.running) this.child.kill(signal);
+    await this.exited;
   }
 
   async waitForExit(): Promise<void> {
