@@ -175,7 +175,7 @@ describe('usage recording under faults', () => {
     expect(billed).toEqual(sent);
   });
 
-  it("keeps usage waiting while Kill Bill refuses billing's credentials (401) and records it exactly once after the fix", async () => {
+  it("keeps usage waiting while Kill Bill refuses billing's credentials (401), reports billing not ready, and records it exactly once after the fix", async () => {
     const known = 'owner-known-before-401';
     const first = events(known, 2);
     await publish(first);
@@ -188,6 +188,12 @@ describe('usage recording under faults', () => {
     await publish(during);
     const recorder = billing.app.get(UsageRecorder);
     await until('the configuration fault to be noticed', async () => recorder.configurationFaulty);
+    // The fault is an operator's matter: readiness (and so the heartbeat and monitoring's alert) names it.
+    const notReady = await fetch(`${billing.url}/health/ready`);
+    expect(notReady.status).toBe(503);
+    expect(((await notReady.json()) as { error: { details: { failing: string[] } } }).error.details.failing).toEqual([
+      'killbill',
+    ]);
     await until('the events to be in the ledger', async () => (await ledger([known, fresh])).total === 10);
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // several retries' worth of waiting
     expect(await ledger([known, fresh])).toEqual({ total: 10, recorded: 2, rejected: 0 });
@@ -197,6 +203,7 @@ describe('usage recording under faults', () => {
     environment.killbill.setApiSecret(environment.env['SOVREN_KILLBILL_API_SECRET']); // the fix
     await until('the waiting usage to be recorded', async () => (await ledger([known, fresh])).recorded === 10);
     expect(recorder.configurationFaulty).toBe(false);
+    expect((await fetch(`${billing.url}/health/ready`)).status).toBe(200);
     const knownTotals = await billedInKillBill(known, [...first, ...during.slice(0, 4)]);
     expect(knownTotals.billed).toEqual(knownTotals.sent);
     const freshTotals = await billedInKillBill(fresh, during.slice(4));

@@ -11,6 +11,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { KillBillClient, KillBillError } from '@sovren/killbill';
 import { runWithRequestId } from '@sovren/observability';
 import { Backoff, errorMessage, WakeableSleep } from '@sovren/resilience';
+import { ReadinessService } from '@sovren/service';
 import type { Counter, Gauge } from 'prom-client';
 
 import { BillingAccountsService, ReadyAccount } from '../accounts/billing-accounts.service';
@@ -59,7 +60,18 @@ export class UsageRecorder implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly killbill: KillBillClient,
     @Inject(BILLING_ENV) private readonly env: BillingEnv,
     metrics: BillingMetrics,
+    readiness: ReadinessService,
   ) {
+    // A configuration fault holds all billing up until an operator acts: readiness says so, the heartbeat turns
+    // degraded and monitoring raises ReadinessFailing (mail, NATS alert, Prometheus mirror).
+    readiness.addCheck('killbill', () =>
+      this.faultSince === undefined
+        ? { ok: true }
+        : {
+            ok: false,
+            error: 'Kill Bill or egress refuses billing (credentials or allowlist); usage waits, nothing is lost',
+          },
+    );
     this.events = metrics.usageEvents;
     this.waitingOwners = metrics.usageOwnersWaiting;
     this.configurationFault = metrics.killbillConfigurationFault;
