@@ -5,7 +5,7 @@ import { Test } from '@nestjs/testing';
 import { ConfigModule } from '@sovren/config';
 import { testPlatformConfig } from '@sovren/config/testing';
 import { MessagingModule, NatsClient, pingSubject } from '../index';
-import { freePort, TEST_NATS_URL } from '@sovren/testing';
+import { eventually, freePort, TEST_NATS_URL } from '@sovren/testing';
 
 async function startApp(natsUrl: string) {
   const moduleRef = await Test.createTestingModule({
@@ -27,8 +27,9 @@ describe('MessagingModule', () => {
       expect(client.isConnected()).toBe(true);
       client.respond(pingSubject('auth'), () => ({ pong: true }));
       await expect(client.request(pingSubject('auth'), {})).resolves.toEqual({ pong: true });
+      // The streams are ensured by the on-connect hook, which runs beside start-up rather than before it returns.
       const jsm = await client.jetstreamManager();
-      await expect(jsm.streams.info('AGENTS')).resolves.toBeDefined();
+      await eventually('the AGENTS stream to be ensured', () => jsm.streams.info('AGENTS'));
     } finally {
       await app.close();
     }
