@@ -1,0 +1,9 @@
+// @sovren/rtp: call media — RTP/RTCP over a UDP port pair, G.711, jitter buffer, 20 ms pacing, RFC 4733 DTMF,
+// and the media applications (echo, play a WAV, record the call).
+export * from './lib/media-format';
+export * from './lib/g711';
+export * from './lib/rtp-packet';
+export * from './lib/rtp-port-pool';
+export * from './lib/rtp-session';
+export * from './lib/media-apps';
+export * from './lib/call-recorder';
