@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { NATS_SERVICES } from './nats-permissions.mjs';
+import { NATS_USERS } from './nats-permissions.mjs';
 import { loadOrCreateCredentials, renderNatsServerConfig, writePrivateFile } from './nats-server-config.mjs';
 
 const usage = `Usage: node tools/nats/generate-nats-config.mjs --config FILE --credentials-dir DIR
@@ -41,7 +41,7 @@ if (!args.config || !args['credentials-dir'] || !Number.isInteger(port) || port 
 
 const dir = args['credentials-dir'];
 const { credentials, written } = loadOrCreateCredentials(dir, { rotate: args.rotate });
-for (const service of NATS_SERVICES) {
+for (const service of NATS_USERS) {
   const file = join(dir, `${service}.env`);
   process.stdout.write(`${written.includes(file) ? 'wrote' : 'kept'} ${file}\n`);
 }
@@ -49,4 +49,4 @@ writePrivateFile(
   args.config,
   renderNatsServerConfig({ host: args.host, port, storeDir: args['store-dir'], credentials }),
 );
-process.stdout.write(`wrote ${args.config} (${NATS_SERVICES.length} users)\n`);
+process.stdout.write(`wrote ${args.config} (${NATS_USERS.length} users)\n`);

@@ -19,7 +19,8 @@ export const STREAMS = ['USAGE', 'CALLS', 'AUDIT', 'AGENTS', 'BILLING_TIER'];
  */
 export const NATS_PERMISSIONS = {
   auth: {
-    respond: ['auth.validate'],
+    // auth.admin.>: the operator's requests (users, API keys), which only the `cli` user may send.
+    respond: ['auth.validate', 'auth.admin.>'],
     // At start-up auth asks billing for every owner's standing (reconciles changes it missed).
     request: ['billing.standings'],
     publish: ['auth.revoked'],
@@ -33,7 +34,7 @@ export const NATS_PERMISSIONS = {
     consume: ['USAGE'],
   },
   inference: {
-    respond: ['inference.generate', 'inference.models'],
+    respond: ['inference.generate', 'inference.models', 'inference.models.load', 'inference.models.unload'],
     subscribe: ['inference.cancel.*'],
     // Chunks of a generation go to the stream subject its caller named, which must be the caller's inbox: a
     // request cannot make inference publish on any other subject.
@@ -46,12 +47,44 @@ export const NATS_PERMISSIONS = {
     streamPublish: ['usage.voice', 'calls.>'],
   },
   monitoring: {
+    respond: ['monitoring.status'],
     subscribe: ['monitoring.heartbeat.*'],
     publish: ['monitoring.alert'],
   },
 };
 
 export const NATS_SERVICES = Object.keys(NATS_PERMISSIONS);
+
+/**
+ * NATS users that are not services: `cli`, the operator's `sovren` command and the dev launcher. Its password is in
+ * a file only root and the sovren user can read (<SOVREN_ROOT>/nats-credentials/cli.env), so holding it means
+ * local access. It may only send these requests (the admin subjects of auth, model control, the status) and read
+ * the replies in its own inbox: no service's subjects, no stream, no event.
+ */
+export const NATS_CLIENTS = {
+  cli: {
+    request: [
+      'auth.admin.>',
+      'inference.models',
+      'inference.models.load',
+      'inference.models.unload',
+      'monitoring.status',
+    ],
+  },
+};
+
+/** Every NATS user: the services, then the clients. */
+export const NATS_USERS = [...NATS_SERVICES, ...Object.keys(NATS_CLIENTS)];
+
+/** The permissions of any NATS user (a service's from permissionsOf, a client's: its requests and its inbox). */
+export function userPermissionsOf(user) {
+  const client = NATS_CLIENTS[user];
+  if (!client) return permissionsOf(user);
+  return {
+    publish: { allow: [...client.request] },
+    subscribe: { allow: [`_INBOX.${user}.>`] },
+  };
+}
 
 /** The JetStream API subjects a service needs to read through its durable consumers on `stream` (and own it). */
 function consumerApi(stream) {

@@ -39,15 +39,38 @@ export const AUTH_VALIDATE = 'auth.validate';
 /** Event: a session or API key was revoked; every local validation cache must drop it. */
 export const AUTH_REVOKED = 'auth.revoked';
 
+// Operator requests (the `sovren` CLI, the dev launcher): only the NATS user `cli` may send them.
+/** Request/reply: create a local user (an admin by default) without any OAuth provider. */
+export const AUTH_ADMIN_USERS_CREATE = 'auth.admin.users.create';
+/** Request/reply: every user. */
+export const AUTH_ADMIN_USERS_LIST = 'auth.admin.users.list';
+/** Request/reply: set a user's role. */
+export const AUTH_ADMIN_USERS_PROMOTE = 'auth.admin.users.promote';
+/** Request/reply: mint an API key for a user (shown once in the reply). */
+export const AUTH_ADMIN_KEYS_CREATE = 'auth.admin.keys.create';
+/** Request/reply: the API keys of one user or of all. */
+export const AUTH_ADMIN_KEYS_LIST = 'auth.admin.keys.list';
+/** Request/reply: revoke an API key. */
+export const AUTH_ADMIN_KEYS_REVOKE = 'auth.admin.keys.revoke';
+/** Every admin subject of auth (what auth's admin responder and the `cli` user's permission cover). */
+export const AUTH_ADMIN_ALL = 'auth.admin.>';
+
 /** Request/reply: generate text with the local engine. */
 export const INFERENCE_GENERATE = 'inference.generate';
 /** Request/reply: list the models the inference service has loaded or can load. */
 export const INFERENCE_MODELS = 'inference.models';
+/** Request/reply (operator): load a model; the reply comes once it is loaded or failed. */
+export const INFERENCE_MODELS_LOAD = 'inference.models.load';
+/** Request/reply (operator): unload a model. */
+export const INFERENCE_MODELS_UNLOAD = 'inference.models.unload';
 
 /** Event: cancel the `inference.generate` request `requestId` (the acceptance reply names this subject). */
 export function inferenceCancelSubject(requestId: string): string {
   return `inference.cancel.${subjectToken(requestId, 'requestId')}`;
 }
+
+/** Request/reply (operator): the platform status from heartbeats, as GET /api/v1/status shows it. */
+export const MONITORING_STATUS = 'monitoring.status';
 
 /** Event: an alert raised by monitoring's rules. */
 export const MONITORING_ALERT = 'monitoring.alert';

@@ -20,7 +20,10 @@ const REPO_ROOT = resolve(__dirname, '../../../..');
 const GENERATOR = join(REPO_ROOT, 'tools/nats/generate-nats-config.mjs');
 const TABLE = join(REPO_ROOT, 'tools/nats/nats-permissions.mjs');
 const SERVICES = ['auth', 'billing', 'inference', 'voice', 'monitoring'] as const;
-type Service = (typeof SERVICES)[number];
+/** The NATS users that are not services (the operator's `sovren` CLI). */
+const CLIENTS = ['cli'] as const;
+const USERS = [...SERVICES, ...CLIENTS] as const;
+type Service = (typeof USERS)[number];
 const codec = JSONCodec();
 
 interface Permissions {
@@ -38,7 +41,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sovren-nats-permissions-'));
   const config = join(dir, 'nats-server.conf');
   execFileSync(process.execPath, [GENERATOR, '--config', config, '--credentials-dir', join(dir, 'credentials')]);
-  for (const service of SERVICES) {
+  for (const service of USERS) {
     const env = readFileSync(join(dir, 'credentials', `${service}.env`), 'utf8');
     credentials[service] = {
       user: /^SOVREN_NATS_USER=(.+)$/m.exec(env)?.[1] ?? '',
@@ -46,7 +49,7 @@ beforeAll(async () => {
     };
   }
   const script = `import(${JSON.stringify(TABLE)}).then((t) => process.stdout.write(JSON.stringify(
-    Object.fromEntries(t.NATS_SERVICES.map((s) => [s, t.permissionsOf(s)])))))`;
+    Object.fromEntries(t.NATS_USERS.map((s) => [s, t.userPermissionsOf(s)])))))`;
   permissions = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
   server = await NatsTestServer.start({ configFile: config, jetstream: true });
 });
@@ -160,7 +163,7 @@ describe('the generated NATS configuration', () => {
   });
 
   it('covers every subject of subjects.ts that has a publisher, and only the owners publish the owned ones', () => {
-    const everyone = (subject: string) => SERVICES.filter((service) => mayPublish(service, subject));
+    const everyone = (subject: string) => USERS.filter((service) => mayPublish(service, subject));
     expect(everyone(subjects.BILLING_TIER_CHANGED)).toEqual(['billing']);
     expect(SERVICES.filter((service) => maySubscribe(service, subjects.BILLING_STANDINGS_QUERY))).toEqual(['billing']);
     expect(everyone(subjects.usageSubject('inference'))).toEqual(['inference']);
@@ -179,6 +182,52 @@ describe('the generated NATS configuration', () => {
     ) as Array<[string, string]>;
     const unpublishable = constants.filter(([, subject]) => everyone(subject).length === 0).map(([name]) => name);
     expect(unpublishable).toEqual([]);
+  });
+
+  it("lets only the operator's cli user send the admin subjects, and the cli user nothing but its requests", () => {
+    const adminSubjects = [
+      subjects.AUTH_ADMIN_USERS_CREATE,
+      subjects.AUTH_ADMIN_USERS_LIST,
+      subjects.AUTH_ADMIN_USERS_PROMOTE,
+      subjects.AUTH_ADMIN_KEYS_CREATE,
+      subjects.AUTH_ADMIN_KEYS_LIST,
+      subjects.AUTH_ADMIN_KEYS_REVOKE,
+      subjects.INFERENCE_MODELS_LOAD,
+      subjects.INFERENCE_MODELS_UNLOAD,
+      subjects.MONITORING_STATUS,
+    ];
+    for (const subject of adminSubjects) expect(USERS.filter((user) => mayPublish(user, subject))).toEqual(['cli']);
+    for (const subject of [subjects.AUTH_ADMIN_KEYS_CREATE, subjects.AUTH_ADMIN_USERS_PROMOTE]) {
+      expect(USERS.filter((user) => maySubscribe(user, subject))).toEqual(['auth']);
+    }
+    expect(USERS.filter((user) => maySubscribe(user, subjects.MONITORING_STATUS))).toEqual(['monitoring']);
+    expect(USERS.filter((user) => maySubscribe(user, subjects.INFERENCE_MODELS_LOAD))).toEqual(['inference']);
+    for (const subject of [
+      subjects.AUTH_VALIDATE,
+      subjects.AUTH_REVOKED,
+      subjects.INFERENCE_GENERATE,
+      subjects.usageSubject('inference'),
+      subjects.heartbeatSubject('auth'),
+      '$JS.API.INFO',
+    ]) {
+      expect(mayPublish('cli', subject)).toBe(false);
+    }
+    expect(permissions.cli.subscribe.allow).toEqual(['_INBOX.cli.>']);
+  });
+});
+
+describe('the cli user', () => {
+  it('asks auth an admin question and gets the answer in its own inbox; voice may not ask it', async () => {
+    const [auth, voice, cli] = await Promise.all([clientAs('auth'), clientAs('voice'), clientAs('cli')]);
+    auth.respond(subjects.AUTH_ADMIN_ALL, (_request, context) => ({ answered: context.subject }));
+    await auth.rawConnection()?.flush();
+    await expect(cli.request(subjects.AUTH_ADMIN_USERS_LIST, { v: 1 })).resolves.toEqual({
+      answered: subjects.AUTH_ADMIN_USERS_LIST,
+    });
+    const raw = await rawAs('voice');
+    raw.nc.publish(subjects.AUTH_ADMIN_KEYS_CREATE, codec.encode({ v: 1 }));
+    expect(await raw.denied(subjects.AUTH_ADMIN_KEYS_CREATE)).toMatchObject({ data: 'PERMISSIONS_VIOLATION' });
+    await expect(voice.request(subjects.AUTH_ADMIN_KEYS_CREATE, { v: 1 }, { timeoutMs: 2_000 })).rejects.toThrow();
   });
 });
 

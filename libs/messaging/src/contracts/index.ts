@@ -14,3 +14,5 @@ export * from './inference-models.contract';
 export * from './billing-notification.contract';
 export * from './billing-tier.contract';
 export * from './usage-dead-letter.contract';
+export * from './auth-admin.contract';
+export * from './operator.contract';
