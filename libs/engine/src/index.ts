@@ -3,5 +3,6 @@
 export * from './engine';
 export * from './engine.types';
 export * from './gguf';
+export * from './grammar';
 export * from './gpu-metrics';
 export * from './quant';

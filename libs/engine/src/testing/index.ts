@@ -3,3 +3,4 @@
 export * from './test-vocab';
 export * from './tiny-model';
 export * from './reference-forward';
+export * from './gbnf-matcher';
