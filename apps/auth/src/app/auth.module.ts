@@ -5,6 +5,7 @@ import { AuthGuardModule } from '@sovren/auth-guard';
 import { MailModule } from '@sovren/mail';
 import { ServiceModule } from '@sovren/service';
 
+import { AdminModule } from './admin/admin.module';
 import { AuthConfigModule } from './auth-config/auth-config.module';
 import { AuthMetricsModule } from './auth.metrics';
 import { BillingTierModule } from './billing-tier/billing-tier.module';
@@ -21,6 +22,7 @@ import { OrganizationsModule } from './organizations/organizations.module';
     OrganizationsModule,
     IdentityModule,
     BillingTierModule,
+    AdminModule,
   ],
 })
 export class AuthModule {}

@@ -49,6 +49,7 @@ import { CredentialLookupCache } from './validation/credential-lookup.cache';
     ApiKeyService,
     SlidingWindowRateLimiter,
     RevocationPublisher,
+    SecurityNotices,
   ],
 })
 export class IdentityModule {}

@@ -43,6 +43,24 @@ export class UsersRepository {
     return row ? toUser(row) : undefined;
   }
 
+  /** The user holding `email` (emails are unique among live users). */
+  findByEmail(email: string): UserRecord | undefined {
+    const db = this.databases.handle('users');
+    const row = this.databases
+      .statement(db, 'SELECT id, email, display_name, role FROM users WHERE email = ? AND deleted_at IS NULL')
+      .get(email) as UserRow | undefined;
+    return row ? toUser(row) : undefined;
+  }
+
+  /** Every live user, oldest first. */
+  list(): UserRecord[] {
+    const db = this.databases.handle('users');
+    const rows = this.databases
+      .statement(db, 'SELECT id, email, display_name, role FROM users WHERE deleted_at IS NULL ORDER BY created_at, id')
+      .all() as UserRow[];
+    return rows.map(toUser);
+  }
+
   /** Role lookup on the validation hot path; undefined when the user no longer exists. */
   roleOf(id: string): AuthRole | undefined {
     const db = this.databases.handle('users');
