@@ -5,9 +5,11 @@ set -euo pipefail
 declare -A needed=(
   [clang-format]=clang-format
   [cmake]=cmake
+  [espeak-ng]=espeak-ng
   [g++]=g++
   [nats-server]=nats-server
   [promtool]=prometheus
+  [sipp]=sip-tester
   [systemd-analyze]=systemd
 )
 missing=()
