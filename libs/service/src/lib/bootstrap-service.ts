@@ -1,5 +1,6 @@
 // Starts one SOVREN service process: validate config first (one clear message and exit 1 when it is bad),
-// JSON logs, the HTTP platform (envelope, errors, validation, request ids), then listen. SIGTERM/SIGINT close
+// JSON logs, the HTTP platform (envelope, errors, validation, request ids), the OpenAPI document and its UI
+// (/api/docs, /api/docs-json), then listen. SIGTERM/SIGINT close
 // the app in order — stop accepting HTTP and finish in-flight requests, then drain NATS and close databases —
 // and a watchdog ends the process if that takes longer than SOVREN_SHUTDOWN_TIMEOUT_MS.
 import { INestApplication, Type } from '@nestjs/common';
@@ -8,6 +9,8 @@ import { ConfigValidationError, loadPlatformConfig, PlatformConfig, ServiceName 
 import { applyHttpPlatform } from '@sovren/http';
 import { JsonLogger } from '@sovren/observability';
 import { errorMessageWithStack } from '@sovren/resilience';
+
+import { setupOpenApi } from './openapi';
 
 export async function bootstrapService(appModule: Type<unknown>, service: ServiceName): Promise<INestApplication> {
   const config = loadConfigOrExit(service);
@@ -20,6 +23,7 @@ export async function bootstrapService(appModule: Type<unknown>, service: Servic
   const app = await NestFactory.create(appModule, { logger, bufferLogs: true });
   app.useLogger(logger);
   applyHttpPlatform(app);
+  setupOpenApi(app, service, config.version);
   closeOnSignals(app, config, logger);
 
   await app.listen(config.ports[service], config.host);

@@ -1,6 +1,7 @@
 // GET /api/v1/alerts: the alerts firing now and the recent alert history — operators only (admin role): alert
 // summaries name services, hosts and failing dependencies.
 import { Controller, DefaultValuePipe, Get, HttpStatus, ParseIntPipe, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { AuthRoute } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import { AlertV1 } from '@sovren/messaging';
@@ -9,9 +10,11 @@ import { errorMessage } from '@sovren/resilience';
 import { MONITORING_ROUTE_CLASS } from '../status/status.controller';
 import { AlertEvaluatorService } from './alert-evaluator.service';
 import { AlertEventRow, AlertHistoryRepository } from './alert-history.repository';
+import { AlertsResponse } from './alerts.responses';
 
 export const MAX_HISTORY_LIMIT = 500;
 
+@ApiTags('alerts')
 @Controller('api/v1/alerts')
 @AuthRoute({ routeClass: MONITORING_ROUTE_CLASS, roles: ['admin'], scopes: ['monitoring:read'] })
 export class AlertsController {
@@ -21,6 +24,13 @@ export class AlertsController {
   ) {}
 
   @Get()
+  @ApiOperation({ summary: 'The alerts firing now and the recent alert history' })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT, default: 50 },
+  })
+  @ApiOkResponse({ description: 'Firing alerts and the newest history entries.', type: AlertsResponse })
   async list(
     @Query('limit', new DefaultValuePipe(50), new ParseIntPipe({ errorHttpStatusCode: HttpStatus.BAD_REQUEST }))
     limit: number,

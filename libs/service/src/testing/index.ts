@@ -1,0 +1,2 @@
+// @sovren/service/testing: for specs only — checks a service's OpenAPI document (valid, complete, snapshot).
+export * from './openapi-check';
