@@ -8,3 +8,4 @@ export * from './lib/text/synthesis-chunker';
 export * from './lib/phonemes/espeak.phonemiser';
 export * from './lib/phonemes/phoneme-vocabulary';
 export * from './lib/endpointer/endpointer';
+export * from './lib/vad/silero-vad';

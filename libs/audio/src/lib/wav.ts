@@ -50,6 +50,8 @@ const FORMAT_MULAW = 0x0007;
 const FORMAT_EXTENSIBLE = 0xfffe;
 /** A data size writers use when they stream and never come back to patch the header. */
 const STREAMING_SIZE = 0xffffffff;
+/** espeak-ng and sox write this (or more) when they stream to a pipe: also "until the end of the file". */
+const STREAMING_SIZE_MIN = 0x7ffff000;
 
 interface FormatChunk {
   encoding: WavEncoding;
@@ -82,7 +84,7 @@ export function readWav(bytes: Uint8Array, limits: WavReadLimits = {}): WavAudio
     } else if (id === 'data') {
       if (!format) throw new WavError(WavErrorCode.MissingFormat, 'data chunk comes before any fmt chunk');
       let size = declared;
-      if (declared === STREAMING_SIZE || (declared === 0 && remaining > 0)) {
+      if (declared >= STREAMING_SIZE_MIN || (declared === 0 && remaining > 0)) {
         // A streamed WAV: the data runs to the end of the file.
         size = remaining - (remaining % format.blockAlign);
       } else if (declared > remaining) {

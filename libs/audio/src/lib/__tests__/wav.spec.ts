@@ -69,6 +69,17 @@ describe('writeWav / readWav', () => {
     expect(read.samples[1]).toBe(0.5);
   });
 
+  it('reads the placeholder size espeak-ng and sox write to a pipe (0x7FFFF000) to the end of the file', () => {
+    const body = Buffer.alloc(4);
+    body.writeInt16LE(-16384, 0);
+    const header = wavHeader(22_050, 1, 0);
+    header.writeUInt32LE(0x7ffff024, 4);
+    header.writeUInt32LE(0x7ffff000, 40);
+    const read = readWav(Buffer.concat([header, body]));
+    expect(read).toMatchObject({ sampleRate: 22_050, frames: 2 });
+    expect(read.samples[0]).toBe(-0.5);
+  });
+
   it('reads float32, 8-bit, 24-bit, mu-law and A-law uploads', () => {
     const floats = Buffer.alloc(8);
     floats.writeFloatLE(0.75, 0);
