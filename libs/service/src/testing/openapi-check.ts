@@ -88,6 +88,10 @@ export function incompleteOperations(document: OpenAPIObject): string[] {
       if (!operation) continue;
       const where = `${method.toUpperCase()} ${path}`;
       for (const problem of operationProblems(document, operation)) problems.push(`${where}: ${problem}`);
+      for (const name of path.match(/\{[^}]+\}/g) ?? []) {
+        const declared = operation.parameters?.some((p) => !('$ref' in p) && p.in === 'path' && `{${p.name}}` === name);
+        if (!declared) problems.push(`${where}: path parameter ${name} is not described (@Param or @ApiParam)`);
+      }
     }
   }
   return problems;

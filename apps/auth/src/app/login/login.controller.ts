@@ -3,6 +3,7 @@
 // (back from it: LoginCallbackGuard runs the provider's passport strategy; this opens the session — or, for a
 // link, mails the user — and redirects). A login never links: it signs in as the identity's own user.
 import { Controller, Get, HttpStatus, Param, Post, Query, Redirect, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import {
   AuthRoute,
   CurrentAuth,
@@ -22,6 +23,7 @@ import { setDeviceCookie, setSessionCookies } from '../sessions/session-cookies'
 import { SessionService } from '../sessions/session.service';
 import { AUTH_ROUTE_CLASS } from '../sessions/sessions.controller';
 import { LoginQuery } from './dtos/login-query.dto';
+import { LoginProviderResponse } from './dtos/provider.responses';
 import { LoginError, LoginErrorCode, toApiError } from './login.errors';
 import { OAuthLoginService, safeReturnTo, type LoginResult } from './oauth-login.service';
 import { LOGIN_COOKIE_PATH, LoginCallbackGuard } from './passport/login-callback.guard';
@@ -32,6 +34,7 @@ const random = (): string => randomBytes(32).toString('base64url');
 /** What a login start refused for too many logins in progress suggests waiting (attempts live ten minutes). */
 const LOGINS_BUSY_RETRY_AFTER_S = 60;
 
+@ApiTags('login')
 @Controller('api/v1/auth')
 export class LoginController {
   constructor(
@@ -44,6 +47,8 @@ export class LoginController {
   ) {}
 
   @Get('providers')
+  @ApiOperation({ summary: 'The sign-in providers configured on this platform' })
+  @ApiOkResponse({ description: 'Providers and where a browser starts each sign-in.', type: [LoginProviderResponse] })
   providers(): Array<{ id: string; name: string; protocol: string; login_url: string }> {
     return this.login.providers().map((provider) => ({
       id: provider.id,
@@ -55,6 +60,11 @@ export class LoginController {
 
   /** Answered by passport: 302 to the provider with state, PKCE challenge and (OIDC) nonce. */
   @Get('login/:provider')
+  @ApiOperation({
+    summary: 'Start a browser sign-in: redirect to the provider',
+    description: 'Sets the short-lived sovren_login cookie; limited per client address.',
+  })
+  @ApiFoundResponse({ description: 'Redirect to the provider (state, PKCE challenge, OIDC nonce).' })
   @RawResponse()
   start(
     @Param('provider') providerId: string,
@@ -71,6 +81,11 @@ export class LoginController {
    * (409 if another user has it), opens no new session, and mails the user.
    */
   @Post('identities/link/:provider')
+  @ApiOperation({
+    summary: 'Link another sign-in method to your user: redirect to the provider',
+    description: 'A signed-in browser session only (not an API key); the callback adds the identity and mails you.',
+  })
+  @ApiFoundResponse({ description: 'Redirect to the provider.' })
   @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:sessions'] })
   @RawResponse()
   link(
@@ -139,6 +154,12 @@ export class LoginController {
   }
 
   @Get('callback/:provider')
+  @ApiOperation({
+    summary: 'Back from the provider: open the session (or link the identity) and redirect',
+    description: 'Called by the browser on its way back from the provider; sets the session cookies.',
+  })
+  @ApiFoundResponse({ description: 'Redirect to return_to (or /), with session cookies set.' })
+  @ApiParam({ name: 'provider', description: 'The provider id, as listed by /api/v1/auth/providers' })
   @UseGuards(LoginCallbackGuard)
   @RawResponse()
   @Redirect()

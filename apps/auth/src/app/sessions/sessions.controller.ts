@@ -13,6 +13,14 @@ import {
   Res,
   UseGuards,
 } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AuthRoute, CurrentAuth, readCookie, REFRESH_COOKIE, type RequestAuth } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -21,6 +29,13 @@ import { AuthConfig } from '../auth-config/auth-config';
 import { RefreshRateLimitGuard } from '../rate-limit/refresh-rate-limit.guard';
 import { UsersRepository } from '../users/users.repository';
 import { RefreshSessionDto } from './dtos/refresh-session.dto';
+import {
+  MeResponse,
+  RefreshedSessionResponse,
+  RevokedCountResponse,
+  RevokedResponse,
+  SessionResponse,
+} from './dtos/session.responses';
 import { clearSessionCookies, setSessionCookies } from './session-cookies';
 import { SessionService, SessionView } from './session.service';
 
@@ -31,6 +46,7 @@ function requireUser(auth: RequestAuth | undefined): { userId: string; sessionId
   return { userId: auth.identity.userId, sessionId: auth.identity.sessionId };
 }
 
+@ApiTags('sessions')
 @Controller('api/v1/auth')
 export class SessionsController {
   constructor(
@@ -41,6 +57,14 @@ export class SessionsController {
 
   /** New access + refresh pair. The refresh token comes from the body (API clients) or the cookie (browsers). */
   @Post('refresh')
+  @ApiOperation({
+    summary: 'New access and refresh tokens for a refresh token (body or cookie)',
+    description:
+      'API clients send `refresh_token` and get both tokens in the answer; browsers send the sovren_refresh cookie and ' +
+      'get new cookies. The old refresh token is spent. Counted per refresh token, not by the shared guard.',
+  })
+  @ApiBody({ type: RefreshSessionDto, required: false })
+  @ApiOkResponse({ description: 'The new session tokens (or cookies).', type: RefreshedSessionResponse })
   @HttpCode(HttpStatus.OK)
   @UseGuards(RefreshRateLimitGuard)
   @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, allowAnonymous: true, rateLimitedByRoute: true })
@@ -77,6 +101,8 @@ export class SessionsController {
 
   /** Ends the session this request belongs to. */
   @Post('logout')
+  @ApiOperation({ summary: 'End the session this request belongs to (and clear its cookies)' })
+  @ApiOkResponse({ description: 'Whether a session was ended.', type: RevokedResponse })
   @HttpCode(HttpStatus.OK)
   @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:sessions'] })
   logout(
@@ -93,6 +119,8 @@ export class SessionsController {
 
   /** Ends every session of the signed-in user (API keys stay: they are revoked one by one). */
   @Post('logout-everywhere')
+  @ApiOperation({ summary: 'End every session of the signed-in user (API keys stay)' })
+  @ApiOkResponse({ description: 'How many sessions were ended.', type: RevokedCountResponse })
   @HttpCode(HttpStatus.OK)
   @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:sessions'] })
   logoutEverywhere(
@@ -106,6 +134,8 @@ export class SessionsController {
   }
 
   @Get('sessions')
+  @ApiOperation({ summary: "The signed-in user's sessions" })
+  @ApiOkResponse({ description: 'Sessions, the current one marked.', type: [SessionResponse] })
   @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:sessions'] })
   list(@CurrentAuth() auth: RequestAuth | undefined): Array<SessionView & { current: boolean }> {
     const { userId, sessionId } = requireUser(auth);
@@ -113,6 +143,12 @@ export class SessionsController {
   }
 
   @Delete('sessions/:id')
+  @ApiOperation({ summary: 'End one of your sessions' })
+  @ApiNoContentResponse({ description: 'Ended.' })
+  @ApiNotFoundResponse({
+    description: 'No such live session of yours.',
+    schema: { $ref: '#/components/schemas/ApiErrorEnvelope' },
+  })
   @HttpCode(HttpStatus.NO_CONTENT)
   @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:sessions'] })
   revoke(@CurrentAuth() auth: RequestAuth | undefined, @Param('id', new ParseUUIDPipe()) id: string): void {
@@ -123,6 +159,8 @@ export class SessionsController {
   }
 
   @Get('me')
+  @ApiOperation({ summary: 'The signed-in user, their sign-in methods, and this credential' })
+  @ApiOkResponse({ description: 'Who you are and what this credential may do.', type: MeResponse })
   @AuthRoute({ routeClass: AUTH_ROUTE_CLASS, scopes: ['auth:profile'] })
   me(@CurrentAuth() auth: RequestAuth | undefined): Record<string, unknown> {
     const { userId } = requireUser(auth);
