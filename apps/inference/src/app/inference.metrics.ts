@@ -5,10 +5,10 @@ import { Injectable } from '@nestjs/common';
 import { INFERENCE_INTER_TOKEN_SECONDS, MetricsService } from '@sovren/observability';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 
-export type InferenceEndpoint = 'chat' | 'completions' | 'nats';
+export type InferenceEndpoint = 'chat' | 'completions' | 'nats' | 'embeddings';
 export type RequestStatus = 'ok' | 'error' | 'cancelled';
 
-const ENDPOINTS: readonly InferenceEndpoint[] = ['chat', 'completions', 'nats'];
+const ENDPOINTS: readonly InferenceEndpoint[] = ['chat', 'completions', 'nats', 'embeddings'];
 const STATUSES: readonly RequestStatus[] = ['ok', 'error', 'cancelled'];
 
 /** 5 ms … 500 ms, with 0.09 (the 90 ms per-token target) as an edge so the alert reads it without interpolation. */
@@ -47,7 +47,7 @@ export class InferenceMetrics {
     });
     this.requests = metrics.counter({
       name: 'sovren_inference_requests_total',
-      help: 'Finished generation requests by model, endpoint (chat, completions, nats) and status (ok, error, cancelled).',
+      help: 'Finished generation requests by model, endpoint (chat, completions, nats, embeddings) and status (ok, error, cancelled).',
       labelNames: ['model', 'endpoint', 'status'],
     });
     this.timeToFirstToken = metrics.histogram({

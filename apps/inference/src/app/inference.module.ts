@@ -5,6 +5,8 @@ import { AuthGuardModule } from '@sovren/auth-guard';
 import { JSON_BODY_LIMIT } from '@sovren/http';
 import { ServiceModule } from '@sovren/service';
 
+import { EmbeddingsController } from './embeddings/embeddings.controller';
+import { EmbeddingsService } from './embeddings/embeddings.service';
 import { GenerationService } from './generation/generation.service';
 import { InferenceConfigModule } from './inference-config/inference-config.module';
 import { INFERENCE_ENV, InferenceEnv } from './inference-config/inference.env';
@@ -22,7 +24,7 @@ import { UsageEventPublisher } from './usage/usage-event.publisher';
     AuthGuardModule.forRoot(),
     InferenceConfigModule,
   ],
-  controllers: [OpenAiController, ModelsController],
+  controllers: [OpenAiController, EmbeddingsController, ModelsController],
   providers: [
     // Long-context prompts arrive as large JSON bodies (applyHttpPlatform reads this).
     {
@@ -34,6 +36,7 @@ import { UsageEventPublisher } from './usage/usage-event.publisher';
     ModelRegistry,
     UsageEventPublisher,
     GenerationService,
+    EmbeddingsService,
     InferenceNatsResponder,
     OpenAiBodyErrorHandler,
   ],

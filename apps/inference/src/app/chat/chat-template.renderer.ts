@@ -9,7 +9,19 @@ import { errorMessage } from '@sovren/resilience';
 
 export interface ChatMessage {
   role: string;
-  content: string;
+  /** null: an assistant turn that only called tools. */
+  content: string | null;
+  /** An assistant turn's tool calls; `arguments` is the JSON object when it parses (templates apply `tojson`). */
+  tool_calls?: ReadonlyArray<{ id: string; type: 'function'; function: { name: string; arguments: unknown } }>;
+  /** A tool message: the call it answers. */
+  tool_call_id?: string;
+  name?: string;
+}
+
+/** A function the model may call, as the template sees it (OpenAI's `tools` entries). */
+export interface ChatTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
 }
 
 /** A piece of the prompt: written by the template (markers allowed) or taken from a message (plain text only). */
@@ -40,7 +52,7 @@ export class ChatTemplateRenderer {
 
   constructor(
     readonly model: string,
-    source: string | null,
+    private readonly source: string | null,
     private readonly bosToken: string,
     private readonly eosToken: string,
   ) {
@@ -62,10 +74,14 @@ export class ChatTemplateRenderer {
     }
   }
 
-  render(messages: readonly ChatMessage[]): RenderedChat {
+  render(messages: readonly ChatMessage[], tools?: readonly ChatTool[]): RenderedChat {
     if (this.template) {
       try {
-        return renderSegments(this.template, messages, this.bosToken, this.eosToken, 'model');
+        // A template that knows nothing of tools gets them (and past calls) as text, like the fallback.
+        if (!this.templateRendersTools && (tools?.length || messages.some((m) => m.tool_calls?.length))) {
+          return renderSegments(this.template, withToolsInText(messages, tools), this.bosToken, this.eosToken, 'model');
+        }
+        return renderSegments(this.template, messages, this.bosToken, this.eosToken, 'model', tools);
       } catch (error) {
         // Templates raise on conversations they do not support (e.g. a system message): still answer.
         // Logged once per model: a client could otherwise flood the log with one bad conversation after another.
@@ -79,7 +95,12 @@ export class ChatTemplateRenderer {
         }
       }
     }
-    return renderSegments(fallback, messages, this.bosToken, this.eosToken, 'fallback');
+    return renderSegments(fallback, withToolsInText(messages, tools), this.bosToken, this.eosToken, 'fallback');
+  }
+
+  /** The model's own template mentions tools (so it renders `tools` and tool calls itself). */
+  get templateRendersTools(): boolean {
+    return this.template !== undefined && (this.source ?? '').includes('tools');
   }
 }
 
@@ -95,16 +116,26 @@ function renderSegments(
   bosToken: string,
   eosToken: string,
   which: RenderedChat['template'],
+  tools?: readonly ChatTool[],
 ): RenderedChat {
-  const context = (contents: readonly string[]) => ({
-    messages: messages.map((m, i) => ({ role: m.role, content: contents[i] })),
+  const context = (contents: ReadonlyArray<string | null>) => ({
+    messages: messages.map((m, i) => {
+      const message: Record<string, unknown> = { role: m.role, content: contents[i] };
+      if (m.tool_calls) message['tool_calls'] = m.tool_calls;
+      if (m.tool_call_id !== undefined) message['tool_call_id'] = m.tool_call_id;
+      if (m.name !== undefined) message['name'] = m.name;
+      return message;
+    }),
+    ...(tools && tools.length > 0 ? { tools } : {}),
     bos_token: bosToken,
     eos_token: eosToken,
     add_generation_prompt: true,
   });
   const text = template.render(context(messages.map((m) => m.content)));
   const nonce = randomBytes(8).toString('hex');
-  const marked = template.render(context(messages.map((_, i) => `SOVRENCONTENT${nonce}N${i}E`)));
+  const marked = template.render(
+    context(messages.map((m, i) => (m.content === null ? null : `SOVRENCONTENT${nonce}N${i}E`))),
+  );
   const placeholder = new RegExp(`SOVRENCONTENT${nonce}N(\\d+)E`, 'g');
   const pieces: Array<{ text: string; message?: number }> = [];
   let last = 0;
@@ -153,4 +184,34 @@ function alignWithRendering(
 function segmentOf(piece: { text: string; message?: number }, messages: readonly ChatMessage[]): PromptSegment {
   if (piece.message === undefined) return { text: piece.text, source: 'template' };
   return { text: messages[piece.message]?.content ?? '', source: 'content' };
+}
+
+/**
+ * For the ChatML fallback, which knows nothing of tools: the tool list goes into a system message, tool calls and
+ * tool results into plain text, in the Hermes format the generic tool-call parser also reads.
+ */
+function withToolsInText(messages: readonly ChatMessage[], tools?: readonly ChatTool[]): ChatMessage[] {
+  const out: ChatMessage[] = messages.map((m) => {
+    if (m.tool_calls && m.tool_calls.length > 0) {
+      const calls = m.tool_calls
+        .map(
+          (c) =>
+            `<tool_call>\n${JSON.stringify({ name: c.function.name, arguments: c.function.arguments })}\n</tool_call>`,
+        )
+        .join('\n');
+      return { role: m.role, content: m.content ? `${m.content}\n${calls}` : calls };
+    }
+    if (m.role === 'tool') return { role: 'tool', content: m.content ?? '' };
+    return { role: m.role, content: m.content ?? '' };
+  });
+  if (tools && tools.length > 0) {
+    const list = tools.map((t) => JSON.stringify(t.function)).join('\n');
+    out.unshift({
+      role: 'system',
+      content:
+        'You may call these functions. To call one, answer with <tool_call>{"name": <name>, "arguments": <object>}' +
+        `</tool_call>.\n<tools>\n${list}\n</tools>`,
+    });
+  }
+  return out;
 }

@@ -8,14 +8,30 @@ import { ApiError, ApiErrorCode, RawResponse, type RequestWithId } from '@sovren
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 
-import { GenerationService, publicFinishReason, type GenerationRequest } from '../generation/generation.service';
+import { jsonObjectGrammar, jsonSchemaToGrammar, JsonSchemaGrammarError } from '@sovren/engine';
+
+import type { ChatMessage, ChatTool } from '../chat/chat-template.renderer';
+import { requiredToolCallsSchema, toolCallFamily, type ToolCallFamily } from '../chat/tool-calls';
+import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
+import {
+  GenerationService,
+  publicFinishReason,
+  type GenerationListener,
+  type GenerationRequest,
+  type TokenText,
+} from '../generation/generation.service';
 import { ModelRegistry } from '../models/model-registry.service';
 import type { JobOutcome } from '../scheduler/generation-job';
-import { ChatCompletionDto, messageText } from './dtos/chat-completion.dto';
+import { ChatChoiceStream, chatChoiceResult, type ToolMode } from './chat-choice';
+import { ChatCompletionDto, messageText, type ChatMessageDto } from './dtos/chat-completion.dto';
 import { COMPLETIONS_DEFAULT_MAX_TOKENS, CompletionDto, promptText } from './dtos/completion.dto';
-import { stopList, type SamplingParamsDto } from './dtos/sampling-params.dto';
+import { logitBiasOf, stopList, type SamplingParamsDto } from './dtos/sampling-params.dto';
 import { OpenAiExceptionFilter, writeOpenAiError } from './openai-exception.filter';
 import {
+  chatChoice,
+  chatLogprobs,
+  completionChoice,
+  completionLogprobs,
   completionResponse,
   openAiFinishReason,
   streamChunk,
@@ -25,6 +41,12 @@ import {
   type ResponseIdentity,
 } from './openai-responses';
 import { SseWriter } from './sse.writer';
+
+/** How a request's output is read: chat tool modes (completions: always off) and whether logprobs are returned. */
+interface OutputPlan {
+  tools: ToolMode;
+  logprobs: boolean;
+}
 
 @Controller('v1')
 @RawResponse()
@@ -66,9 +88,18 @@ export class OpenAiController {
     @Res() res: ServerResponse,
   ): Promise<void> {
     const request = this.requestOf('chat', body, auth, req);
-    request.messages = body.messages.map((m) => ({ role: m.role, content: messageText(m.content) }));
+    request.messages = body.messages.map(chatMessageOf);
     request.maxTokens = body.max_completion_tokens ?? body.max_tokens;
-    await this.serve('chat', body, request, req, res);
+    if (body.top_logprobs !== undefined && body.logprobs !== true) {
+      throw invalid('top_logprobs needs logprobs: true', 'top_logprobs');
+    }
+    if (body.logprobs === true) request.logprobs = body.top_logprobs ?? 0;
+    const tools = toolModeOf(body, request);
+    if (tools.kind === 'off' || tools.kind === 'auto') {
+      const grammar = responseFormatGrammar(body);
+      if (grammar !== undefined) request.grammar = grammar;
+    }
+    await this.serve('chat', body, request, { tools, logprobs: body.logprobs === true }, req, res);
   }
 
   @Post('completions')
@@ -83,7 +114,9 @@ export class OpenAiController {
     const request = this.requestOf('completions', body, auth, req);
     request.prompt = promptText(body.prompt);
     request.maxTokens = body.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS;
-    await this.serve('completions', body, request, req, res);
+    if (body.logprobs !== undefined) request.logprobs = body.logprobs;
+    const plan: OutputPlan = { tools: { kind: 'off' }, logprobs: body.logprobs !== undefined };
+    await this.serve('completions', body, request, plan, req, res);
   }
 
   private requestOf(
@@ -113,6 +146,8 @@ export class OpenAiController {
       seed: body.seed,
       stop: stopList(body.stop),
     };
+    const logitBias = logitBiasOf(body.logit_bias);
+    if (logitBias) request.logitBias = logitBias;
     if (auth?.identity.apiKeyId) request.keyId = auth.identity.apiKeyId;
     if (auth?.scopes.includes('inference:admin')) request.modelAdmin = true;
     return request;
@@ -122,6 +157,7 @@ export class OpenAiController {
     kind: OpenAiKind,
     body: SamplingParamsDto,
     request: GenerationRequest,
+    plan: OutputPlan,
     req: RequestWithId,
     res: ServerResponse,
   ): Promise<void> {
@@ -132,34 +168,58 @@ export class OpenAiController {
       model: request.model,
       systemFingerprint: `fp_sovren_${this.config.version}`,
     };
-    const context = { request_id: request.requestId, model: request.model, endpoint: kind };
+    const context = { request_id: request.requestId, model: request.model, endpoint: kind, user: body.user };
+    const choices = body.n ?? 1;
     if (body.stream === true)
-      await this.stream(identity, body.stream_options?.include_usage === true, request, res, context);
-    else await this.collect(identity, request, res, context);
+      await this.stream(identity, body.stream_options?.include_usage === true, request, plan, choices, res, context);
+    else await this.collect(identity, request, plan, choices, res, context);
   }
 
   private async collect(
     identity: ResponseIdentity,
     request: GenerationRequest,
+    plan: OutputPlan,
+    choices: number,
     res: ServerResponse,
     context: Record<string, unknown>,
   ): Promise<void> {
-    let finished: (outcome: JobOutcome) => void = () => undefined;
-    const outcome = new Promise<JobOutcome>((resolve) => (finished = resolve));
-    const started = await this.generation.start(request, { onText: () => undefined, onFinish: (o) => finished(o) });
-    cancelOnDisconnect(res, started.job);
-    const result = await outcome;
+    let family: ToolCallFamily = 'generic';
+    const logprobs: TokenText[][] = Array.from({ length: choices }, () => []);
+    const outcomes: Array<Promise<JobOutcome>> = [];
+    const listeners: GenerationListener[] = [];
+    for (let i = 0; i < choices; i++) {
+      let finished: (outcome: JobOutcome) => void = () => undefined;
+      outcomes.push(new Promise<JobOutcome>((resolve) => (finished = resolve)));
+      listeners.push({
+        onModel: (model) => (family = toolCallFamily(model.info.chatTemplate)),
+        onText: (_delta, tokens) => {
+          if (tokens) logprobs[i].push(...tokens);
+        },
+        onFinish: (o) => finished(o),
+      });
+    }
+    const started = await this.generation.startChoices(request, listeners);
+    for (const job of started.jobs) cancelOnDisconnect(res, job);
+    const results = await Promise.all(outcomes);
     if (res.destroyed) return;
-    if (result.finishReason === 'error') {
-      writeOpenAiError(res, result.error ?? new Error('generation failed'), this.logger, context);
+    const failed = results.find((r) => r.finishReason === 'error');
+    if (failed) {
+      writeOpenAiError(res, failed.error ?? new Error('generation failed'), this.logger, context);
       return;
     }
-    const body = completionResponse(
-      identity,
-      result.text,
-      openAiFinishReason(publicFinishReason(result.finishReason)),
-      usageOf(result.promptTokens, result.completionTokens),
-    );
+    const bodyChoices = results.map((result, index) => {
+      const reason = publicFinishReason(result.finishReason);
+      if (identity.kind === 'completions') {
+        const lp = plan.logprobs ? completionLogprobs(logprobs[index], 0) : null;
+        return completionChoice(index, result.text, openAiFinishReason(reason), lp);
+      }
+      const message = chatChoiceResult(result.text, reason, plan.tools, family);
+      const lp = plan.logprobs ? chatLogprobs(logprobs[index]) : null;
+      return chatChoice(index, message, message.finishReason, lp);
+    });
+    const completionTokens = results.reduce((sum, r) => sum + r.completionTokens, 0);
+    const promptTokens = Math.max(...results.map((r) => r.promptTokens));
+    const body = completionResponse(identity, bodyChoices, usageOf(promptTokens, completionTokens));
     res.statusCode = 200;
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(JSON.stringify(body));
@@ -169,37 +229,178 @@ export class OpenAiController {
     identity: ResponseIdentity,
     includeUsage: boolean,
     request: GenerationRequest,
+    plan: OutputPlan,
+    choices: number,
     res: ServerResponse,
     context: Record<string, unknown>,
   ): Promise<void> {
     const sse = new SseWriter(res);
-    const started = await this.generation.start(request, {
-      onText: (delta) => sse.send(streamChunk(identity, { content: delta }, null, includeUsage)),
-      onFinish: (outcome) => {
-        if (outcome.finishReason === 'error') {
-          this.logger.error({ msg: 'stream ended by an engine error', ...context, err: outcome.error?.message });
-          sse.send({
-            error: {
-              message: 'The server had an error while generating',
-              type: 'server_error',
-              param: null,
-              code: null,
-            },
-          });
-          res.end();
-          return;
-        }
-        const reason = openAiFinishReason(publicFinishReason(outcome.finishReason));
-        sse.send(streamChunk(identity, null, reason, includeUsage));
-        if (includeUsage) sse.send(usageChunk(identity, usageOf(outcome.promptTokens, outcome.completionTokens)));
-        sse.done();
-      },
-    });
-    // Headers and the role chunk go out at once, so the client sees the stream open before the first token.
-    if (identity.kind === 'chat')
-      sse.send(streamChunk(identity, { role: 'assistant', content: '' }, null, includeUsage));
-    else sse.open();
-    cancelOnDisconnect(res, started.job);
+    const outcomes: JobOutcome[] = [];
+    let open = choices;
+    let failed = false;
+    const listeners: GenerationListener[] = [];
+    for (let index = 0; index < choices; index++) {
+      let chat: ChatChoiceStream | undefined;
+      /** Logprobs of text the tool gate holds back, sent with the next chunk of this choice. */
+      let pending: TokenText[] = [];
+      let textOffset = 0;
+      const logprobsOf = (tokens: readonly TokenText[] | undefined): Record<string, unknown> | null => {
+        if (!plan.logprobs) return null;
+        const all = [...pending, ...(tokens ?? [])];
+        pending = [];
+        if (identity.kind === 'chat') return chatLogprobs(all);
+        const lp = completionLogprobs(all, textOffset);
+        for (const t of all) textOffset += t.token.length;
+        return lp;
+      };
+      listeners.push({
+        onModel: (model) => (chat = new ChatChoiceStream(plan.tools, toolCallFamily(model.info.chatTemplate))),
+        onText: (delta, tokens) => {
+          if (failed) return;
+          if (identity.kind === 'completions') {
+            sse.send(streamChunk(identity, index, { content: delta }, null, includeUsage, logprobsOf(tokens)));
+            return;
+          }
+          const deltas = chat?.push(delta) ?? [{ content: delta }];
+          if (deltas.length === 0) {
+            if (tokens) pending.push(...tokens);
+            return;
+          }
+          deltas.forEach((d, i) =>
+            sse.send(streamChunk(identity, index, d, null, includeUsage, i === 0 ? logprobsOf(tokens) : null)),
+          );
+        },
+        onFinish: (outcome) => {
+          outcomes[index] = outcome;
+          open -= 1;
+          if (failed) return;
+          if (outcome.finishReason === 'error') {
+            failed = true;
+            this.logger.error({ msg: 'stream ended by an engine error', ...context, err: outcome.error?.message });
+            sse.send({
+              error: {
+                message: 'The server had an error while generating',
+                type: 'server_error',
+                param: null,
+                code: null,
+              },
+            });
+            res.end();
+            return;
+          }
+          const reason = publicFinishReason(outcome.finishReason);
+          if (identity.kind === 'chat' && chat) {
+            const end = chat.finish(reason);
+            end.deltas.forEach((d, i) =>
+              sse.send(streamChunk(identity, index, d, null, includeUsage, i === 0 ? logprobsOf([]) : null)),
+            );
+            sse.send(streamChunk(identity, index, null, end.finishReason, includeUsage));
+          } else sse.send(streamChunk(identity, index, null, openAiFinishReason(reason), includeUsage));
+          if (open > 0) return;
+          if (includeUsage) {
+            const completionTokens = outcomes.reduce((sum, o) => sum + o.completionTokens, 0);
+            const promptTokens = Math.max(...outcomes.map((o) => o.promptTokens));
+            sse.send(usageChunk(identity, usageOf(promptTokens, completionTokens)));
+          }
+          sse.done();
+        },
+      });
+    }
+    const started = await this.generation.startChoices(request, listeners);
+    // Headers and the role chunks go out at once, so the client sees the stream open before the first token.
+    if (identity.kind === 'chat') {
+      for (let index = 0; index < choices; index++) {
+        sse.send(streamChunk(identity, index, { role: 'assistant', content: '' }, null, includeUsage));
+      }
+    } else sse.open();
+    for (const job of started.jobs) cancelOnDisconnect(res, job);
+  }
+}
+
+function invalid(message: string, param: string): GenerationError {
+  return new GenerationError(GenerationErrorCode.INVALID_REQUEST, message, param);
+}
+
+/** A chat message for the template: tool-call arguments as objects when they parse (templates apply tojson). */
+function chatMessageOf(m: ChatMessageDto, index: number): ChatMessage {
+  const message: ChatMessage = { role: m.role, content: messageText(m.content) };
+  if (m.tool_calls && m.tool_calls.length > 0) {
+    if (m.role !== 'assistant')
+      throw invalid('only assistant messages carry tool_calls', `messages[${index}].tool_calls`);
+    message.tool_calls = m.tool_calls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: { name: c.function.name, arguments: parseArguments(c.function.arguments) },
+    }));
+  }
+  if (m.role === 'tool') {
+    if (m.tool_call_id === undefined)
+      throw invalid('a tool message needs tool_call_id', `messages[${index}].tool_call_id`);
+    message.tool_call_id = m.tool_call_id;
+  }
+  if (m.name !== undefined) message.name = m.name;
+  return message;
+}
+
+function parseArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Arguments that are not JSON (a model's slip earlier in the conversation) reach the template as text.
+    return text;
+  }
+}
+
+/** tools + tool_choice → the tool mode; puts the tools (and, when a call is forced, its grammar) on the request. */
+function toolModeOf(body: ChatCompletionDto, request: GenerationRequest): ToolMode {
+  const tools = body.tools ?? [];
+  const choice = body.tool_choice ?? (tools.length > 0 ? 'auto' : 'none');
+  if (tools.length === 0) {
+    if (choice !== 'none') throw invalid('tool_choice is only allowed when tools are given', 'tool_choice');
+    if (body.parallel_tool_calls !== undefined) {
+      throw invalid('parallel_tool_calls is only allowed when tools are given', 'parallel_tool_calls');
+    }
+    return { kind: 'off' };
+  }
+  const names = new Set<string>();
+  for (const tool of tools) {
+    if (names.has(tool.function.name)) throw invalid(`tools name ${tool.function.name} twice`, 'tools');
+    names.add(tool.function.name);
+  }
+  if (choice === 'none') return { kind: 'off' };
+  const chatTools: ChatTool[] = tools.map((t) => {
+    const fn: ChatTool['function'] = { name: t.function.name };
+    if (t.function.description !== undefined) fn.description = t.function.description;
+    if (t.function.parameters !== undefined) fn.parameters = t.function.parameters;
+    return { type: 'function', function: fn };
+  });
+  request.tools = chatTools;
+  if (choice === 'auto') return { kind: 'auto', names };
+  if (choice === 'required') {
+    const schema = requiredToolCallsSchema(chatTools, body.parallel_tool_calls !== false);
+    request.grammar = compileSchema(schema, 'tools');
+    return { kind: 'required', names };
+  }
+  const tool = chatTools.find((t) => t.function.name === choice.function.name);
+  if (!tool) throw invalid(`tool_choice names ${choice.function.name}, which is not in tools`, 'tool_choice');
+  request.grammar = compileSchema(tool.function.parameters ?? { type: 'object' }, 'tools');
+  return { kind: 'named', name: tool.function.name };
+}
+
+function responseFormatGrammar(body: ChatCompletionDto): string | undefined {
+  const format = body.response_format;
+  if (format === undefined || format.type === 'text') return undefined;
+  if (format.type === 'json_object') return jsonObjectGrammar();
+  if (!format.json_schema) throw invalid('response_format json_schema needs json_schema', 'response_format');
+  return compileSchema(format.json_schema.schema ?? {}, 'response_format.json_schema.schema');
+}
+
+function compileSchema(schema: unknown, param: string): string {
+  try {
+    return jsonSchemaToGrammar(schema);
+  } catch (error) {
+    if (error instanceof JsonSchemaGrammarError) throw invalid(error.message, param);
+    throw error;
   }
 }
 

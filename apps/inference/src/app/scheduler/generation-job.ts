@@ -1,7 +1,7 @@
 // One request as the scheduler sees it: the prompt tokens, limits and sampler, where it stands (queued, prompt
 // being fed in chunks, decoding), the text generated so far (stop strings applied) and the callbacks that carry
 // each piece of text and the outcome back to the HTTP or NATS edge.
-import type { SamplerSettings } from './batch-engine.port';
+import type { SamplerSettings, TokenLogprobPair } from './batch-engine.port';
 import { StopMatcher } from './stop-matcher';
 
 /** `timeout`: the request's deadline passed; `error`: the engine failed (see JobOutcome.error). */
@@ -18,6 +18,13 @@ export interface GenerationJobInput {
   deadline: number;
 }
 
+/** A sampled token's log probability and the best alternatives (when the sampler asked for logprobs). */
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
+  top: TokenLogprobPair[];
+}
+
 export interface JobOutcome {
   finishReason: JobFinishReason;
   /** The whole generated text (stop string excluded). */
@@ -29,11 +36,13 @@ export interface JobOutcome {
   timeToFirstTokenMs?: number;
   durationMs: number;
   error?: Error;
+  /** The emitted tokens' log probabilities, in order (only when the sampler asked for logprobs). */
+  logprobs?: TokenLogprob[];
 }
 
 export interface JobListener {
-  /** New text, in order; never part of a stop string. */
-  onText(delta: string): void;
+  /** New text, in order; never part of a stop string. `logprobs`: of the tokens that completed this text. */
+  onText(delta: string, logprobs?: readonly TokenLogprob[]): void;
   /** Called exactly once. */
   onFinish(outcome: JobOutcome): void;
 }
@@ -53,6 +62,9 @@ export class GenerationJob {
   lastTokenAt: number | undefined;
   private cancelRequested = false;
   private text = '';
+  /** Logprobs of tokens whose text is not emitted yet (held by the stop matcher or an incomplete character). */
+  private pendingLogprobs: TokenLogprob[] = [];
+  private emittedLogprobs: TokenLogprob[] | undefined;
   private readonly stops: StopMatcher;
   /** Set by the scheduler so a cancel wakes an idle loop. */
   onCancel: (() => void) | undefined;
@@ -79,6 +91,11 @@ export class GenerationJob {
     this.onCancel?.();
   }
 
+  /** Records a sampled token's logprobs; they travel with the text the token completes. */
+  pushLogprob(entry: TokenLogprob): void {
+    this.pendingLogprobs.push(entry);
+  }
+
   /** Applies the stop strings to a token's text; returns true when a stop string ended the generation. */
   pushText(text: string): boolean {
     const match = this.stops.push(text);
@@ -103,12 +120,19 @@ export class GenerationJob {
     };
     if (this.firstTokenAt !== undefined) outcome.timeToFirstTokenMs = this.firstTokenAt - this.acceptedAt;
     if (error) outcome.error = error;
+    if (this.emittedLogprobs) outcome.logprobs = this.emittedLogprobs;
     this.listener.onFinish(outcome);
   }
 
   private emit(delta: string): void {
     if (delta === '') return;
     this.text += delta;
-    this.listener.onText(delta);
+    if (this.pendingLogprobs.length > 0 || this.emittedLogprobs) {
+      // Tokens held back and then cut as a stop string are never emitted: their logprobs stay behind too.
+      const logprobs = this.pendingLogprobs;
+      this.pendingLogprobs = [];
+      (this.emittedLogprobs ??= []).push(...logprobs);
+      this.listener.onText(delta, logprobs);
+    } else this.listener.onText(delta);
   }
 }

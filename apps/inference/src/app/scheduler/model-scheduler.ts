@@ -299,6 +299,9 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
       job.phase = 'decode';
       job.completionTokens += 1;
       job.lastToken = result.token;
+      if (result.logprob !== undefined) {
+        job.pushLogprob({ token: result.token, logprob: result.logprob, top: result.topLogprobs ?? [] });
+      }
       this.observer.onToken(job, now, job.lastTokenAt);
       job.firstTokenAt ??= now;
       job.lastTokenAt = now;

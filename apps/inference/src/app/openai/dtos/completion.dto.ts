@@ -1,7 +1,8 @@
 // Body of POST /v1/completions (OpenAI's legacy text completion; one prompt per request).
-import { ValidateBy } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsOptional, Max, Min, ValidateBy } from 'class-validator';
 
-import { SamplingParamsDto } from './sampling-params.dto';
+import { MAX_TOP_LOGPROBS, SamplingParamsDto } from './sampling-params.dto';
 
 export class CompletionDto extends SamplingParamsDto {
   /** A string, or an array holding exactly one string. */
@@ -14,6 +15,14 @@ export class CompletionDto extends SamplingParamsDto {
     },
   })
   prompt!: string | string[];
+
+  /** Return each token's log probability and this many alternatives (0: only the chosen token's). */
+  @ApiPropertyOptional({ minimum: 0, maximum: MAX_TOP_LOGPROBS })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_TOP_LOGPROBS)
+  logprobs?: number;
 }
 
 /** OpenAI's default for /v1/completions when max_tokens is absent. */

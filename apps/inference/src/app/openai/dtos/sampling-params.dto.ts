@@ -1,9 +1,8 @@
 // The request fields chat and text completions share (OpenAI names and ranges), validated by the global pipe.
 import { Type } from 'class-transformer';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import {
-  Equals,
   IsBoolean,
-  IsIn,
   IsInt,
   IsNumber,
   IsOptional,
@@ -35,6 +34,11 @@ function IsStopParameter(options?: ValidationOptions): PropertyDecorator {
     options,
   );
 }
+
+/** The most choices one request may ask for. */
+export const MAX_CHOICES = 8;
+/** The most alternatives per token `top_logprobs` (chat) or `logprobs` (completions) may ask for. */
+export const MAX_TOP_LOGPROBS = 20;
 
 export class StreamOptionsDto {
   @IsOptional()
@@ -112,15 +116,50 @@ export class SamplingParamsDto {
   @Length(0, 256)
   user?: string;
 
-  /** Only one choice per request is supported. */
+  /** Choices to generate from one prompt (each with its own seed). */
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_CHOICES, default: 1 })
   @IsOptional()
-  @IsIn([1], { message: 'n must be 1 (one choice per request)' })
+  @IsInt()
+  @Min(1)
+  @Max(MAX_CHOICES, { message: `n must be at most ${MAX_CHOICES}` })
   n?: number;
 
-  /** Log probabilities are not returned. */
+  /** Token id (as a string) → bias added to its logit, -100 (ban) … 100 (force). */
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'number', minimum: -100, maximum: 100 },
+    example: { '50256': -100 },
+  })
   @IsOptional()
-  @Equals(false, { message: 'logprobs is not supported' })
-  logprobs?: boolean;
+  @IsLogitBias()
+  logit_bias?: Record<string, number>;
+}
+
+/** `logit_bias`: an object of token ids (decimal strings) to numbers in -100…100, at most 1024 entries. */
+function IsLogitBias(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isLogitBias',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        Object.keys(value).length <= 1024 &&
+        Object.entries(value).every(
+          ([k, v]) => /^(0|[1-9][0-9]{0,9})$/.test(k) && typeof v === 'number' && v >= -100 && v <= 100,
+        ),
+      defaultMessage: () =>
+        'logit_bias must map token ids (integers as strings) to numbers from -100 to 100 (at most 1024 entries)',
+    },
+  });
+}
+
+/** logit_bias with numeric token ids. */
+export function logitBiasOf(bias: Record<string, number> | undefined): Record<number, number> | undefined {
+  if (bias === undefined || Object.keys(bias).length === 0) return undefined;
+  const out: Record<number, number> = {};
+  for (const [k, v] of Object.entries(bias)) out[Number(k)] = v;
+  return out;
 }
 
 export function stopList(stop: string | string[] | undefined): string[] {
