@@ -4,7 +4,10 @@
 import {
   INFERENCE_GENERATE,
   INFERENCE_MODELS,
+  INFERENCE_MODELS_LOAD,
+  INFERENCE_MODELS_UNLOAD,
   parseInferenceGenerateReplyV1,
+  parseInferenceModelControlReplyV1,
   parseInferenceGenerateStreamMessageV1,
   parseInferenceModelsReplyV1,
   type InferenceGenerateChunkV1,
@@ -15,7 +18,9 @@ import {
 import { connect, createInbox, JSONCodec, type NatsConnection } from 'nats';
 
 import {
+  BROKEN_MODEL,
   CHAT_MODEL,
+  PLAIN_MODEL,
   SLOW_MODEL,
   startInferenceTestEnvironment,
   type InferenceTestEnvironment,
@@ -177,5 +182,39 @@ describe('inference.generate', () => {
     const malformed = await nc.request(INFERENCE_GENERATE, codec.encode({ v: 1, requestId: 'x' }), { timeout: 5_000 });
     expect(malformed.headers?.get('Sovren-Error')).toBeTruthy();
     expect(JSON.stringify(codec.decode(malformed.data))).toContain('INVALID_PAYLOAD');
+  });
+});
+
+describe('inference.models.load and inference.models.unload (the operator)', () => {
+  const control = async (subject: string, payload: unknown) => {
+    const message = await nc.request(subject, codec.encode(payload), { timeout: 60_000 });
+    const body = codec.decode(message.data);
+    return message.headers?.get('Sovren-Error') ? { error: body } : parseInferenceModelControlReplyV1(body);
+  };
+
+  it('loads a model, answering once it is loaded, and unloads it', async () => {
+    await expect(control(INFERENCE_MODELS_LOAD, { v: 1, id: PLAIN_MODEL })).resolves.toMatchObject({
+      model: { id: PLAIN_MODEL, state: 'loaded', contextSize: expect.any(Number) },
+    });
+    await expect(control(INFERENCE_MODELS_UNLOAD, { v: 1, id: PLAIN_MODEL })).resolves.toEqual({
+      v: 1,
+      model: { id: PLAIN_MODEL, state: 'unloaded' },
+      wasLoaded: true,
+    });
+    await expect(control(INFERENCE_MODELS_UNLOAD, { v: 1, id: PLAIN_MODEL })).resolves.toMatchObject({
+      wasLoaded: false,
+    });
+  });
+
+  it('answers an unknown model, a model that cannot load and a bad id with error replies', async () => {
+    expect(await control(INFERENCE_MODELS_LOAD, { v: 1, id: 'no-such-model' })).toMatchObject({
+      error: { error: { code: 'model_not_found' } },
+    });
+    expect(await control(INFERENCE_MODELS_LOAD, { v: 1, id: BROKEN_MODEL })).toMatchObject({
+      error: { error: { code: 'model_unavailable' } },
+    });
+    expect(await control(INFERENCE_MODELS_LOAD, { v: 1, id: '../etc/passwd' })).toMatchObject({
+      error: { error: { code: 'INVALID_PAYLOAD' } },
+    });
   });
 });

@@ -1,13 +1,19 @@
 // inference.models and inference.generate for other services (voice first). generate answers accepted/refused at
 // once, then publishes chunks (when streaming) and one final message to the caller's stream subject; anything
-// published to the cancel subject named in the acceptance ends the request at the next step.
+// published to the cancel subject named in the acceptance ends the request at the next step. The operator (the
+// `sovren` CLI, NATS user cli) loads and unloads models with inference.models.load / .unload.
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import {
   INFERENCE_GENERATE,
   INFERENCE_MODELS,
+  INFERENCE_MODELS_LOAD,
+  INFERENCE_MODELS_UNLOAD,
   inferenceCancelSubject,
   NatsClient,
   parseInferenceGenerateRequestV1,
+  parseInferenceModelControlRequestV1,
+  type InferenceModelControlReplyV1,
+  type InferenceModelControlRequestV1,
   type InferenceGenerateFinalV1,
   type InferenceGenerateReplyV1,
   type InferenceGenerateRequestV1,
@@ -18,7 +24,7 @@ import {
 
 import { GenerationError } from '../generation/generation.errors';
 import { GenerationService, publicFinishReason } from '../generation/generation.service';
-import { ModelRegistry } from '../models/model-registry.service';
+import { ModelRegistry, type ModelEntry } from '../models/model-registry.service';
 
 /** One instance per model set answers each request (several inference workers share the load). */
 const QUEUE_GROUP = 'inference';
@@ -43,19 +49,32 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
         parse: parseInferenceGenerateRequestV1,
       },
     );
+    this.nats.respond<InferenceModelControlRequestV1, InferenceModelControlReplyV1>(
+      INFERENCE_MODELS_LOAD,
+      (request) => this.load(request.id),
+      { queue: QUEUE_GROUP, parse: parseInferenceModelControlRequestV1 },
+    );
+    this.nats.respond<InferenceModelControlRequestV1, InferenceModelControlReplyV1>(
+      INFERENCE_MODELS_UNLOAD,
+      (request) => this.unload(request.id),
+      { queue: QUEUE_GROUP, parse: parseInferenceModelControlRequestV1 },
+    );
   }
 
   async models(): Promise<InferenceModelsReplyV1> {
     const entries = await this.registry.discover();
-    return {
-      v: 1,
-      models: entries.map((entry) => {
-        const model: InferenceModelsReplyV1['models'][number] = { id: entry.id, state: entry.state };
-        if (entry.error !== undefined) model.error = entry.error;
-        if (entry.loaded) model.contextSize = entry.loaded.sequenceContext;
-        return model;
-      }),
-    };
+    return { v: 1, models: entries.map(modelView) };
+  }
+
+  /** Loads the model (the reply comes once it is loaded); a GenerationError's code is the error reply's. */
+  async load(id: string): Promise<InferenceModelControlReplyV1> {
+    await this.registry.acquire(id);
+    return { v: 1, model: modelView(await this.registry.find(id)) };
+  }
+
+  async unload(id: string): Promise<InferenceModelControlReplyV1> {
+    const wasLoaded = await this.registry.unload(id);
+    return { v: 1, model: modelView(await this.registry.find(id)), wasLoaded };
   }
 
   async generate(request: InferenceGenerateRequestV1): Promise<InferenceGenerateReplyV1> {
@@ -127,4 +146,11 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
       throw error;
     }
   }
+}
+
+function modelView(entry: ModelEntry): InferenceModelsReplyV1['models'][number] {
+  const model: InferenceModelsReplyV1['models'][number] = { id: entry.id, state: entry.state };
+  if (entry.error !== undefined) model.error = entry.error;
+  if (entry.loaded) model.contextSize = entry.loaded.sequenceContext;
+  return model;
 }
