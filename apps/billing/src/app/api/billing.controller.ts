@@ -14,6 +14,15 @@ import {
   Put,
   Query,
 } from '@nestjs/common';
+import {
+  ApiBadGatewayResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AuthRoute, CurrentAuth, type RequestAuth } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import { KillBillClient } from '@sovren/killbill';
@@ -27,6 +36,22 @@ import { PaymentsService } from '../payments/payments.service';
 import { BillingApiService } from './billing-api.service';
 import { BILLING_PLANS } from './billing-plans';
 import { AddPaymentMethodDto, ChangePlanDto, OwnerParam, PayInvoiceDto, UsageQuery } from './dtos/billing.dtos';
+import {
+  AdminBillingAccountResponse,
+  BillingAccountResponse,
+  BillingPlanResponse,
+  CatalogUploadResponse,
+  InvoicePaymentResponse,
+  InvoiceResponse,
+  PaymentMethodResponse,
+  PaymentResponse,
+  UsageResponse,
+} from './dtos/billing.responses';
+
+const KILL_BILL_FAILED = {
+  description: 'Kill Bill refused or could not be reached (BAD_GATEWAY, or SERVICE_UNAVAILABLE while it is down).',
+  schema: { $ref: '#/components/schemas/ApiErrorEnvelope' },
+};
 
 export const BILLING_ROUTE_CLASS = 'billing';
 
@@ -36,6 +61,8 @@ function ownerOf(auth: RequestAuth | undefined): string {
   return userId;
 }
 
+@ApiTags('billing')
+@ApiBadGatewayResponse(KILL_BILL_FAILED)
 @Controller('api/v1/billing')
 export class BillingController {
   constructor(
@@ -45,42 +72,56 @@ export class BillingController {
   ) {}
 
   @Get('plans')
+  @ApiOperation({ summary: 'The plans on offer, one per platform tier' })
+  @ApiOkResponse({ description: 'The plans.', type: [BillingPlanResponse] })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   plans() {
     return BILLING_PLANS;
   }
 
   @Get('account')
+  @ApiOperation({ summary: 'Your billing account (opened on first use) and its standing' })
+  @ApiOkResponse({ description: 'The account.', type: BillingAccountResponse })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   account(@CurrentAuth() auth: RequestAuth | undefined) {
     return viaKillBill(() => this.api.account(ownerOf(auth)));
   }
 
   @Get('usage')
+  @ApiOperation({ summary: 'Your recorded usage per unit and day' })
+  @ApiOkResponse({ description: 'Usage in the range (default the last 30 days).', type: UsageResponse })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   usage(@CurrentAuth() auth: RequestAuth | undefined, @Query() query: UsageQuery) {
     return this.api.usage(ownerOf(auth), query);
   }
 
   @Get('invoices')
+  @ApiOperation({ summary: 'Your invoices' })
+  @ApiOkResponse({ description: 'Invoices from Kill Bill.', type: [InvoiceResponse] })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   invoices(@CurrentAuth() auth: RequestAuth | undefined) {
     return viaKillBill(() => this.api.invoices(ownerOf(auth)));
   }
 
   @Get('payments')
+  @ApiOperation({ summary: 'Your payments' })
+  @ApiOkResponse({ description: 'Payments from Kill Bill.', type: [PaymentResponse] })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:read'] })
   paymentsList(@CurrentAuth() auth: RequestAuth | undefined) {
     return viaKillBill(() => this.api.payments(ownerOf(auth)));
   }
 
   @Put('subscription')
+  @ApiOperation({ summary: 'Change your plan' })
+  @ApiOkResponse({ description: 'The account on its new plan.', type: BillingAccountResponse })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   changePlan(@CurrentAuth() auth: RequestAuth | undefined, @Body() dto: ChangePlanDto) {
     return viaKillBill(() => this.accounts.changePlan(ownerOf(auth), dto.plan));
   }
 
   @Delete('subscription')
+  @ApiOperation({ summary: 'Cancel your subscription' })
+  @ApiNoContentResponse({ description: 'Cancelled (or there was none).' })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   async cancel(@CurrentAuth() auth: RequestAuth | undefined): Promise<void> {
@@ -88,6 +129,8 @@ export class BillingController {
   }
 
   @Post('payment-methods')
+  @ApiOperation({ summary: 'Add a payment method from a gateway token (never card data)' })
+  @ApiCreatedResponse({ description: 'The payment method in Kill Bill.', type: PaymentMethodResponse })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   addPaymentMethod(@CurrentAuth() auth: RequestAuth | undefined, @Body() dto: AddPaymentMethodDto) {
     return viaKillBill(() =>
@@ -96,6 +139,8 @@ export class BillingController {
   }
 
   @Put('payment-methods/:id/default')
+  @ApiOperation({ summary: 'Make a payment method the default' })
+  @ApiNoContentResponse({ description: 'Done.' })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   async setDefault(
@@ -106,6 +151,8 @@ export class BillingController {
   }
 
   @Post('invoices/:id/payments')
+  @ApiOperation({ summary: 'Pay an invoice (all or part of its balance), trying each payment method in turn' })
+  @ApiCreatedResponse({ description: 'The outcome of each attempt.', type: InvoicePaymentResponse })
   @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, scopes: ['billing:write'] })
   pay(
     @CurrentAuth() auth: RequestAuth | undefined,
@@ -118,6 +165,8 @@ export class BillingController {
 
 /** Admin views of any owner (user or organisation id) and the catalog upload. */
 @AuthRoute({ routeClass: BILLING_ROUTE_CLASS, roles: ['admin'], scopes: ['billing:admin'] })
+@ApiTags('billing-admin')
+@ApiBadGatewayResponse(KILL_BILL_FAILED)
 @Controller('api/v1/billing/admin')
 export class BillingAdminController {
   constructor(
@@ -127,22 +176,34 @@ export class BillingAdminController {
   ) {}
 
   @Get('owners/:ownerId/account')
+  @ApiOperation({ summary: "Any owner's billing account (never opens one)" })
+  @ApiParam({ name: 'ownerId', description: 'A user or organization id' })
+  @ApiOkResponse({ description: 'The account.', type: AdminBillingAccountResponse })
   account(@Param() params: OwnerParam) {
     return this.api.existingAccount(params.ownerId);
   }
 
   @Get('owners/:ownerId/usage')
+  @ApiOperation({ summary: "Any owner's recorded usage per unit and day" })
+  @ApiParam({ name: 'ownerId', description: 'A user or organization id' })
+  @ApiOkResponse({ description: 'Usage in the range.', type: UsageResponse })
   usage(@Param() params: OwnerParam, @Query() query: UsageQuery) {
     return this.api.usage(params.ownerId, query);
   }
 
   @Get('owners/:ownerId/invoices')
+  @ApiOperation({ summary: "Any owner's invoices" })
+  @ApiParam({ name: 'ownerId', description: 'A user or organization id' })
+  @ApiOkResponse({ description: 'Invoices from Kill Bill.', type: [InvoiceResponse] })
   async invoices(@Param() params: OwnerParam) {
     await this.api.requireKnown(params.ownerId);
     return viaKillBill(() => this.api.invoices(params.ownerId));
   }
 
   @Get('owners/:ownerId/payments')
+  @ApiOperation({ summary: "Any owner's payments" })
+  @ApiParam({ name: 'ownerId', description: 'A user or organization id' })
+  @ApiOkResponse({ description: 'Payments from Kill Bill.', type: [PaymentResponse] })
   async payments(@Param() params: OwnerParam) {
     await this.api.requireKnown(params.ownerId);
     return viaKillBill(() => this.api.payments(params.ownerId));
@@ -150,6 +211,8 @@ export class BillingAdminController {
 
   /** Uploads the repository's catalog (SOVREN_BILLING_CATALOG_PATH) to Kill Bill. */
   @Post('catalog')
+  @ApiOperation({ summary: "Upload the repository's catalog (SOVREN_BILLING_CATALOG_PATH) to Kill Bill" })
+  @ApiOkResponse({ description: 'Uploaded.', type: CatalogUploadResponse })
   @HttpCode(HttpStatus.OK)
   async uploadCatalog(): Promise<{ uploaded: string }> {
     let xml: string;

@@ -2,13 +2,16 @@
 // exists here (Kill Bill calls it), so the secret token in the path is the gate; anything else gets 404. The body
 // is checked, the answer is immediate, and the work happens afterwards (KillBillNotificationsService).
 import { Body, Controller, HttpCode, HttpStatus, Inject, Logger, Param, Post } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import { timingSafeEqual } from 'node:crypto';
 
 import { BILLING_ENV, BillingEnv } from '../billing-config/billing.env';
+import { NotificationAcceptedResponse } from '../api/dtos/billing.responses';
 import { KillBillNotificationDto } from './killbill-notification.dto';
 import { KillBillNotificationsService, NOTIFICATION_ROUTE } from './killbill-notifications.service';
 
+@ApiTags('killbill')
 @Controller(NOTIFICATION_ROUTE)
 export class KillBillNotificationsController {
   private readonly logger = new Logger(KillBillNotificationsController.name);
@@ -19,6 +22,13 @@ export class KillBillNotificationsController {
   ) {}
 
   @Post(':token')
+  @ApiOperation({
+    summary: "Kill Bill's push notification callback (the secret token in the path is the gate)",
+    description: 'Called by Kill Bill only; answered at once, the work happens afterwards.',
+  })
+  @ApiParam({ name: 'token', description: 'SOVREN_BILLING_NOTIFICATION_TOKEN' })
+  @ApiOkResponse({ description: 'Accepted.', type: NotificationAcceptedResponse })
+  @ApiNotFoundResponse({ description: 'Wrong token.', schema: { $ref: '#/components/schemas/ApiErrorEnvelope' } })
   @HttpCode(HttpStatus.OK)
   receive(@Param('token') token: string, @Body() body: KillBillNotificationDto): { accepted: true } {
     if (!this.tokenMatches(token)) {
