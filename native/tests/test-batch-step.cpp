@@ -407,11 +407,55 @@ void test_seeded_sampling() {
         "after reset(), seeded sampling with other sequences in the same steps equals generate()");
 }
 
+// fork(): the copy continues exactly like the original would, both stay independent, and the sampler's random
+// state and grammar state are copied with it.
+void test_fork() {
+  auto tiny = make_model(TensorType::F32, 11);
+  LlamaModel& model = *tiny->model;
+  const std::vector<int32_t> prompt = prompt_of(37, 5);
+  Sequence original(model, 64);
+  SamplingParams params;
+  params.temperature = 1.1f;
+  params.seed = 77;
+  params.logprobs = 2;
+  original.set_sampling(params);
+  const StepResult first = run_batch_step(model, std::vector<StepEntry>{{&original, prompt, true}})[0];
+  std::unique_ptr<Sequence> copy = original.fork();
+  check(copy->position() == original.position() && copy->context_size() == 64, "fork keeps position and context");
+  check(relative_l2(copy->logits(), original.logits()) == 0.0, "fork keeps the last logits");
+  // Both continue with the same token: same seeded draws, same logits.
+  std::vector<int32_t> a_tokens, b_tokens;
+  int32_t a_in = first.token, b_in = first.token;
+  for (int i = 0; i < 6; ++i) {
+    const auto r = run_batch_step(model, std::vector<StepEntry>{{&original, {a_in}, true}, {copy.get(), {b_in}, true}});
+    a_tokens.push_back(a_in = r[0].token);
+    b_tokens.push_back(b_in = r[1].token);
+    check(r[1].logprobs.has_value() && r[1].logprobs->top.size() == 2, "the fork keeps the logprobs setting");
+  }
+  check(a_tokens == b_tokens, "fork samples the same tokens as the original with the same sampler state");
+  // Diverge: each continues with its own token and matches a sequence that ran the same tokens alone.
+  std::vector<int32_t> history = prompt;
+  history.push_back(first.token);
+  history.insert(history.end(), b_tokens.begin(), b_tokens.end() - 1);
+  const std::vector<int32_t> three = {3}, four = {4};
+  run_batch_step(model, std::vector<StepEntry>{{&original, four, true}, {copy.get(), three, true}});
+  std::vector<int32_t> with_three = history, with_four = history;
+  with_three.push_back(3);
+  with_four.push_back(4);
+  check(relative_l2(copy->logits(), run_alone(model, with_three, 1).logits[0]) < 1e-5,
+        "the fork continues its own way exactly");
+  check(relative_l2(original.logits(), run_alone(model, with_four, 1).logits[0]) < 1e-5,
+        "the original is not changed by the fork's tokens");
+  original.reset();
+  check(copy->position() == static_cast<int>(prompt.size()) + 7, "resetting the original leaves the fork alone");
+}
+
 }  // namespace
 
 int main() {
   return run_suites({
       {"mixed steps F32", [] { test_mixed_steps(TensorType::F32, "F32"); }},
+      {"fork", test_fork},
       {"mixed steps F16", [] { test_mixed_steps(TensorType::F16, "F16"); }},
       {"micro-batch split", test_micro_batch_split},
       {"validation", test_validation},

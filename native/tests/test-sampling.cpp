@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "grammar/token-trie.h"
 #include "sampling/sampler.h"
 
 #include "test-check.h"
@@ -216,6 +218,103 @@ void test_bad_params() {
   check_throws([&] { ok.sample(nullptr); }, "null", "null logits");
 }
 
+// Logit bias shifts the penalised logits: a +bias makes a token win greedily, -100 bans it from draws.
+void test_logit_bias() {
+  const std::vector<float> logits = {1.0f, 3.0f, 2.0f, 0.5f};
+  SamplingParams p = unfiltered(0.0f);
+  p.logit_bias = {{2, 1.5f}};
+  Sampler greedy(p, 4);
+  check(greedy.sample(logits.data()) == 2, "+1.5 bias lifts token 2 above token 1");
+  SamplingParams q = unfiltered(1.0f, 5);
+  q.logit_bias = {{1, -100.0f}, {2, -100.0f}};
+  const std::vector<int> counts = draw_counts(q, logits, 4000);
+  check(counts[1] == 0 && counts[2] == 0 && counts[0] > 0 && counts[3] > 0, "-100 bans tokens from the draw");
+  SamplingParams bad;
+  bad.logit_bias = {{4, 1.0f}};
+  check_throws([&] { Sampler s(bad, 4); }, "logit_bias token id 4 is out of range", "bias id out of range");
+  bad.logit_bias = {{1, std::numeric_limits<float>::infinity()}};
+  check_throws([&] { Sampler s(bad, 4); }, "logit_bias of token 1", "infinite bias");
+}
+
+// Logprobs come from the raw logits: penalties, bias and temperature do not change them.
+void test_logprobs() {
+  const std::vector<double> probs = {0.1, 0.5, 0.15, 0.25};
+  const std::vector<float> logits = logits_of(probs);
+  SamplingParams p = unfiltered(0.0f);
+  p.logprobs = 3;
+  p.logit_bias = {{0, 50.0f}};  // greedy picks token 0, its logprob stays log(0.1)
+  p.repeat_penalty = 3.0f;
+  p.temperature = 0.0f;
+  Sampler s(p, 4);
+  s.accept(1);
+  check(s.sample(logits.data()) == 0, "bias decides the greedy choice");
+  const TokenLogprobs* lp = s.last_logprobs();
+  check(lp != nullptr, "logprobs recorded");
+  check_near(lp->logprob, std::log(0.1), 1e-5, "chosen token's logprob is of the raw distribution");
+  check(lp->top.size() == 3 && lp->top[0].token == 1 && lp->top[1].token == 3 && lp->top[2].token == 2,
+        "top-3 sorted by raw probability");
+  check_near(lp->top[0].logprob, std::log(0.5), 1e-5, "top logprob value");
+  SamplingParams zero = unfiltered(0.7f);
+  zero.logprobs = 0;
+  Sampler z(zero, 4);
+  z.sample(logits.data());
+  check(z.last_logprobs() != nullptr && z.last_logprobs()->top.empty(), "logprobs 0: chosen token only");
+  Sampler off(unfiltered(0.7f), 4);
+  off.sample(logits.data());
+  check(off.last_logprobs() == nullptr, "no logprobs unless asked");
+  const float inf = std::numeric_limits<float>::infinity();
+  const float masked[] = {-inf, 0.0f, -inf, -inf};
+  SamplingParams m = unfiltered(0.0f);
+  m.logprobs = 2;
+  m.logit_bias = {{0, 10.0f}};
+  Sampler ms(m, 4);
+  ms.sample(masked);
+  check(ms.last_logprobs()->top[0].token == 1 && ms.last_logprobs()->top[0].logprob == 0.0f,
+        "a certain token has logprob 0");
+  SamplingParams bad;
+  bad.logprobs = 21;
+  check_throws([&] { Sampler b(bad, 4); }, "logprobs must be in 0..20", "too many top logprobs");
+}
+
+// With a grammar only allowed tokens are drawn, the grammar advances on each, and EOS waits for completion.
+void test_grammar_sampling() {
+  // Vocabulary: 0 = EOS (empty piece), then pieces. The grammar wants "ab" or "abab".
+  const std::vector<std::string> pieces = {"", "a", "b", "ab", "c", "ba"};
+  auto trie = std::make_shared<const grammar::TokenTrie>(pieces, std::vector<int32_t>{0});
+  const std::vector<float> favour_c = {5.0f, 0.0f, 0.0f, 0.0f, 9.0f, 1.0f};  // c and EOS are the model's favourites
+  SamplingParams p = unfiltered(0.9f, 3);
+  p.grammar = "root ::= \"ab\" (\"ab\")?";
+  for (int run = 0; run < 20; ++run) {
+    Sampler s(p, 6, trie);
+    std::string text;
+    for (int i = 0; i < 8; ++i) {
+      const int32_t t = s.sample(favour_c.data());
+      if (t == 0) break;
+      text += pieces[static_cast<size_t>(t)];
+    }
+    check(text == "ab" || text == "abab", "grammar output is 'ab' or 'abab', got '" + text + "'");
+    p.seed += 1;
+  }
+  SamplingParams g = unfiltered(0.0f);
+  g.grammar = "root ::= \"ab\" (\"ab\")?";
+  Sampler greedy(g, 6, trie);
+  check(greedy.sample(favour_c.data()) != 0, "EOS is masked before the grammar is complete");
+  check_throws([&] { Sampler bad(g, 6); }, "needs the model's vocabulary", "grammar without a trie");
+  g.grammar = "root ::= \"a\"\nitem ::= [";
+  check_throws([&] { Sampler bad(g, 6, trie); }, "line 2, column 11", "bad grammar names line and column");
+  SamplingParams dead = unfiltered(0.0f);
+  dead.grammar = "root ::= \"z\"";
+  Sampler stuck(dead, 6, trie);
+  check_throws([&] { stuck.sample(favour_c.data()); }, "no token of the vocabulary", "no token can continue");
+  SamplingParams r = unfiltered(0.0f);
+  r.grammar = "root ::= \"ba\" | \"c\"";
+  Sampler reset_me(r, 6, trie);
+  check(reset_me.sample(favour_c.data()) == 4, "first run picks c");
+  check(reset_me.sample(favour_c.data()) == 0, "then only EOS");
+  reset_me.reset();
+  check(reset_me.sample(favour_c.data()) == 4, "reset() restarts the grammar");
+}
+
 }  // namespace
 
 int main() {
@@ -226,5 +325,8 @@ int main() {
       {"filters", test_filters},
       {"penalties", test_penalties},
       {"bad params", test_bad_params},
+      {"logit bias", test_logit_bias},
+      {"logprobs", test_logprobs},
+      {"grammar sampling", test_grammar_sampling},
   });
 }

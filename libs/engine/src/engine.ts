@@ -41,6 +41,7 @@ interface NativeSequence {
   cancel(): void;
   reset(): void;
   setSampler(settings: SamplerSettings): void;
+  fork(): NativeSequence;
   close(): void;
   readonly position: number;
   readonly contextSize: number;
@@ -194,6 +195,16 @@ export class EngineSequence {
    */
   setSampler(settings: SamplerSettings): void {
     this.native.setSampler(settings);
+  }
+
+  /**
+   * A new sequence with the same tokens, position and KV-cache contents (the rows in use are copied, so the prompt
+   * is evaluated once for n forks) and a copy of the sampler (settings, penalty history, random state, grammar
+   * state) and of the streaming detokenizer. Call setSampler() on it for a different seed. Throws while the
+   * sequence is busy. The two are independent: closing or resetting either leaves the other alone.
+   */
+  fork(): EngineSequence {
+    return new EngineSequence(this.native.fork());
   }
 
   /** Frees the KV cache; a running generation is cancelled first. */

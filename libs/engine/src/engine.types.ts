@@ -109,6 +109,36 @@ export interface SamplerSettings {
   presencePenalty?: number;
   /** Seed of the sampler's random generator: the same seed, prompt and params give the same tokens. */
   seed?: number;
+  /**
+   * Token id -> bias added to the logit (after penalties) before sampling; -100 practically bans a token (OpenAI
+   * semantics). An id outside the vocabulary throws a RangeError naming it.
+   */
+  logitBias?: Record<number, number>;
+  /**
+   * GBNF grammar text (llama.cpp syntax, root rule `root`): only tokens the grammar allows are sampled, and
+   * end-of-generation only where it is complete. An invalid grammar throws an Error naming the line and column
+   * (setSampler) or rejects (generate). setSampler() with a grammar starts it from the beginning.
+   */
+  grammar?: string;
+  /**
+   * 0..20: every sampled token reports its logprob and the top-N alternatives — log-softmax of the raw model
+   * logits (before temperature, penalties, bias and grammar), natural log; a token of probability 0 reports -9999.
+   */
+  logprobs?: number;
+}
+
+/** One alternative of a sampled token. */
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
+}
+
+/** Present on step results and generation steps when the sampler asked for logprobs. */
+export interface SampledLogprobs {
+  /** Logprob of the sampled token. */
+  logprob?: number;
+  /** The N most likely tokens, descending (ties to the lower id); N = SamplerSettings.logprobs. */
+  topLogprobs?: TokenLogprob[];
 }
 
 export interface GenerationParams extends SamplerSettings {
@@ -133,7 +163,7 @@ export interface BatchEntry {
   sample: boolean;
 }
 
-export interface BatchEntryResult {
+export interface BatchEntryResult extends SampledLogprobs {
   /** The sampled token id, or -1 when `sample` was false. */
   token: number;
   /**
@@ -145,7 +175,7 @@ export interface BatchEntryResult {
   endOfGeneration: boolean;
 }
 
-export interface GenerationStep {
+export interface GenerationStep extends SampledLogprobs {
   id: number;
   /** Complete UTF-8 text this token finishes (empty while a multi-byte character is incomplete). */
   text: string;

@@ -2,6 +2,7 @@
 #include "binding/binding-support.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 namespace sovren::binding {
@@ -42,7 +43,7 @@ bool bool_or(const Napi::Object& obj, const char* key, bool fallback, const char
   return v.As<Napi::Boolean>().Value();
 }
 
-void read_sampling_params(const Napi::Object& obj, const char* owner, SamplingParams& s) {
+void read_sampling_params(const Napi::Object& obj, const char* owner, SamplingParams& s, int32_t n_vocab) {
   s.temperature = static_cast<float>(number_or(obj, "temperature", s.temperature, owner));
   s.top_k = static_cast<int>(integer_or(obj, "topK", s.top_k, owner));
   s.top_p = static_cast<float>(number_or(obj, "topP", s.top_p, owner));
@@ -54,6 +55,59 @@ void read_sampling_params(const Napi::Object& obj, const char* owner, SamplingPa
   const int64_t seed = integer_or(obj, "seed", static_cast<int64_t>(s.seed), owner);
   if (seed < 0) throw_type_error(obj.Env(), std::string(owner) + ".seed must not be negative");
   s.seed = static_cast<decltype(s.seed)>(seed);
+  Napi::Env env = obj.Env();
+  const std::string prefix(owner);
+
+  const Napi::Value bias = obj.Get("logitBias");
+  if (!bias.IsUndefined() && !bias.IsNull()) {
+    if (!bias.IsObject() || bias.IsArray()) {
+      throw_type_error(env, prefix + ".logitBias must be an object mapping token ids to numbers");
+    }
+    const Napi::Object map = bias.As<Napi::Object>();
+    const Napi::Array keys = map.GetPropertyNames();
+    s.logit_bias.clear();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      const std::string key = keys.Get(i).ToString().Utf8Value();
+      char* end = nullptr;
+      const long long id = std::strtoll(key.c_str(), &end, 10);
+      if (key.empty() || end == nullptr || *end != '\0' || id < 0 || id >= n_vocab) {
+        throw Napi::RangeError::New(env, prefix + ".logitBias: token id " + key + " is out of range (vocabulary has " +
+                                             std::to_string(n_vocab) + " tokens)");
+      }
+      const Napi::Value value = map.Get(key);
+      if (!value.IsNumber() || !std::isfinite(value.As<Napi::Number>().DoubleValue())) {
+        throw_type_error(env, prefix + ".logitBias[" + key + "] must be a finite number");
+      }
+      s.logit_bias.emplace_back(static_cast<int32_t>(id), value.As<Napi::Number>().FloatValue());
+    }
+  }
+
+  const Napi::Value grammar = obj.Get("grammar");
+  if (!grammar.IsUndefined() && !grammar.IsNull()) {
+    if (!grammar.IsString()) throw_type_error(env, prefix + ".grammar must be a string (GBNF)");
+    s.grammar = grammar.As<Napi::String>().Utf8Value();
+  }
+
+  const int64_t logprobs = integer_or(obj, "logprobs", s.logprobs, owner);
+  if (!obj.Get("logprobs").IsUndefined() && !obj.Get("logprobs").IsNull() &&
+      (logprobs < 0 || logprobs > SamplingParams::kMaxTopLogprobs)) {
+    throw Napi::RangeError::New(env, prefix + ".logprobs must be in 0.." +
+                                         std::to_string(SamplingParams::kMaxTopLogprobs) + ", got " +
+                                         std::to_string(logprobs));
+  }
+  s.logprobs = static_cast<int32_t>(logprobs);
+}
+
+void set_logprobs(Napi::Env env, Napi::Object& target, const TokenLogprobs& logprobs) {
+  target.Set("logprob", Napi::Number::New(env, logprobs.logprob));
+  Napi::Array top = Napi::Array::New(env, logprobs.top.size());
+  for (size_t i = 0; i < logprobs.top.size(); ++i) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("token", logprobs.top[i].token);
+    entry.Set("logprob", Napi::Number::New(env, logprobs.top[i].logprob));
+    top.Set(static_cast<uint32_t>(i), entry);
+  }
+  target.Set("topLogprobs", top);
 }
 
 std::vector<int32_t> read_token_ids(Napi::Env env, const Napi::Value& value, const char* name) {

@@ -84,8 +84,12 @@ int64_t integer_or(const Napi::Object& obj, const char* key, int64_t fallback, c
 bool bool_or(const Napi::Object& obj, const char* key, bool fallback, const char* owner);
 
 // The sampling members of a params/settings object (temperature, topK, topP, minP, repeatPenalty, penaltyLastN,
-// frequencyPenalty, presencePenalty, seed) over the defaults in `params`; TypeErrors name `owner`.member.
-void read_sampling_params(const Napi::Object& obj, const char* owner, SamplingParams& params);
+// frequencyPenalty, presencePenalty, seed, logitBias, grammar, logprobs) over the defaults in `params`; TypeErrors
+// name `owner`.member; a logitBias id outside 0..n_vocab-1 is a RangeError naming the id.
+void read_sampling_params(const Napi::Object& obj, const char* owner, SamplingParams& params, int32_t n_vocab);
+
+// { logprob, topLogprobs: [{ token, logprob }] } members set on `target`.
+void set_logprobs(Napi::Env env, Napi::Object& target, const TokenLogprobs& logprobs);
 
 // Token ids from a JS array of integers or an Int32Array / Uint32Array.
 std::vector<int32_t> read_token_ids(Napi::Env env, const Napi::Value& value, const char* name);

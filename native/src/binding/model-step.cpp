@@ -50,6 +50,7 @@ class StepWorker : public Napi::AsyncWorker {
         r.Set("token", results_[i].token);
         r.Set("text", results_[i].text);
         r.Set("endOfGeneration", results_[i].end_of_generation);
+        if (results_[i].logprobs) set_logprobs(env, r, *results_[i].logprobs);
         out.Set(static_cast<uint32_t>(i), r);
       }
       deferred_.Resolve(out);

@@ -17,6 +17,7 @@ namespace {
 struct TokenEvent {
   int32_t id;
   std::string text;
+  std::optional<TokenLogprobs> logprobs;
 };
 struct DoneEvent {
   GenerationResult result;
@@ -59,8 +60,9 @@ struct GenerateJob {
       Generator generator(*model, *seq);
       GenerationResult result = generator.run(
           prompt_ids, options,
-          [this](int32_t id, std::string_view text) {
-            auto* event = new GenerateEvent(TokenEvent{id, std::string(text)});
+          [this](int32_t id, std::string_view text, const TokenLogprobs* logprobs) {
+            auto* event = new GenerateEvent(TokenEvent{id, std::string(text), std::nullopt});
+            if (logprobs != nullptr) std::get<TokenEvent>(*event).logprobs = *logprobs;
             if (tsfn.NonBlockingCall(event) != napi_ok) delete event;  // only while Node shuts down
           },
           cancel.get());
@@ -99,6 +101,7 @@ void deliver_event(Napi::Env env, Napi::Function, GenerateJob* job, GenerateEven
       Napi::Object step = Napi::Object::New(env);
       step.Set("id", token->id);
       step.Set("text", token->text);
+      if (token->logprobs) set_logprobs(env, step, *token->logprobs);
       try {
         job->on_token.Call({step});
       } catch (const Napi::Error& e) {
@@ -139,6 +142,7 @@ Napi::Function SequenceObject::define(Napi::Env env) {
                          InstanceMethod<&SequenceObject::cancel>("cancel"),
                          InstanceMethod<&SequenceObject::reset>("reset"),
                          InstanceMethod<&SequenceObject::set_sampler>("setSampler"),
+                         InstanceMethod<&SequenceObject::fork>("fork"),
                          InstanceMethod<&SequenceObject::close>("close"),
                          InstanceAccessor<&SequenceObject::position>("position"),
                          InstanceAccessor<&SequenceObject::context_size>("contextSize"),
@@ -222,7 +226,7 @@ Napi::Value SequenceObject::generate(const Napi::CallbackInfo& info) {
     GenerationOptions& o = job->options;
     o.max_tokens = static_cast<int>(integer_or(params, "maxTokens", o.max_tokens, "params"));
     if (o.max_tokens < 0) throw_type_error(env, "params.maxTokens must not be negative");
-    read_sampling_params(params, "params", o.sampling);
+    read_sampling_params(params, "params", o.sampling, slot.model->n_vocab());
     const Napi::Value stop = params.Get("stopTokenIds");
     if (!stop.IsUndefined() && !stop.IsNull()) o.stop_ids = read_token_ids(env, stop, "params.stopTokenIds");
 
@@ -275,9 +279,26 @@ Napi::Value SequenceObject::set_sampler(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsObject())
       throw_type_error(env, "setSampler(settings): settings must be an object");
     SamplingParams params;
-    read_sampling_params(info[0].As<Napi::Object>(), "settings", params);
+    read_sampling_params(info[0].As<Napi::Object>(), "settings", params, slot.model->n_vocab());
     slot.seq->set_sampling(params);  // throws naming a bad parameter, keeping the previous sampler
     return env.Undefined();
+  });
+}
+
+Napi::Value SequenceObject::fork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    SequenceSlot& slot = open_slot(env);
+    slot.require_idle(env);
+    auto copy = std::make_shared<SequenceSlot>();
+    copy->model = slot.model;
+    copy->seq = std::shared_ptr<Sequence>(slot.seq->fork());
+    std::erase_if(handle_->sequences, [](const std::weak_ptr<SequenceSlot>& w) {
+      auto s = w.lock();
+      return !s || !s->seq;
+    });
+    handle_->sequences.push_back(copy);
+    return SequenceObject::create(env, handle_, std::move(copy));
   });
 }
 

@@ -1,5 +1,5 @@
 // The JS `Sequence` object: evaluate (logits, for tests), generate on a worker thread with per-token callbacks,
-// setSampler (for batched steps), cancel, reset, close.
+// setSampler (for batched steps), fork (a copy sharing nothing mutable), cancel, reset, close.
 #pragma once
 #include "binding/node-addon-api.h"
 
@@ -29,6 +29,7 @@ class SequenceObject : public Napi::ObjectWrap<SequenceObject> {
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value reset(const Napi::CallbackInfo& info);
   Napi::Value set_sampler(const Napi::CallbackInfo& info);
+  Napi::Value fork(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value position(const Napi::CallbackInfo& info);
   Napi::Value context_size(const Napi::CallbackInfo& info);

@@ -34,6 +34,7 @@ std::vector<StepResult> run_batch_step(LlamaModel& model, std::span<const StepEn
     if (!entries[i].sample) continue;
     StepResult& result = results[i];
     result.token = sampler.sample(seq.logits().data());
+    if (const TokenLogprobs* lp = sampler.last_logprobs()) result.logprobs = *lp;
     result.end_of_generation = tokenizer.is_eog(result.token);
     if (!result.end_of_generation) result.text = seq.detokenizer().push(result.token);
   }

@@ -3,9 +3,12 @@
 // sampler and detokenises it with its own streaming detokenizer.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "sampling/sampler.h"
 
 namespace sovren {
 
@@ -22,6 +25,8 @@ struct StepResult {
   int32_t token = -1;              // -1 when the entry did not sample
   std::string text;                // UTF-8 text the token completes; empty for end-of-generation tokens
   bool end_of_generation = false;  // the token is one of the model's EOS/EOT ids
+  // Set when the sequence's sampler asks for logprobs (SamplingParams::logprobs >= 0).
+  std::optional<TokenLogprobs> logprobs;
 };
 
 // Validates every entry before touching any sequence (errors name "batch entry i"), then runs the pass. Every

@@ -42,7 +42,7 @@ GenerationResult Generator::run(std::span<const int32_t> prompt, const Generatio
 
   GenerationResult result;
   result.prompt_tokens = static_cast<int>(prompt.size());
-  Sampler sampler(options.sampling, model_.n_vocab());
+  Sampler sampler(options.sampling, model_.n_vocab(), options.sampling.grammar.empty() ? nullptr : model_.token_trie());
   for (int32_t id : input) sampler.accept(id);
 
   const auto prompt_start = std::chrono::steady_clock::now();
@@ -66,7 +66,7 @@ GenerationResult Generator::run(std::span<const int32_t> prompt, const Generatio
     result.ids.push_back(id);
     const std::string piece = detok.push(id);
     result.text += piece;
-    if (on_token) on_token(id, piece);
+    if (on_token) on_token(id, piece, sampler.last_logprobs());
     // Leave the token pending rather than run a pass whose logits nobody will read (or that the full context
     // cannot take); the next generation on this sequence evaluates it first.
     const bool at_limit =

@@ -35,9 +35,9 @@ struct GenerationResult {
   double generation_ms = 0.0;  // time of sampling + decoding the completion
 };
 
-// Called once per generated token with its id and the complete UTF-8 text it finishes (may be empty while a
-// multi-byte character is still incomplete).
-using TokenCallback = std::function<void(int32_t id, std::string_view text)>;
+// Called once per generated token with its id, the complete UTF-8 text it finishes (may be empty while a
+// multi-byte character is still incomplete) and its logprobs (nullptr unless SamplingParams::logprobs >= 0).
+using TokenCallback = std::function<void(int32_t id, std::string_view text, const TokenLogprobs* logprobs)>;
 
 class Generator {
  public:

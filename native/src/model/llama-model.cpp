@@ -89,6 +89,20 @@ LlamaModel::LlamaModel(std::unique_ptr<GgufFile> gguf, const ModelLoadOptions& o
 
 LlamaModel::~LlamaModel() = default;
 
+std::shared_ptr<const grammar::TokenTrie> LlamaModel::token_trie() const {
+  std::lock_guard<std::mutex> lock(trie_mutex_);
+  if (!token_trie_) {
+    std::vector<std::string> pieces(static_cast<size_t>(n_vocab()));
+    std::vector<int32_t> eog;
+    for (int32_t id = 0; id < n_vocab(); ++id) {
+      pieces[static_cast<size_t>(id)] = tokenizer_->token_to_piece(id, false);
+      if (tokenizer_->is_eog(id)) eog.push_back(id);
+    }
+    token_trie_ = std::make_shared<const grammar::TokenTrie>(pieces, std::move(eog));
+  }
+  return token_trie_;
+}
+
 void LlamaModel::load_weights() {
   const GgufFile& g = *gguf_;
   // Small vectors (norms, biases, rope factors) are converted to f32 once; matrices stay in the mapping.

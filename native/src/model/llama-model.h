@@ -12,6 +12,7 @@
 #include "backend/backend.h"
 #include "cpu/huge-page-buffer.h"
 #include "gguf/gguf-reader.h"
+#include "grammar/token-trie.h"
 #include "model/llama-hparams.h"
 #include "tokenizer/tokenizer.h"
 
@@ -83,6 +84,9 @@ class LlamaModel {
   WeightStorage weight_storage() const { return weight_storage_; }
   // Bytes of anonymous memory holding the weight copy (0 in Mmap mode).
   size_t weight_copy_bytes() const { return weight_copy_.size(); }
+  // The byte trie of every token's piece, for grammar-constrained sampling: built on first use (thread-safe),
+  // then shared by every sequence.
+  std::shared_ptr<const grammar::TokenTrie> token_trie() const;
 
   // Runs tokens [0, n) at the sequence's current position in one batched pass (longer inputs are split into
   // micro-batches of kMaxBatch tokens to bound scratch memory), appends their keys/values to its cache and
@@ -144,6 +148,9 @@ class LlamaModel {
   std::vector<float> output_norm_;
   std::vector<float> rope_freq_factors_;  // empty unless rope_freqs.weight is present
   std::vector<LayerWeights> layers_;
+
+  mutable std::mutex trie_mutex_;
+  mutable std::shared_ptr<const grammar::TokenTrie> token_trie_;
 
   std::mutex forward_mutex_;
   // Scratch activations, reused across passes (guarded by forward_mutex_).

@@ -1,6 +1,7 @@
 // Allocates a sequence's KV cache and keeps its per-request sampling state.
 #include "model/sequence.h"
 
+#include <algorithm>
 #include <new>
 #include <string>
 
@@ -42,7 +43,26 @@ void Sequence::reset() {
   detokenizer_.reset();
 }
 
-void Sequence::set_sampling(const SamplingParams& params) { sampler_.emplace(Sampler(params, model_->n_vocab())); }
+void Sequence::set_sampling(const SamplingParams& params) {
+  sampler_.emplace(Sampler(params, model_->n_vocab(), params.grammar.empty() ? nullptr : model_->token_trie()));
+}
+
+std::unique_ptr<Sequence> Sequence::fork() const {
+  auto copy = std::make_unique<Sequence>(*model_, n_ctx_);
+  const int used = position();
+  const size_t row = model_->hparams().kv_dim();
+  for (uint32_t layer = 0; layer < model_->hparams().n_layer; ++layer) {
+    const size_t offset = static_cast<size_t>(layer) * layer_stride_;
+    std::copy_n(k_cache_.get() + offset, static_cast<size_t>(used) * row, copy->k_cache_.get() + offset);
+    std::copy_n(v_cache_.get() + offset, static_cast<size_t>(used) * row, copy->v_cache_.get() + offset);
+  }
+  copy->n_past_ = used;
+  copy->logits_ = logits_;
+  copy->pending_ = pending_;
+  copy->sampler_ = sampler_;
+  copy->detokenizer_ = detokenizer_;
+  return copy;
+}
 
 Sampler& Sequence::sampler() {
   if (!sampler_) sampler_.emplace(SamplingParams{}, model_->n_vocab());

@@ -45,6 +45,12 @@ class Sequence {
   Sampler& sampler();
   StreamingDetokenizer& detokenizer();
 
+  // A new sequence holding the same tokens: the cache rows in use are copied (not the unused rest of the
+  // context), with the pending tokens, the last logits, a copy of the sampler (history, random state, grammar
+  // state) and of the detokenizer. The copy is independent: changing or destroying either leaves the other alone.
+  // n sequences that share a prompt thus cost one prompt pass plus n - 1 copies of its cache rows.
+  std::unique_ptr<Sequence> fork() const;
+
   // Cache rows of one layer: [n_ctx][kv_dim].
   float* k_layer(int layer) { return k_cache_.get() + static_cast<size_t>(layer) * layer_stride_; }
   float* v_layer(int layer) { return v_cache_.get() + static_cast<size_t>(layer) * layer_stride_; }

@@ -44,8 +44,8 @@ uint64_t Xoshiro256::next() {
 
 double Xoshiro256::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
-Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
-    : params_(params), n_vocab_(n_vocab), rng_(params.seed) {
+Sampler::Sampler(const SamplingParams& params, int32_t n_vocab, std::shared_ptr<const grammar::TokenTrie> trie)
+    : params_(params), n_vocab_(n_vocab), rng_(params.seed), trie_(std::move(trie)) {
   require(n_vocab > 0, "n_vocab must be positive, got " + std::to_string(n_vocab));
   require(std::isfinite(params.temperature), "temperature must be a finite number");
   require(std::isfinite(params.top_p) && params.top_p >= 0.0f && params.top_p <= 1.0f,
@@ -58,7 +58,20 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
                                            std::to_string(params.penalty_last_n));
   require(std::isfinite(params.frequency_penalty), "frequency_penalty must be a finite number");
   require(std::isfinite(params.presence_penalty), "presence_penalty must be a finite number");
+  require(params.logprobs >= -1 && params.logprobs <= SamplingParams::kMaxTopLogprobs,
+          "logprobs must be in 0.." + std::to_string(SamplingParams::kMaxTopLogprobs) + " (or -1: off), got " +
+              std::to_string(params.logprobs));
+  for (const auto& [id, bias] : params.logit_bias) {
+    require(id >= 0 && id < n_vocab, "logit_bias token id " + std::to_string(id) + " is out of range (vocabulary has " +
+                                         std::to_string(n_vocab) + " tokens)");
+    require(std::isfinite(bias), "logit_bias of token " + std::to_string(id) + " must be a finite number");
+  }
   counts_.assign(static_cast<size_t>(n_vocab), 0);
+  if (!params.grammar.empty()) {
+    require(trie_ != nullptr, "a grammar needs the model's vocabulary");
+    require(trie_->n_vocab() == n_vocab, "the grammar's vocabulary does not match n_vocab");
+    matcher_.emplace(params.grammar);  // throws GrammarError naming line and column
+  }
 }
 
 bool Sampler::penalties_enabled() const {
@@ -84,6 +97,38 @@ void Sampler::reset() {
   for (const int32_t token : history_) counts_[static_cast<size_t>(token)] = 0;
   history_.clear();
   rng_ = Xoshiro256(params_.seed);
+  if (matcher_) matcher_->reset();
+}
+
+void Sampler::record_logprobs(const float* raw, int32_t chosen) {
+  const size_t n = static_cast<size_t>(n_vocab_);
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (size_t i = 0; i < n; ++i) max_logit = std::max(max_logit, raw[i]);
+  double sum = 0.0;
+  if (std::isfinite(max_logit)) {
+    for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(raw[i] - max_logit));
+  }
+  const double log_z = std::isfinite(max_logit) ? max_logit + std::log(sum) : 0.0;
+  auto logprob_of = [&](int32_t id) {
+    const double lp = static_cast<double>(raw[static_cast<size_t>(id)]) - log_z;
+    return std::isfinite(lp) && std::isfinite(max_logit) ? static_cast<float>(lp) : kMinLogprob;
+  };
+  last_logprobs_.logprob = logprob_of(chosen);
+  // Top-N by a bounded selection: a small sorted buffer, replaced from the bottom.
+  const size_t want = std::min(static_cast<size_t>(params_.logprobs), n);
+  std::vector<TokenLogprob>& top = last_logprobs_.top;
+  top.clear();
+  const auto better = [&](int32_t a, int32_t b) { return raw[a] > raw[b] || (raw[a] == raw[b] && a < b); };
+  std::vector<int32_t> best;
+  best.reserve(want + 1);
+  for (size_t i = 0; i < n && want > 0; ++i) {
+    const auto id = static_cast<int32_t>(i);
+    if (best.size() == want && !better(id, best.back())) continue;
+    auto at = std::upper_bound(best.begin(), best.end(), id, better);
+    best.insert(at, id);
+    if (best.size() > want) best.pop_back();
+  }
+  for (const int32_t id : best) top.push_back({id, logprob_of(id)});
 }
 
 void Sampler::apply_penalties(float* logits) const {
@@ -108,15 +153,42 @@ int32_t Sampler::sample(const float* logits) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   work_.resize(n);
   for (size_t i = 0; i < n; ++i) work_[i] = std::isnan(logits[i]) ? kNegInf : logits[i];
+  if (params_.logprobs >= 0) raw_.assign(work_.begin(), work_.end());
   apply_penalties(work_.data());
+  for (const auto& [id, bias] : params_.logit_bias) work_[static_cast<size_t>(id)] += bias;
+
+  const int32_t chosen = choose();
+  if (matcher_ && !matcher_->accept_token(*trie_, chosen)) {
+    throw EngineError("grammar: sampled token " + std::to_string(chosen) + " was not accepted");
+  }
+  if (params_.logprobs >= 0) record_logprobs(raw_.data(), chosen);
+  return chosen;
+}
+
+int32_t Sampler::choose() {
+  size_t n = static_cast<size_t>(n_vocab_);
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  if (matcher_) {
+    matcher_->allowed_tokens(*trie_, allowed_);
+    if (allowed_.empty()) throw EngineError("grammar: no token of the vocabulary can continue the output");
+    candidates_.resize(allowed_.size());
+    for (size_t i = 0; i < allowed_.size(); ++i)
+      candidates_[i] = {allowed_[i], work_[static_cast<size_t>(allowed_[i])]};
+  } else if (params_.temperature > 0.0f) {
+    candidates_.resize(n);
+    for (size_t i = 0; i < n; ++i) candidates_[i] = {static_cast<int32_t>(i), work_[i]};
+  }
 
   if (params_.temperature <= 0.0f) {
     // std::max_element returns the first of equal maxima: ties go to the lowest id.
-    return static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
+    if (!matcher_) return static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
+    Candidate best = candidates_[0];
+    for (const Candidate& c : candidates_) {
+      if (c.logit > best.logit || (c.logit == best.logit && c.id < best.id)) best = c;
+    }
+    return best.id;
   }
-
-  candidates_.resize(n);
-  for (size_t i = 0; i < n; ++i) candidates_[i] = {static_cast<int32_t>(i), work_[i]};
+  n = candidates_.size();
   const auto by_logit_desc = [](const Candidate& a, const Candidate& b) {
     return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
   };
