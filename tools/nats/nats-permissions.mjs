@@ -34,16 +34,22 @@ export const NATS_PERMISSIONS = {
     consume: ['USAGE'],
   },
   inference: {
-    respond: ['inference.generate', 'inference.models', 'inference.models.load', 'inference.models.unload'],
-    subscribe: ['inference.cancel.*'],
+    respond: [
+      'inference.generate',
+      'inference.models',
+      'inference.models.load',
+      'inference.models.unload',
+      'inference.synthesize',
+    ],
+    subscribe: ['inference.cancel.*', 'inference.synthesize.cancel.*'],
     // Chunks of a generation go to the stream subject its caller named, which must be the caller's inbox: a
     // request cannot make inference publish on any other subject.
     publish: ['_INBOX.>'],
     streamPublish: ['usage.inference'],
   },
   voice: {
-    request: ['inference.generate', 'inference.models'],
-    publish: ['inference.cancel.*'],
+    request: ['inference.generate', 'inference.models', 'inference.synthesize'],
+    publish: ['inference.cancel.*', 'inference.synthesize.cancel.*'],
     streamPublish: ['usage.voice', 'calls.>'],
   },
   monitoring: {

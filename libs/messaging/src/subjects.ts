@@ -69,6 +69,14 @@ export function inferenceCancelSubject(requestId: string): string {
   return `inference.cancel.${subjectToken(requestId, 'requestId')}`;
 }
 
+/** Request/reply: synthesise speech; PCM chunks follow on the caller's stream subject (inference-synthesize.contract). */
+export const INFERENCE_SYNTHESIZE = 'inference.synthesize';
+
+/** Event: cancel the `inference.synthesize` request `requestId` (the acceptance reply names this subject). */
+export function inferenceSynthesizeCancelSubject(requestId: string): string {
+  return `inference.synthesize.cancel.${subjectToken(requestId, 'requestId')}`;
+}
+
 /** Request/reply (operator): the platform status from heartbeats, as GET /api/v1/status shows it. */
 export const MONITORING_STATUS = 'monitoring.status';
 

@@ -16,6 +16,10 @@ import { ModelsController } from './models/models.controller';
 import { InferenceNatsResponder } from './nats/inference-nats.responder';
 import { OpenAiBodyErrorHandler } from './openai/openai-body-error.handler';
 import { OpenAiController } from './openai/openai.controller';
+import { SpeechNatsResponder } from './speech/speech-nats.responder';
+import { SpeechSynthesisService } from './speech/speech-synthesis.service';
+import { SpeechController } from './speech/speech.controller';
+import { SpeechMetrics } from './speech/speech.metrics';
 import { UsageEventPublisher } from './usage/usage-event.publisher';
 
 @Module({
@@ -24,7 +28,7 @@ import { UsageEventPublisher } from './usage/usage-event.publisher';
     AuthGuardModule.forRoot(),
     InferenceConfigModule,
   ],
-  controllers: [OpenAiController, EmbeddingsController, ModelsController],
+  controllers: [OpenAiController, EmbeddingsController, ModelsController, SpeechController],
   providers: [
     // Long-context prompts arrive as large JSON bodies (applyHttpPlatform reads this).
     {
@@ -39,6 +43,9 @@ import { UsageEventPublisher } from './usage/usage-event.publisher';
     EmbeddingsService,
     InferenceNatsResponder,
     OpenAiBodyErrorHandler,
+    SpeechMetrics,
+    SpeechSynthesisService,
+    SpeechNatsResponder,
   ],
 })
 export class InferenceModule {}

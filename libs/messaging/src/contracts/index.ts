@@ -11,6 +11,7 @@ export * from './auth-revoked.contract';
 export * from './alert.contract';
 export * from './inference-generate.contract';
 export * from './inference-models.contract';
+export * from './inference-synthesize.contract';
 export * from './billing-notification.contract';
 export * from './billing-tier.contract';
 export * from './usage-dead-letter.contract';

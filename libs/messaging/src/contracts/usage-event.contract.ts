@@ -33,6 +33,19 @@ export interface LlmUsageDetailV1 {
   durationMs: number;
 }
 
+/** What a speech synthesis request did (billing bills `quantities.tts_characters`; this is for reconciliation). */
+export interface TtsUsageDetailV1 {
+  model: string;
+  voice: string;
+  characters: number;
+  /** Seconds of audio produced. */
+  audioSeconds: number;
+  finishReason: UsageFinishReason;
+  /** From acceptance to the first audio chunk (absent when none was produced). */
+  timeToFirstAudioMs?: number;
+  durationMs: number;
+}
+
 export interface UsageEventV1 {
   v: 1;
   /** Unique id of this event (a UUID); also the JetStream `msgID` used for de-duplication. */
@@ -48,6 +61,7 @@ export interface UsageEventV1 {
   /** Non-negative amounts per unit; at least one unit is present. */
   quantities: UsageQuantities;
   llm?: LlmUsageDetailV1;
+  tts?: TtsUsageDetailV1;
   /** ISO 8601 time the usage happened (not when it was published). */
   occurredAt: string;
 }
@@ -68,6 +82,8 @@ export function parseUsageEventV1(raw: unknown): UsageEventV1 {
   if (keyId !== undefined) event.keyId = keyId;
   const llm = r.optionalObject('llm');
   if (llm !== undefined) event.llm = parseLlmDetail(llm);
+  const tts = r.optionalObject('tts');
+  if (tts !== undefined) event.tts = parseTtsDetail(tts);
   return event;
 }
 
@@ -101,5 +117,20 @@ function parseLlmDetail(raw: Record<string, unknown>): LlmUsageDetailV1 {
   };
   const ttft = r.optionalNumber('timeToFirstTokenMs', { min: 0 });
   if (ttft !== undefined) detail.timeToFirstTokenMs = ttft;
+  return detail;
+}
+
+function parseTtsDetail(raw: Record<string, unknown>): TtsUsageDetailV1 {
+  const r = new ContractFieldReader('UsageEventV1.tts', raw);
+  const detail: TtsUsageDetailV1 = {
+    model: r.string('model', 256),
+    voice: r.string('voice', 128),
+    characters: r.number('characters', { min: 0, integer: true }),
+    audioSeconds: r.number('audioSeconds', { min: 0 }),
+    finishReason: r.oneOf('finishReason', USAGE_FINISH_REASONS),
+    durationMs: r.number('durationMs', { min: 0 }),
+  };
+  const ttfa = r.optionalNumber('timeToFirstAudioMs', { min: 0 });
+  if (ttfa !== undefined) detail.timeToFirstAudioMs = ttfa;
   return detail;
 }

@@ -68,6 +68,25 @@ export class InferenceEnv {
   @ToInteger()
   @IsIntegerInRange(1024, 1 << 30)
   SOVREN_INFERENCE_JSON_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+
+  /** Speech (ONNX Runtime) execution provider: `auto` (CUDA when its provider library is installed), `cpu`, `cuda`. */
+  @IsOneOf(['auto', 'cpu', 'cuda'])
+  SOVREN_TTS_EXECUTION_PROVIDER = 'auto';
+
+  /** ONNX Runtime intra-op threads per speech model run (0: ONNX Runtime's default, one per core). */
+  @ToInteger()
+  @IsIntegerInRange(0, 1024)
+  SOVREN_TTS_THREADS = 0;
+
+  /** Speech model runs at once, across all requests (taken from the requests in turn). */
+  @ToInteger()
+  @IsIntegerInRange(1, 64)
+  SOVREN_TTS_CONCURRENCY = 2;
+
+  /** Speech requests open at once (synthesising or waiting); beyond: 429 / queue_full. */
+  @ToInteger()
+  @IsIntegerInRange(1, 100_000)
+  SOVREN_TTS_MAX_QUEUE = 64;
 }
 
 export const INFERENCE_ENV = Symbol('INFERENCE_ENV');

@@ -5,6 +5,8 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 import { ApiError, ApiErrorCode, assertUnreachable, type FieldValidationProblem } from '@sovren/http';
 
 import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
+import { fromSpeechError } from '../speech/speech-error.mapper';
+import { SpeechError } from '../speech/speech.errors';
 
 export type OpenAiErrorType =
   | 'invalid_request_error'
@@ -42,6 +44,7 @@ function response(
 
 export function openAiErrorOf(exception: unknown): OpenAiErrorResponse {
   if (exception instanceof GenerationError) return fromGenerationError(exception);
+  if (exception instanceof SpeechError) return fromSpeechError(exception);
   if (exception instanceof ApiError) return fromApiError(exception);
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
