@@ -3,10 +3,11 @@
 
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
+import { eventually, StopWaiting } from '@sovren/testing';
 
 const repoRoot = resolve(__dirname, '..', '..');
 const launcher = join(repoRoot, 'tools', 'dev', 'start.mjs');
@@ -177,6 +178,50 @@ describe('dev launcher', () => {
     expect(result.stderr).toContain('voice: cannot start, database refused');
     expect(result.stderr).toContain('not ready: voice');
     expect(result.stdout).toContain('auth: stopped');
+  });
+
+  it('refuses a second platform on the same data root, naming the running one, and exits 1', async () => {
+    const first = startLauncher(baseArgs(), { SOVREN_ROOT: sovrenRoot, ...unreachableServers });
+    try {
+      await eventually(
+        'the first launcher to be running',
+        () => {
+          if (first.child.exitCode !== null) throw new StopWaiting(`first launcher exited:\n${first.output()}`);
+          return first.output().includes('press Ctrl-C');
+        },
+        { timeoutMs: 120_000, intervalMs: 200, detail: first.output },
+      );
+      const lock = JSON.parse(readFileSync(join(sovrenRoot, 'platform.lock'), 'utf8'));
+      expect(lock).toMatchObject({ pid: first.child.pid, nats: { url: expect.stringMatching(/^nats:/), users: true } });
+      const second = await startLauncher([...baseArgs(), '--exit-when-ready'], {
+        SOVREN_ROOT: sovrenRoot,
+        ...unreachableServers,
+      }).done;
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(
+        `already running on ${sovrenRoot} (pid ${first.child.pid}, auth ${lock.services.auth},`,
+      );
+      // The refused launcher started nothing and left the running platform's lock alone.
+      expect(second.stdout).not.toContain('NATS');
+      expect(JSON.parse(readFileSync(join(sovrenRoot, 'platform.lock'), 'utf8')).pid).toBe(first.child.pid);
+    } finally {
+      first.child.kill('SIGTERM');
+      await first.done;
+    }
+    expect(existsSync(join(sovrenRoot, 'platform.lock'))).toBe(false);
+  });
+
+  it('takes over the lock of a launcher that died without removing it', async () => {
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolvePromise) => dead.on('close', resolvePromise));
+    writeFileSync(join(sovrenRoot, 'platform.lock'), JSON.stringify({ pid: dead.pid, services: { auth: 1 } }));
+    const result = await startLauncher([...baseArgs(), '--exit-when-ready'], {
+      SOVREN_ROOT: sovrenRoot,
+      ...unreachableServers,
+    }).done;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`taking over the stale lock of pid ${dead.pid} (no longer running)`);
+    expect(existsSync(join(sovrenRoot, 'platform.lock'))).toBe(false);
   });
 
   it('rejects an unknown option with a clear message', async () => {

