@@ -157,6 +157,15 @@ run "${generate_nats[@]}"
 # Debian's nats-server runs as user nats: the configuration (it holds the passwords) is readable by it alone.
 if getent passwd nats >/dev/null || [[ "${dry_run}" -eq 1 ]]; then run chown nats:nats "${nats_config}"; fi
 
+step "the sovren CLI: ${data_root}/nats-credentials/cli.env and /usr/local/bin/sovren"
+# The operator's CLI talks to NATS as user cli, which may only send the admin requests (users, API keys, models,
+# status). Its password is readable by root and the sovren user alone: that is the CLI's access right (docs/cli.md).
+run install -d -o sovren -g sovren -m 0700 "${data_root}/nats-credentials"
+run install -o sovren -g sovren -m 0600 "${nats_credentials_dir}/cli.env" "${data_root}/nats-credentials/cli.env"
+# shellcheck disable=SC2016 # ${SOVREN_ROOT:-...} is expanded by the wrapper when it runs, not here.
+printf '#!/bin/sh\n# Installed by deploy/install.sh: the sovren CLI (docs/cli.md).\nSOVREN_ROOT="${SOVREN_ROOT:-%s}" exec node %s "$@"\n' \
+  "${data_root}" "${prefix}/dist/tools/cli/main.js" | write_file /usr/local/bin/sovren 0755 root:root
+
 step "NATS with JetStream (Debian's nats-server unit + a drop-in)"
 run install -d -m 0755 "${unit_dir}/nats-server.service.d"
 sed -e '/^#/d' "${source_dir}/deploy/systemd/nats-server.service.d/sovren-jetstream.conf" \
@@ -242,7 +251,8 @@ fi
 step "done"
 note "start:   systemctl start sovren.target"
 note "status:  systemctl list-dependencies sovren.target; curl http://127.0.0.1:3101/health/ready"
-note "logs:    ${data_root}/logs/<service>.log"
+note "logs:    ${data_root}/logs/<service>.log (or: sovren logs <service>)"
+note "first admin and key (as root or the sovren user): sovren admin create --email you@example.com; sovren keys create --user you@example.com --scopes inference:generate"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Monitoring: Prometheus (Debian's package) and, when installed, Grafana. See "Monitoring" in deploy/README.md.

@@ -101,6 +101,11 @@ describe('deploy units and install script', () => {
         '--credentials-dir /etc/sovren/nats',
     );
     expect(result.output).toContain('[dry-run] chown nats:nats /etc/nats-server.conf');
+    // The operator's CLI: its NATS credentials readable by the sovren user alone, and the wrapper on the PATH.
+    expect(result.output).toContain(
+      '[dry-run] install -o sovren -g sovren -m 0600 /etc/sovren/nats/cli.env /data/sovren/nats-credentials/cli.env',
+    );
+    expect(result.output).toContain('[dry-run] write /usr/local/bin/sovren (mode 0755, owner root:root)');
     expect(result.output).not.toMatch(/ufw|iptables|nft /);
     expect(result.status).toBe(0);
   });
