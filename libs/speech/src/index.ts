@@ -9,3 +9,5 @@ export * from './lib/phonemes/espeak.phonemiser';
 export * from './lib/phonemes/phoneme-vocabulary';
 export * from './lib/endpointer/endpointer';
 export * from './lib/vad/silero-vad';
+export * from './lib/tts/tts-model';
+export * from './lib/tts/voice-pack.reader';

@@ -10,7 +10,10 @@ import {
   normaliserFor,
   planChunks,
   splitClauses,
+  TtsModel,
+  TtsModelError,
   type Clause,
+  type OnnxExecution,
   type Phonemiser,
 } from '@sovren/speech';
 import { errorMessage } from '@sovren/resilience';
@@ -24,7 +27,6 @@ import { UsageEventPublisher } from '../usage/usage-event.publisher';
 import { CancelledError, FairScheduler, QueueFullError, type SchedulerLane } from './fair-scheduler';
 import { SpeechError, SpeechErrorCode } from './speech.errors';
 import { SpeechMetrics, type SpeechEndpoint } from './speech.metrics';
-import { TtsModel, type OnnxExecution } from './tts-model';
 
 /** The most characters one request may carry (as OpenAI's /v1/audio/speech). */
 export const SPEECH_MAX_INPUT_CHARS = 4096;
@@ -121,7 +123,9 @@ export class SpeechSynthesisService implements OnModuleInit, OnApplicationShutdo
     let loading = this.loading.get(id);
     if (!loading) {
       const started = Date.now();
-      loading = TtsModel.load(id, join(this.config.paths.models.tts, id), this.execution);
+      loading = TtsModel.load(id, join(this.config.paths.models.tts, id), this.execution).catch((error: unknown) => {
+        throw error instanceof TtsModelError ? new SpeechError(SpeechErrorCode.MODEL_INVALID, error.message) : error;
+      });
       this.loading.set(id, loading);
       loading.then(
         (model) =>

@@ -1,14 +1,13 @@
 /**
- * @jest-environment ../../libs/speech/onnx-jest.environment.js
+ * @jest-environment ./onnx-jest.environment.js
  */
 // Loading a speech model folder: input names and sizes from config.json and the model, voice packs checked.
-import { npy, writeTestTtsModel } from '@sovren/speech/testing';
+import { npy, writeTestTtsModel } from '../../../testing';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { SpeechError, SpeechErrorCode } from '../speech.errors';
-import { TtsModel } from '../tts-model';
+import { TtsModel, TtsModelError } from '../tts-model';
 import { readVoicePack, styleRow, VoicePackError } from '../voice-pack.reader';
 
 const CPU = { providers: ['cpu'], intraOpThreads: 1 };
@@ -55,9 +54,9 @@ describe('TtsModel', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(error).toBeInstanceOf(SpeechError);
-    expect((error as SpeechError).code).toBe(SpeechErrorCode.MODEL_INVALID);
-    expect((error as SpeechError).message).toMatch(message);
+    expect(error).toBeInstanceOf(TtsModelError);
+    expect((error as TtsModelError).code).toBe('model_invalid');
+    expect((error as TtsModelError).message).toMatch(message);
   });
 
   it('refuses a folder whose voice pack is malformed, naming the file', async () => {

@@ -1,13 +1,24 @@
-// One speech model folder, `<SOVREN_ROOT>/models/tts/<model>/`: model.onnx, config.json and voices/<voice>.bin|npy.
+// One speech model folder (`<SOVREN_ROOT>/models/tts/<model>/` in the inference service): model.onnx, config.json and voices/<voice>.bin|npy.
 // Names, vocabulary, sample rate and token limit come from config.json and the model file, never from code; the
 // ONNX Runtime session is created once and reused by every request.
-import { PhonemeVocabulary } from '@sovren/speech';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { SpeechError, SpeechErrorCode } from './speech.errors';
+import { PhonemeVocabulary } from '../phonemes/phoneme-vocabulary';
 import { readVoicePack, styleRow, VoicePackError, type VoicePack } from './voice-pack.reader';
+
+/** A model folder that cannot be used (the message names the file and the reason), or a voice it lacks. */
+export class TtsModelError extends Error {
+  override name = 'TtsModelError';
+
+  constructor(
+    readonly code: 'model_invalid' | 'voice_not_found' | 'bad_output',
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface TtsModelConfig {
   sampleRate: number;
@@ -22,7 +33,7 @@ export interface TtsModelConfig {
   vocabulary: PhonemeVocabulary;
 }
 
-/** What `execution` chose at start (`cuda` or `cpu`). */
+/** Execution providers (e.g. ['cuda', 'cpu'] or ['cpu']) and ONNX Runtime intra-op threads (0: its default). */
 export interface OnnxExecution {
   providers: string[];
   intraOpThreads: number;
@@ -46,8 +57,7 @@ export class TtsModel {
 
   /** Creates the session and reads config.json and every voice pack (a bad folder fails here, not per request). */
   static async load(id: string, dir: string, execution: OnnxExecution): Promise<TtsModel> {
-    const invalid = (message: string) =>
-      new SpeechError(SpeechErrorCode.MODEL_INVALID, `speech model ${id}: ${message}`);
+    const invalid = (message: string) => new TtsModelError('model_invalid', `speech model ${id}: ${message}`);
     const modelFile = join(dir, 'model.onnx');
     if (!existsSync(modelFile)) throw invalid('model.onnx is missing');
     let raw: Record<string, unknown>;
@@ -93,7 +103,7 @@ export class TtsModel {
   /** Runs the model on token ids (pads added here) with the voice's style row for their count. */
   async synthesize(ids: readonly number[], voice: string, speed: number): Promise<Float32Array> {
     const pack = this.voicePacks.get(voice);
-    if (!pack) throw new SpeechError(SpeechErrorCode.VOICE_NOT_FOUND, `voice ${voice} not found`, 'voice');
+    if (!pack) throw new TtsModelError('voice_not_found', `voice ${voice} not found in ${this.id}`);
     if (ids.length === 0 || ids.length > this.maxContentTokens) {
       throw new RangeError(`a model call takes 1..${this.maxContentTokens} tokens, got ${ids.length}`);
     }
@@ -106,7 +116,7 @@ export class TtsModel {
     });
     const waveform = result[output];
     if (!waveform || waveform.type !== 'float32') {
-      throw new SpeechError(SpeechErrorCode.SYNTHESIS_FAILED, `model ${this.id} returned no float32 "${output}"`);
+      throw new TtsModelError('bad_output', `model ${this.id} returned no float32 "${output}"`);
     }
     return Float32Array.from(waveform.data as Float32Array);
   }
@@ -115,7 +125,7 @@ export class TtsModel {
     await this.session.release();
   }
 
-  private loadVoices(invalid: (message: string) => SpeechError): void {
+  private loadVoices(invalid: (message: string) => TtsModelError): void {
     const voicesDir = join(this.dir, 'voices');
     const files = existsSync(voicesDir) ? readdirSync(voicesDir) : [];
     for (const file of files.sort()) {
@@ -138,7 +148,7 @@ export class TtsModel {
 function parseConfig(
   raw: Record<string, unknown>,
   session: InferenceSession,
-  invalid: (message: string) => SpeechError,
+  invalid: (message: string) => TtsModelError,
 ): TtsModelConfig {
   const integer = (field: string, fallback: number, min: number, max: number): number => {
     const value = raw[field] ?? fallback;
