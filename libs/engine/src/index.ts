@@ -6,3 +6,4 @@ export * from './gguf';
 export * from './grammar';
 export * from './gpu-metrics';
 export * from './quant';
+export * from './whisper';

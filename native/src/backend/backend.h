@@ -72,6 +72,19 @@ class Backend {
   virtual void silu_mul(float* gate, const float* up, size_t n) = 0;              // gate[i] = silu(gate[i]) * up[i]
   virtual void add(float* x, const float* y, size_t n) = 0;                       // x[i] += y[i]
   virtual void add_bias(float* x, const float* bias, int n_tokens, int dim) = 0;  // x[t][i] += bias[i]
+
+  // Ops of the Whisper encoder / decoder (src/whisper/). Its non-causal attention (encoder self-attention and
+  // cross-attention over an utterance's encoder output) is attention_batch with pos[r] = that span's n_kv - 1, so the
+  // utterances of a batch attend to their own encoder outputs in one call.
+  // out[t] = (x[t] - mean(x[t])) / sqrt(var(x[t]) + eps) * weight + bias, per token row of length dim; out may alias x.
+  virtual void layer_norm(const float* x, const float* weight, const float* bias, int n_tokens, int dim, float eps,
+                          float* out) = 0;
+  // x[i] = 0.5 * x[i] * (1 + erf(x[i] / sqrt(2))): the exact GELU (not the tanh approximation).
+  virtual void gelu(float* x, size_t n) = 0;
+  // 1-D convolution with kernel 3 and padding 1 (no bias): x is time-major [n_frames][in_ch]; w has rows = out_ch and
+  // cols = in_ch * 3 in PyTorch's [out][in][k] order (F32 or F16); out is [n_out][out_ch], n_out = (n_frames - 1) /
+  // stride + 1.
+  virtual void conv1d_k3(const WeightView& w, const float* x, int n_frames, int in_ch, int stride, float* out) = 0;
 };
 
 // n_threads <= 0 means one thread per usable CPU (affinity mask, cgroup CPU quota). Kernels (scalar / AVX2 / AVX-512)

@@ -6,6 +6,7 @@
 #include "binding/gpu-metrics-binding.h"
 #include "binding/model-object.h"
 #include "binding/sequence-object.h"
+#include "binding/whisper-object.h"
 
 namespace sovren::binding {
 namespace {
@@ -87,6 +88,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   data->sequence_constructor = Napi::Persistent(SequenceObject::define(env));
   exports.Set("loadModel", Napi::Function::New<load_model>(env, "loadModel"));
   exports.Set("gpuMetrics", Napi::Function::New<gpu_metrics>(env, "gpuMetrics"));
+  register_whisper(env, exports);
   return exports;
 }
 

@@ -333,6 +333,62 @@ class CpuBackend final : public Backend {
     }
   }
 
+  void layer_norm(const float* x, const float* weight, const float* bias, int n_tokens, int dim, float eps,
+                  float* out) override {
+    require(n_tokens >= 0 && dim > 0, "layer_norm",
+            "bad shape " + std::to_string(n_tokens) + "x" + std::to_string(dim));
+    require(n_tokens == 0 || (x != nullptr && weight != nullptr && bias != nullptr && out != nullptr), "layer_norm",
+            "null pointer argument");
+    const auto norm_tokens = [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) {
+        const float* xt = x + t * dim;
+        float* ot = out + t * dim;
+        double sum = 0.0;
+        for (int i = 0; i < dim; ++i) sum += xt[i];
+        const double mean = sum / dim;
+        double var = 0.0;
+        for (int i = 0; i < dim; ++i) var += (xt[i] - mean) * (xt[i] - mean);
+        const float inv = static_cast<float>(1.0 / std::sqrt(var / dim + eps));
+        const float m = static_cast<float>(mean);
+        for (int i = 0; i < dim; ++i) ot[i] = (xt[i] - m) * inv * weight[i] + bias[i];
+      }
+    };
+    if (n_tokens > 1) {
+      pool_.parallel_for(n_tokens, norm_tokens);
+    } else {
+      norm_tokens(0, n_tokens, 0);
+    }
+  }
+
+  void gelu(float* x, size_t n) override {
+    require(n == 0 || x != nullptr, "gelu", "null pointer argument");
+    elementwise(n, [&](size_t i) { x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f)); });
+  }
+
+  void conv1d_k3(const WeightView& w, const float* x, int n_frames, int in_ch, int stride, float* out) override {
+    require(n_frames > 0 && in_ch > 0 && stride > 0, "conv1d_k3", "bad shape");
+    require(w.cols == static_cast<int64_t>(in_ch) * 3, "conv1d_k3",
+            "weight has " + std::to_string(w.cols) + " columns, expected in_ch * 3 = " + std::to_string(in_ch * 3));
+    require(x != nullptr && out != nullptr, "conv1d_k3", "null pointer argument");
+    // im2col: column row t holds x[t * stride + k - 1][c] at c * 3 + k (zero outside), then one matmul.
+    const int n_out = (n_frames - 1) / stride + 1;
+    const size_t cols = static_cast<size_t>(in_ch) * 3;
+    conv_columns_.assign(static_cast<size_t>(n_out) * cols, 0.0f);
+    float* columns = conv_columns_.data();
+    pool_.parallel_for(n_out, [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) {
+        float* row = columns + static_cast<size_t>(t) * cols;
+        for (int k = 0; k < 3; ++k) {
+          const int64_t src = t * stride + k - 1;
+          if (src < 0 || src >= n_frames) continue;
+          const float* xs = x + src * in_ch;
+          for (int c = 0; c < in_ch; ++c) row[static_cast<size_t>(c) * 3 + k] = xs[c];
+        }
+      }
+    });
+    matmul(w, columns, n_out, out);
+  }
+
  private:
   // Prompt matmul: y^T = W x^T as a GEMM over packed operands. Activations are packed once per call into tiles of
   // gemm_tokens tokens ([k][token], zero padded); each thread takes whole panels of gemm_rows weight rows and, per
@@ -425,6 +481,7 @@ class CpuBackend final : public Backend {
   std::vector<uint8_t> act_buffer_;
   std::vector<std::vector<float>> thread_scratch_;  // per-thread temporaries (scores, rope tables)
   std::vector<int> row_span_;                       // attention_batch: the span of each row
+  std::vector<float> conv_columns_;                 // conv1d_k3: the im2col matrix
   AlignedFloats x_packed_;                          // prompt activations packed for the GEMM kernels
   std::vector<AlignedFloats> thread_panels_;        // per-thread packed weight panel
 };

@@ -4,3 +4,5 @@ export * from './test-vocab';
 export * from './tiny-model';
 export * from './reference-forward';
 export * from './gbnf-matcher';
+export * from './whisper-reference';
+export * from './whisper-model-writer';

@@ -57,7 +57,7 @@ function roundHalfEven(v: number): number {
 }
 
 /** x rounded to int8 levels with one scale per block (see ReferenceConfig.activationBlock). */
-function quantizeActivations(x: Float64Array, block: number): Float64Array {
+export function quantizeActivations(x: Float64Array, block: number): Float64Array {
   const out = new Float64Array(x.length);
   for (let start = 0; start < x.length; start += block) {
     let amax = 0;
