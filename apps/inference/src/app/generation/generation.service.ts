@@ -172,8 +172,10 @@ export class GenerationService {
     const outcomes: JobOutcome[] = new Array<JobOutcome>(listeners.length);
     let open = listeners.length;
     const baseSeed = request.seed;
-    const jobs = listeners.map(
-      (listener, index) =>
+    let refused = false;
+    const jobs: GenerationJob[] = [];
+    listeners.forEach((listener, index) =>
+      jobs.push(
         new GenerationJob(
           {
             requestId: request.requestId,
@@ -182,6 +184,8 @@ export class GenerationService {
             sampler: samplerOf(request, baseSeed === undefined ? undefined : baseSeed + index),
             stop: request.stop ?? [],
             deadline,
+            // Further choices fork the first one's sequence once its prompt is in.
+            ...(index > 0 ? { forkOf: jobs[0] } : {}),
           },
           {
             onText: (delta, logprobs) => listener.onText(delta, logprobs && tokenTexts(model, logprobs)),
@@ -190,25 +194,29 @@ export class GenerationService {
               open -= 1;
               if (open === 0) {
                 release();
-                this.record(request, combinedOutcome(outcomes));
+                // Choices withdrawn because another could not be queued: the request was refused, nothing ran.
+                if (!refused) this.record(request, combinedOutcome(outcomes));
               }
               listener.onFinish(outcome);
             },
           },
         ),
+      ),
     );
     for (const listener of listeners) listener.onModel?.(model);
     const submitted: GenerationJob[] = [];
     try {
-      for (const job of jobs) {
+      // The other choices first: they wait for the first one, whose prompt is then planned knowing of them.
+      for (const job of [...jobs.slice(1), jobs[0]]) {
         model.scheduler.submit(job);
         submitted.push(job);
       }
     } catch (error) {
       // All choices or none: the ones already queued leave (their slot and usage follow the others' finish).
+      refused = true;
       for (const job of submitted) job.cancel();
       if (submitted.length > 0) {
-        for (const job of jobs.slice(submitted.length)) job.finish('cancelled');
+        for (const job of jobs.filter((j) => !submitted.includes(j))) job.finish('cancelled');
       }
       if (error instanceof QueueFullError) {
         throw new GenerationError(GenerationErrorCode.QUEUE_FULL, error.message, null, 1);

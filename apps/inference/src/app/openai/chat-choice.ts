@@ -40,7 +40,7 @@ export function chatChoiceResult(
     case 'named':
       return {
         content: null,
-        toolCalls: [withId({ name: mode.name, arguments: text.trim() })],
+        toolCalls: [withId({ name: mode.name, arguments: text })],
         finishReason: finished ? 'tool_calls' : 'length',
       };
     case 'auto':

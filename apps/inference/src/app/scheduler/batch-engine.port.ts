@@ -35,6 +35,8 @@ export interface BatchSequence {
   setSampler(settings: SamplerSettings): void;
   reset(): void;
   close(): void;
+  /** A copy with the same tokens and KV contents (choices of one prompt share its evaluation); optional. */
+  fork?(): this;
 }
 
 export interface BatchEntryOf<S extends BatchSequence> {

@@ -16,6 +16,11 @@ export interface GenerationJobInput {
   stop: readonly string[];
   /** Epoch ms after which the request is ended with what it has. */
   deadline: number;
+  /**
+   * Another choice of the same prompt (OpenAI's `n`): this job waits until that one has fed all but the last
+   * prompt token, then continues on a fork of its sequence, so the prompt is evaluated once.
+   */
+  forkOf?: GenerationJob;
 }
 
 /** A sampled token's log probability and the best alternatives (when the sampler asked for logprobs). */

@@ -60,6 +60,8 @@ interface PlannedEntry<S extends BatchSequence> {
 export class ModelScheduler<S extends BatchSequence = BatchSequence> {
   private readonly logger: Logger;
   private readonly queue: GenerationJob[] = [];
+  /** Choices waiting for their leader's prompt, to fork its sequence (see GenerationJobInput.forkOf). */
+  private readonly forkWaiting: GenerationJob[] = [];
   private readonly slots: Slot<S>[] = [];
   private readonly free: S[] = [];
   private wake: (() => void) | undefined;
@@ -81,7 +83,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + this.forkWaiting.length;
   }
 
   get active(): number {
@@ -90,7 +92,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
 
   /** No request waiting or running. */
   get idle(): boolean {
-    return this.queue.length === 0 && this.slots.length === 0;
+    return this.queued === 0 && this.slots.length === 0;
   }
 
   /** Epoch ms of the last submit or finished request. */
@@ -102,12 +104,13 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
   submit(job: GenerationJob): void {
     if (this.closed) throw new SchedulerClosedError(this.options.model);
     const freeSlots = this.options.maxSequences - this.slots.length;
-    if (this.queue.length >= this.options.maxQueue + Math.max(0, freeSlots)) {
-      throw new QueueFullError(this.options.model, this.queue.length);
+    if (this.queued >= this.options.maxQueue + Math.max(0, freeSlots)) {
+      throw new QueueFullError(this.options.model, this.queued);
     }
     this.lastUsed = Date.now();
     job.onCancel = () => this.wakeUp();
-    this.queue.push(job);
+    if (job.input.forkOf) this.forkWaiting.push(job);
+    else this.queue.push(job);
     this.publishState();
     this.wakeUp();
     if (!this.running) {
@@ -124,6 +127,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     this.closed = true;
     const reason = new SchedulerClosedError(this.options.model);
     for (const job of this.queue.splice(0)) job.finish('error', reason);
+    for (const job of this.forkWaiting.splice(0)) job.finish('error', reason);
     for (const slot of this.slots) slot.job.cancel();
     this.wakeUp();
     await this.loop;
@@ -137,6 +141,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     const failure = error instanceof Error ? error : new Error(String(error));
     for (const slot of [...this.slots]) this.release(slot, 'error', failure);
     for (const job of this.queue.splice(0)) this.safely(() => job.finish('error', failure));
+    for (const job of this.forkWaiting.splice(0)) this.safely(() => job.finish('error', failure));
   }
 
   private wakeUp(): void {
@@ -153,10 +158,11 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
         return;
       }
       this.admit();
+      this.forkChoices();
       const plan = this.plan();
       this.publishState();
       if (plan.length === 0) {
-        if (this.queue.length === 0 && this.slots.length === 0) {
+        if (this.queued === 0 && this.slots.length === 0) {
           this.running = false;
           return;
         }
@@ -173,12 +179,14 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
 
   /** Removes cancelled and expired requests, queued or running. */
   private dropFinished(now: number): void {
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const job = this.queue[i];
-      const reason = this.endReason(job, now);
-      if (reason) {
-        this.queue.splice(i, 1);
-        job.finish(reason);
+    for (const list of [this.queue, this.forkWaiting]) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const job = list[i];
+        const reason = this.endReason(job, now);
+        if (reason) {
+          list.splice(i, 1);
+          job.finish(reason);
+        }
       }
     }
     for (const slot of [...this.slots]) {
@@ -228,6 +236,53 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     }
   }
 
+  /**
+   * Choices waiting for a leader: once the leader has fed all but its last prompt token, each continues on a fork
+   * of the leader's sequence (the last token is fed by every choice, which then samples with its own seed). When
+   * that cannot be (no fork in this engine, no free sequence, the leader gone or already past), the choice joins
+   * the queue and feeds the prompt itself: slower, same result.
+   */
+  private forkChoices(): void {
+    for (const job of [...this.forkWaiting]) {
+      const leader = job.input.forkOf;
+      if (!leader) continue;
+      const slot = this.slots.find((s) => s.job === leader);
+      if (!slot && leader.phase === 'queued' && !leader.cancelled) continue;
+      const shared = job.input.promptTokens.length - 1;
+      if (slot && leader.phase === 'prompt' && leader.promptOffset < shared) continue;
+      this.forkWaiting.splice(this.forkWaiting.indexOf(job), 1);
+      const sequence =
+        slot && leader.promptOffset === shared && leader.phase === 'prompt' ? this.fork(slot, job) : undefined;
+      if (!sequence) {
+        this.queue.push(job);
+        continue;
+      }
+      job.phase = 'prompt';
+      job.promptOffset = shared;
+      job.startedAt = Date.now();
+      this.slots.push({ sequence, job });
+    }
+  }
+
+  private fork(leader: Slot<S>, job: GenerationJob): S | undefined {
+    if (this.slots.length >= this.options.maxSequences || typeof leader.sequence.fork !== 'function') return undefined;
+    let sequence: S | undefined;
+    try {
+      // The fork is a new sequence: an idle pooled one goes, so the pool never holds more than maxSequences.
+      this.free.pop()?.close();
+      sequence = leader.sequence.fork();
+      sequence.setSampler(job.input.sampler);
+      return sequence;
+    } catch (error) {
+      this.logger.warn({
+        msg: 'cannot fork a sequence for another choice; it feeds the prompt itself',
+        err: errorMessage(error),
+      });
+      sequence?.close();
+      return undefined;
+    }
+  }
+
   private acquire(): S {
     const reused = this.free.pop();
     if (reused) return reused;
@@ -253,7 +308,10 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
       const job = slot.job;
       if (job.phase !== 'prompt') continue;
       const prompt = job.input.promptTokens;
-      const n = Math.min(budget, prompt.length - job.promptOffset);
+      // A leader whose other choices wait to fork stops before its last prompt token (they all feed that one).
+      const end = this.forkWaiting.some((f) => f.input.forkOf === job) ? prompt.length - 1 : prompt.length;
+      const n = Math.min(budget, end - job.promptOffset);
+      if (n <= 0) continue;
       const tokens = prompt.slice(job.promptOffset, job.promptOffset + n);
       const last = job.promptOffset + n === prompt.length;
       planned.push({ slot, entry: { sequence: slot.sequence, tokens, sample: last }, promptTokens: n });
@@ -338,7 +396,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     const perSequence =
       this.slots[0]?.sequence.contextSize ?? this.free[0]?.contextSize ?? this.options.sequenceContext;
     this.observer.onState({
-      queued: this.queue.length,
+      queued: this.queued,
       active: this.slots.length,
       usedPositions: used,
       totalPositions: perSequence * this.options.maxSequences,

@@ -112,6 +112,13 @@ export class ChatMessageDto {
   @Type(() => ToolCallDto)
   tool_calls?: ToolCallDto[];
 
+  /** An assistant message's refusal as OpenAI returned it: accepted so answers can be sent back, not rendered. */
+  @ApiPropertyOptional({ nullable: true })
+  @IsOptional()
+  @IsString()
+  @Length(0, 100_000)
+  refusal?: string | null;
+
   /** A tool message: the id of the call it answers. */
   @ApiPropertyOptional()
   @IsOptional()

@@ -47,7 +47,12 @@ function scheduler(options: Partial<SchedulerOptions> = {}, steps: StepRecord[] 
 function job(
   promptTokens: number[],
   maxTokens: number,
-  hooks: { onText?: (job: GenerationJob, text: string) => void; deadline?: number } = {},
+  hooks: {
+    onText?: (job: GenerationJob, text: string) => void;
+    deadline?: number;
+    seed?: number;
+    forkOf?: GenerationJob;
+  } = {},
 ): { job: GenerationJob; outcome: Promise<JobOutcome> } {
   let resolve: (outcome: JobOutcome) => void = () => undefined;
   const outcome = new Promise<JobOutcome>((r) => (resolve = r));
@@ -56,9 +61,10 @@ function job(
       requestId: 'r',
       promptTokens,
       maxTokens,
-      sampler: { temperature: 0.8, seed: 1 },
+      sampler: { temperature: 0.8, seed: hooks.seed ?? 1 },
       stop: [],
       deadline: hooks.deadline ?? Date.now() + 60_000,
+      ...(hooks.forkOf ? { forkOf: hooks.forkOf } : {}),
     },
     { onText: (text) => hooks.onText?.(created, text), onFinish: resolve },
   );
@@ -130,6 +136,26 @@ describe('ModelScheduler', () => {
     // The second waited for the first's 100 steps: its queue time is (about, ms rounding) the first's whole run.
     expect(second.queueMs).toBeGreaterThan(0);
     expect(second.queueMs).toBeGreaterThanOrEqual(first.durationMs - 1);
+    await s.close();
+  });
+
+  it('feeds the prompt of several choices once: the others fork the first before its last prompt token', async () => {
+    const steps: StepRecord[] = [];
+    const s = scheduler({ promptChunk: 16 }, steps);
+    const leader = job(prompt(40), 6, { seed: 1 });
+    const others = [2, 3].map((seed) => job(prompt(40), 6, { seed, forkOf: leader.job }));
+    for (const other of others) s.submit(other.job);
+    s.submit(leader.job);
+    const outcomes = await Promise.all([leader.outcome, ...others.map((o) => o.outcome)]);
+    // 39 shared prompt tokens once, then the last one per choice.
+    expect(steps.reduce((sum, step) => sum + step.promptTokens, 0)).toBe(39 + 3);
+    expect(outcomes.map((o) => o.promptTokens)).toEqual([40, 40, 40]);
+    // A forked choice samples exactly what it would have on its own.
+    for (const [i, seed] of [2, 3].entries()) {
+      const alone = job(prompt(40), 6, { seed });
+      s.submit(alone.job);
+      expect((await alone.outcome).text).toBe(outcomes[i + 1].text);
+    }
     await s.close();
   });
 
