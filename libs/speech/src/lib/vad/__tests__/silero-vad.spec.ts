@@ -97,6 +97,23 @@ describe('Silero VAD with the endpointer', () => {
     expect(await endpoint(vad, noise)).toEqual([]);
   });
 
+  it('carries the recurrent state across frames: the same frame after speech and after silence scores differently', async () => {
+    const speech = await spoken('Good morning everyone, thanks for calling.');
+    const frame = (i: number) => speech.subarray(i * VAD_FRAME_SAMPLES, (i + 1) * VAD_FRAME_SAMPLES);
+    const afterSpeech = vad.stream();
+    const afterSilence = vad.stream();
+    for (let i = 0; i < 8; i++) {
+      await afterSpeech.frame(frame(i));
+      await afterSilence.frame(new Float32Array(VAD_FRAME_SAMPLES));
+    }
+    // The same last frame before the query, so both streams hand the model the same 64 samples of context.
+    await afterSpeech.frame(frame(8));
+    await afterSilence.frame(frame(8));
+    const a = await afterSpeech.frame(frame(9));
+    const b = await afterSilence.frame(frame(9));
+    expect(Math.abs(a - b)).toBeGreaterThan(1e-3);
+  });
+
   it('keeps each stream’s state apart and refuses frames of the wrong size', async () => {
     const speech = await spoken('Good morning everyone.');
     const a = vad.stream();
