@@ -60,6 +60,11 @@ export interface TinyWhisperOptions {
   nTextLayer?: number;
   nMels?: number;
   seed?: number;
+  /**
+   * Keep the float64 weights for the reference (default true). Benchmarks with realistic shapes turn it off: the
+   * returned weights then hold empty arrays.
+   */
+  keepReference?: boolean;
 }
 
 export interface TinyWhisperModel {
@@ -276,10 +281,15 @@ export function dequantizeExtra(type: WhisperType, b: Uint8Array, n: number): Fl
 }
 
 /** Encodes a row-major [rows x cols] matrix; returns the bytes and the values the engine will see. */
-function encode(type: WhisperType, values: Float32Array, cols: number): { bytes: Uint8Array; seen: Float64Array } {
+function encode(
+  type: WhisperType,
+  values: Float32Array,
+  cols: number,
+  keep = true,
+): { bytes: Uint8Array; seen: Float64Array } {
   const rows = values.length / cols;
   const parts: Uint8Array[] = [];
-  const seen = new Float64Array(values.length);
+  const seen = new Float64Array(keep ? values.length : 0);
   for (let r = 0; r < rows; r++) {
     const row = values.subarray(r * cols, (r + 1) * cols);
     let bytes: Uint8Array;
@@ -303,7 +313,7 @@ function encode(type: WhisperType, values: Float32Array, cols: number): { bytes:
         back = dequantizeExtra(type, bytes, cols);
     }
     parts.push(bytes);
-    seen.set(back, r * cols);
+    if (keep) seen.set(back, r * cols);
   }
   return { bytes: Buffer.concat(parts), seen };
 }
@@ -333,6 +343,7 @@ class BinWriter {
 /** Writes a seeded random Whisper model to `path`. */
 export function writeTinyWhisperModel(path: string, options: TinyWhisperOptions = {}): TinyWhisperModel {
   const type = options.type ?? WhisperType.F32;
+  const keep = options.keepReference ?? true;
   const hp: WhisperHParams = {
     nVocab: options.nVocab ?? 51865,
     nAudioCtx: options.nAudioCtx ?? 1500,
@@ -383,7 +394,7 @@ export function writeTinyWhisperModel(path: string, options: TinyWhisperOptions 
   };
   // 2-D matrices in the model's type (the quantiser only touches 2-D tensors).
   const matrix = (name: string, rows: number, cols: number, values: Float32Array): Float64Array => {
-    const { bytes, seen } = encode(type, values, cols);
+    const { bytes, seen } = encode(type, values, cols, keep);
     w.tensor(name, type, [cols, rows], bytes);
     return seen;
   };
@@ -404,7 +415,7 @@ export function writeTinyWhisperModel(path: string, options: TinyWhisperOptions 
     const values = uniform(out * inp * 3, 1 / Math.sqrt(inp * 3));
     // Conv weights stay 3-D: F16 in every model but an F32 one (the converter's choice), never quantised.
     const convType = type === WhisperType.F32 ? WhisperType.F32 : WhisperType.F16;
-    const { bytes, seen } = encode(convType, values, 3);
+    const { bytes, seen } = encode(convType, values, 3, keep);
     w.tensor(`${name}.weight`, convType, [3, inp, out], bytes);
     const b = uniform(out, 0.05);
     w.tensor(`${name}.bias`, WhisperType.F32, [1, out], new Uint8Array(b.slice().buffer)); // reshaped to [n, 1]

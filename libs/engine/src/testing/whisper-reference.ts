@@ -372,9 +372,45 @@ export interface ReferenceWhisperGreedyOptions {
   /** Suppressed at the first sampled position only (the blank token and end of text). */
   suppressAtStart: readonly number[];
   eot: number;
+  /** Timestamp mode: Whisper's ApplyTimestampRules with the first timestamp token id (decoding.py). */
+  timestampBegin?: number;
 }
 
-/** Greedy decoding without timestamps (argmax after suppression) until end of text; end of text not included. */
+function logSumExp(x: Float64Array, from: number, to: number): number {
+  let max = -Infinity;
+  for (let i = from; i < to; i++) max = Math.max(max, x[i]);
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += Math.exp(x[i] - max);
+  return max + Math.log(sum);
+}
+
+/** decoding.py's ApplyTimestampRules on one row of logits, given the tokens sampled so far. */
+function applyTimestampRules(row: Float64Array, seq: readonly number[], begin: number, eot: number): void {
+  const n = row.length;
+  const lastTs = seq.length >= 1 && seq[seq.length - 1] >= begin;
+  const penultimateTs = seq.length < 2 || seq[seq.length - 2] >= begin;
+  if (lastTs) {
+    if (penultimateTs) row.fill(-Infinity, begin, n);
+    else row.fill(-Infinity, 0, eot);
+  }
+  const timestamps = seq.filter((t) => t >= begin);
+  if (timestamps.length > 0) {
+    const last = timestamps[timestamps.length - 1];
+    row.fill(-Infinity, begin, lastTs && !penultimateTs ? last : last + 1);
+  }
+  if (seq.length === 0) {
+    row.fill(-Infinity, 0, begin);
+    row.fill(-Infinity, begin + 50 + 1, n); // max_initial_timestamp 1.0 s
+  }
+  const lse = logSumExp(row, 0, n);
+  const tsLogprob = logSumExp(row, begin, n) - lse;
+  let maxText = -Infinity;
+  for (let i = 0; i < begin; i++) maxText = Math.max(maxText, row[i]);
+  if (tsLogprob > maxText - lse) row.fill(-Infinity, 0, begin);
+}
+
+/** Greedy decoding (argmax after suppression) until end of text; end of text not included. */
 export function referenceWhisperGreedy(
   wt: WhisperReferenceWeights,
   encoded: Float64Array,
@@ -385,6 +421,7 @@ export function referenceWhisperGreedy(
     const [row] = referenceDecode(wt, encoded, [...options.initial, ...sampled], true);
     for (const id of options.suppress) row[id] = -Infinity;
     if (sampled.length === 0) for (const id of options.suppressAtStart) row[id] = -Infinity;
+    if (options.timestampBegin !== undefined) applyTimestampRules(row, sampled, options.timestampBegin, options.eot);
     let best = 0;
     for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
     if (best === options.eot) break;

@@ -262,7 +262,8 @@ export class EngineWhisper {
         else signal.addEventListener('abort', onAbort, { once: true });
       }
       this.queue.push(p);
-      this.pump();
+      // Calls made in the same tick (Promise.all over many utterances) start together in one batch.
+      queueMicrotask(() => this.pump());
     });
   }
 
