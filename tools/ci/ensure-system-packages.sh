@@ -3,6 +3,7 @@
 set -euo pipefail
 
 declare -A needed=(
+  [baresip]=baresip-core
   [clang-format]=clang-format
   [cmake]=cmake
   [espeak-ng]=espeak-ng
