@@ -62,6 +62,8 @@ export class SpeechController {
     };
     res.on('close', onClose);
     let sampleRate = 0;
+    let ready: () => void = () => undefined;
+    const known = new Promise<void>((resolve) => (ready = resolve));
     const begin = (): void => {
       if (res.headersSent) return;
       res.statusCode = 200;
@@ -71,6 +73,7 @@ export class SpeechController {
       if (format === 'wav') res.write(wavHeader(sampleRate, 1));
     };
     const write = async (bytes: Buffer): Promise<void> => {
+      await known; // the sample rate for the headers
       if (res.destroyed) return;
       begin();
       if (!res.write(bytes)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
@@ -89,11 +92,19 @@ export class SpeechController {
       { onAudio: (samples) => write(float32ToPcm16Bytes(samples)) },
       abort.signal,
     );
+    // Headers go out with the first audio, so a failure before any (espeak-ng missing, a model fault) is still an
+    // OpenAI error answer rather than an empty 200.
     sampleRate = started.sampleRate;
-    begin();
+    ready();
     const outcome = await started.done;
     res.off('close', onClose);
     if (outcome.finishReason === 'error') {
+      if (!res.headersSent) {
+        throw new SpeechError(
+          (outcome.error?.code as SpeechErrorCode | undefined) ?? SpeechErrorCode.SYNTHESIS_FAILED,
+          outcome.error?.message ?? 'speech synthesis failed',
+        );
+      }
       this.logger.warn({
         msg: 'speech failed after the response started; closing it',
         request_id: requestId,
@@ -102,6 +113,7 @@ export class SpeechController {
       res.destroy();
       return;
     }
+    if (!res.destroyed) begin();
     res.end();
   }
 }

@@ -23,7 +23,7 @@ import { eventually } from '@sovren/testing';
 import { auditAuthRoutes } from '@sovren/auth-guard';
 import { connect, createInbox, type NatsConnection } from 'nats';
 import OpenAI from 'openai';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
@@ -48,6 +48,14 @@ beforeAll(async () => {
   const tts = join(env.root, 'models', 'tts');
   model = writeTestTtsModel(join(tts, MODEL));
   writeTestTtsModel(join(tts, TOKENS_MODEL), { tokensInput: 'tokens' });
+  // Loads, but every run fails: its vocabulary points past the model's embedding table.
+  const faulty = writeTestTtsModel(join(tts, 'faulty-tts'));
+  const faultyConfig = JSON.parse(readFileSync(join(tts, 'faulty-tts', 'config.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  faultyConfig['vocab'] = Object.fromEntries(Object.keys(faulty.vocab).map((symbol) => [symbol, 100_000]));
+  writeFileSync(join(tts, 'faulty-tts', 'config.json'), JSON.stringify(faultyConfig));
   mkdirSync(join(tts, 'broken-tts', 'voices'), { recursive: true });
   writeFileSync(join(tts, 'broken-tts', 'model.onnx'), 'not an onnx model');
   writeFileSync(join(tts, 'broken-tts', 'config.json'), '{}');
@@ -192,6 +200,16 @@ describe('POST /v1/audio/speech', () => {
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(status);
     if (code) expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe(code);
+  });
+
+  it('answers a model fault before any audio with an OpenAI 500, not an empty 200', async () => {
+    const error = await client.audio.speech.create({ model: 'faulty-tts', voice: 'af_test', input: 'Hello.' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(500);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('synthesis_failed');
   });
 
   it('needs the audio:speech scope (a key for text generation alone gets 403)', async () => {
