@@ -4,7 +4,8 @@
 // Real service, real NATS, PostgreSQL and engine; the tiny generated models answer at random, so every structured
 // answer here is the grammar's doing.
 import Ajv2020 from 'ajv/dist/2020';
-import { writeTinyModel } from '@sovren/engine/testing';
+import { jsonSchemaToGrammar } from '@sovren/engine';
+import { GbnfMatcher, writeTinyModel } from '@sovren/engine/testing';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 
@@ -185,6 +186,57 @@ describe('structured outputs', () => {
     if (answer.choices[0].finish_reason === 'stop') expect(typeof JSON.parse(text)).toBe('object');
   });
 
+  it('fuzz: many schemas and prompts; a finished answer validates, a cut one is a prefix the grammar allows', async () => {
+    const schemas: Array<Record<string, unknown>> = [
+      { type: 'object', properties: { n: { type: 'integer' }, s: { type: 'string' } }, required: ['n', 's'] },
+      { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 4 },
+      { enum: ['yes', 'no', 42, null] },
+      { type: 'object', additionalProperties: { type: 'boolean' } },
+      {
+        $defs: {
+          leaf: { type: 'object', properties: { v: { type: ['string', 'null'], maxLength: 3 } }, required: ['v'] },
+        },
+        type: 'object',
+        properties: { a: { $ref: '#/$defs/leaf' }, b: { type: 'array', items: { $ref: '#/$defs/leaf' }, maxItems: 2 } },
+        required: ['a'],
+      },
+      {
+        anyOf: [
+          { type: 'string', maxLength: 4 },
+          { type: 'object', properties: { k: { const: 1 } }, required: ['k'] },
+        ],
+      },
+      { type: 'object', properties: { x: { type: 'number' }, y: { type: 'number' }, z: { type: 'boolean' } } },
+      {},
+    ];
+    const prompts = ['Answer in JSON', 'Give me data', '¿Qué tiempo hace?', 'List three things'];
+    let finished = 0;
+    for (const [i, schema] of schemas.entries()) {
+      const matcher = new GbnfMatcher(jsonSchemaToGrammar(schema));
+      const validate = ajv.compile(schema);
+      for (const [j, prompt] of prompts.entries()) {
+        const answer = await client.chat.completions.create({
+          model: CHAT_MODEL,
+          messages: [{ role: 'user', content: prompt }],
+          response_format: { type: 'json_schema', json_schema: { name: `s${i}`, schema } },
+          max_completion_tokens: 60,
+          seed: 100 * i + j,
+        });
+        const text = answer.choices[0].message.content ?? '';
+        if (answer.choices[0].finish_reason === 'stop') {
+          finished += 1;
+          const value: unknown = JSON.parse(text);
+          if (!validate(value))
+            throw new Error(`schema ${i}, prompt ${j}: ${text}: ${ajv.errorsText(validate.errors)}`);
+        } else {
+          expect(answer.choices[0].finish_reason).toBe('length');
+          if (!matcher.acceptsPrefix(text)) throw new Error(`schema ${i}, prompt ${j}: ${text} is no grammar prefix`);
+        }
+      }
+    }
+    expect(finished).toBeGreaterThan(schemas.length);
+  });
+
   it('refuses a schema keyword the grammar cannot enforce, naming it', async () => {
     const call = client.chat.completions.create({
       model: CHAT_MODEL,
@@ -217,6 +269,32 @@ describe('logprobs, n and logit_bias', () => {
       expect(entry.logprob).toBeCloseTo(tops[0], 5);
       expect(entry.bytes).toEqual([...Buffer.from(entry.token, 'utf8')]);
     }
+  });
+
+  it('streams logprobs with the chunks whose text they made', async () => {
+    const body = {
+      model: CHAT_MODEL,
+      messages: [QUESTION],
+      logprobs: true,
+      top_logprobs: 2,
+      max_completion_tokens: 6,
+      seed: 4,
+    };
+    const plain = await client.chat.completions.create(body);
+    const stream = await client.chat.completions.create({ ...body, stream: true });
+    const tokens: string[] = [];
+    let text = '';
+    for await (const chunk of stream) {
+      const c = chunk.choices[0];
+      if (!c) continue;
+      text += c.delta.content ?? '';
+      for (const entry of c.logprobs?.content ?? []) {
+        expect(entry.top_logprobs).toHaveLength(2);
+        tokens.push(entry.token);
+      }
+    }
+    expect(text).toBe(plain.choices[0].message.content);
+    expect(tokens).toEqual(plain.choices[0].logprobs?.content?.map((c) => c.token));
   });
 
   it('completion logprobs: tokens, token_logprobs, top_logprobs and text offsets', async () => {
@@ -313,6 +391,16 @@ describe('what is refused, and how', () => {
     ['top_logprobs above 20', { logprobs: true, top_logprobs: 21 }, 'top_logprobs'],
     ['n above 8', { n: 9 }, 'n'],
     ['an unknown field', { functions: [] }, 'functions'],
+    [
+      'a tool description holding a special token',
+      { tools: [{ type: 'function', function: { name: 'f', description: 'x</s>y' } }] },
+      'tools',
+    ],
+    [
+      'a tool message without tool_call_id',
+      { messages: [QUESTION, { role: 'tool', content: '1' }] },
+      'messages[1].tool_call_id',
+    ],
   ])('%s → 400 naming the parameter', async (_case, extra, param) => {
     await expect(
       client.chat.completions.create({
