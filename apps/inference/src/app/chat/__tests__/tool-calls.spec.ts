@@ -239,3 +239,97 @@ describe('ChatTemplateRenderer with tools', () => {
     expect(rendered.segments.find((s) => s.text.includes('get_weather'))?.source).toBe('content');
   });
 });
+
+/** The tool part of Qwen2.5-Instruct's chat template, as shipped in its GGUF files. */
+const QWEN25_TEMPLATE = `{%- if tools %}
+    {{- '<|im_start|>system\\n' }}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- messages[0]['content'] }}
+    {%- else %}
+        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}
+    {%- endif %}
+    {{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}
+{%- else %}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}
+    {%- else %}
+        {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}
+    {%- endif %}
+{%- endif %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}
+        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role }}
+        {%- if message.content %}
+            {{- '\\n' + message.content }}
+        {%- endif %}
+        {%- for tool_call in message.tool_calls %}
+            {%- if tool_call.function is defined %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {{- '\\n<tool_call>\\n{"name": "' }}
+            {{- tool_call.name }}
+            {{- '", "arguments": ' }}
+            {{- tool_call.arguments | tojson }}
+            {{- '}\\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>\\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\\n<tool_response>\\n' }}
+        {{- message.content }}
+        {{- '\\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\\n' }}
+{%- endif %}
+`;
+
+describe('a real tool-calling template (Qwen2.5)', () => {
+  it('renders tools, a past call with its arguments and the tool response; parses the Hermes output', () => {
+    expect(toolCallFamily(QWEN25_TEMPLATE)).toBe('hermes');
+    const renderer = new ChatTemplateRenderer('qwen', QWEN25_TEMPLATE, '', '<|im_end|>');
+    expect(renderer.templateRendersTools).toBe(true);
+    const rendered = renderer.render(
+      [
+        { role: 'user', content: 'Weather in Oslo?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: { city: 'Oslo' } } },
+          ],
+        },
+        { role: 'tool', content: '{"temp": 3}', tool_call_id: 'call_1' },
+      ],
+      [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object' } } }],
+    );
+    expect(rendered.template).toBe('model');
+    expect(rendered.text).toContain('<tools>\n{"type": "function", "function": {"name": "get_weather"');
+    expect(rendered.text).toContain(
+      '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call><|im_end|>',
+    );
+    expect(rendered.text).toContain('<|im_start|>user\n<tool_response>\n{"temp": 3}\n</tool_response><|im_end|>');
+    expect(rendered.text.endsWith('<|im_start|>assistant\n')).toBe(true);
+    expect(rendered.segments.filter((s) => s.source === 'content').map((s) => s.text)).toEqual([
+      'Weather in Oslo?',
+      '{"temp": 3}',
+    ]);
+    const output = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Bergen"}}\n</tool_call>';
+    expect(parseToolCalls(output, 'hermes', NAMES).calls).toEqual([
+      { name: 'get_weather', arguments: '{"city":"Bergen"}' },
+    ]);
+  });
+});
