@@ -122,7 +122,7 @@ export function firstCallLines({ baseUrl, key, model }) {
     `curl -N ${baseUrl}/v1/chat/completions -H "Authorization: Bearer ${key}" ` +
     `-H 'content-type: application/json' -d '${body}'`;
   const sdk =
-    `node --input-type=module -e "import OpenAI from 'openai'; ` +
+    `node --input-type=module -e "import OpenAI from 'openai'; ` + // sovereignty-lint-allow: our own local inference
     `const client = new OpenAI({ baseURL: '${baseUrl}/v1', apiKey: '${key}' }); ` +
     `const stream = await client.chat.completions.create({ model: '${model}', messages: [{ role: 'user', content: 'Hello!' }], stream: true }); ` +
     `for await (const chunk of stream) process.stdout.write(chunk.choices[0]?.delta?.content ?? ''); console.log();"`;
