@@ -32,6 +32,14 @@ export class InferenceMetrics {
   readonly kvCacheOccupancy: Gauge<'model'>;
   readonly modelLoaded: Gauge<'model'>;
   readonly modelLoadFailures: Counter<'model'>;
+  /** Speech synthesis (apps/inference/src/app/speech): requests by model, endpoint (http, nats) and status. */
+  readonly speechRequests: Counter<'model' | 'endpoint' | 'status'>;
+  readonly speechCharacters: Counter<'model'>;
+  readonly speechAudioSeconds: Counter<'model'>;
+  readonly speechTimeToFirstAudio: Histogram<'model'>;
+  /** Model run time over audio time per speech request (< 1: faster than real time). */
+  readonly speechRealTimeFactor: Histogram<'model'>;
+  readonly speechOpenRequests: Gauge;
 
   constructor(metrics: MetricsService) {
     const model = ['model'] as const;
@@ -99,6 +107,37 @@ export class InferenceMetrics {
       name: 'sovren_inference_model_load_failures_total',
       help: 'Failed attempts to load the model.',
       labelNames: model,
+    });
+    this.speechRequests = metrics.counter({
+      name: 'sovren_inference_speech_requests_total',
+      help: 'Finished speech synthesis requests by model, endpoint (http, nats) and status (ok, error, cancelled).',
+      labelNames: ['model', 'endpoint', 'status'],
+    });
+    this.speechCharacters = metrics.counter({
+      name: 'sovren_inference_speech_characters_total',
+      help: 'Input characters synthesised (billed), by speech model.',
+      labelNames: model,
+    });
+    this.speechAudioSeconds = metrics.counter({
+      name: 'sovren_inference_speech_audio_seconds_total',
+      help: 'Seconds of audio produced, by speech model.',
+      labelNames: model,
+    });
+    this.speechTimeToFirstAudio = metrics.histogram({
+      name: 'sovren_inference_speech_time_to_first_audio_seconds',
+      help: 'From acceptance to the first audio chunk of a speech request, in seconds.',
+      labelNames: model,
+      buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5],
+    });
+    this.speechRealTimeFactor = metrics.histogram({
+      name: 'sovren_inference_speech_real_time_factor',
+      help: 'Model run time divided by the audio duration of a speech request.',
+      labelNames: model,
+      buckets: [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+    });
+    this.speechOpenRequests = metrics.gauge({
+      name: 'sovren_inference_speech_open_requests',
+      help: 'Speech requests open (queued or synthesising).',
     });
   }
 

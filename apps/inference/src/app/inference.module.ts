@@ -19,7 +19,6 @@ import { OpenAiController } from './openai/openai.controller';
 import { SpeechNatsResponder } from './speech/speech-nats.responder';
 import { SpeechSynthesisService } from './speech/speech-synthesis.service';
 import { SpeechController } from './speech/speech.controller';
-import { SpeechMetrics } from './speech/speech.metrics';
 import { UsageEventPublisher } from './usage/usage-event.publisher';
 
 @Module({
@@ -43,7 +42,6 @@ import { UsageEventPublisher } from './usage/usage-event.publisher';
     EmbeddingsService,
     InferenceNatsResponder,
     OpenAiBodyErrorHandler,
-    SpeechMetrics,
     SpeechSynthesisService,
     SpeechNatsResponder,
   ],

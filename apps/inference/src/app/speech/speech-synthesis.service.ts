@@ -23,10 +23,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { INFERENCE_ENV, InferenceEnv } from '../inference-config/inference.env';
+import { InferenceMetrics } from '../inference.metrics';
 import { UsageEventPublisher } from '../usage/usage-event.publisher';
 import { CancelledError, FairScheduler, QueueFullError, type SchedulerLane } from './fair-scheduler';
 import { SpeechError, SpeechErrorCode } from './speech.errors';
-import { SpeechMetrics, type SpeechEndpoint } from './speech.metrics';
 
 /** The most characters one request may carry (as OpenAI's /v1/audio/speech). */
 export const SPEECH_MAX_INPUT_CHARS = 4096;
@@ -34,6 +34,9 @@ export const SPEECH_MIN_SPEED = 0.25;
 export const SPEECH_MAX_SPEED = 4;
 export const SPEECH_MIN_SAMPLE_RATE = 8_000;
 export const SPEECH_MAX_SAMPLE_RATE = 48_000;
+
+/** Where a speech request came from (a metrics label). */
+export type SpeechEndpoint = 'http' | 'nats';
 
 export interface SynthesisRequest {
   requestId: string;
@@ -84,7 +87,7 @@ export class SpeechSynthesisService implements OnModuleInit, OnApplicationShutdo
     private readonly config: PlatformConfig,
     @Inject(INFERENCE_ENV) private readonly env: InferenceEnv,
     private readonly usage: UsageEventPublisher,
-    private readonly metrics: SpeechMetrics,
+    private readonly metrics: InferenceMetrics,
   ) {
     this.scheduler = new FairScheduler(env.SOVREN_TTS_CONCURRENCY, env.SOVREN_TTS_MAX_QUEUE);
     this.phonemiser = new EspeakPhonemiser({ maxProcesses: Math.max(2, env.SOVREN_TTS_CONCURRENCY * 2) });
@@ -92,7 +95,7 @@ export class SpeechSynthesisService implements OnModuleInit, OnApplicationShutdo
 
   onModuleInit(): void {
     this.execution = chooseExecution(this.env, (line) => this.logger.log(line));
-    this.metrics.queueOpen.set(0);
+    this.metrics.speechOpenRequests.set(0);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -165,7 +168,7 @@ export class SpeechSynthesisService implements OnModuleInit, OnApplicationShutdo
       if (error instanceof QueueFullError) throw new SpeechError(SpeechErrorCode.QUEUE_FULL, error.message);
       throw error;
     }
-    this.metrics.queueOpen.set(this.scheduler.openLanes);
+    this.metrics.speechOpenRequests.set(this.scheduler.openLanes);
     const sampleRate = request.sampleRate ?? model.config.sampleRate;
     let resampler: Resampler | undefined;
     try {
@@ -174,13 +177,13 @@ export class SpeechSynthesisService implements OnModuleInit, OnApplicationShutdo
       }
     } catch (error) {
       lane.close();
-      this.metrics.queueOpen.set(this.scheduler.openLanes);
+      this.metrics.speechOpenRequests.set(this.scheduler.openLanes);
       throw error;
     }
     const done = this.run(request, model, sampleRate, lane, resampler, listener, signal).finally(() => {
       lane.close();
       resampler?.close();
-      this.metrics.queueOpen.set(this.scheduler.openLanes);
+      this.metrics.speechOpenRequests.set(this.scheduler.openLanes);
     });
     return { sampleRate, done };
   }
@@ -287,12 +290,12 @@ export class SpeechSynthesisService implements OnModuleInit, OnApplicationShutdo
   private record(request: SynthesisRequest, result: SynthesisOutcome, modelSeconds: number): void {
     const labels = { model: request.model };
     const status = result.finishReason === 'stop' ? 'ok' : result.finishReason === 'cancelled' ? 'cancelled' : 'error';
-    this.metrics.requests.inc({ ...labels, endpoint: request.endpoint, status });
-    this.metrics.characters.inc(labels, result.characters);
-    this.metrics.audioSeconds.inc(labels, result.audioSeconds);
+    this.metrics.speechRequests.inc({ ...labels, endpoint: request.endpoint, status });
+    this.metrics.speechCharacters.inc(labels, result.characters);
+    this.metrics.speechAudioSeconds.inc(labels, result.audioSeconds);
     if (result.timeToFirstAudioMs !== undefined)
-      this.metrics.timeToFirstAudio.observe(labels, result.timeToFirstAudioMs / 1000);
-    if (result.audioSeconds > 0) this.metrics.realTimeFactor.observe(labels, modelSeconds / result.audioSeconds);
+      this.metrics.speechTimeToFirstAudio.observe(labels, result.timeToFirstAudioMs / 1000);
+    if (result.audioSeconds > 0) this.metrics.speechRealTimeFactor.observe(labels, modelSeconds / result.audioSeconds);
     if (result.characters === 0) return;
     const tts: NonNullable<Parameters<UsageEventPublisher['publish']>[0]['tts']> = {
       model: request.model,

@@ -30,6 +30,7 @@ import {
   startInferenceTestEnvironment,
   type InferenceTestEnvironment,
 } from '../../__tests__/support/inference-test-env';
+import { sample, scrapeMetrics } from '../../__tests__/support/metrics';
 import { SpeechController } from '../speech.controller';
 
 jest.setTimeout(180_000);
@@ -181,6 +182,15 @@ describe('POST /v1/audio/speech', () => {
       tts: { model: MODEL, voice: 'af_test', characters: input.length, finishReason: 'stop' },
     });
     expect(event.tts?.audioSeconds).toBeCloseTo(pcm.length / 2 / 24_000, 6);
+    const metrics = await scrapeMetrics(env.inference.url);
+    const labels = [`model="${MODEL}"`];
+    expect(
+      sample(metrics, 'sovren_inference_speech_requests_total', [...labels, 'endpoint="http"', 'status="ok"']),
+    ).toBeGreaterThanOrEqual(3);
+    expect(sample(metrics, 'sovren_inference_speech_characters_total', labels)).toBeGreaterThanOrEqual(input.length);
+    expect(sample(metrics, 'sovren_inference_speech_time_to_first_audio_seconds_count', labels)).toBeGreaterThanOrEqual(
+      3,
+    );
   });
 
   it.each([
