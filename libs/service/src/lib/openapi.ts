@@ -6,7 +6,7 @@
 import type { INestApplication, Type } from '@nestjs/common';
 import { GUARDS_METADATA, SSE_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer } from '@nestjs/core';
-import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { DECORATORS, DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type {
   OperationObject,
   ReferenceObject,
@@ -18,6 +18,7 @@ import {
   AUTH_ROUTE_OPTIONS,
   type AuthRouteOptions,
   SCOPE_CATALOGUE,
+  type ScopeDefinition,
   SovrenAuthGuard,
 } from '@sovren/auth-guard';
 import type { ServiceName } from '@sovren/config';
@@ -64,6 +65,8 @@ interface RouteFacts {
   auth: AuthRouteOptions | undefined;
   guarded: boolean;
   raw: boolean;
+  /** Media types from @ApiProduces (audio, Prometheus text...). */
+  produces: string[];
 }
 
 /** Builds the complete OpenAPI document of a running (or preview-mode) application. */
@@ -134,12 +137,17 @@ function routeFactsOf(app: INestApplication): Map<string, RouteFacts> {
           Reflect.getMetadata(RAW_RESPONSE_KEY, handler) === true ||
           Reflect.getMetadata(RAW_RESPONSE_KEY, controller) === true ||
           Reflect.getMetadata(SSE_METADATA, handler) === true;
+        const produces =
+          (Reflect.getMetadata(DECORATORS.API_PRODUCES, handler) as string[] | undefined) ??
+          (Reflect.getMetadata(DECORATORS.API_PRODUCES, controller) as string[] | undefined) ??
+          [];
         facts.set(operationId(controller.name, name), {
           controller,
           handler,
           auth,
           guarded: guards.includes(SovrenAuthGuard),
           raw,
+          produces,
         });
       }
     }
@@ -169,6 +177,7 @@ function completeDocument(document: OpenAPIObject, facts: Map<string, RouteFacts
       const operation = item[method];
       if (!operation) continue;
       const route = operation.operationId ? facts.get(operation.operationId) : undefined;
+      if (route) describeProducedMedia(operation, route.produces);
       if (route && !route.raw && !openAi) wrapSuccessResponses(operation);
       if (route?.guarded) describeAccess(operation, route.auth, openAi);
       addErrorResponses(operation, openAi);
@@ -178,6 +187,18 @@ function completeDocument(document: OpenAPIObject, facts: Map<string, RouteFacts
   const used = JSON.stringify(document.paths);
   for (const name of Object.keys(components.responses)) {
     if (!used.includes(`"#/components/responses/${name}"`)) delete components.responses[name];
+  }
+}
+
+/** A 2xx answer without a schema on a route that @ApiProduces a non-JSON type (audio...) sends those bytes. */
+function describeProducedMedia(operation: OperationObject, produces: readonly string[]): void {
+  const media = produces.filter((type) => !type.includes('json'));
+  if (media.length === 0) return;
+  for (const [status, response] of Object.entries(operation.responses)) {
+    if (!status.startsWith('2') || status === '204' || !response || isReference(response) || response.content) continue;
+    response.content = Object.fromEntries(
+      media.map((type) => [type, { schema: { type: 'string', format: 'binary' } }]),
+    );
   }
 }
 
@@ -212,7 +233,11 @@ function describeAccess(operation: OperationObject, auth: AuthRouteOptions | und
     lines.push('**Access:** public; a credential is optional. Anonymous callers are rate limited per client address.');
   } else {
     operation.security = schemes;
-    const scopeList = scopes.map((scope) => `\`${scope}\` (${SCOPE_CATALOGUE[scope].grants})`).join(', ');
+    const catalogue: Record<string, ScopeDefinition | undefined> = SCOPE_CATALOGUE;
+    // An unknown scope is refused at start-up by the auth-route audit; the document just names it.
+    const scopeList = scopes
+      .map((scope) => `\`${scope}\` (${catalogue[scope]?.grants ?? 'not in the catalogue'})`)
+      .join(', ');
     lines.push(`**Access:** requires the scope${scopes.length === 1 ? '' : 's'} ${scopeList}.`);
     if (roles.length > 0) lines.push(`Only for the role${roles.length === 1 ? '' : 's'} ${roles.join(', ')}.`);
   }

@@ -8,6 +8,7 @@ import { ApiError, ApiErrorCode, RawResponse, type RequestWithId } from '@sovren
 import { randomUUID } from 'node:crypto';
 
 import { OpenAiExceptionFilter } from '../openai/openai-exception.filter';
+import { EmbeddingListResponse } from '../openai/dtos/openai.responses';
 import { EmbeddingsDto, embeddingInputs } from './embeddings.dto';
 import { EmbeddingsService, type EmbeddingRequest } from './embeddings.service';
 
@@ -30,7 +31,10 @@ export class EmbeddingsController {
   @HttpCode(200)
   @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   @ApiOperation({ summary: 'Embeddings of one text or a batch (OpenAI-compatible)' })
-  @ApiOkResponse({ description: '`{object: "list", data: [{object: "embedding", index, embedding}], model, usage}`' })
+  @ApiOkResponse({
+    description: '`{object: "list", data: [{object: "embedding", index, embedding}], model, usage}`',
+    type: EmbeddingListResponse,
+  })
   async create(
     @Body() body: EmbeddingsDto,
     @CurrentAuth() auth: RequestAuth | undefined,

@@ -1,9 +1,11 @@
 // Platform API for models (envelope responses): metadata of one model, and admin load / unload.
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { AuthRoute } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode, assertUnreachable } from '@sovren/http';
 
 import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
+import { ModelMetadataResponse, UnloadedModelResponse } from './model.responses';
 import { ModelRegistry, type ModelEntry } from './model-registry.service';
 
 export interface ModelMetadata {
@@ -31,17 +33,23 @@ export interface ModelMetadata {
   };
 }
 
+@ApiTags('models')
+@ApiParam({ name: 'id', description: 'The model id (GGUF file stem), as /v1/models lists it' })
 @Controller('api/v1/inference/models')
 export class ModelsController {
   constructor(private readonly registry: ModelRegistry) {}
 
   @Get(':id')
+  @ApiOperation({ summary: "A model's state and, once loaded, what the engine read from its GGUF" })
+  @ApiOkResponse({ description: 'The model.', type: ModelMetadataResponse })
   @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   async metadata(@Param('id') id: string): Promise<ModelMetadata> {
     return metadataOf(await this.entry(id));
   }
 
   @Post(':id/load')
+  @ApiOperation({ summary: 'Load a model (answers once it is loaded)' })
+  @ApiOkResponse({ description: 'The loaded model.', type: ModelMetadataResponse })
   @HttpCode(200)
   @AuthRoute({ routeClass: 'inference', roles: ['admin'], scopes: ['inference:admin'] })
   async load(@Param('id') id: string): Promise<ModelMetadata> {
@@ -54,6 +62,8 @@ export class ModelsController {
   }
 
   @Post(':id/unload')
+  @ApiOperation({ summary: 'Unload a model (its running requests finish first)' })
+  @ApiOkResponse({ description: 'The model, now unloaded.', type: UnloadedModelResponse })
   @HttpCode(200)
   @AuthRoute({ routeClass: 'inference', roles: ['admin'], scopes: ['inference:admin'] })
   async unload(@Param('id') id: string): Promise<ModelMetadata & { was_loaded: boolean }> {

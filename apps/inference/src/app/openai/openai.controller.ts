@@ -2,6 +2,7 @@
 // the body into a GenerationRequest, streams or collects what GenerationService produces, and writes OpenAI's
 // shapes. A client that goes away cancels its request, which leaves the batch at the next step.
 import { Body, Controller, Get, HttpCode, Logger, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { AuthRoute, CurrentAuth, type RequestAuth } from '@sovren/auth-guard';
 import { PlatformConfig } from '@sovren/config';
 import { ApiError, ApiErrorCode, RawResponse, type RequestWithId } from '@sovren/http';
@@ -26,6 +27,13 @@ import { ChatChoiceStream, chatChoiceResult, type ToolMode } from './chat-choice
 import { ChatCompletionDto, messageText, type ChatMessageDto } from './dtos/chat-completion.dto';
 import { COMPLETIONS_DEFAULT_MAX_TOKENS, CompletionDto, promptText } from './dtos/completion.dto';
 import { logitBiasOf, stopList, type SamplingParamsDto } from './dtos/sampling-params.dto';
+import {
+  ChatCompletionChunkResponse,
+  ChatCompletionResponse,
+  ModelListResponse,
+  serverSentEvents,
+  TextCompletionResponse,
+} from './dtos/openai.responses';
 import { OpenAiExceptionFilter, writeOpenAiError } from './openai-exception.filter';
 import {
   chatChoice,
@@ -48,6 +56,8 @@ interface OutputPlan {
   logprobs: boolean;
 }
 
+@ApiTags('openai')
+@ApiExtraModels(ChatCompletionChunkResponse)
 @Controller('v1')
 @RawResponse()
 @UseFilters(OpenAiExceptionFilter)
@@ -61,6 +71,8 @@ export class OpenAiController {
   ) {}
 
   @Get('models')
+  @ApiOperation({ summary: 'The models this platform serves (OpenAI-compatible)' })
+  @ApiOkResponse({ description: 'The GGUF models under models/llms.', type: ModelListResponse })
   @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   async models(): Promise<{
     object: 'list';
@@ -79,6 +91,19 @@ export class OpenAiController {
   }
 
   @Post('chat/completions')
+  @ApiOperation({
+    summary: 'Chat completion (OpenAI-compatible), whole or streamed',
+    description:
+      'Tools, response_format (grammar-constrained JSON), logprobs, n, logit_bias; `stream: true` answers SSE.',
+  })
+  @ApiOkResponse({
+    description: 'The completion, or with `stream: true` its chunks as server-sent events.',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(ChatCompletionResponse) } },
+      'text/event-stream': serverSentEvents('chat.completion.chunk'),
+    },
+  })
+  @ApiExtraModels(ChatCompletionResponse)
   @HttpCode(200)
   @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   async chat(
@@ -103,6 +128,15 @@ export class OpenAiController {
   }
 
   @Post('completions')
+  @ApiOperation({ summary: 'Text completion of one prompt (OpenAI legacy API), whole or streamed' })
+  @ApiOkResponse({
+    description: 'The completion, or with `stream: true` its chunks as server-sent events.',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(TextCompletionResponse) } },
+      'text/event-stream': serverSentEvents('text_completion'),
+    },
+  })
+  @ApiExtraModels(TextCompletionResponse)
   @HttpCode(200)
   @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   async completions(

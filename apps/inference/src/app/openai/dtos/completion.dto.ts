@@ -1,11 +1,15 @@
 // Body of POST /v1/completions (OpenAI's legacy text completion; one prompt per request).
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min, ValidateBy } from 'class-validator';
 
 import { MAX_TOP_LOGPROBS, SamplingParamsDto } from './sampling-params.dto';
 
 export class CompletionDto extends SamplingParamsDto {
   /** A string, or an array holding exactly one string. */
+  @ApiProperty({
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 1 }],
+    example: 'Once upon a time',
+  })
   @ValidateBy({
     name: 'isPrompt',
     validator: {

@@ -1,6 +1,6 @@
 // The request fields chat and text completions share (OpenAI names and ranges), validated by the global pipe.
 import { Type } from 'class-transformer';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsBoolean,
   IsInt,
@@ -41,76 +41,95 @@ export const MAX_CHOICES = 8;
 export const MAX_TOP_LOGPROBS = 20;
 
 export class StreamOptionsDto {
+  @ApiPropertyOptional({ description: 'Send a last chunk with the usage' })
   @IsOptional()
   @IsBoolean()
   include_usage?: boolean;
 }
 
 export class SamplingParamsDto {
+  @ApiProperty({ minLength: 1, maxLength: 256, description: 'A model id from /v1/models' })
   @IsString()
   @Length(1, 256)
   model!: string;
 
+  @ApiPropertyOptional({ minimum: 1 })
   @IsOptional()
   @IsInt()
   @Min(1)
   max_tokens?: number;
 
+  @ApiPropertyOptional({ minimum: 0, maximum: 2 })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(2)
   temperature?: number;
 
+  @ApiPropertyOptional({ minimum: 0, maximum: 1 })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(1)
   top_p?: number;
 
+  @ApiPropertyOptional({ minimum: 0, description: 'Not in OpenAI: keep the k most likely tokens (0: off)' })
   @IsOptional()
   @IsInt()
   @Min(0)
   top_k?: number;
 
+  @ApiPropertyOptional({ minimum: 0, maximum: 1, description: 'Not in OpenAI: min-p sampling' })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(1)
   min_p?: number;
 
+  @ApiPropertyOptional({ minimum: -2, maximum: 2 })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(-2)
   @Max(2)
   frequency_penalty?: number;
 
+  @ApiPropertyOptional({ minimum: -2, maximum: 2 })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(-2)
   @Max(2)
   presence_penalty?: number;
 
+  @ApiPropertyOptional({
+    oneOf: [
+      { type: 'string', minLength: 1 },
+      { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: INFERENCE_MAX_STOP_STRINGS },
+    ],
+  })
   @IsOptional()
   @IsStopParameter()
   stop?: string | string[];
 
+  @ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
   seed?: number;
 
+  @ApiPropertyOptional({ default: false, description: 'Answer server-sent events' })
   @IsOptional()
   @IsBoolean()
   stream?: boolean;
 
+  @ApiPropertyOptional({ type: StreamOptionsDto })
   @IsOptional()
   @ValidateNested()
   @Type(() => StreamOptionsDto)
   stream_options?: StreamOptionsDto;
 
   /** End-user id for abuse tracking; logged, never interpreted. */
+  @ApiPropertyOptional({ maxLength: 256, description: 'End-user id for abuse tracking; logged, never interpreted' })
   @IsOptional()
   @IsString()
   @Length(0, 256)
