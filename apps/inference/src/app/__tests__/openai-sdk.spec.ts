@@ -379,6 +379,28 @@ describe('logprobs, n and logit_bias', () => {
   });
 });
 
+describe('embeddings: what is refused before the engine runs', () => {
+  it.each<[string, Record<string, unknown>, string]>([
+    ['an empty input', { input: '' }, 'input'],
+    ['an empty batch', { input: [] }, 'input'],
+    ['a batch mixing texts and token ids', { input: ['a', [1, 2]] }, 'input'],
+    ['more than 2048 inputs', { input: Array.from({ length: 2049 }, () => 'x') }, 'input'],
+    ['an unknown encoding_format', { input: 'x', encoding_format: 'int8' }, 'encoding_format'],
+    ['dimensions below 1', { input: 'x', dimensions: 0 }, 'dimensions'],
+  ])('%s → 400 naming the parameter', async (_case, extra, param) => {
+    await expect(
+      client.embeddings.create({ model: CHAT_MODEL, ...extra } as unknown as OpenAI.EmbeddingCreateParams),
+    ).rejects.toMatchObject({ status: 400, param });
+  });
+
+  it('an unknown model → 404 model_not_found', async () => {
+    await expect(client.embeddings.create({ model: 'no-such-model', input: 'x' })).rejects.toMatchObject({
+      status: 404,
+      code: 'model_not_found',
+    });
+  });
+});
+
 describe('what is refused, and how', () => {
   it.each<[string, Record<string, unknown>, string]>([
     ['tool_choice without tools', { tool_choice: 'auto' }, 'tool_choice'],
