@@ -2,6 +2,8 @@
 
 export * from './subjects';
 export * from './contracts';
+// inference.transcribe (issue 17): exported here until contracts/index.ts is free to edit.
+export * from './contracts/inference-transcribe.contract';
 export * from './client/messaging.errors';
 export { ERROR_REPLY_HEADER, type ErrorReply } from './client/error-reply';
 export * from './client/nats.client';

@@ -19,6 +19,9 @@ import { OpenAiController } from './openai/openai.controller';
 import { SpeechNatsResponder } from './speech/speech-nats.responder';
 import { SpeechSynthesisService } from './speech/speech-synthesis.service';
 import { SpeechController } from './speech/speech.controller';
+import { TranscriptionNatsResponder } from './transcription/transcription-nats.responder';
+import { TranscriptionController } from './transcription/transcription.controller';
+import { TranscriptionService } from './transcription/transcription.service';
 import { UsageEventPublisher } from './usage/usage-event.publisher';
 
 @Module({
@@ -27,7 +30,7 @@ import { UsageEventPublisher } from './usage/usage-event.publisher';
     AuthGuardModule.forRoot(),
     InferenceConfigModule,
   ],
-  controllers: [OpenAiController, EmbeddingsController, ModelsController, SpeechController],
+  controllers: [OpenAiController, EmbeddingsController, ModelsController, SpeechController, TranscriptionController],
   providers: [
     // Long-context prompts arrive as large JSON bodies (applyHttpPlatform reads this).
     {
@@ -44,6 +47,8 @@ import { UsageEventPublisher } from './usage/usage-event.publisher';
     OpenAiBodyErrorHandler,
     SpeechSynthesisService,
     SpeechNatsResponder,
+    TranscriptionService,
+    TranscriptionNatsResponder,
   ],
 })
 export class InferenceModule {}

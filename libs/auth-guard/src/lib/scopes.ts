@@ -17,6 +17,7 @@ export const SCOPE_CATALOGUE = {
   'inference:generate': { adminOnly: false, grants: 'list models and generate text' },
   'inference:admin': { adminOnly: true, grants: 'load and unload models' },
   'audio:speech': { adminOnly: false, grants: 'synthesise speech (POST /v1/audio/speech)' },
+  'audio:transcribe': { adminOnly: false, grants: 'transcribe speech (POST /v1/audio/transcriptions)' },
   'billing:read': { adminOnly: false, grants: "read the owner's plan, account, usage, invoices and payments" },
   'billing:write': { adminOnly: false, grants: 'change or cancel the plan, add payment methods, pay invoices' },
   'billing:admin': { adminOnly: true, grants: "read any owner's billing, upload the catalog" },

@@ -7,6 +7,7 @@ import { ApiError, ApiErrorCode, assertUnreachable, type FieldValidationProblem 
 import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
 import { fromSpeechError } from '../speech/speech-error.mapper';
 import { SpeechError } from '../speech/speech.errors';
+import { fromTranscriptionError, TranscriptionError } from '../transcription/transcription.errors';
 
 export type OpenAiErrorType =
   | 'invalid_request_error'
@@ -45,6 +46,7 @@ function response(
 export function openAiErrorOf(exception: unknown): OpenAiErrorResponse {
   if (exception instanceof GenerationError) return fromGenerationError(exception);
   if (exception instanceof SpeechError) return fromSpeechError(exception);
+  if (exception instanceof TranscriptionError) return fromTranscriptionError(exception);
   if (exception instanceof ApiError) return fromApiError(exception);
   if (exception instanceof HttpException) {
     const status = exception.getStatus();

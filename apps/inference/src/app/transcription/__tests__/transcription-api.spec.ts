@@ -1,0 +1,208 @@
+// Speech recognition end to end (issue 17): POST /v1/audio/transcriptions through the official `openai` SDK and plain
+// multipart requests, and inference.transcribe over NATS, on the real service with a tiny Whisper model generated in
+// whisper.cpp's format. Every transcript is compared with EngineWhisper run directly on the audio the service should
+// have derived from the upload (resampled, mixed down, or 16-bit rounded).
+import { readWav, resample, writeWav } from '@sovren/audio';
+import { auditAuthRoutes } from '@sovren/auth-guard';
+import { EngineWhisper } from '@sovren/engine';
+import { WhisperType, writeTinyWhisperModel } from '@sovren/engine/testing';
+import {
+  INFERENCE_TRANSCRIBE,
+  parseInferenceTranscribeReplyV1,
+  type InferenceTranscribeRequestV1,
+} from '@sovren/messaging';
+import { eventually } from '@sovren/testing';
+import { connect, type NatsConnection } from 'nats';
+import OpenAI, { toFile } from 'openai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import {
+  startInferenceTestEnvironment,
+  type InferenceTestEnvironment,
+} from '../../__tests__/support/inference-test-env';
+import { TranscriptionController } from '../transcription.controller';
+
+jest.setTimeout(180_000);
+
+const MODEL = 'tiny-test';
+
+let env: InferenceTestEnvironment;
+let key: string;
+let keyId: string;
+let client: OpenAI;
+let direct: EngineWhisper;
+let nats: NatsConnection;
+
+/** Speech-like audio: a few harmonics with a gliding pitch. */
+function audio(seconds: number, rate = 16000, seed = 1): Float32Array {
+  const out = new Float32Array(Math.round(seconds * rate));
+  for (let i = 0; i < out.length; i++) {
+    const f0 = 140 + 30 * Math.sin((2 * Math.PI * i) / rate) + 20 * seed;
+    let v = 0;
+    for (let h = 1; h <= 4; h++) v += Math.sin((2 * Math.PI * f0 * h * i) / rate) / h;
+    out[i] = 0.25 * v;
+  }
+  return out;
+}
+
+/** What 16-bit WAV storage does to samples: the samples the service reads back from the upload. */
+function rounded16(samples: Float32Array, rate = 16000): Float32Array {
+  return readWav(writeWav(samples, rate)).samples;
+}
+
+async function expectedText(pcm16k: Float32Array): Promise<string> {
+  return (await direct.transcribe(pcm16k, { language: 'en' })).text;
+}
+
+async function postForm(fields: Record<string, string>, file?: Buffer, credential = key): Promise<Response> {
+  const form = new FormData();
+  if (file) form.append('file', new Blob([file], { type: 'audio/wav' }), 'audio.wav');
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  return fetch(`${env.inference.url}/v1/audio/transcriptions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${credential}` },
+    body: form,
+  });
+}
+
+beforeAll(async () => {
+  env = await startInferenceTestEnvironment();
+  const dir = join(env.root, 'models', 'whisper');
+  mkdirSync(dir, { recursive: true });
+  const tiny = writeTinyWhisperModel(join(dir, `ggml-${MODEL}.bin`), {
+    type: WhisperType.F16,
+    nAudioLayer: 1,
+    nTextLayer: 1,
+    nTextCtx: 64,
+  });
+  writeFileSync(join(dir, 'ggml-zz-broken.bin'), 'not a whisper model');
+  direct = await EngineWhisper.load(tiny.path, { threads: 1 });
+  const credential = env.auth.apiKey({ scopes: ['audio:transcribe'] });
+  key = credential.credential;
+  keyId = credential.id;
+  client = new OpenAI({ apiKey: key, baseURL: `${env.inference.url}/v1`, maxRetries: 0 });
+  nats = await connect({ servers: env.natsUrl });
+});
+
+afterAll(async () => {
+  await nats?.close();
+  direct?.close();
+  await env?.dispose();
+});
+
+describe('POST /v1/audio/transcriptions', () => {
+  it('passes the start-up route audit (guarded, with a catalogued scope)', () => {
+    expect(auditAuthRoutes(TranscriptionController)).toEqual([]);
+  });
+
+  it('transcribes a 16 kHz WAV through the official SDK exactly as the engine does, and bills the seconds', async () => {
+    const samples = audio(1.2);
+    const wav = writeWav(samples, 16000);
+    const result = await client.audio.transcriptions.create({
+      file: await toFile(wav, 'speech.wav', { type: 'audio/wav' }),
+      model: MODEL,
+      language: 'en',
+    });
+    expect(result.text).toBe(await expectedText(rounded16(samples)));
+    const event = await eventually('the usage event of the SDK request', async () =>
+      (await env.usage.read()).find((e) => e.quantities.asr_seconds !== undefined && e.keyId === keyId),
+    );
+    expect(event.quantities.asr_seconds).toBeCloseTo(1.2, 3);
+  });
+
+  it("resamples other rates and answers 'whisper-1' with the installed model", async () => {
+    const samples = audio(1, 8000);
+    const response = await postForm({ model: 'whisper-1', language: 'en' }, writeWav(samples, 8000));
+    expect(response.status).toBe(200);
+    const expected = await expectedText(await resample(rounded16(samples, 8000), 8000, 16000));
+    expect(((await response.json()) as { text: string }).text).toBe(expected);
+  });
+
+  it('answers text, srt, vtt and verbose_json', async () => {
+    const wav = writeWav(audio(1), 16000);
+    const text = await postForm({ model: MODEL, language: 'en', response_format: 'text' }, wav);
+    expect(text.headers.get('content-type')).toContain('text/plain');
+    expect(await text.text()).toBe(`${await expectedText(rounded16(audio(1)))}\n`);
+    const vtt = await postForm({ model: MODEL, language: 'en', response_format: 'vtt' }, wav);
+    expect(await vtt.text()).toMatch(/^WEBVTT\n\n\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}\n/);
+    const srt = await postForm({ model: MODEL, language: 'en', response_format: 'srt' }, wav);
+    expect(await srt.text()).toMatch(/^1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n/);
+    const verbose = await postForm({ model: MODEL, language: 'en', response_format: 'verbose_json' }, wav);
+    const body = (await verbose.json()) as { language: string; duration: number; segments: unknown[] };
+    expect(body.language).toBe('en');
+    expect(body.duration).toBeCloseTo(1, 6);
+    expect(Array.isArray(body.segments)).toBe(true);
+  });
+
+  it('refuses bad audio and bad fields with a clear 400 in the OpenAI error shape', async () => {
+    const check = async (response: Response, status: number, code: string, param: string) => {
+      expect(response.status).toBe(status);
+      const body = (await response.json()) as { error: { code: string; param: string; message: string } };
+      expect(body.error).toMatchObject({ code, param });
+      expect(body.error.message.length).toBeGreaterThan(0);
+    };
+    await check(await postForm({ model: MODEL }, Buffer.from('ID3 this is an mp3')), 400, 'invalid_audio', 'file');
+    await check(await postForm({ model: MODEL }), 400, 'invalid_audio', 'file');
+    await check(await postForm({ model: MODEL }, writeWav(new Float32Array(0), 16000)), 400, 'invalid_audio', 'file');
+    await check(
+      await postForm({ model: MODEL }, writeWav(new Float32Array(31 * 8000), 8000)),
+      400,
+      'audio_too_long',
+      'file',
+    );
+    const wav = writeWav(audio(0.5), 16000);
+    await check(
+      await postForm({ model: MODEL, response_format: 'mp3' }, wav),
+      400,
+      'unsupported_response_format',
+      'response_format',
+    );
+    await check(await postForm({ model: MODEL, prompt: 'hello' }, wav), 400, 'invalid_request', 'prompt');
+    await check(await postForm({ model: MODEL, language: 'xx' }, wav), 400, 'invalid_request', 'language');
+    await check(await postForm({ model: 'nope' }, wav), 404, 'model_not_found', 'model');
+    await check(await postForm({ model: 'zz-broken' }, wav), 503, 'model_invalid', 'model');
+  });
+
+  it('refuses a key without the scope', async () => {
+    const other = env.auth.apiKey({ scopes: ['inference:generate'] }).credential;
+    const response = await postForm({ model: MODEL }, writeWav(audio(0.5), 16000), other);
+    expect(response.status).toBe(403);
+  });
+});
+
+describe('inference.transcribe over NATS', () => {
+  const request = (fields: Partial<InferenceTranscribeRequestV1>): InferenceTranscribeRequestV1 => ({
+    v: 1,
+    requestId: `nats-${Math.random().toString(36).slice(2)}`,
+    ownerId: 'owner-1',
+    model: MODEL,
+    audio: '',
+    ...fields,
+  });
+  const ask = async (body: InferenceTranscribeRequestV1) =>
+    parseInferenceTranscribeReplyV1(
+      (await nats.request(INFERENCE_TRANSCRIBE, JSON.stringify(body), { timeout: 60_000 })).json(),
+    );
+
+  it('transcribes 16-bit PCM like the engine, with timings, and publishes a usage event', async () => {
+    const samples = rounded16(audio(0.8));
+    const pcm = writeWav(audio(0.8), 16000).subarray(44); // the 16-bit PCM after the canonical 44-byte header
+    const body = request({ audio: pcm.toString('base64'), language: 'en' });
+    const reply = await ask(body);
+    if (!reply.ok) throw new Error(`refused: ${reply.error.message}`);
+    expect(reply.text).toBe(await expectedText(samples));
+    expect(reply.language).toBe('en');
+    expect(reply.audioSeconds).toBeCloseTo(0.8, 6);
+    expect(reply.timings.totalMs).toBeGreaterThan(0);
+    const [event] = await env.usage.forRequest(body.requestId);
+    expect(event.quantities).toEqual({ asr_seconds: reply.audioSeconds });
+  });
+
+  it('answers errors with the HTTP codes', async () => {
+    const reply = await ask(request({ model: 'nope', audio: 'AAAAAA==' }));
+    expect(reply).toMatchObject({ ok: false, error: { code: 'model_not_found' } });
+    const odd = await ask(request({ audio: 'AAAA' }));
+    expect(odd).toMatchObject({ ok: false, error: { code: 'invalid_audio' } });
+  });
+});
