@@ -22,7 +22,7 @@ import {
   type TokenText,
 } from '../generation/generation.service';
 import { ModelRegistry } from '../models/model-registry.service';
-import type { JobOutcome } from '../scheduler/generation-job';
+import type { GenerationJob, JobOutcome } from '../scheduler/generation-job';
 import { ChatChoiceStream, chatChoiceResult, type ToolMode } from './chat-choice';
 import { ChatCompletionDto, messageText, type ChatMessageDto } from './dtos/chat-completion.dto';
 import { COMPLETIONS_DEFAULT_MAX_TOKENS, CompletionDto, promptText } from './dtos/completion.dto';
@@ -218,6 +218,7 @@ export class OpenAiController {
     context: Record<string, unknown>,
   ): Promise<void> {
     let family: ToolCallFamily = 'generic';
+    let jobs: GenerationJob[] = [];
     const logprobs: TokenText[][] = Array.from({ length: choices }, () => []);
     const outcomes: Array<Promise<JobOutcome>> = [];
     const listeners: GenerationListener[] = [];
@@ -229,10 +230,15 @@ export class OpenAiController {
         onText: (_delta, tokens) => {
           if (tokens) logprobs[i].push(...tokens);
         },
-        onFinish: (o) => finished(o),
+        onFinish: (o) => {
+          // One failed choice fails the answer: the others stop at their next step.
+          if (o.finishReason === 'error') for (const job of jobs) job.cancel();
+          finished(o);
+        },
       });
     }
     const started = await this.generation.startChoices(request, listeners);
+    jobs = started.jobs;
     for (const job of started.jobs) cancelOnDisconnect(res, job);
     const results = await Promise.all(outcomes);
     if (res.destroyed) return;
@@ -272,6 +278,7 @@ export class OpenAiController {
     const outcomes: JobOutcome[] = [];
     let open = choices;
     let failed = false;
+    let jobs: GenerationJob[] = [];
     const listeners: GenerationListener[] = [];
     for (let index = 0; index < choices; index++) {
       let chat: ChatChoiceStream | undefined;
@@ -310,6 +317,7 @@ export class OpenAiController {
           if (failed) return;
           if (outcome.finishReason === 'error') {
             failed = true;
+            for (const job of jobs) job.cancel();
             this.logger.error({ msg: 'stream ended by an engine error', ...context, err: outcome.error?.message });
             sse.send({
               error: {
@@ -341,6 +349,7 @@ export class OpenAiController {
       });
     }
     const started = await this.generation.startChoices(request, listeners);
+    jobs = started.jobs;
     // Headers and the role chunks go out at once, so the client sees the stream open before the first token.
     if (identity.kind === 'chat') {
       for (let index = 0; index < choices; index++) {
