@@ -246,6 +246,8 @@ function runPeer(): void {
   function watch(socket: Socket, call: number): Socket {
     socket.on('message', (datagram) => {
       const packet = parseRtpPacket(datagram);
+      // The server's RTCP goes to our port + 1, which may be another caller's socket: count only the audio.
+      if (packet.payloadType !== (codec === 'PCMU' ? 0 : 8)) return;
       const r = received.get(call);
       if (!r) received.set(call, { first: packet.sequenceNumber, highest: packet.sequenceNumber, count: 1 });
       else {
