@@ -3,7 +3,14 @@
 // (back from it: LoginCallbackGuard runs the provider's passport strategy; this opens the session — or, for a
 // link, mails the user — and redirects). A login never links: it signs in as the identity's own user.
 import { Controller, Get, HttpStatus, Param, Post, Query, Redirect, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import {
+  ApiFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
 import {
   AuthRoute,
   CurrentAuth,
@@ -65,6 +72,10 @@ export class LoginController {
     description: 'Sets the short-lived sovren_login cookie; limited per client address.',
   })
   @ApiFoundResponse({ description: 'Redirect to the provider (state, PKCE challenge, OIDC nonce).' })
+  @ApiTooManyRequestsResponse({
+    description: 'Too many logins started from this address (RATE_LIMITED, with Retry-After).',
+    schema: { $ref: '#/components/schemas/ApiErrorEnvelope' },
+  })
   @RawResponse()
   start(
     @Param('provider') providerId: string,
