@@ -15,6 +15,7 @@ import { AuditLogAndOrganizations1767225600000 } from './postgres/1767225600000-
 import { MonitoringAlertEvents1767312007000 } from './postgres/1767312007000-monitoring-alert-events';
 import { BillingAccountsAndUsageLedger1767398400000 } from './postgres/1767398400000-billing-accounts-and-usage-ledger';
 import { BillingUsageBatchSentAt1767657600000 } from './postgres/1767657600000-billing-usage-batch-sent-at';
+import { VoiceRecordings1767744003000 } from './postgres/1767744003000-voice-recordings';
 import { UsersInitialSchema1767225600000 } from './users/1767225600000-users-initial-schema';
 import { UsersIdentitiesAndRoles1767312000000 } from './users/1767312000000-users-identities-and-roles';
 
@@ -25,6 +26,7 @@ export const postgresMigrations: MigrationClass[] = [
   MonitoringAlertEvents1767312007000,
   BillingAccountsAndUsageLedger1767398400000,
   BillingUsageBatchSentAt1767657600000,
+  VoiceRecordings1767744003000,
 ];
 
 export const usersMigrations: MigrationClass[] = [
