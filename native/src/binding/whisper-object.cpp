@@ -51,6 +51,7 @@ class WhisperObject : public Napi::ObjectWrap<WhisperObject> {
                            InstanceMethod<&WhisperObject::encode>("encode"),
                            InstanceMethod<&WhisperObject::logits>("logits"),
                            InstanceMethod<&WhisperObject::token_bytes>("tokenBytes"),
+                           InstanceMethod<&WhisperObject::tokenize>("tokenize"),
                            InstanceMethod<&WhisperObject::transcribe>("transcribe"),
                            InstanceMethod<&WhisperObject::cancel>("cancel"),
                            InstanceMethod<&WhisperObject::close>("close"),
@@ -179,6 +180,24 @@ class WhisperObject : public Napi::ObjectWrap<WhisperObject> {
         all.insert(all.end(), l.begin(), l.end());
       }
       return to_float32(env, all);
+    });
+  }
+
+  // tokenize(text: string | Buffer): the byte-level BPE token ids of the text's bytes.
+  Napi::Value tokenize(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const WhisperModel& m = open_model(env);
+      std::string bytes;
+      if (info.Length() > 0 && info[0].IsString()) {
+        bytes = info[0].As<Napi::String>().Utf8Value();
+      } else if (info.Length() > 0 && info[0].IsBuffer()) {
+        const auto buf = info[0].As<Napi::Buffer<char>>();
+        bytes.assign(buf.Data(), buf.Length());
+      } else {
+        throw_type_error(env, "tokenize(text): text must be a string or a Buffer");
+      }
+      return to_js_array(env, m.tokenizer().encode(bytes));
     });
   }
 

@@ -1,6 +1,7 @@
 // Whisper encoder and decoder on the Backend (see whisper-model.h).
 #include "whisper/whisper-model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -112,6 +113,10 @@ std::unique_ptr<WhisperModel> WhisperModel::load(const std::string& path, const 
   } catch (const EngineError& e) {
     throw WhisperFileError(cat(e.what(), " ('", path, "')"));
   }
+  const auto& vocab = model->file_->vocab();
+  const size_t n_text = std::min(vocab.size(), static_cast<size_t>(model->special_.n_regular));
+  model->tokenizer_ = std::make_unique<WhisperTokenizer>(
+      std::vector<std::string_view>(vocab.begin(), vocab.begin() + static_cast<long>(n_text)));
   model->backend_ = make_cpu_backend(options.n_threads);
   return model;
 }

@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "whisper/whisper-file.h"
+#include "whisper/whisper-tokenizer.h"
 
 namespace sovren {
 
@@ -81,6 +82,8 @@ class WhisperModel {
   const WhisperFile& file() const { return *file_; }
   const WhisperSpecialTokens& special() const { return special_; }
   Backend& backend() const { return *backend_; }
+  // Byte-level BPE encoder over the file's regular tokens (for prompts).
+  const WhisperTokenizer& tokenizer() const { return *tokenizer_; }
   // Tensor types as loaded (Q4_1 / Q5_0 / Q5_1 matrices are widened to F16 at load: the CPU kernels lack them).
   std::string weight_type_summary() const { return type_summary_; }
 
@@ -108,6 +111,7 @@ class WhisperModel {
 
   std::unique_ptr<WhisperFile> file_;
   std::unique_ptr<Backend> backend_;
+  std::unique_ptr<WhisperTokenizer> tokenizer_;
   WhisperSpecialTokens special_;
   std::vector<std::vector<float>> owned_floats_;   // F32 vectors and positions, copied (the file has no alignment)
   std::vector<std::vector<uint8_t>> owned_bytes_;  // matrices, copied or widened to F16

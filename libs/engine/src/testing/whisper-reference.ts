@@ -429,3 +429,39 @@ export function referenceWhisperGreedy(
   }
   return sampled;
 }
+
+/**
+ * tiktoken's encoding of `text` over `vocab` (regular tokens' bytes in rank order): GPT-2's pre-tokenizer regex, then
+ * within each word the adjacent pair whose concatenation has the lowest rank is merged until none is left.
+ */
+export function referenceWhisperEncode(vocab: readonly Uint8Array[], text: string): number[] {
+  const key = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
+  const ranks = new Map<string, number>();
+  vocab.forEach((b, id) => {
+    if (!ranks.has(key(b))) ranks.set(key(b), id);
+  });
+  const words = text.match(/'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu) ?? [];
+  const ids: number[] = [];
+  for (const word of words) {
+    let parts = [...Buffer.from(word, 'utf8')].map((b) => String.fromCharCode(b));
+    for (;;) {
+      let best = Infinity;
+      let at = -1;
+      for (let i = 0; i + 1 < parts.length; i++) {
+        const r = ranks.get(parts[i] + parts[i + 1]);
+        if (r !== undefined && r < best) {
+          best = r;
+          at = i;
+        }
+      }
+      if (at < 0) break;
+      parts = [...parts.slice(0, at), parts[at] + parts[at + 1], ...parts.slice(at + 2)];
+    }
+    for (const part of parts) {
+      const r = ranks.get(part);
+      if (r === undefined) throw new Error(`no token for ${JSON.stringify(part)}`);
+      ids.push(r);
+    }
+  }
+  return ids;
+}

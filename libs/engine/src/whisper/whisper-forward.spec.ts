@@ -16,6 +16,7 @@ import {
   WHISPER_WINDOW_FRAMES,
   referenceDecode,
   referenceEncode,
+  referenceWhisperEncode,
   referenceWhisperGreedy,
   referenceLogMel,
 } from '../testing/whisper-reference';
@@ -198,6 +199,36 @@ describe('F32 multilingual model', () => {
       expect(segment.end).toBeGreaterThanOrEqual(segment.start);
       expect(segment.tokens.every((t) => t < st.eot)).toBe(true);
     }
+  });
+
+  it('encodes text with byte-level BPE over the ranks and decodes it back byte for byte', () => {
+    const texts = ['hello world', ' the quick brown fox', 'ünïcödé – 日本語 🎉', "it's 42 o'clock!\n\ttabs", ''];
+    for (const text of texts) {
+      const ids = model.tokenize(text);
+      expect(ids.every((id) => id >= 0 && id < 50257)).toBe(true);
+      expect(model.detokenize(ids)).toBe(text);
+    }
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    expect(model.tokenBytes(model.tokenize(bytes)).equals(bytes)).toBe(true);
+    // The same ids as tiktoken's algorithm (reference) on the generated ranks, merges included.
+    for (const text of [...texts, 'ethan sat on the tea tin; "no, it is not" he said', 'aaaa  bbbb\n\n  ']) {
+      expect(model.tokenize(text)).toEqual(referenceWhisperEncode(tiny.vocab, text));
+    }
+    expect(model.tokenize(' the quick brown fox').length).toBeLessThan(Buffer.byteLength(' the quick brown fox'));
+  });
+
+  it('feeds a text prompt after <|startofprev|> as Whisper does, token for token like the reference', async () => {
+    const st = model.info().specialTokens;
+    const promptIds = model.tokenize(' the end');
+    const expected = expectedGreedy([st.previous, ...promptIds, ...startSequence(model)], 8, false);
+    const result = await model.transcribe(pcm, {
+      language: 'en',
+      temperature: 0,
+      maxTokens: 8,
+      audioCtx: AUDIO_CTX,
+      prompt: '  the end ',
+    });
+    expect(result.tokens).toEqual(expected);
   });
 
   it('detects the language as the most likely language token after <|startoftranscript|>', async () => {

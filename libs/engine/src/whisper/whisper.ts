@@ -48,8 +48,11 @@ export interface WhisperModelInfo {
 export interface WhisperTranscribeOptions {
   /** ISO code ('en', 'de', ...); absent: detected (multilingual models). */
   language?: string;
-  /** Previous-text prompt as token ids (after <|startofprev|>). */
-  prompt?: readonly number[];
+  /**
+   * Previous-text prompt (after <|startofprev|>): token ids, or text encoded as Whisper does (" " + text.trim(),
+   * byte-level BPE over the model's ranks).
+   */
+  prompt?: string | readonly number[];
   /** Segment timestamps (Whisper's timestamp tokens). Default false. */
   timestamps?: boolean;
   /** Translate to English instead of transcribing. */
@@ -129,6 +132,7 @@ export interface NativeWhisperModel {
   encode(pcm: Float32Array, audioCtx?: number): Float32Array;
   logits(pcm: Float32Array, tokens: readonly number[], audioCtx?: number, chunk?: number): Float32Array;
   tokenBytes(ids: readonly number[]): Buffer;
+  tokenize(text: string | Buffer): number[];
   transcribe(entries: NativeTranscribeEntry[], options: { audioCtx: number }): Promise<NativeTranscribeResult[]>;
   cancel(cancelId: number): void;
   close(): void;
@@ -161,6 +165,7 @@ export function audioCtxFor(samples: number, nAudioCtx: number, minimum = 64): n
 
 interface Pending {
   pcm: Float32Array;
+  prompt: number[] | undefined;
   options: WhisperTranscribeOptions;
   temperatures: readonly number[];
   step: number;
@@ -211,6 +216,16 @@ export class EngineWhisper {
     return this.native.logits(pcm, tokens, audioCtx, chunk);
   }
 
+  /** Byte-level BPE token ids of the text's UTF-8 bytes (or of raw bytes), as tiktoken encodes them. */
+  tokenize(text: string | Buffer): number[] {
+    return this.native.tokenize(text);
+  }
+
+  /** The bytes of the regular tokens among `ids`. */
+  tokenBytes(ids: readonly number[]): Buffer {
+    return this.native.tokenBytes(ids);
+  }
+
   /** The bytes of the regular tokens among `ids`, as UTF-8 text. */
   detokenize(ids: readonly number[]): string {
     return this.native.tokenBytes(ids).toString('utf8');
@@ -239,9 +254,16 @@ export class EngineWhisper {
     if (!Number.isInteger(audioCtx) || audioCtx < 1 || audioCtx > nAudioCtx) {
       return Promise.reject(new RangeError(`audioCtx must be an integer in 1..${nAudioCtx}`));
     }
+    let prompt: number[] | undefined;
+    try {
+      prompt = this.promptTokens(options.prompt);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     return new Promise<WhisperTranscription>((resolve, reject) => {
       const p: Pending = {
         pcm,
+        prompt,
         options,
         temperatures,
         step: 0,
@@ -300,7 +322,7 @@ export class EngineWhisper {
       temperature: p.temperatures[p.step],
       seed: p.options.seed,
       maxTokens: p.options.maxTokens,
-      prompt: p.options.prompt ? [...p.options.prompt] : undefined,
+      prompt: p.prompt,
       cancelId: p.cancelId,
     }));
     let results: Promise<NativeTranscribeResult[]>;
@@ -322,6 +344,13 @@ export class EngineWhisper {
         this.running = false;
         this.pump();
       });
+  }
+
+  private promptTokens(prompt: string | readonly number[] | undefined): number[] | undefined {
+    if (prompt === undefined) return undefined;
+    if (typeof prompt !== 'string') return [...prompt];
+    const text = prompt.trim();
+    return text === '' ? undefined : this.native.tokenize(` ${text}`);
   }
 
   private cancelledResult(p: Pending): WhisperTranscription {

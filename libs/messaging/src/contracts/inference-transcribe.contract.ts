@@ -26,6 +26,8 @@ export interface InferenceTranscribeRequestV1 {
   audio: string;
   /** ISO code; absent: detected. */
   language?: string;
+  /** Previous text to condition on (Whisper's initial_prompt), at most 4 096 characters. */
+  prompt?: string;
   /** Segment timestamps (default false). */
   timestamps?: boolean;
 }
@@ -74,6 +76,8 @@ export function parseInferenceTranscribeRequestV1(raw: unknown): InferenceTransc
   if (keyId !== undefined) request.keyId = keyId;
   const language = r.optionalString('language', 8);
   if (language !== undefined) request.language = language;
+  const prompt = r.optionalString('prompt', 4096);
+  if (prompt !== undefined) request.prompt = prompt;
   const timestamps = (raw as Record<string, unknown>)['timestamps'];
   if (timestamps !== undefined) {
     if (typeof timestamps !== 'boolean') r.fail('timestamps', 'must be true or false');

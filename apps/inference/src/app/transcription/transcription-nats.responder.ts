@@ -53,6 +53,7 @@ export class TranscriptionNatsResponder implements OnApplicationBootstrap {
         model: request.model,
         pcm: pcm16BytesToFloat32(bytes),
         ...(request.language ? { language: request.language } : {}),
+        ...(request.prompt ? { prompt: request.prompt } : {}),
         timestamps: request.timestamps ?? false,
       });
       return {

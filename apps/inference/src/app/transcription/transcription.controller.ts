@@ -1,7 +1,7 @@
 // POST /v1/audio/transcriptions (OpenAI-compatible): multipart/form-data with the audio as a WAV `file` (any sample
-// rate and channel count: mixed down and resampled to 16 kHz mono, at most 30 s), `model`, `language`,
-// `response_format` (json | text | verbose_json | srt | vtt) and `temperature`. Bad audio is a 400 in OpenAI's error
-// shape; a client that goes away cancels the transcription.
+// rate and channel count: mixed down and resampled to 16 kHz mono, at most 30 s), `model`, `language`, `prompt`,
+// `response_format` (json | text | verbose_json | srt | vtt) and `temperature`. Bad audio is a 400 in OpenAI's
+// error shape; a client that goes away cancels the transcription.
 import { Controller, HttpCode, Post, Req, Res, UploadedFile, UseFilters, UseInterceptors } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
 import {
@@ -80,9 +80,6 @@ export class TranscriptionController {
         'response_format',
       );
     }
-    if (body.prompt !== undefined && body.prompt !== '') {
-      throw new TranscriptionError(TranscriptionErrorCode.INVALID_REQUEST, 'prompt is not supported yet', 'prompt');
-    }
     let temperature: number | undefined;
     if (body.temperature !== undefined && body.temperature !== '') {
       temperature = Number(body.temperature);
@@ -117,6 +114,7 @@ export class TranscriptionController {
         model: body.model,
         pcm,
         ...(body.language ? { language: body.language } : {}),
+        ...(body.prompt ? { prompt: body.prompt } : {}),
         timestamps: format === 'verbose_json' || format === 'srt' || format === 'vtt',
         ...(temperature !== undefined ? { temperature } : {}),
       },

@@ -13,7 +13,7 @@ export const TRANSCRIPTION_FORM_SCHEMA = {
     file: { type: 'string', format: 'binary', description: 'WAV audio (any rate: resampled to 16 kHz), at most 30 s' },
     model: { type: 'string', example: 'base.en' },
     language: { type: 'string', example: 'en' },
-    prompt: { type: 'string', description: 'Not supported yet: refused (400)' },
+    prompt: { type: 'string', description: "Previous text to condition on (Whisper's initial_prompt)" },
     response_format: { type: 'string', enum: [...TRANSCRIPTION_RESPONSE_FORMATS], default: 'json' },
     temperature: { type: 'number', minimum: 0, maximum: 1, default: 0 },
   },
@@ -42,7 +42,7 @@ export class TranscriptionDto {
   @MaxLength(8)
   language?: string;
 
-  @ApiPropertyOptional({ description: 'Not supported yet: a request with a prompt is refused (400)' })
+  @ApiPropertyOptional({ description: "Previous text to condition on (Whisper's initial_prompt)" })
   @IsOptional()
   @IsString()
   prompt?: string;

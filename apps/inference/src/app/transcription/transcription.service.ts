@@ -27,6 +27,8 @@ export interface TranscriptionRequest {
   /** 16 kHz mono samples. */
   pcm: Float32Array;
   language?: string;
+  /** Previous-text prompt (Whisper's initial_prompt). */
+  prompt?: string;
   timestamps?: boolean;
   /** A single temperature; absent: Whisper's fallback ladder 0, 0.2, ... 1.0. */
   temperature?: number;
@@ -91,6 +93,7 @@ export class TranscriptionService implements OnApplicationShutdown {
     try {
       result = await whisper.transcribe(request.pcm, {
         ...(request.language ? { language: request.language } : {}),
+        ...(request.prompt ? { prompt: request.prompt } : {}),
         timestamps: request.timestamps ?? false,
         ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
         ...(signal ? { signal } : {}),

@@ -158,10 +158,17 @@ describe('POST /v1/audio/transcriptions', () => {
       'unsupported_response_format',
       'response_format',
     );
-    await check(await postForm({ model: MODEL, prompt: 'hello' }, wav), 400, 'invalid_request', 'prompt');
     await check(await postForm({ model: MODEL, language: 'xx' }, wav), 400, 'invalid_request', 'language');
     await check(await postForm({ model: 'nope' }, wav), 404, 'model_not_found', 'model');
     await check(await postForm({ model: 'zz-broken' }, wav), 503, 'model_invalid', 'model');
+  });
+
+  it("conditions on a prompt as Whisper's initial_prompt", async () => {
+    const samples = audio(0.7);
+    const response = await postForm({ model: MODEL, language: 'en', prompt: 'the end' }, writeWav(samples, 16000));
+    expect(response.status).toBe(200);
+    const expected = await direct.transcribe(rounded16(samples), { language: 'en', prompt: 'the end' });
+    expect(((await response.json()) as { text: string }).text).toBe(expected.text);
   });
 
   it('refuses a key without the scope', async () => {
