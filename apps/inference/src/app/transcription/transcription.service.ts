@@ -1,8 +1,9 @@
 // Speech recognition with Whisper on the native engine, for POST /v1/audio/transcriptions and inference.transcribe:
 // finds the model in <SOVREN_ROOT>/models/whisper (ggml-<id>.bin, whisper.cpp's names), loads it once on first use,
 // transcribes (EngineWhisper batches concurrent requests into one encoder pass and one decoder step per token), and
-// publishes one usage event (asr_seconds) per transcribed request.
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+// publishes one usage event (asr_seconds) per transcribed request. A model with no request for
+// SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS (the LLMs' setting) is unloaded; the next request loads it again.
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { EngineWhisper, WHISPER_MAX_SAMPLES, WHISPER_SAMPLE_RATE, type WhisperTranscription } from '@sovren/engine';
 import { errorMessage } from '@sovren/resilience';
@@ -39,9 +40,12 @@ export interface TranscriptionResult extends WhisperTranscription {
 }
 
 @Injectable()
-export class TranscriptionService implements OnApplicationShutdown {
+export class TranscriptionService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(TranscriptionService.name);
   private readonly loading = new Map<string, Promise<EngineWhisper>>();
+  /** Per loaded model: requests in flight and when the last one ended. */
+  private readonly use = new Map<string, { inFlight: number; lastUsed: number }>();
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: PlatformConfig,
@@ -49,7 +53,40 @@ export class TranscriptionService implements OnApplicationShutdown {
     private readonly usage: UsageEventPublisher,
   ) {}
 
+  onModuleInit(): void {
+    const idleSeconds = this.env.SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS;
+    if (idleSeconds > 0) {
+      const everyMs = Math.min(30_000, Math.max(250, (idleSeconds * 1000) / 4));
+      this.idleTimer = setInterval(() => this.unloadIdle(idleSeconds * 1000), everyMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  /** Ids of the Whisper models loaded (or loading) now. */
+  loaded(): string[] {
+    return [...this.loading.keys()].sort();
+  }
+
+  private unloadIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const [id, loading] of this.loading) {
+      const use = this.use.get(id);
+      if (!use || use.inFlight > 0 || now - use.lastUsed < idleMs) continue;
+      this.loading.delete(id);
+      this.use.delete(id);
+      loading.then(
+        (model) => {
+          model.close();
+          this.logger.log({ msg: 'whisper model unloaded after being idle', model: id });
+        },
+        (error: unknown) =>
+          this.logger.warn({ msg: 'idle whisper model had failed to load', model: id, err: errorMessage(error) }),
+      );
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
     for (const [id, loading] of this.loading) {
       try {
         (await loading).close();
@@ -88,6 +125,18 @@ export class TranscriptionService implements OnApplicationShutdown {
       );
     }
     const id = this.resolve(request.model);
+    const use = this.use.get(id) ?? { inFlight: 0, lastUsed: Date.now() };
+    this.use.set(id, use);
+    use.inFlight++;
+    try {
+      return await this.run(id, request, signal);
+    } finally {
+      use.inFlight--;
+      use.lastUsed = Date.now();
+    }
+  }
+
+  private async run(id: string, request: TranscriptionRequest, signal?: AbortSignal): Promise<TranscriptionResult> {
     const whisper = await this.load(id);
     let result: WhisperTranscription;
     try {

@@ -22,6 +22,7 @@ import {
   type InferenceTestEnvironment,
 } from '../../__tests__/support/inference-test-env';
 import { TranscriptionController } from '../transcription.controller';
+import { TranscriptionService } from '../transcription.service';
 
 jest.setTimeout(180_000);
 
@@ -175,6 +176,29 @@ describe('POST /v1/audio/transcriptions', () => {
     const other = env.auth.apiKey({ scopes: ['inference:generate'] }).credential;
     const response = await postForm({ model: MODEL }, writeWav(audio(0.5), 16000), other);
     expect(response.status).toBe(403);
+  });
+});
+
+describe('model lifetime', () => {
+  it('unloads a Whisper model after SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS without requests, and loads it again', async () => {
+    const app = await env.startInference({ SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS: '1' });
+    const service = app.app.get(TranscriptionService);
+    const samples = audio(0.5);
+    const pcm = rounded16(samples);
+    const request = {
+      endpoint: 'http' as const,
+      requestId: 'idle-1',
+      ownerId: 'owner-1',
+      model: MODEL,
+      pcm,
+      language: 'en',
+    };
+    const first = await service.transcribe(request);
+    expect(service.loaded()).toEqual([MODEL]);
+    await eventually('the idle model to be unloaded', () => service.loaded().length === 0, { timeoutMs: 20_000 });
+    const again = await service.transcribe({ ...request, requestId: 'idle-2' });
+    expect(again.text).toBe(first.text);
+    expect(service.loaded()).toEqual([MODEL]);
   });
 });
 
