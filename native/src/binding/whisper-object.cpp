@@ -325,6 +325,9 @@ class WhisperObject : public Napi::ObjectWrap<WhisperObject> {
         if (!(o.temperature >= 0.0f && o.temperature <= 2.0f))
           throw_type_error(env, "entry.temperature must be in 0..2");
         o.seed = static_cast<uint64_t>(integer_or(e, "seed", 0, "entry"));
+        const int64_t beam = integer_or(e, "beamSize", 1, "entry");
+        if (beam < 1 || beam > 16) throw_type_error(env, "entry.beamSize must be in 1..16");
+        o.beam_size = static_cast<int>(beam);
         o.max_tokens = static_cast<int>(integer_or(e, "maxTokens", 0, "entry"));
         if (o.max_tokens < 0) throw_type_error(env, "entry.maxTokens must not be negative");
         o.audio_ctx = static_cast<int>(ctx);

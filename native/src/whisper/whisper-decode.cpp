@@ -45,6 +45,137 @@ struct Job {
   WhisperDecodeResult result;
 };
 
+// Whisper's logit filters on one row: suppressed tokens, blank and end of text at the start, timestamp rules.
+void filter_logits(float* row, const std::vector<int32_t>& seq_in, bool timestamps,
+                   const std::vector<int32_t>& suppressed, int32_t blank, const WhisperSpecialTokens& sp, int n_vocab) {
+  // Suppression.
+  for (int32_t id : suppressed) row[id] = kNegInf;
+  if (seq_in.empty()) {
+    row[sp.eot] = kNegInf;
+    if (blank >= 0) row[blank] = kNegInf;
+  }
+  const int n_ts = n_vocab - sp.timestamp_begin;
+  if (!timestamps) {
+    std::fill(row + sp.timestamp_begin, row + n_vocab, kNegInf);
+  } else {
+    // Whisper's ApplyTimestampRules.
+    const auto& seq = seq_in;
+    const bool last_ts = !seq.empty() && seq.back() >= sp.timestamp_begin;
+    const bool penultimate_ts = seq.size() < 2 || seq[seq.size() - 2] >= sp.timestamp_begin;
+    if (last_ts) {
+      if (penultimate_ts) {
+        std::fill(row + sp.timestamp_begin, row + n_vocab, kNegInf);
+      } else {
+        std::fill(row, row + sp.eot, kNegInf);
+      }
+    }
+    int32_t last_timestamp = -1;
+    for (int32_t id : seq) {
+      if (id >= sp.timestamp_begin) last_timestamp = id;
+    }
+    if (last_timestamp >= 0) {
+      const int32_t bound = last_ts && !penultimate_ts ? last_timestamp : last_timestamp + 1;
+      std::fill(row + sp.timestamp_begin, row + std::min<int32_t>(bound, n_vocab), kNegInf);
+    }
+    if (seq.empty()) {
+      std::fill(row, row + sp.timestamp_begin, kNegInf);
+      const int32_t last_allowed = sp.timestamp_begin + kMaxInitialTimestamp;
+      if (last_allowed + 1 < n_vocab) std::fill(row + last_allowed + 1, row + n_vocab, kNegInf);
+    }
+    const double lse = log_sum_exp(row, n_vocab);
+    const double ts_logprob = log_sum_exp(row + sp.timestamp_begin, n_ts) - lse;
+    const float max_text = *std::max_element(row, row + sp.timestamp_begin);
+    if (ts_logprob > static_cast<double>(max_text) - lse) std::fill(row, row + sp.timestamp_begin, kNegInf);
+  }
+}
+
+// Whisper's BeamSearchDecoder for one utterance (patience 1, no length penalty): each step, every beam proposes its
+// beam_size + 1 most likely next tokens; the beam_size best unfinished sequences by summed log-probability go on
+// (their KV caches copied from their source beam), those ending in end of text are set aside, until beam_size have
+// ended. The winner has the best summed log-probability / length.
+void beam_search(const WhisperModel& model, Job& job, const std::vector<int32_t>& suppressed, int32_t blank) {
+  const WhisperHParams& hp = model.hparams();
+  const WhisperSpecialTokens& sp = model.special();
+  const int width = job.options->beam_size;
+  const int limit = job.options->max_tokens > 0 ? job.options->max_tokens : hp.n_text_ctx / 2;
+  struct Beam {
+    std::unique_ptr<WhisperDecoderState> state;
+    std::vector<int32_t> seq;
+    double sum = 0.0;
+  };
+  std::vector<Beam> beams;
+  beams.push_back(Beam{std::move(job.state), {}, 0.0});
+  std::vector<float> logits = model.decode({beams[0].state.get()}, {job.initial}, true);
+  {
+    const float* sot_row = logits.data() + static_cast<size_t>(job.sot_row) * hp.n_vocab;
+    job.result.no_speech_prob = std::exp(sot_row[sp.nosp] - log_sum_exp(sot_row, hp.n_vocab));
+    logits.erase(logits.begin(), logits.end() - hp.n_vocab);  // the last row only
+  }
+  std::vector<std::pair<std::vector<int32_t>, double>> finished;
+  std::vector<int32_t> order(static_cast<size_t>(hp.n_vocab));
+  for (int step = 0; step < limit; ++step) {
+    if (job.options->cancel != nullptr && job.options->cancel->load()) {
+      job.result.cancelled = true;
+      break;
+    }
+    struct Candidate {
+      std::vector<int32_t> seq;
+      double score;
+      size_t source;
+    };
+    std::vector<Candidate> candidates;
+    for (size_t b = 0; b < beams.size(); ++b) {
+      float* row = logits.data() + b * hp.n_vocab;
+      filter_logits(row, beams[b].seq, job.options->timestamps, suppressed, blank, sp, hp.n_vocab);
+      const double lse = log_sum_exp(row, hp.n_vocab);
+      for (int i = 0; i < hp.n_vocab; ++i) order[i] = i;
+      const int k = std::min(width + 1, hp.n_vocab);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                        [&](int32_t a, int32_t c) { return row[a] > row[c] || (row[a] == row[c] && a < c); });
+      for (int j = 0; j < k; ++j) {
+        if (row[order[j]] == kNegInf) break;
+        std::vector<int32_t> seq = beams[b].seq;
+        seq.push_back(order[j]);
+        candidates.push_back(Candidate{std::move(seq), beams[b].sum + (row[order[j]] - lse), b});
+      }
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate& a, const Candidate& c) { return a.score > c.score; });
+    std::vector<Beam> next;
+    for (Candidate& c : candidates) {
+      if (c.seq.back() == sp.eot) {
+        c.seq.pop_back();
+        finished.emplace_back(std::move(c.seq), c.score);
+        continue;
+      }
+      next.push_back(Beam{std::make_unique<WhisperDecoderState>(*beams[c.source].state), std::move(c.seq), c.score});
+      if (static_cast<int>(next.size()) == width) break;
+    }
+    beams = std::move(next);
+    if (static_cast<int>(finished.size()) >= width || beams.empty()) break;
+    if (beams[0].state->n_past() + 1 > hp.n_text_ctx) break;
+    std::vector<WhisperDecoderState*> states;
+    std::vector<std::vector<int32_t>> feed;
+    for (Beam& b : beams) {
+      states.push_back(b.state.get());
+      feed.push_back({b.seq.back()});
+    }
+    logits = model.decode(states, feed, false);
+  }
+  if (static_cast<int>(finished.size()) < width) {
+    for (Beam& b : beams) finished.emplace_back(b.seq, b.sum);
+  }
+  double best = -std::numeric_limits<double>::infinity();
+  for (auto& [seq, sum] : finished) {
+    const double score = sum / static_cast<double>(std::max<size_t>(1, seq.size()));
+    if (score > best) {
+      best = score;
+      job.sampled = seq;
+      job.sum_logprob = sum;
+    }
+  }
+  job.done = true;
+}
 }  // namespace
 
 const std::vector<std::string>& whisper_language_codes() {
@@ -195,7 +326,7 @@ std::vector<WhisperDecodeResult> whisper_transcribe(const WhisperModel& model, c
   for (;;) {
     std::vector<Job*> active;
     for (Job& job : jobs) {
-      if (job.done) continue;
+      if (job.done || job.options->beam_size > 1) continue;
       if (job.options->cancel != nullptr && job.options->cancel->load()) {
         job.done = true;
         job.result.cancelled = true;
@@ -230,45 +361,7 @@ std::vector<WhisperDecodeResult> whisper_transcribe(const WhisperModel& model, c
       }
       row_base += n_fed;
 
-      // Suppression.
-      for (int32_t id : suppressed) row[id] = kNegInf;
-      if (job.sampled.empty()) {
-        row[sp.eot] = kNegInf;
-        if (blank >= 0) row[blank] = kNegInf;
-      }
-      const int n_ts = hp.n_vocab - sp.timestamp_begin;
-      if (!job.options->timestamps) {
-        std::fill(row + sp.timestamp_begin, row + hp.n_vocab, kNegInf);
-      } else {
-        // Whisper's ApplyTimestampRules.
-        const auto& seq = job.sampled;
-        const bool last_ts = !seq.empty() && seq.back() >= sp.timestamp_begin;
-        const bool penultimate_ts = seq.size() < 2 || seq[seq.size() - 2] >= sp.timestamp_begin;
-        if (last_ts) {
-          if (penultimate_ts) {
-            std::fill(row + sp.timestamp_begin, row + hp.n_vocab, kNegInf);
-          } else {
-            std::fill(row, row + sp.eot, kNegInf);
-          }
-        }
-        int32_t last_timestamp = -1;
-        for (int32_t id : seq) {
-          if (id >= sp.timestamp_begin) last_timestamp = id;
-        }
-        if (last_timestamp >= 0) {
-          const int32_t bound = last_ts && !penultimate_ts ? last_timestamp : last_timestamp + 1;
-          std::fill(row + sp.timestamp_begin, row + std::min<int32_t>(bound, hp.n_vocab), kNegInf);
-        }
-        if (seq.empty()) {
-          std::fill(row, row + sp.timestamp_begin, kNegInf);
-          const int32_t last_allowed = sp.timestamp_begin + kMaxInitialTimestamp;
-          if (last_allowed + 1 < hp.n_vocab) std::fill(row + last_allowed + 1, row + hp.n_vocab, kNegInf);
-        }
-        const double lse = log_sum_exp(row, hp.n_vocab);
-        const double ts_logprob = log_sum_exp(row + sp.timestamp_begin, n_ts) - lse;
-        const float max_text = *std::max_element(row, row + sp.timestamp_begin);
-        if (ts_logprob > static_cast<double>(max_text) - lse) std::fill(row, row + sp.timestamp_begin, kNegInf);
-      }
+      filter_logits(row, job.sampled, job.options->timestamps, suppressed, blank, sp, hp.n_vocab);
 
       // Greedy or a seeded draw at the temperature; log-probabilities from the (suppressed) logits.
       const double lse = log_sum_exp(row, hp.n_vocab);
@@ -301,6 +394,10 @@ std::vector<WhisperDecodeResult> whisper_transcribe(const WhisperModel& model, c
       }
     }
     first = false;
+  }
+
+  for (Job& job : jobs) {
+    if (job.options->beam_size > 1) beam_search(model, job, suppressed, blank);
   }
 
   // Results: text, segments, statistics.

@@ -20,6 +20,7 @@ struct WhisperDecodeOptions {
   bool translate = false;
   bool timestamps = false;
   float temperature = 0.0f;  // 0: greedy
+  int beam_size = 1;         // > 1: beam search of this width (Whisper's BeamSearchDecoder, patience 1)
   uint64_t seed = 0;
   int max_tokens = 0;           // 0: n_text_ctx / 2 (Whisper's sample_len)
   int audio_ctx = 0;            // 0: the model's n_audio_ctx (30 s); smaller: reduced window (2 * audio_ctx frames)

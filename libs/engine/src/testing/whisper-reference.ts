@@ -465,3 +465,50 @@ export function referenceWhisperEncode(vocab: readonly Uint8Array[], text: strin
   }
   return ids;
 }
+
+/**
+ * decoding.py's BeamSearchDecoder (patience 1, no length penalty) over the float64 decoder: each step every beam
+ * proposes its beamSize + 1 best tokens; the beamSize best unfinished sequences go on, those ending in end of text are
+ * set aside until beamSize have ended; the winner has the best summed log-probability / length.
+ */
+export function referenceWhisperBeam(
+  wt: WhisperReferenceWeights,
+  encoded: Float64Array,
+  options: ReferenceWhisperGreedyOptions & { beamSize: number },
+): { tokens: number[]; sumLogprob: number } {
+  let beams: { seq: number[]; sum: number }[] = [{ seq: [], sum: 0 }];
+  const finished: { seq: number[]; sum: number }[] = [];
+  for (let step = 0; step < options.maxTokens; step++) {
+    const candidates: { seq: number[]; sum: number }[] = [];
+    for (const beam of beams) {
+      const [row] = referenceDecode(wt, encoded, [...options.initial, ...beam.seq], true);
+      for (const id of options.suppress) row[id] = -Infinity;
+      if (beam.seq.length === 0) for (const id of options.suppressAtStart) row[id] = -Infinity;
+      if (options.timestampBegin !== undefined) applyTimestampRules(row, beam.seq, options.timestampBegin, options.eot);
+      const lse = logSumExp(row, 0, row.length);
+      const ids = Array.from({ length: row.length }, (_, i) => i)
+        .filter((i) => row[i] !== -Infinity)
+        .sort((a, b) => row[b] - row[a] || a - b)
+        .slice(0, options.beamSize + 1);
+      for (const id of ids) candidates.push({ seq: [...beam.seq, id], sum: beam.sum + row[id] - lse });
+    }
+    candidates.sort((a, b) => b.sum - a.sum);
+    const next: { seq: number[]; sum: number }[] = [];
+    for (const c of candidates) {
+      if (c.seq[c.seq.length - 1] === options.eot) {
+        finished.push({ seq: c.seq.slice(0, -1), sum: c.sum });
+        continue;
+      }
+      next.push(c);
+      if (next.length === options.beamSize) break;
+    }
+    beams = next;
+    if (finished.length >= options.beamSize || beams.length === 0) break;
+  }
+  if (finished.length < options.beamSize) finished.push(...beams);
+  let best = finished[0];
+  for (const f of finished) {
+    if (f.sum / Math.max(1, f.seq.length) > best.sum / Math.max(1, best.seq.length)) best = f;
+  }
+  return { tokens: best.seq, sumLogprob: best.sum };
+}

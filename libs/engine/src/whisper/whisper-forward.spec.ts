@@ -16,6 +16,7 @@ import {
   WHISPER_WINDOW_FRAMES,
   referenceDecode,
   referenceEncode,
+  referenceWhisperBeam,
   referenceWhisperEncode,
   referenceWhisperGreedy,
   referenceLogMel,
@@ -231,6 +232,27 @@ describe('F32 multilingual model', () => {
     expect(result.tokens).toEqual(expected);
   });
 
+  it('runs beam search (size 5) token for token like the reference BeamSearchDecoder', async () => {
+    const st = model.info().specialTokens;
+    const { suppress, blank } = suppressedTokens(false);
+    const mel = referenceLogMel(pcm, tiny.weights.melFilters, 80);
+    const encoded = referenceEncode(tiny.weights, mel, AUDIO_CTX);
+    const options = { initial: startSequence(model), maxTokens: 10, suppress, suppressAtStart: [blank, st.eot] };
+    const expected = referenceWhisperBeam(tiny.weights, encoded, { ...options, eot: st.eot, beamSize: 5 });
+    const greedy = expectedGreedy(startSequence(model), 10, false);
+    const result = await model.transcribe(pcm, {
+      language: 'en',
+      temperature: 0,
+      maxTokens: 10,
+      audioCtx: AUDIO_CTX,
+      beamSize: 5,
+    });
+    expect(result.tokens).toEqual(expected.tokens);
+    // Whisper's avg_logprob: the summed log-probabilities (end of text included) / (tokens + 1).
+    expect(result.avgLogprob).toBeCloseTo(expected.sumLogprob / (expected.tokens.length + 1), 4);
+    expect(expected.tokens).not.toEqual(greedy); // the search found a better sequence than greedy on this model
+  });
+
   it('detects the language as the most likely language token after <|startoftranscript|>', async () => {
     const st = model.info().specialTokens;
     const mel = referenceLogMel(pcm, tiny.weights.melFilters, 80);
@@ -268,7 +290,7 @@ describe('F32 multilingual model', () => {
   it('refuses bad audio and options with clear errors', async () => {
     await expect(model.transcribe(new Float32Array(0))).rejects.toThrow('audio is empty');
     await expect(model.transcribe(new Float32Array(30 * 16000 + 1))).rejects.toThrow('longer than 30 s');
-    await expect(model.transcribe(pcm, { beamSize: 5 })).rejects.toThrow('beam search');
+    await expect(model.transcribe(pcm, { beamSize: 0 })).rejects.toThrow('beamSize');
     await expect(model.transcribe(pcm, { audioCtx: 1501 })).rejects.toThrow('audioCtx');
     await expect(model.transcribe(pcm, { language: 'xx', audioCtx: AUDIO_CTX })).rejects.toThrow(
       "unknown language 'xx'",

@@ -57,7 +57,7 @@ export interface WhisperTranscribeOptions {
   timestamps?: boolean;
   /** Translate to English instead of transcribing. */
   translate?: boolean;
-  /** Beam search width; only 1 (greedy) is implemented. */
+  /** Beam search width at temperature 0 (Whisper's beam_size; 1: greedy). Sampling temperatures draw one sequence. */
   beamSize?: number;
   /** One temperature, or the fallback ladder (default [0, 0.2, 0.4, 0.6, 0.8, 1.0]). */
   temperature?: number | readonly number[];
@@ -100,6 +100,7 @@ interface NativeTranscribeEntry {
   translate?: boolean;
   timestamps?: boolean;
   temperature?: number;
+  beamSize?: number;
   seed?: number;
   maxTokens?: number;
   prompt?: number[];
@@ -237,8 +238,11 @@ export class EngineWhisper {
     if (!(pcm instanceof Float32Array)) return Promise.reject(new TypeError('pcm must be a Float32Array'));
     if (pcm.length === 0) return Promise.reject(new RangeError('audio is empty'));
     if (pcm.length > WHISPER_MAX_SAMPLES) return Promise.reject(new RangeError('audio is longer than 30 s'));
-    if (options.beamSize !== undefined && options.beamSize !== 1) {
-      return Promise.reject(new RangeError('beam search is not implemented: beamSize must be 1'));
+    if (
+      options.beamSize !== undefined &&
+      !(Number.isInteger(options.beamSize) && options.beamSize >= 1 && options.beamSize <= 16)
+    ) {
+      return Promise.reject(new RangeError('beamSize must be an integer in 1..16'));
     }
     const temperatures =
       options.temperature === undefined
@@ -320,6 +324,7 @@ export class EngineWhisper {
       translate: p.options.translate,
       timestamps: p.options.timestamps,
       temperature: p.temperatures[p.step],
+      beamSize: p.temperatures[p.step] === 0 ? (p.options.beamSize ?? 1) : 1,
       seed: p.options.seed,
       maxTokens: p.options.maxTokens,
       prompt: p.prompt,
