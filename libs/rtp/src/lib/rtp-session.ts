@@ -151,7 +151,12 @@ export class RtpSession extends EventEmitter {
   /** Binds the UDP pair. */
   static async open(options: RtpSessionOptions): Promise<RtpSession> {
     const pair = await options.pool.allocate();
-    return new RtpSession(pair, options);
+    try {
+      return new RtpSession(pair, options);
+    } catch (error: unknown) {
+      await pair.release(); // a bad remote address must not leak the port pair
+      throw error;
+    }
   }
 
   private constructor(
@@ -413,6 +418,7 @@ export class RtpSession extends EventEmitter {
       (error: unknown) => {
         this.logger.error(`call ${this.callId}: cannot create the 8→16 kHz resampler: ${String(error)}`);
         this.upsampler = null;
+        this.upsampleBacklog.length = 0;
       },
     );
   }

@@ -181,6 +181,11 @@ describe('RtpSession over loopback UDP', () => {
     expect(pool.inUse).toBe(0);
   });
 
+  it('gives the ports back when the remote address is invalid', async () => {
+    await expect(open({ remote: { address: 'not-an-ip', port: 4000 } })).rejects.toThrow(RangeError);
+    expect(pool.inUse).toBe(0);
+  });
+
   it('sends a packet every 20 ms with contiguous sequence numbers and timestamps', async () => {
     const session = await open();
     await eventually('10 packets', () => peer.received.length >= 10);
