@@ -548,7 +548,8 @@ export class RtpSession extends EventEmitter {
   }
 
   private onTick(tick: ClockTick): void {
-    this.pacing.record(tick.nowMs - tick.dueMs);
+    // Measured now, not at the clock's wake-up: streams served earlier in the same wake-up delay this one.
+    this.pacing.record(this.clock.now() - tick.dueMs);
     this.drainJitter(tick.nowMs);
     if (this.timeoutMs > 0 && !this.held && !this.timedOut && tick.nowMs - this.lastInboundMs > this.timeoutMs) {
       this.timedOut = true;
