@@ -11,6 +11,7 @@ namespace {
 constexpr size_t kMaxStacks = 4096;
 constexpr size_t kMaxExpansions = 200000;
 constexpr size_t kMaxCachedStates = 4096;
+constexpr size_t kMaskCacheBytes = 8u << 20;
 
 std::string set_key(const std::vector<std::vector<uint32_t>>& stacks) {
   std::string key;
@@ -194,14 +195,12 @@ void GrammarMatcher::trim_cache() {
   dstates_.clear();
   dstate_index_.clear();
   transitions_.clear();
+  masks_.clear();
   initial_ = intern_state(intern_set(std::move(init_stacks)), 0, 0, 0);
   current_ = intern_state(intern_set(std::move(cur_stacks)), cur.partial, cur.remain, cur.length);
 }
 
-void GrammarMatcher::allowed_tokens(const TokenTrie& trie, std::vector<int32_t>& out) {
-  out.clear();
-  if (current_ < 0) return;
-  trim_cache();
+void GrammarMatcher::walk(const TokenTrie& trie, std::vector<uint64_t>& mask) {
   const std::vector<uint8_t>& bytes = trie.bytes();
   const std::vector<uint16_t>& depths = trie.depths();
   const std::vector<uint32_t>& ends = trie.subtree_ends();
@@ -220,10 +219,43 @@ void GrammarMatcher::allowed_tokens(const TokenTrie& trie, std::vector<int32_t>&
     }
     walk_[depth] = s;
     // Tokens ending inside an incomplete character are allowed: the next token can complete it.
-    for (uint32_t t = begins[i]; t < begins[i + 1]; ++t) out.push_back(ids[t]);
+    for (uint32_t t = begins[i]; t < begins[i + 1]; ++t) {
+      const auto id = static_cast<uint32_t>(ids[t]);
+      mask[id >> 6] |= uint64_t{1} << (id & 63);
+    }
     ++i;
   }
-  if (is_accepting()) out.insert(out.end(), trie.eog().begin(), trie.eog().end());
+  if (is_accepting()) {
+    for (const int32_t id : trie.eog()) mask[static_cast<uint32_t>(id) >> 6] |= uint64_t{1} << (id & 63);
+  }
+}
+
+const std::vector<uint64_t>& GrammarMatcher::allowed_mask(const TokenTrie& trie) {
+  const size_t words = (static_cast<size_t>(trie.n_vocab()) + 63) / 64;
+  if (current_ < 0) {
+    dead_mask_.assign(words, 0);
+    return dead_mask_;
+  }
+  trim_cache();
+  if (mask_trie_ != &trie || masks_.size() * words * sizeof(uint64_t) >= kMaskCacheBytes) {
+    masks_.clear();
+    mask_trie_ = &trie;
+  }
+  auto it = masks_.find(current_);
+  if (it != masks_.end()) return it->second;
+  std::vector<uint64_t> mask(words, 0);
+  walk(trie, mask);
+  return masks_.emplace(current_, std::move(mask)).first->second;
+}
+
+void GrammarMatcher::allowed_tokens(const TokenTrie& trie, std::vector<int32_t>& out) {
+  out.clear();
+  const std::vector<uint64_t>& mask = allowed_mask(trie);
+  for (size_t w = 0; w < mask.size(); ++w) {
+    for (uint64_t bits = mask[w]; bits != 0; bits &= bits - 1) {
+      out.push_back(static_cast<int32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(bits))));
+    }
+  }
 }
 
 }  // namespace sovren::grammar

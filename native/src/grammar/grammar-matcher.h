@@ -37,7 +37,12 @@ class GrammarMatcher {
   // Appends token `id`'s piece (end-of-generation tokens: only checks that the grammar is complete).
   bool accept_token(const TokenTrie& trie, int32_t id);
 
-  // The tokens allowed next, ascending trie order (not sorted by id); end-of-generation ids last when allowed.
+  // The tokens allowed next as a bitset over the vocabulary (bit id % 64 of word id / 64), end-of-generation ids
+  // included where the grammar is complete. Masks are cached per DFA state (16 KiB each for 128k tokens, within a
+  // budget), so a state the generation comes back to — inside a JSON string, after a value — costs no trie walk.
+  // The reference stays valid until the next call of a non-const member.
+  const std::vector<uint64_t>& allowed_mask(const TokenTrie& trie);
+  // The same as ascending token ids.
   void allowed_tokens(const TokenTrie& trie, std::vector<int32_t>& out);
 
   size_t state_count() const { return dstates_.size(); }
@@ -73,6 +78,7 @@ class GrammarMatcher {
   }
   int32_t run(int32_t state, std::string_view bytes);
   void trim_cache();
+  void walk(const TokenTrie& trie, std::vector<uint64_t>& mask);
 
   std::shared_ptr<const Grammar> grammar_;
   std::vector<StackSet> sets_;
@@ -83,6 +89,10 @@ class GrammarMatcher {
   int32_t initial_ = 0;
   int32_t current_ = 0;
   std::vector<int32_t> walk_;  // scratch: DFA state per trie depth
+  // Masks by DFA state, for one trie (cleared when another trie is used or the state cache is rebuilt).
+  const TokenTrie* mask_trie_ = nullptr;
+  std::unordered_map<int32_t, std::vector<uint64_t>> masks_;
+  std::vector<uint64_t> dead_mask_;
 };
 
 }  // namespace sovren::grammar

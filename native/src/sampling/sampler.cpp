@@ -169,11 +169,15 @@ int32_t Sampler::choose() {
   size_t n = static_cast<size_t>(n_vocab_);
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   if (matcher_) {
-    matcher_->allowed_tokens(*trie_, allowed_);
-    if (allowed_.empty()) throw EngineError("grammar: no token of the vocabulary can continue the output");
-    candidates_.resize(allowed_.size());
-    for (size_t i = 0; i < allowed_.size(); ++i)
-      candidates_[i] = {allowed_[i], work_[static_cast<size_t>(allowed_[i])]};
+    const std::vector<uint64_t>& mask = matcher_->allowed_mask(*trie_);
+    candidates_.clear();
+    for (size_t w = 0; w < mask.size(); ++w) {
+      for (uint64_t bits = mask[w]; bits != 0; bits &= bits - 1) {
+        const size_t id = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+        candidates_.push_back({static_cast<int32_t>(id), work_[id]});
+      }
+    }
+    if (candidates_.empty()) throw EngineError("grammar: no token of the vocabulary can continue the output");
   } else if (params_.temperature > 0.0f) {
     candidates_.resize(n);
     for (size_t i = 0; i < n; ++i) candidates_[i] = {static_cast<int32_t>(i), work_[i]};

@@ -102,8 +102,7 @@ class Sampler {
   std::vector<float> probs_;
   std::shared_ptr<const grammar::TokenTrie> trie_;
   std::optional<grammar::GrammarMatcher> matcher_;
-  std::vector<float> raw_;        // scratch: raw logits for logprobs
-  std::vector<int32_t> allowed_;  // scratch: tokens the grammar allows this step
+  std::vector<float> raw_;  // scratch: raw logits for logprobs
   TokenLogprobs last_logprobs_;
 };
 
