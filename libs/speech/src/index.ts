@@ -11,3 +11,4 @@ export * from './lib/endpointer/endpointer';
 export * from './lib/vad/silero-vad';
 export * from './lib/tts/tts-model';
 export * from './lib/tts/voice-pack.reader';
+export * from './lib/runtime/package-files';

