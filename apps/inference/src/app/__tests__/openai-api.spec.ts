@@ -54,11 +54,10 @@ async function promptIds(model: string, messages: Array<{ role: string; content:
 }
 
 function expectOpenAiError(
-  answer: { status: number; body: Record<string, any> },
+  answer: { status: number; body: Record<string, any> }, // eslint-disable-line @typescript-eslint/no-explicit-any
   status: number,
   code?: string | null,
 ): void {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   expect(answer.status).toBe(status);
   expect(Object.keys(answer.body)).toEqual(['error']);
   expect(Object.keys(answer.body['error']).sort()).toEqual(['code', 'message', 'param', 'type']);
