@@ -40,6 +40,7 @@ export const NATS_PERMISSIONS = {
       'inference.models.load',
       'inference.models.unload',
       'inference.synthesize',
+      'inference.transcribe',
     ],
     subscribe: ['inference.cancel.*', 'inference.synthesize.cancel.*'],
     // Chunks of a generation go to the stream subject its caller named, which must be the caller's inbox: a
@@ -48,7 +49,7 @@ export const NATS_PERMISSIONS = {
     streamPublish: ['usage.inference'],
   },
   voice: {
-    request: ['inference.generate', 'inference.models', 'inference.synthesize'],
+    request: ['inference.generate', 'inference.models', 'inference.synthesize', 'inference.transcribe'],
     publish: ['inference.cancel.*', 'inference.synthesize.cancel.*'],
     streamPublish: ['usage.voice', 'calls.>'],
   },
