@@ -45,35 +45,43 @@ export class Platform {
     const nats = await NatsTestServer.start({ jetstream: true });
     const database = await createThrowawayDatabase({ label: 'it' });
     const platform = new Platform(root, nats, database);
-    const ports = new Map<Service, number>();
-    for (const name of SERVICES) ports.set(name, await freePort());
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NODE_ENV: 'test',
-      SOVREN_ROOT: root,
-      SOVREN_NATS_URL: nats.url,
-      SOVREN_DATABASE_URL: database.url,
-      SOVREN_LOG_LEVEL: 'info',
-      SOVREN_SHUTDOWN_TIMEOUT_MS: '8000',
-      // Billing needs Kill Bill credentials to start; no Kill Bill runs here, so usage simply waits in JetStream.
-      SOVREN_KILLBILL_API_SECRET: 'platform-e2e-secret',
-      SOVREN_KILLBILL_PASSWORD: 'platform-e2e-password',
-      ...options.env,
-    };
-    platform.env = env;
-    for (const name of SERVICES) env[`SOVREN_${name.toUpperCase()}_PORT`] = String(ports.get(name));
-    for (const name of SERVICES) {
-      const main = join(workspaceRoot, 'dist/apps', name, 'main.js');
-      if (!existsSync(main)) throw new Error(`${main} is missing: build the apps first (npx nx run-many -t build)`);
-      const port = ports.get(name)!;
-      platform.services.set(name, {
-        name,
-        port,
-        baseUrl: `http://127.0.0.1:${port}`,
-        process: new OwnedProcess(name, process.execPath, [main], env),
+    try {
+      const ports = new Map<Service, number>();
+      for (const name of SERVICES) ports.set(name, await freePort());
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        NODE_ENV: 'test',
+        SOVREN_ROOT: root,
+        SOVREN_NATS_URL: nats.url,
+        SOVREN_DATABASE_URL: database.url,
+        SOVREN_LOG_LEVEL: 'info',
+        SOVREN_SHUTDOWN_TIMEOUT_MS: '8000',
+        // Billing needs Kill Bill credentials to start; no Kill Bill runs here, so usage simply waits in JetStream.
+        SOVREN_KILLBILL_API_SECRET: 'platform-e2e-secret',
+        SOVREN_KILLBILL_PASSWORD: 'platform-e2e-password',
+        ...options.env,
+      };
+      platform.env = env;
+      for (const name of SERVICES) env[`SOVREN_${name.toUpperCase()}_PORT`] = String(ports.get(name));
+      for (const name of SERVICES) {
+        const main = join(workspaceRoot, 'dist/apps', name, 'main.js');
+        if (!existsSync(main)) throw new Error(`${main} is missing: build the apps first (npx nx run-many -t build)`);
+        const port = ports.get(name)!;
+        platform.services.set(name, {
+          name,
+          port,
+          baseUrl: `http://127.0.0.1:${port}`,
+          process: new OwnedProcess(name, process.execPath, [main], env),
+        });
+      }
+      await platform.waitUntil(200, 60_000);
+    } catch (error) {
+      // A service that does not come up must not leave the others (and NATS) running: Jest would never exit.
+      await platform.stop().catch((stopError: Error) => {
+        process.stderr.write(`platform-e2e: stopping after a failed start: ${stopError.message}\n`);
       });
+      throw error;
     }
-    await platform.waitUntil(200, 60_000);
     return platform;
   }
 
