@@ -40,7 +40,9 @@ describe('inference OpenAPI document', () => {
     expect(Object.keys(openApi.document.paths['/v1/chat/completions']?.post?.responses?.['200'] ?? {})).toContain(
       'content',
     );
-    const load = openApi.document.paths['/api/v1/inference/models/{id}/load']?.post as unknown as Record<string, unknown> | undefined;
+    const load = openApi.document.paths['/api/v1/inference/models/{id}/load']?.post as unknown as
+      | Record<string, unknown>
+      | undefined;
     expect(load?.['x-required-scopes']).toEqual(['inference:admin']);
   });
 
