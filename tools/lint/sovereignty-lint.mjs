@@ -14,6 +14,8 @@ import {
   MESSAGING_FEATURE_PATTERNS,
   forbiddenPackageRule,
   isAllowedGoogleApi,
+  isTestClientPackage,
+  isTestFile,
   packageNameOf,
 } from './sovereignty-rules.mjs';
 
@@ -111,6 +113,7 @@ export function scanText(relativePath, text) {
     lines.forEach((lineText, index) => {
       for (const packageName of lockfilePackages(lineText)) {
         const rule = forbiddenPackageRule(packageName);
+        if (rule && isTestClientPackage(packageName) && isDevLockEntry(lines, index)) continue;
         if (rule)
           findings.push({
             line: index + 1,
@@ -123,7 +126,13 @@ export function scanText(relativePath, text) {
     return findings;
   }
 
+  const testFile = isTestFile(relativePath);
+  // package.json: the dependency section the current line is in ("devDependencies", "dependencies"...).
+  let section;
   lines.forEach((lineText, index) => {
+    const sectionStart = /^\s*"(\w*[dD]ependencies)"\s*:\s*\{/.exec(lineText);
+    if (sectionStart) section = sectionStart[1];
+    else if (/^\s*\}/.test(lineText)) section = undefined;
     if (ALLOW_PATTERN.test(lineText)) return;
     const report = (column, rule, matched) => findings.push({ line: index + 1, column, rule, text: matched });
 
@@ -135,7 +144,9 @@ export function scanText(relativePath, text) {
     }
     for (const pattern of IMPORT_PATTERNS) {
       for (const match of lineText.matchAll(pattern)) {
-        const rule = forbiddenPackageRule(packageNameOf(match[1]));
+        const packageName = packageNameOf(match[1]);
+        const rule = forbiddenPackageRule(packageName);
+        if (rule && testFile && isTestClientPackage(packageName)) continue;
         if (rule) report(match.index + match[0].indexOf(match[1]) + 1, rule, match[1]);
       }
     }
@@ -143,6 +154,7 @@ export function scanText(relativePath, text) {
       // A dependency entry: "name": "version" (dependencies, devDependencies, optional..., peer...).
       for (const match of lineText.matchAll(/^\s*"((?:@[^"/]+\/)?[^"/]+)"\s*:\s*"[^"]*"/g)) {
         const rule = forbiddenPackageRule(match[1]);
+        if (rule && section === 'devDependencies' && isTestClientPackage(match[1])) continue;
         if (rule) report(match.index + match[0].indexOf(match[1]) + 1, `${rule}/dependency`, match[1]);
       }
     }
@@ -157,6 +169,17 @@ export function scanText(relativePath, text) {
     }
   });
   return findings;
+}
+
+// Whether the package-lock entry opened on line `index` is marked "dev": true (installed for development only).
+function isDevLockEntry(lines, index) {
+  const indent = /^\s*/.exec(lines[index])[0].length;
+  for (let i = index + 1; i < lines.length; i += 1) {
+    const lineIndent = /^\s*/.exec(lines[i])[0].length;
+    if (lineIndent <= indent) return false;
+    if (lineIndent === indent + 2 && /^\s*"dev"\s*:\s*true/.test(lines[i])) return true;
+  }
+  return false;
 }
 
 // Package names a lockfile line declares: package-lock keys ("node_modules/x"), yarn and pnpm entries.

@@ -98,6 +98,31 @@ describe('sovereignty lint', () => {
     );
   });
 
+  it('allows a test-client SDK only as a devDependency imported from test files', () => {
+    const sdk = 'open' + 'ai';
+    plant('package.json', JSON.stringify({ name: 'x', devDependencies: { [sdk]: '6.0.0' } }, null, 2));
+    plant(
+      'package-lock.json',
+      JSON.stringify({ packages: { [`node_modules/${sdk}`]: { version: '6.0.0', dev: true } } }, null, 2),
+    );
+    plant('apps/x/src/__tests__/api.spec.ts', `import OpenAI from '${sdk}';\n`);
+    plant('apps/x-e2e/src/first-minute.ts', `import OpenAI from '${sdk}';\n`);
+    expect(runLint(workDir).status).toBe(0);
+
+    plant('apps/x/src/app/client.ts', `import OpenAI from '${sdk}';\n`);
+    plant('libs/y/package.json', JSON.stringify({ name: 'y', dependencies: { [sdk]: '6.0.0' } }, null, 2));
+    plant(
+      'libs/y/package-lock.json',
+      JSON.stringify({ packages: { [`node_modules/${sdk}`]: { version: '6.0.0' } } }, null, 2),
+    );
+    const run = runLint(workDir);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/apps\/x\/src\/app\/client\.ts:1:\d+ {2}forbidden-sdk\/llm-api {2}openai/);
+    expect(run.stdout).toMatch(/libs\/y\/package\.json:4:\d+ {2}forbidden-sdk\/llm-api\/dependency {2}openai/);
+    expect(run.stdout).toMatch(/libs\/y\/package-lock\.json:\d+:\d+ {2}forbidden-sdk\/llm-api\/dependency {2}openai/);
+    expect(run.stdout).not.toMatch(/__tests__|x-e2e|^package\.json/m);
+  });
+
   it('fails on an SMS route, subject and identifier', () => {
     plant(
       'apps/voice/src/messages.controller.ts',

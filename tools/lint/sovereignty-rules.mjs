@@ -196,6 +196,30 @@ function packagePatternMatches(pattern, name) {
 }
 
 /** Returns the rule a package name breaks, or undefined when it is allowed. */
+/**
+ * SDKs of a forbidden service that the tests use as *clients of our own server* (pointed at a localhost baseURL),
+ * to prove our compatible API works with the real client. Allowed only where production code cannot reach them:
+ * as a devDependency (package.json devDependencies, lockfile entries marked "dev": true) and imported from test
+ * files. Each entry says why.
+ */
+export const TEST_CLIENT_PACKAGES = {
+  openai: "the OpenAI SDK calls inference's OpenAI-compatible API on localhost in tests, as users' code will",
+};
+
+/** Test files: specs, __tests__ folders and the *-e2e projects. */
+export function isTestFile(relativePath) {
+  return (
+    /\.(?:spec|test|integration-spec|e2e-spec)\.[cm]?[jt]sx?$/.test(relativePath) ||
+    /(?:^|\/)__tests__\//.test(relativePath) ||
+    /(?:^|\/)apps\/[^/]+-e2e\//.test(relativePath)
+  );
+}
+
+/** Whether a test-client package may be used here (see TEST_CLIENT_PACKAGES). */
+export function isTestClientPackage(packageName) {
+  return Object.prototype.hasOwnProperty.call(TEST_CLIENT_PACKAGES, packageName);
+}
+
 export function forbiddenPackageRule(packageName) {
   for (const group of FORBIDDEN_PACKAGE_GROUPS) {
     if (!group.packages.some((pattern) => packagePatternMatches(pattern, packageName))) continue;
