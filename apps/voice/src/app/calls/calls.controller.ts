@@ -1,4 +1,5 @@
-// /api/v1/voice/calls: place a call, list and read call records, hang up, send DTMF. Thin: validate, delegate.
+// /api/v1/voice/calls: place a call, list and read call records, hang up, send DTMF, fetch the recording. Thin:
+// validate, delegate.
 import {
   Body,
   Controller,
@@ -11,6 +12,7 @@ import {
   ParseUUIDPipe,
   Post,
   Query,
+  StreamableFile,
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
@@ -20,6 +22,7 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiProduces,
   ApiQuery,
   ApiServiceUnavailableResponse,
   ApiTags,
@@ -27,6 +30,7 @@ import {
 import { AuthRoute, CurrentAuth, type RequestAuth } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 
+import { RecordingStore } from '../media/recording-store';
 import { CallRecordsRepository } from './call-records.repository';
 import { CallsService } from './calls.service';
 import { CallActionResponse, CallListResponse, CallResponse, PlaceCallDto, SendDtmfDto } from './dtos/calls.dto';
@@ -47,6 +51,7 @@ export class CallsController {
   constructor(
     private readonly calls: CallsService,
     private readonly records: CallRecordsRepository,
+    private readonly recordings: RecordingStore,
   ) {}
 
   @Post()
@@ -90,6 +95,27 @@ export class CallsController {
       throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, 'no such call');
     }
     return record;
+  }
+
+  @Get(':id/recording')
+  @ApiOperation({ summary: 'The call recording: a stereo WAV, caller left, agent right' })
+  @ApiProduces('audio/wav')
+  @ApiOkResponse({
+    description: 'The WAV file (8 kHz, 16-bit, 2 channels).',
+    content: { 'audio/wav': { schema: { type: 'string', format: 'binary' } } },
+  })
+  @ApiNotFoundResponse({ description: 'No recording of yours for this call (none made, or past retention).' })
+  async recording(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @CurrentAuth() auth: RequestAuth | undefined,
+  ): Promise<StreamableFile> {
+    const opened = await this.recordings.open(id, ownerOf(auth));
+    if (!opened) throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, 'no recording of this call');
+    return new StreamableFile(opened.stream, {
+      type: 'audio/wav',
+      length: opened.bytes,
+      disposition: `attachment; filename="${id}.wav"`,
+    });
   }
 
   @Post(':id/hangup')

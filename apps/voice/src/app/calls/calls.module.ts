@@ -1,6 +1,8 @@
-// Calls: the SIP endpoint, the call state machine, records, events and the calls API.
+// Calls: the SIP endpoint, the call state machine, records, events and the calls API; media (echo, prompts,
+// recordings) comes from the media module.
 import { Module } from '@nestjs/common';
 
+import { MediaModule } from '../media/media.module';
 import { ApplicationsRepository } from '../numbers/applications.repository';
 import { PhoneNumbersRepository } from '../numbers/phone-numbers.repository';
 import { SipService } from '../sip/sip.service';
@@ -12,6 +14,7 @@ import { CallsController } from './calls.controller';
 import { CallsService } from './calls.service';
 
 @Module({
+  imports: [MediaModule],
   controllers: [CallsController],
   providers: [
     VoiceDatabases,

@@ -1,6 +1,8 @@
 // The call state machine, both directions: routing an inbound INVITE by the dialled number to its application,
 // placing outbound calls, SDP offer/answer, one RtpSession per call handed to the media application, limits
 // (concurrent calls, duration), the call record, CALLS events and the usage event. A shutdown hangs every call up.
+// Until the speech loop lands, an application's media is echo, a WAV prompt (then hang up), or record (prompt first
+// when it has one); any call of an application with recording on is recorded too.
 import {
   BeforeApplicationShutdown,
   HttpStatus,
@@ -10,9 +12,18 @@ import {
   OnApplicationBootstrap,
   OnModuleInit,
 } from '@nestjs/common';
+import { PlatformConfig } from '@sovren/config';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 import { errorMessage } from '@sovren/resilience';
-import { createRtpPortPool, playWav, RtpSession, startEcho, type MediaFormat, type RtpPortPool } from '@sovren/rtp';
+import {
+  createRtpPortPool,
+  playWav,
+  RtpSession,
+  RtpSessionClosedError,
+  startEcho,
+  type MediaFormat,
+  type RtpPortPool,
+} from '@sovren/rtp';
 import {
   answerDirection,
   buildSdp,
@@ -23,7 +34,10 @@ import {
   type SdpDirection,
 } from '@sovren/sip';
 import { randomUUID } from 'node:crypto';
+import { isAbsolute, join, relative } from 'node:path';
 
+import { RecordingStore, type ActiveRecording } from '../media/recording-store';
+import { VoiceMediaMetrics } from '../media/voice-media.metrics';
 import { ApplicationsRepository, type VoiceApplication } from '../numbers/applications.repository';
 import { PhoneNumbersRepository } from '../numbers/phone-numbers.repository';
 import type { LegEnd, SipCallLeg } from '../sip/sip-user-agent';
@@ -47,6 +61,8 @@ export class ActiveCall {
   format: MediaFormat | null = null;
   answeredAt: number | null = null;
   stopMediaApp: (() => void) | null = null;
+  /** The recording in progress (recording on, or the `record` application); finished when the call ends. */
+  recording: Promise<ActiveRecording | null> | null = null;
   maxDurationTimer: NodeJS.Timeout | null = null;
   sdpVersion = 1;
   readonly inviteAt = Date.now();
@@ -85,6 +101,9 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, Befor
     private readonly applications: ApplicationsRepository,
     private readonly events: CallEventsPublisher,
     private readonly metrics: VoiceMetrics,
+    private readonly recordings: RecordingStore,
+    private readonly mediaMetrics: VoiceMediaMetrics,
+    private readonly platform: PlatformConfig,
   ) {}
 
   onModuleInit(): void {
@@ -370,21 +389,59 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, Befor
     const media = call.media;
     const application = call.application;
     if (!media || !application) return;
+    if (application.recording || application.mediaApp === 'record') {
+      call.recording = this.recordings.start(
+        { id: call.id, ownerId: application.ownerId, applicationId: application.id },
+        media,
+        new Date(call.inviteAt),
+      );
+    }
     switch (application.mediaApp) {
-      case 'play':
-        if (application.promptWav) {
-          playWav(media, application.promptWav).catch((error: unknown) =>
-            this.logger.error({ msg: 'prompt playback failed', callId: call.id, err: errorMessage(error) }),
-          );
-        }
-        return;
       case 'echo':
         call.stopMediaApp = startEcho(media);
         return;
-      default:
-        // `record` and `agent`: the caller's audio is consumed by the recorder / the speech loop.
+      case 'play':
+        // An announcement: the prompt, then we hang up.
+        void this.playPrompt(call, media).then((played) => {
+          if (played && call.state === 'answered') call.leg.hangup('prompt_done');
+        });
+        return;
+      case 'record':
+        // The greeting when there is one; the recorder takes the caller's audio until the call ends.
+        void this.playPrompt(call, media);
+        return;
+      case 'agent':
+        // The speech loop (a later issue) takes the call's audio; until then the call stays silent.
         return;
     }
+  }
+
+  /** Plays the application's prompt; false when there is none or it could not be played (logged). */
+  private async playPrompt(call: ActiveCall, media: RtpSession): Promise<boolean> {
+    const prompt = call.application?.promptWav;
+    if (!prompt) return false;
+    const path = this.promptPath(prompt);
+    if (!path) {
+      this.logger.error({ msg: 'prompt outside $SOVREN_ROOT/prompts refused', callId: call.id, prompt });
+      return false;
+    }
+    try {
+      await playWav(media, path);
+      return true;
+    } catch (error) {
+      // The caller hanging up during the prompt closes the session: not a failure.
+      if (error instanceof RtpSessionClosedError) return false;
+      this.logger.error({ msg: 'prompt playback failed', callId: call.id, prompt: path, err: errorMessage(error) });
+      return false;
+    }
+  }
+
+  /** Prompts live under $SOVREN_ROOT/prompts; a name that leaves that folder is refused (null). */
+  private promptPath(prompt: string): string | null {
+    const folder = join(this.platform.sovrenRoot, 'prompts');
+    const path = join(folder, prompt);
+    const inside = relative(folder, path);
+    return inside && !inside.startsWith('..') && !isAbsolute(inside) ? path : null;
   }
 
   private onDtmf(call: ActiveCall, digit: string): void {
@@ -429,6 +486,11 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, Befor
     if (call.maxDurationTimer) clearTimeout(call.maxDurationTimer);
     call.stopMediaApp?.();
     const quality = call.media ? call.media.stats() : null;
+    if (quality) this.mediaMetrics.observeCall(quality, call.direction);
+    // The recording first: it flushes what the session still delivers, then the ports go back.
+    const recording = call.recording ? await call.recording : null;
+    call.recording = null;
+    const saved = recording ? await recording.finish() : null;
     await this.closeMedia(call);
     const durationMs = wasAnswered && call.answeredAt !== null ? Date.now() - call.answeredAt : 0;
     this.metrics.calls.labels(call.direction, resultOf(wasAnswered, end)).inc();
@@ -440,6 +502,7 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, Befor
         sipStatus: end.status ?? null,
         rtpQuality: quality,
       });
+      if (saved) await this.records.setRecording(call.id, saved.path);
     } catch (error) {
       this.logDbError(call, error);
     }

@@ -50,10 +50,7 @@ export interface VoiceTestEnvironment {
   toneFile: string;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Adds one of our numbers routed to a new application of the test user; returns the application id. */
-  seedNumber(
-    number: string,
-    application?: { mediaApp?: string; ringSeconds?: number; maxDurationSeconds?: number },
-  ): string;
+  seedNumber(number: string, application?: SeedApplication): string;
   /** Runs one SIPp scenario to completion; resolves with its exit code and output. */
   sipp(scenario: string, options?: SippOptions): Promise<{ code: number | null; output: string }>;
   /** What a scenario's `<log>` actions wrote ('' when none). */
@@ -61,6 +58,15 @@ export interface VoiceTestEnvironment {
   /** Starts a SIPp scenario in the background (a UAS waiting for our call). */
   sippBackground(scenario: string, options?: SippOptions): OwnedProcess;
   dispose(): Promise<void>;
+}
+
+export interface SeedApplication {
+  mediaApp?: 'echo' | 'play' | 'record' | 'agent';
+  ringSeconds?: number;
+  maxDurationSeconds?: number;
+  recording?: boolean;
+  /** A file name under $SOVREN_ROOT/prompts. */
+  promptWav?: string;
 }
 
 export interface SippOptions {
@@ -159,8 +165,9 @@ export async function startVoiceTestEnvironment(extraEnv: Record<string, string>
       const apps = new Database(join(root, 'data', 'applications.db'));
       apps
         .prepare(
-          `INSERT INTO "voice_applications" ("id", "owner_id", "name", "media_app", "ring_seconds", "max_duration_seconds")
-           VALUES (?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO "voice_applications" ("id", "owner_id", "name", "media_app", "ring_seconds",
+             "max_duration_seconds", "recording", "prompt_wav")
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           applicationId,
@@ -169,6 +176,8 @@ export async function startVoiceTestEnvironment(extraEnv: Record<string, string>
           application.mediaApp ?? 'echo',
           application.ringSeconds ?? 0,
           application.maxDurationSeconds ?? null,
+          application.recording ? 1 : 0,
+          application.promptWav ?? null,
         );
       apps.close();
       const numbers = new Database(join(root, 'data', 'phone_numbers.db'));
