@@ -1,6 +1,15 @@
 // The SIP endpoint against SIPp playing the carrier: OPTIONS, an inbound call with RTP both ways, CANCEL before
 // answer, re-INVITE hold and resume, a refused source network, malformed messages, and an outbound call that the
 // carrier challenges with 407 first. Every call leaves a closed record in PostgreSQL and events on CALLS.
+import {
+  NatsClient,
+  parseCallEventV1,
+  parseUsageEventV1,
+  STREAM_CALLS,
+  STREAM_USAGE,
+  type CallEventV1,
+  type UsageEventV1,
+} from '@sovren/messaging';
 import { eventually } from '@sovren/testing';
 import { createHash } from 'node:crypto';
 
@@ -57,6 +66,17 @@ describe('voice SIP endpoint (SIPp as the carrier)', () => {
 
   const calls = (to: string) => env.query<CallRow>('SELECT * FROM "voice_calls" WHERE "to_number" = $1', [to]);
 
+  /** Every message stored on a JetStream stream, parsed with its contract. */
+  async function storedOn<T>(stream: string, parse: (raw: unknown) => T): Promise<T[]> {
+    const jsm = await env.voice.app.get(NatsClient).jetstreamManager();
+    const { first_seq, last_seq } = (await jsm.streams.info(stream)).state;
+    const out: T[] = [];
+    for (let seq = first_seq; seq <= last_seq && last_seq > 0; seq += 1) {
+      out.push(parse((await jsm.streams.getMessage(stream, { seq })).json()));
+    }
+    return out;
+  }
+
   it('answers OPTIONS with 200 and what it allows', async () => {
     const result = await env.sipp('options.xml');
     expect({ code: result.code, output: result.output }).toMatchObject({ code: 0 });
@@ -80,6 +100,20 @@ describe('voice SIP endpoint (SIPp as the carrier)', () => {
     expect(call.answered_at).not.toBeNull();
     expect(call.rtp_quality?.packetsIn).toBeGreaterThan(50);
     expect(call.rtp_quality?.packetsOut).toBeGreaterThan(50);
+    const events = await eventually('the call events on CALLS', async () => {
+      const all = await storedOn<CallEventV1>(STREAM_CALLS, parseCallEventV1);
+      const mine = all.filter((event) => event.callId === call.id);
+      return mine.some((event) => event.type === 'ended') ? mine : null;
+    });
+    expect(events.map((event) => event.type)).toEqual(['ringing', 'answered', 'ended']);
+    expect(events[2]).toMatchObject({ direction: 'inbound', hangupCause: 'bye', hangupSide: 'remote' });
+    const usage = await eventually('the call usage event on USAGE', async () => {
+      const all = await storedOn<UsageEventV1>(STREAM_USAGE, parseUsageEventV1);
+      return all.find((event) => event.call?.callId === call.id) ?? null;
+    });
+    // About 2.5 s answered: one started minute.
+    expect(usage).toMatchObject({ source: 'voice', ownerId: env.userId, quantities: { call_minutes: 1 } });
+    expect(usage.call?.durationMs).toBeGreaterThan(2000);
   });
 
   it('ends a ringing call the carrier CANCELs with 487, without answering it', async () => {
