@@ -18,7 +18,7 @@ export class VoiceEnv {
 
   /**
    * The public address carriers see (behind NAT: the router's public IP), written in Via, Contact and SDP.
-   * Empty: the address of the interface the SIP socket uses towards the peer.
+   * Empty: SOVREN_VOICE_SIP_BIND, or with 0.0.0.0 the first non-internal IPv4 address.
    */
   @Matches(/^$|^[0-9A-Za-z.:-]+$/, { message: 'must be an IP address or host name, or empty' })
   SOVREN_VOICE_EXTERNAL_ADDRESS = '';

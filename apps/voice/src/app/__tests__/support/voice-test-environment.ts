@@ -57,6 +57,8 @@ export interface VoiceTestEnvironment {
   sippLog(scenario: string): string;
   /** Starts a SIPp scenario in the background (a UAS waiting for our call). */
   sippBackground(scenario: string, options?: SippOptions): OwnedProcess;
+  /** Shuts the voice app down (once; dispose() does it too), leaving the database and NATS up to inspect. */
+  stopVoice(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -120,6 +122,8 @@ export async function startVoiceTestEnvironment(extraEnv: Record<string, string>
   writeFileSync(toneFile, Buffer.from(muLawEncode(tone)));
   writeFileSync(join(root, 'tone.alaw'), Buffer.from(aLawEncode(tone)));
   const processes: OwnedProcess[] = [];
+  let voiceStopped: Promise<void> | null = null;
+  const stopVoice = (): Promise<void> => (voiceStopped ??= voice.close());
 
   // SIPp runs in `root`: its rtp_stream action takes a file name as written (no [field] substitution there).
   const sippArgs = (scenario: string, options: SippOptions): string[] => {
@@ -210,9 +214,10 @@ export async function startVoiceTestEnvironment(extraEnv: Record<string, string>
       processes.push(sipp);
       return sipp;
     },
+    stopVoice,
     dispose: async () => {
       for (const p of processes) await p.stop(2_000);
-      await voice.close();
+      await stopVoice();
       await pg.end();
       await auth.close();
       await nats.dispose();
