@@ -10,11 +10,14 @@ import { SessionRefreshGrace1767571216000 } from './api_auth/1767571216000-sessi
 import { LoginAttemptsBounds1767571218000 } from './api_auth/1767571218000-login-attempts-bounds';
 import { ApiKeyRateLimit1767657600000 } from './api_auth/1767657600000-api-key-rate-limit';
 import { ApplicationsInitialSchema1767225600000 } from './applications/1767225600000-applications-initial-schema';
+import { VoiceApplications1767744001000 } from './applications/1767744001000-voice-applications';
 import { PhoneNumbersInitialSchema1767225600000 } from './phone_numbers/1767225600000-phone-numbers-initial-schema';
+import { PhoneNumbersAndRouting1767744000000 } from './phone_numbers/1767744000000-phone-numbers-and-routing';
 import { AuditLogAndOrganizations1767225600000 } from './postgres/1767225600000-audit-log-and-organizations';
 import { MonitoringAlertEvents1767312007000 } from './postgres/1767312007000-monitoring-alert-events';
 import { BillingAccountsAndUsageLedger1767398400000 } from './postgres/1767398400000-billing-accounts-and-usage-ledger';
 import { BillingUsageBatchSentAt1767657600000 } from './postgres/1767657600000-billing-usage-batch-sent-at';
+import { VoiceCalls1767744002000 } from './postgres/1767744002000-voice-calls';
 import { VoiceRecordings1767744003000 } from './postgres/1767744003000-voice-recordings';
 import { UsersInitialSchema1767225600000 } from './users/1767225600000-users-initial-schema';
 import { UsersIdentitiesAndRoles1767312000000 } from './users/1767312000000-users-identities-and-roles';
@@ -26,6 +29,7 @@ export const postgresMigrations: MigrationClass[] = [
   MonitoringAlertEvents1767312007000,
   BillingAccountsAndUsageLedger1767398400000,
   BillingUsageBatchSentAt1767657600000,
+  VoiceCalls1767744002000,
   VoiceRecordings1767744003000,
 ];
 
@@ -42,8 +46,14 @@ export const apiAuthMigrations: MigrationClass[] = [
   LoginAttemptsBounds1767571218000,
   ApiKeyRateLimit1767657600000,
 ];
-export const applicationsMigrations: MigrationClass[] = [ApplicationsInitialSchema1767225600000];
-export const phoneNumbersMigrations: MigrationClass[] = [PhoneNumbersInitialSchema1767225600000];
+export const applicationsMigrations: MigrationClass[] = [
+  ApplicationsInitialSchema1767225600000,
+  VoiceApplications1767744001000,
+];
+export const phoneNumbersMigrations: MigrationClass[] = [
+  PhoneNumbersInitialSchema1767225600000,
+  PhoneNumbersAndRouting1767744000000,
+];
 
 /** Keyed by SQLite database name (the file `<name>.db`). */
 export const sqliteMigrations = {

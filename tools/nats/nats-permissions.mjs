@@ -51,7 +51,7 @@ export const NATS_PERMISSIONS = {
   voice: {
     request: ['inference.generate', 'inference.models', 'inference.synthesize', 'inference.transcribe'],
     publish: ['inference.cancel.*', 'inference.synthesize.cancel.*'],
-    streamPublish: ['usage.voice', 'calls.>'],
+    streamPublish: ['usage.voice', 'voice.call.>'],
   },
   monitoring: {
     respond: ['monitoring.status'],

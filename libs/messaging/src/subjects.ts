@@ -88,9 +88,9 @@ export function usageSubject(source: string): string {
   return `usage.${subjectToken(source, 'source')}`;
 }
 
-/** JetStream (stream CALLS): a call lifecycle event (`started`, `answered`, `ended`…). */
+/** JetStream (stream CALLS): a call lifecycle event `voice.call.<event>` (`ringing`, `answered`, `dtmf`, `ended`). */
 export function callsSubject(event: string): string {
-  return `calls.${subjectToken(event, 'event')}`;
+  return `voice.call.${subjectToken(event, 'event')}`;
 }
 
 /** JetStream (stream AUDIT): an audit event about an entity type (`organization`, `api_key`…). */
@@ -105,7 +105,7 @@ export function agentsSubject(agent: string): string {
 
 /** Wildcards matching each JetStream stream's subjects (see jetstream-setup.ts). */
 export const USAGE_ALL = 'usage.>';
-export const CALLS_ALL = 'calls.>';
+export const CALLS_ALL = 'voice.call.>';
 export const AUDIT_ALL = 'audit.>';
 export const AGENTS_ALL = 'agents.>';
 

@@ -229,8 +229,10 @@ export function runFuzz(options: {
     if (options.slowMs !== undefined && elapsed > options.slowMs) {
       result.crashes += 1;
       process.stderr.write(`slow input (${elapsed.toFixed(1)} ms) at iteration ${result.iterations}\n`);
-      if (options.crashDir)
+      if (options.crashDir) {
+        mkdirSync(options.crashDir, { recursive: true });
         writeFileSync(join(options.crashDir, `slow-${options.seed}-${result.iterations}.sip`), input);
+      }
     }
     result.iterations += 1;
     if (options.onProgress && Date.now() - lastReport > 10_000) {

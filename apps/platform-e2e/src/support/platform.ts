@@ -63,6 +63,9 @@ export class Platform {
       };
       platform.env = env;
       for (const name of SERVICES) env[`SOVREN_${name.toUpperCase()}_PORT`] = String(ports.get(name));
+      // Voice's SIP endpoint defaults to 0.0.0.0:5060, which a running platform (or another run) may hold.
+      env['SOVREN_VOICE_SIP_PORT'] ??= String(await freePort());
+      env['SOVREN_VOICE_SIP_BIND'] ??= '127.0.0.1';
       for (const name of SERVICES) {
         const main = join(workspaceRoot, 'dist/apps', name, 'main.js');
         if (!existsSync(main)) throw new Error(`${main} is missing: build the apps first (npx nx run-many -t build)`);

@@ -3,11 +3,13 @@
 import {
   agentsSubject,
   auditSubject,
+  callsSubject,
   ContractError,
   createAgentMessageV1,
   heartbeatSubject,
   parseAgentMessageV1,
   parseAuditEventV1,
+  parseCallEventV1,
   parseHeartbeatV1,
   parsePingReplyV1,
   parseUsageEventV1,
@@ -56,6 +58,7 @@ describe('subjects', () => {
     expect(usageSubject('inference')).toBe('usage.inference');
     expect(auditSubject('organization')).toBe('audit.organization');
     expect(agentsSubject('sentinel')).toBe('agents.sentinel');
+    expect(callsSubject('answered')).toBe('voice.call.answered');
   });
 
   it('refuses tokens that would add a level or a wildcard', () => {
@@ -105,6 +108,54 @@ describe('parseUsageEventV1', () => {
   it('refuses a payload that is not an object', () => {
     expect(contractErrorOf(() => parseUsageEventV1('hello')).field).toBe('(payload)');
     expect(contractErrorOf(() => parseUsageEventV1(null)).field).toBe('(payload)');
+  });
+});
+
+describe('call events and call usage', () => {
+  const callEvent = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+    v: 1,
+    eventId: '5b4f3c2e-0d1a-4e5f-8a9b-0c1d2e3f4a5b',
+    type: 'ended',
+    callId: '0b7f5a9e-3c1d-4e2f-9a8b-7c6d5e4f3a2b',
+    sipCallId: 'a84b4c76e66710@192.0.2.4',
+    direction: 'inbound',
+    from: '+15559870000',
+    to: '+15551230001',
+    applicationId: 'app-1',
+    ownerId: 'owner-1',
+    hangupCause: 'bye',
+    hangupSide: 'remote',
+    durationMs: 2500,
+    occurredAt: '2026-12-03T07:00:00.000Z',
+    ...overrides,
+  });
+  const callErrorOf = (overrides: Record<string, unknown>) =>
+    contractErrorOf(() => parseCallEventV1(callEvent(overrides)));
+
+  it('accepts a call event and returns it unchanged', () => {
+    expect(parseCallEventV1(callEvent())).toEqual(callEvent());
+    const dtmf = callEvent({ type: 'dtmf', digit: '#', hangupCause: undefined, hangupSide: undefined });
+    expect(parseCallEventV1(dtmf)).toMatchObject({ type: 'dtmf', digit: '#' });
+  });
+
+  it('refuses an unknown event type, direction or hang-up side, and a digit longer than one character', () => {
+    expect(callErrorOf({ type: 'exploded' }).field).toBe('type');
+    expect(callErrorOf({ direction: 'sideways' }).field).toBe('direction');
+    expect(callErrorOf({ hangupSide: 'both' }).field).toBe('hangupSide');
+    expect(callErrorOf({ digit: '12' }).field).toBe('digit');
+    expect(callErrorOf({ durationMs: -1 }).field).toBe('durationMs');
+  });
+
+  it('carries a call usage detail billed in call_minutes', () => {
+    const raw = usageEvent({
+      source: 'voice',
+      llm: undefined,
+      quantities: { call_minutes: 3 },
+      call: { callId: 'c-1', direction: 'outbound', durationMs: 150_000 },
+    });
+    expect(parseUsageEventV1(raw).call).toEqual({ callId: 'c-1', direction: 'outbound', durationMs: 150_000 });
+    const bad = { callId: 'c-1', direction: 'sideways', durationMs: 1 };
+    expect(contractErrorOf(() => parseUsageEventV1(usageEvent({ call: bad }))).field).toBe('direction');
   });
 });
 

@@ -17,3 +17,4 @@ export * from './billing-tier.contract';
 export * from './usage-dead-letter.contract';
 export * from './auth-admin.contract';
 export * from './operator.contract';
+export * from './call-event.contract';

@@ -33,6 +33,14 @@ export interface LlmUsageDetailV1 {
   durationMs: number;
 }
 
+/** What a voice call did (billing bills `quantities.call_minutes`; this is for reconciliation). */
+export interface CallUsageDetailV1 {
+  callId: string;
+  direction: 'inbound' | 'outbound';
+  /** From answer to hang-up. */
+  durationMs: number;
+}
+
 /** What a speech synthesis request did (billing bills `quantities.tts_characters`; this is for reconciliation). */
 export interface TtsUsageDetailV1 {
   model: string;
@@ -62,6 +70,7 @@ export interface UsageEventV1 {
   quantities: UsageQuantities;
   llm?: LlmUsageDetailV1;
   tts?: TtsUsageDetailV1;
+  call?: CallUsageDetailV1;
   /** ISO 8601 time the usage happened (not when it was published). */
   occurredAt: string;
 }
@@ -84,6 +93,15 @@ export function parseUsageEventV1(raw: unknown): UsageEventV1 {
   if (llm !== undefined) event.llm = parseLlmDetail(llm);
   const tts = r.optionalObject('tts');
   if (tts !== undefined) event.tts = parseTtsDetail(tts);
+  const call = r.optionalObject('call');
+  if (call !== undefined) {
+    const c = new ContractFieldReader('UsageEventV1.call', call);
+    event.call = {
+      callId: c.string('callId', 128),
+      direction: c.oneOf('direction', ['inbound', 'outbound'] as const),
+      durationMs: c.number('durationMs', { min: 0 }),
+    };
+  }
   return event;
 }
 

@@ -1,0 +1,64 @@
+// applications.db: what answers a call (read by routing and outbound calls).
+import { Injectable } from '@nestjs/common';
+
+import { VoiceDatabases } from '../voice-databases';
+
+export type MediaApp = 'echo' | 'play' | 'record' | 'agent';
+
+export interface VoiceApplication {
+  id: string;
+  ownerId: string;
+  name: string;
+  greeting: string | null;
+  systemPrompt: string | null;
+  voice: string | null;
+  language: string;
+  maxDurationSeconds: number | null;
+  recording: boolean;
+  /** Let an inbound call ring this long before answering. */
+  ringSeconds: number;
+  mediaApp: MediaApp;
+  promptWav: string | null;
+}
+
+interface RawApplication {
+  id: string;
+  owner_id: string;
+  name: string;
+  greeting: string | null;
+  system_prompt: string | null;
+  voice: string | null;
+  language: string;
+  max_duration_seconds: number | null;
+  recording: number;
+  ring_seconds: number;
+  media_app: MediaApp;
+  prompt_wav: string | null;
+}
+
+@Injectable()
+export class ApplicationsRepository {
+  constructor(private readonly databases: VoiceDatabases) {}
+
+  async find(id: string): Promise<VoiceApplication | null> {
+    const rows: RawApplication[] = await this.databases
+      .applications()
+      .query(`SELECT * FROM "voice_applications" WHERE "id" = ? AND "deleted_at" IS NULL`, [id]);
+    const raw = rows[0];
+    if (!raw) return null;
+    return {
+      id: raw.id,
+      ownerId: raw.owner_id,
+      name: raw.name,
+      greeting: raw.greeting,
+      systemPrompt: raw.system_prompt,
+      voice: raw.voice,
+      language: raw.language,
+      maxDurationSeconds: raw.max_duration_seconds,
+      recording: Boolean(raw.recording),
+      ringSeconds: raw.ring_seconds,
+      mediaApp: raw.media_app,
+      promptWav: raw.prompt_wav,
+    };
+  }
+}
