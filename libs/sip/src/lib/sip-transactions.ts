@@ -7,13 +7,25 @@ import {
   SipMessage,
   SipRequest,
   SipResponse,
+  type SipUri,
   formatVia,
   parseCSeq,
   parseVia,
   serializeSipMessage,
 } from './sip-message';
 
-export type SipTransportName = 'UDP' | 'TCP';
+export type SipTransportName = 'UDP' | 'TCP' | 'TLS';
+
+/**
+ * The transport and default port a SIP URI asks for (RFC 3261 §19.1.2, RFC 3263 without DNS): `sips:` or
+ * `;transport=tls` is TLS on 5061, `;transport=tcp` TCP on 5060, otherwise `fallback` (the signalling transport).
+ */
+export function uriTransport(uri: SipUri, fallback: SipTransportName): { transport: SipTransportName; port: number } {
+  const param = (uri.params.get('transport') ?? '').toLowerCase();
+  const transport: SipTransportName =
+    uri.scheme === 'sips' || param === 'tls' ? 'TLS' : param === 'tcp' ? 'TCP' : param === 'udp' ? 'UDP' : fallback;
+  return { transport, port: uri.port ?? (transport === 'TLS' ? 5061 : 5060) };
+}
 
 /** Where a message came from or goes to. */
 export interface SipPeer {

@@ -1,10 +1,21 @@
-// SIP over UDP and TCP on one port: datagrams and framed TCP messages in, bytes out to a peer. TCP connections
-// are kept by peer address so responses and in-dialog requests reuse them (RFC 3261 §18); idle ones are closed.
+// SIP over UDP and TCP on one port, and over TLS on its own port when a certificate is configured: datagrams and
+// framed stream messages in, bytes out to a peer. Stream connections are kept by transport and peer address so
+// responses and in-dialog requests reuse them (RFC 3261 §18); idle ones are closed. Our outbound TLS connections
+// verify the carrier's certificate (RFC 5922: against the host we dialled).
 import { Logger } from '@nestjs/common';
 import { errorMessage } from '@sovren/resilience';
 import { SipParseError, SipStreamFramer, type SipPeer } from '@sovren/sip';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createConnection, createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, isIP, isIPv6, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+
+/** SIP over TLS: the PEM certificate chain and key we serve, its port, and the CA that checks carriers (optional). */
+export interface SipTlsOptions {
+  cert: Buffer;
+  key: Buffer;
+  port: number;
+  ca?: Buffer;
+}
 
 export type InboundHandler = (data: Buffer, peer: SipPeer) => void;
 export type FramingErrorHandler = (peer: SipPeer, error: Error) => void;
@@ -16,8 +27,11 @@ export class SipTransport {
   private readonly logger = new Logger(SipTransport.name);
   private udp: UdpSocket | null = null;
   private tcp: Server | null = null;
+  private tls: Server | null = null;
+  private tlsCa: Buffer | undefined;
   private readonly connections = new Map<string, Socket>();
   private port = 0;
+  private tlsPortNumber = 0;
 
   constructor(
     private readonly onMessage: InboundHandler,
@@ -28,7 +42,12 @@ export class SipTransport {
     return this.port;
   }
 
-  async listen(bind: string, port: number, withTcp: boolean): Promise<void> {
+  /** The TLS port, or 0 when TLS is not served. */
+  get tlsPort(): number {
+    return this.tlsPortNumber;
+  }
+
+  async listen(bind: string, port: number, withTcp: boolean, tls?: SipTlsOptions): Promise<void> {
     const udp = createSocket({ type: isIPv6(bind) ? 'udp6' : 'udp4', reuseAddr: false });
     udp.on('message', (data, info) =>
       this.onMessage(data, { transport: 'UDP', address: info.address, port: info.port }),
@@ -43,18 +62,41 @@ export class SipTransport {
     });
     this.udp = udp;
     this.port = udp.address().port;
-    if (!withTcp) return;
-    const tcp = createServer((socket) => this.adopt(socket));
-    tcp.maxConnections = MAX_TCP_CONNECTIONS;
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen(this.port, bind, () => {
-        tcp.off('error', reject);
-        resolve();
+    if (withTcp) {
+      const tcp = createServer((socket) => this.adopt(socket, 'TCP'));
+      this.tcp = await this.serve(tcp, bind, this.port, 'TCP');
+    }
+    if (tls) {
+      this.tlsCa = tls.ca;
+      const server = createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (socket) =>
+        this.adopt(socket, 'TLS'),
+      );
+      // A scanner's failed handshake is its problem: log it at debug level, never crash.
+      server.on('tlsClientError', (error, socket) =>
+        this.logger.debug({ msg: 'SIP TLS handshake failed', peer: socket.remoteAddress, err: errorMessage(error) }),
+      );
+      this.tls = await this.serve(server, bind, tls.port, 'TLS');
+      const address = server.address();
+      this.tlsPortNumber = typeof address === 'object' && address ? address.port : tls.port;
+    }
+  }
+
+  private async serve(server: Server, bind: string, port: number, name: 'TCP' | 'TLS'): Promise<Server> {
+    server.maxConnections = MAX_TCP_CONNECTIONS;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, bind, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
-    tcp.on('error', (error) => this.logger.error({ msg: 'SIP TCP server error', err: errorMessage(error) }));
-    this.tcp = tcp;
+    } catch (error) {
+      // Whatever is already listening is closed by close(); the caller reports the failed start.
+      throw new Error(`SIP ${name} cannot listen on ${bind}:${port}: ${errorMessage(error)}`);
+    }
+    server.on('error', (error) => this.logger.error({ msg: `SIP ${name} server error`, err: errorMessage(error) }));
+    return server;
   }
 
   send(data: Buffer, peer: SipPeer): void {
@@ -67,15 +109,28 @@ export class SipTransport {
     const key = peerKey(peer);
     let socket = this.connections.get(key);
     if (!socket || socket.destroyed) {
-      socket = createConnection({ host: peer.address, port: peer.port });
-      this.adopt(socket, peer);
+      socket =
+        peer.transport === 'TLS' ? this.connectTls(peer) : createConnection({ host: peer.address, port: peer.port });
+      this.adopt(socket, peer.transport, peer);
     }
     socket.write(data);
   }
 
-  private adopt(socket: Socket, known?: SipPeer): void {
+  private connectTls(peer: SipPeer): TLSSocket {
+    return tlsConnect({
+      host: peer.address,
+      port: peer.port,
+      // SNI and the certificate check name the host we dialled; an IP address is checked against the IP SANs.
+      ...(isIP(peer.address) ? {} : { servername: peer.address }),
+      ...(this.tlsCa ? { ca: this.tlsCa } : {}),
+      minVersion: 'TLSv1.2',
+      rejectUnauthorized: true,
+    });
+  }
+
+  private adopt(socket: Socket, transport: 'TCP' | 'TLS', known?: SipPeer): void {
     const peer: SipPeer = known ?? {
-      transport: 'TCP',
+      transport,
       address: socket.remoteAddress ?? '',
       port: socket.remotePort ?? 0,
     };
@@ -97,7 +152,7 @@ export class SipTransport {
       for (const frame of frames) this.onMessage(frame, peer);
     });
     socket.on('error', (error) =>
-      this.logger.warn({ msg: 'SIP TCP connection error', peer, err: errorMessage(error) }),
+      this.logger.warn({ msg: `SIP ${transport} connection error`, peer, err: errorMessage(error) }),
     );
     socket.on('close', () => {
       if (this.connections.get(key) === socket) this.connections.delete(key);
@@ -110,12 +165,14 @@ export class SipTransport {
     await Promise.all([
       new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve())),
       new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve())),
+      new Promise<void>((resolve) => (this.tls ? this.tls.close(() => resolve()) : resolve())),
     ]);
     this.udp = null;
     this.tcp = null;
+    this.tls = null;
   }
 }
 
 function peerKey(peer: SipPeer): string {
-  return `${peer.address}|${peer.port}`;
+  return `${peer.transport}|${peer.address}|${peer.port}`;
 }

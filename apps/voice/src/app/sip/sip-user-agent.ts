@@ -19,6 +19,7 @@ import {
   parseNameAddr,
   parseSipUri,
   serializeSipMessage,
+  uriTransport,
   type ClientTransaction,
   type DigestCredentials,
   type ServerTransaction,
@@ -48,7 +49,10 @@ export interface LegEnd {
 export interface SipUserAgentOptions {
   /** Host written in Via, Contact and SDP (the public address behind NAT). */
   externalHost: string;
+  /** UDP/TCP port. */
   port: number;
+  /** TLS port, 0 when TLS is not served. */
+  tlsPort?: number;
   credentials: DigestCredentials | null;
   sessionExpires: number;
   timers: SipTimers;
@@ -399,6 +403,11 @@ export class SipUserAgent implements TransactionUser {
     return this.options.port;
   }
 
+  /** Our port for a transport (TLS has its own). */
+  portFor(transport: SipTransportName): number {
+    return transport === 'TLS' && this.options.tlsPort ? this.options.tlsPort : this.options.port;
+  }
+
   get activeLegs(): SipCallLeg[] {
     return [...this.legs.values()];
   }
@@ -408,8 +417,8 @@ export class SipUserAgent implements TransactionUser {
   }
 
   contact(peer: SipPeer): string {
-    const transport = peer.transport === 'TCP' ? ';transport=tcp' : '';
-    return `<sip:sovren@${hostForUri(this.options.externalHost)}:${this.options.port}${transport}>`;
+    const transport = peer.transport === 'UDP' ? '' : `;transport=${peer.transport.toLowerCase()}`;
+    return `<sip:sovren@${hostForUri(this.options.externalHost)}:${this.portFor(peer.transport)}${transport}>`;
   }
 
   logFailure(leg: SipCallLeg, error: unknown): void {
@@ -618,7 +627,7 @@ export class SipUserAgent implements TransactionUser {
     authorization?: { header: string; value: string },
   ): SipRequest {
     const headers = new SipHeaders();
-    headers.append('Via', ourVia(leg.peer.transport, this.options.externalHost, this.options.port));
+    headers.append('Via', ourVia(leg.peer.transport, this.options.externalHost, this.portFor(leg.peer.transport)));
     headers.append('Max-Forwards', '70');
     headers.append(
       'From',
@@ -674,7 +683,8 @@ export class SipUserAgent implements TransactionUser {
 
   private inDialogRequest(leg: SipCallLeg, method: string, cseq: string, sdp: string | null): SipRequest {
     const headers = new SipHeaders();
-    headers.append('Via', ourVia(leg.peer.transport, this.options.externalHost, this.options.port, newBranch()));
+    const transport = this.targetOf(leg).transport;
+    headers.append('Via', ourVia(transport, this.options.externalHost, this.portFor(transport), newBranch()));
     headers.append('Max-Forwards', '70');
     const local = formatNameAddr({
       displayName: null,
@@ -707,9 +717,8 @@ export class SipUserAgent implements TransactionUser {
     const uriText = first ? parseNameAddr(first).uri : leg.remoteTarget;
     try {
       const uri = parseSipUri(uriText);
-      const transport: SipTransportName =
-        (uri.params.get('transport') ?? '').toLowerCase() === 'tcp' ? 'TCP' : leg.peer.transport;
-      return { transport, address: uri.host, port: uri.port ?? 5060 };
+      const { transport, port } = uriTransport(uri, leg.peer.transport);
+      return { transport, address: uri.host, port };
     } catch (error) {
       this.logger.warn({
         msg: 'unusable remote target, using the signalling peer',

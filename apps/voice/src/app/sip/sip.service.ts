@@ -4,13 +4,14 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { PlatformConfig } from '@sovren/config';
 import { errorMessage } from '@sovren/resilience';
 import { DEFAULT_SIP_TIMERS, serializeSipMessage, type SipPeer, type SipTimers } from '@sovren/sip';
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
 import { VOICE_ENV, VoiceEnv } from '../voice-config/voice.env';
 import { VoiceMetrics } from '../voice.metrics';
 import { SipEdge } from './sip-edge';
 import { SipRegistration } from './sip-registration';
-import { SipTransport } from './sip-transport';
+import { SipTransport, type SipTlsOptions } from './sip-transport';
 import { SipUserAgent, type CallHandler, type SipCallLeg } from './sip-user-agent';
 
 @Injectable()
@@ -60,6 +61,7 @@ export class SipService implements OnModuleInit, OnApplicationShutdown {
       this.env.SOVREN_VOICE_SIP_BIND,
       this.env.SOVREN_VOICE_SIP_PORT,
       this.env.SOVREN_VOICE_SIP_TCP === 'true',
+      this.tlsOptions(),
     );
     const credentials = this.env.SOVREN_VOICE_SIP_USERNAME
       ? { username: this.env.SOVREN_VOICE_SIP_USERNAME, password: this.env.SOVREN_VOICE_SIP_PASSWORD }
@@ -68,6 +70,7 @@ export class SipService implements OnModuleInit, OnApplicationShutdown {
       {
         externalHost: this.externalHost,
         port: this.transport.localPort,
+        tlsPort: this.transport.tlsPort,
         credentials,
         sessionExpires: this.env.SOVREN_VOICE_SESSION_EXPIRES_SECONDS,
         timers: sipTimers(this.env.SOVREN_VOICE_SIP_T1_MS),
@@ -90,6 +93,7 @@ export class SipService implements OnModuleInit, OnApplicationShutdown {
       port: this.transport.localPort,
       externalHost: this.externalHost,
       tcp: this.env.SOVREN_VOICE_SIP_TCP === 'true',
+      tlsPort: this.transport.tlsPort || null,
     });
     if (this.env.SOVREN_VOICE_SIP_REGISTRAR && credentials) {
       this.registration = new SipRegistration(this.ua, {
@@ -102,6 +106,27 @@ export class SipService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** The certificate and key of SIP over TLS, read once at start; undefined when TLS is not configured. */
+  private tlsOptions(): SipTlsOptions | undefined {
+    const certFile = this.env.SOVREN_VOICE_SIP_TLS_CERT_FILE;
+    const keyFile = this.env.SOVREN_VOICE_SIP_TLS_KEY_FILE;
+    if (!certFile || !keyFile) return undefined;
+    const read = (variable: string, file: string): Buffer => {
+      try {
+        return readFileSync(file);
+      } catch (error) {
+        throw new Error(`${variable}: cannot read ${file}: ${errorMessage(error)}`);
+      }
+    };
+    const caFile = this.env.SOVREN_VOICE_SIP_TLS_CA_FILE;
+    return {
+      cert: read('SOVREN_VOICE_SIP_TLS_CERT_FILE', certFile),
+      key: read('SOVREN_VOICE_SIP_TLS_KEY_FILE', keyFile),
+      port: this.env.SOVREN_VOICE_SIP_TLS_PORT,
+      ...(caFile ? { ca: read('SOVREN_VOICE_SIP_TLS_CA_FILE', caFile) } : {}),
+    };
+  }
+
   /** The carrier proxy for outbound calls, or null when none is configured. */
   outboundProxy(): SipPeer | null {
     const value = this.env.SOVREN_VOICE_SIP_OUTBOUND_PROXY;
@@ -109,10 +134,11 @@ export class SipService implements OnModuleInit, OnApplicationShutdown {
     const [hostPort, param] = value.split(';');
     const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostPort);
     if (!match) return null;
+    const transport = /transport=tls/i.test(param ?? '') ? 'TLS' : /transport=tcp/i.test(param ?? '') ? 'TCP' : 'UDP';
     return {
-      transport: /transport=tcp/i.test(param ?? '') ? 'TCP' : 'UDP',
+      transport,
       address: match[1].replace(/^\[|\]$/g, ''),
-      port: match[2] ? Number(match[2]) : 5060,
+      port: match[2] ? Number(match[2]) : transport === 'TLS' ? 5061 : 5060,
     };
   }
 

@@ -47,8 +47,10 @@ export class VoiceEnv {
   @IsIntegerInRange(90, 86_400)
   SOVREN_VOICE_SESSION_EXPIRES_SECONDS = 1800;
 
-  /** Where outbound calls go (the carrier's SIP proxy), `host[:port][;transport=tcp]`; empty: no outbound calls. */
-  @Matches(/^$|^[0-9A-Za-z.:-]+(;transport=(udp|tcp))?$/i, { message: 'must be host[:port][;transport=udp|tcp]' })
+  /** Where outbound calls go (the carrier's SIP proxy), `host[:port][;transport=tcp|tls]`; empty: no outbound calls. */
+  @Matches(/^$|^[0-9A-Za-z.:-]+(;transport=(udp|tcp|tls))?$/i, {
+    message: 'must be host[:port][;transport=udp|tcp|tls]',
+  })
   SOVREN_VOICE_SIP_OUTBOUND_PROXY = '';
 
   /** Digest credentials for the carrier (outbound INVITE challenges and REGISTER). */
@@ -114,6 +116,26 @@ export class VoiceEnv {
   /** `true`: SIP over TCP is served too (UDP always). */
   @IsOneOf(['true', 'false'])
   SOVREN_VOICE_SIP_TCP = 'true';
+
+  /** SIP over TLS: the PEM certificate chain file; with the key file set, TLS is served on SOVREN_VOICE_SIP_TLS_PORT. */
+  @IsString()
+  @MaxLength(4096)
+  SOVREN_VOICE_SIP_TLS_CERT_FILE = '';
+
+  /** SIP over TLS: the PEM private key file of the certificate. */
+  @IsString()
+  @MaxLength(4096)
+  SOVREN_VOICE_SIP_TLS_KEY_FILE = '';
+
+  /** SIP over TLS: its port (5061, the `sips:` default). */
+  @ToInteger()
+  @IsIntegerInRange(1, 65535)
+  SOVREN_VOICE_SIP_TLS_PORT = 5061;
+
+  /** SIP over TLS: PEM CA bundle that verifies the carrier on our outbound TLS connections (empty: the system's). */
+  @IsString()
+  @MaxLength(4096)
+  SOVREN_VOICE_SIP_TLS_CA_FILE = '';
 }
 
 export const VOICE_ENV = Symbol('VOICE_ENV');
@@ -124,5 +146,11 @@ export function checkVoiceEnv(env: VoiceEnv): VoiceEnv {
     throw new Error('SOVREN_VOICE_RTP_PORT_MAX must be above SOVREN_VOICE_RTP_PORT_MIN + 1');
   }
   parseNetworks(env.SOVREN_VOICE_TRUSTED_SIP_NETWORKS, 'SOVREN_VOICE_TRUSTED_SIP_NETWORKS');
+  if (!env.SOVREN_VOICE_SIP_TLS_CERT_FILE !== !env.SOVREN_VOICE_SIP_TLS_KEY_FILE) {
+    throw new Error('SOVREN_VOICE_SIP_TLS_CERT_FILE and SOVREN_VOICE_SIP_TLS_KEY_FILE must be set together');
+  }
+  if (env.SOVREN_VOICE_SIP_TLS_CERT_FILE && env.SOVREN_VOICE_SIP_TLS_PORT === env.SOVREN_VOICE_SIP_PORT) {
+    throw new Error('SOVREN_VOICE_SIP_TLS_PORT must differ from SOVREN_VOICE_SIP_PORT');
+  }
   return env;
 }
