@@ -1,8 +1,8 @@
-// Every GGUF file in $SOVREN_ROOT/models/llms/ is an LLM (id = file stem), every ggml-<id>.bin in models/whisper/
-// a Whisper model. Models of both kinds load at start (configurable) or on first use, and unload when idle or on an
-// admin call. A model that fails to load is reported with the reason (file-system paths left to the log) and
-// retried on its next use; the others keep serving. Loads stay within one memory budget, and each loaded LLM has
-// its own batch scheduler (a Whisper model batches inside EngineWhisper).
+// Every GGUF file in $SOVREN_ROOT/models/llms/ is an LLM (id = file stem), every ggml-<id>.bin or <id>.gguf in
+// models/whisper/ a Whisper model. Models of both kinds load at start (configurable) or on first use, and unload
+// when idle or on an admin call. A model that fails to load is reported with the reason (file-system paths left to
+// the log) and retried on its next use; the others keep serving. Loads stay within one memory budget, and each
+// loaded LLM has its own batch scheduler (a Whisper model batches inside EngineWhisper).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { EngineModel, EngineWhisper, type EngineSequence, type ModelInfo, type WhisperModelInfo } from '@sovren/engine';
@@ -62,8 +62,8 @@ export interface ModelEntry {
 }
 
 const MODEL_FILE = /^[A-Za-z0-9._-]+\.gguf$/;
-/** whisper.cpp's file names: ggml-<id>.bin. */
-const WHISPER_FILE = /^ggml-([A-Za-z0-9][A-Za-z0-9._-]{0,100})\.bin$/;
+/** whisper.cpp's file names (ggml-<id>.bin), or <id>.gguf for the same model in GGUF. */
+const WHISPER_FILE = /^(?:ggml-([A-Za-z0-9][A-Za-z0-9._-]{0,100})\.bin|([A-Za-z0-9][A-Za-z0-9._-]{0,100})\.gguf)$/;
 const MIB = 1024 * 1024;
 
 export interface AcquireOptions {
@@ -147,7 +147,10 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
       ...(await this.modelFiles(this.directory, 'llm', (name) =>
         MODEL_FILE.test(name) ? basename(name, '.gguf') : undefined,
       )),
-      ...(await this.modelFiles(this.whisperDirectory, 'whisper', (name) => WHISPER_FILE.exec(name)?.[1])),
+      ...(await this.modelFiles(this.whisperDirectory, 'whisper', (name) => {
+        const match = WHISPER_FILE.exec(name);
+        return match ? (match[1] ?? match[2]) : undefined;
+      })),
     ];
     const seen = new Set<string>();
     for (const file of files) {
@@ -235,7 +238,7 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** The loaded Whisper model, loading it first when needed; GenerationError as acquire() throws them. */
-  async acquireWhisper(id: string): Promise<LoadedWhisperModel> {
+  async acquireWhisper(id: string, options: AcquireOptions = {}): Promise<LoadedWhisperModel> {
     const entry = await this.find(id);
     if (entry.kind !== 'whisper') {
       throw new GenerationError(
@@ -244,7 +247,7 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
         'model',
       );
     }
-    const loaded = await this.acquireEntry(entry, {});
+    const loaded = await this.acquireEntry(entry, options);
     if (loaded.kind !== 'whisper') throw new Error(`model '${id}' changed kind while loading`);
     return loaded;
   }

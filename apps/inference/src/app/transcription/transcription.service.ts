@@ -1,15 +1,16 @@
 // Speech recognition with Whisper on the native engine, for POST /v1/audio/transcriptions and inference.transcribe.
-// The models are the ModelRegistry's (kind whisper: ggml-<id>.bin in <SOVREN_ROOT>/models/whisper), so they load at
-// start or on first use, unload when idle, and count against the models' memory budget like the LLMs. This service
-// transcribes (EngineWhisper batches concurrent requests into one encoder pass and one decoder step per token) and
-// publishes one usage event (asr_seconds) per transcribed request.
-import { Injectable, Logger } from '@nestjs/common';
+// The models are the ModelRegistry's (kind whisper: ggml-<id>.bin or <id>.gguf in <SOVREN_ROOT>/models/whisper), so
+// they load at start or on first use, unload when idle, and count against the models' memory budget like the LLMs.
+// This service transcribes (EngineWhisper batches concurrent requests into one encoder pass and one decoder step
+// per token) and publishes one usage event (asr_seconds) per transcribed request.
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { WHISPER_MAX_SAMPLES, WHISPER_SAMPLE_RATE, type WhisperTranscription } from '@sovren/engine';
 import { assertUnreachable } from '@sovren/http';
 import { errorMessage } from '@sovren/resilience';
 import { randomUUID } from 'node:crypto';
 
 import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
+import { INFERENCE_ENV, InferenceEnv } from '../inference-config/inference.env';
 import { ModelRegistry, type LoadedWhisperModel } from '../models/model-registry.service';
 import { UsageEventPublisher } from '../usage/usage-event.publisher';
 import { TranscriptionError, TranscriptionErrorCode } from './transcription.errors';
@@ -42,6 +43,7 @@ export class TranscriptionService {
   private readonly logger = new Logger(TranscriptionService.name);
 
   constructor(
+    @Inject(INFERENCE_ENV) private readonly env: InferenceEnv,
     private readonly registry: ModelRegistry,
     private readonly usage: UsageEventPublisher,
   ) {}
@@ -54,7 +56,7 @@ export class TranscriptionService {
       .map((entry) => entry.id);
   }
 
-  /** Installed Whisper model ids (ggml-<id>.bin in <SOVREN_ROOT>/models/whisper), sorted. */
+  /** Installed Whisper model ids (ggml-<id>.bin or <id>.gguf in <SOVREN_ROOT>/models/whisper), sorted. */
   async models(): Promise<string[]> {
     await this.registry.discover();
     return this.registry.whisperIds();
@@ -138,7 +140,8 @@ export class TranscriptionService {
   /** The loaded model from the registry; its refusals in transcription codes. */
   private async acquire(id: string): Promise<LoadedWhisperModel> {
     try {
-      return await this.registry.acquireWhisper(id);
+      // As for the LLMs: with SOVREN_INFERENCE_LOAD_ON_DEMAND=false only loading at start or an admin loads it.
+      return await this.registry.acquireWhisper(id, { mayLoad: this.env.SOVREN_INFERENCE_LOAD_ON_DEMAND === 'true' });
     } catch (error) {
       if (!(error instanceof GenerationError)) throw error;
       throw new TranscriptionError(transcriptionCodeOf(error.code), error.message, 'model');
@@ -169,8 +172,9 @@ function transcriptionCodeOf(code: GenerationErrorCode): TranscriptionErrorCode 
       return TranscriptionErrorCode.MODEL_INVALID;
     case GenerationErrorCode.MODEL_MEMORY_EXCEEDED:
       return TranscriptionErrorCode.MODEL_MEMORY_EXCEEDED;
-    case GenerationErrorCode.MODEL_UNLOADING:
     case GenerationErrorCode.MODEL_NOT_LOADED:
+      return TranscriptionErrorCode.MODEL_NOT_LOADED;
+    case GenerationErrorCode.MODEL_UNLOADING:
     case GenerationErrorCode.QUEUE_FULL:
     case GenerationErrorCode.CONCURRENCY_LIMIT:
       return TranscriptionErrorCode.MODEL_UNAVAILABLE;

@@ -32,6 +32,7 @@ import { TranscriptionService } from '../transcription.service';
 jest.setTimeout(180_000);
 
 const MODEL = 'tiny-test';
+const GGUF_MODEL = 'tiny-test-gguf';
 
 let env: InferenceTestEnvironment;
 let key: string;
@@ -81,6 +82,14 @@ beforeAll(async () => {
     nAudioLayer: 1,
     nTextLayer: 1,
     nTextCtx: 64,
+  });
+  // The same weights in GGUF: the registry finds <id>.gguf too, and it must transcribe exactly like the .bin.
+  writeTinyWhisperModel(join(dir, `${GGUF_MODEL}.gguf`), {
+    type: WhisperType.F16,
+    nAudioLayer: 1,
+    nTextLayer: 1,
+    nTextCtx: 64,
+    format: 'gguf',
   });
   writeFileSync(join(dir, 'ggml-zz-broken.bin'), 'not a whisper model');
   direct = await EngineWhisper.load(tiny.path, { threads: 1 });
@@ -208,8 +217,8 @@ describe('model lifetime', () => {
 });
 
 describe('Whisper models in the model registry', () => {
-  // Explicit: an app started by an earlier test may have left its own idle setting in the environment.
-  const NO_IDLE_UNLOAD = { SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS: '0' };
+  // Explicit: an app started by an earlier test may have left its own settings in the environment.
+  const NO_IDLE_UNLOAD = { SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS: '0', SOVREN_INFERENCE_LOAD_ON_DEMAND: 'true' };
   type Metadata = { kind: string; state: string; error: string | null; loaded: unknown; whisper: null | object };
   const metadata = async (base: string, id: string) =>
     (await getJson(`${base}/api/v1/inference/models/${id}`, env.apiKey)).body['data'] as Metadata;
@@ -228,6 +237,7 @@ describe('Whisper models in the model registry', () => {
       kind: 'whisper',
     });
     expect(data.find((m) => m.id === 'zz-broken')?.kind).toBe('whisper');
+    expect(data.find((m) => m.id === GGUF_MODEL)?.kind).toBe('whisper');
     expect(data.find((m) => m.id === CHAT_MODEL)?.kind).toBe('llm');
 
     const reply = parseInferenceModelsReplyV1(
@@ -235,6 +245,14 @@ describe('Whisper models in the model registry', () => {
     );
     expect(reply.models.find((m) => m.id === MODEL)).toEqual(expect.objectContaining({ kind: 'whisper' }));
     expect(reply.models.find((m) => m.id === CHAT_MODEL)).toEqual(expect.objectContaining({ kind: 'llm' }));
+  });
+
+  it('transcribes with a Whisper model stored as GGUF exactly as with the same weights in ggml-*.bin', async () => {
+    const samples = audio(0.9, 16000, 2);
+    const response = await postForm({ model: GGUF_MODEL, language: 'en' }, writeWav(samples, 16000));
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { text: string };
+    expect(body.text).toBe(await expectedText(rounded16(samples)));
   });
 
   it('refuses a Whisper model for chat with a clear 400 naming the model', async () => {
@@ -299,6 +317,25 @@ describe('Whisper models in the model registry', () => {
 
     const refused = await postJson(`${app.url}/api/v1/inference/models/${MODEL}/load`, env.apiKey, {});
     expect(refused.status).toBe(403);
+  });
+
+  it('with SOVREN_INFERENCE_LOAD_ON_DEMAND=false serves only a model an admin (or the start) loaded', async () => {
+    const app = await env.startInference({ ...NO_IDLE_UNLOAD, SOVREN_INFERENCE_LOAD_ON_DEMAND: 'false' });
+    const post = async () => {
+      const form = new FormData();
+      form.append('file', new Blob([writeWav(audio(0.4), 16000)], { type: 'audio/wav' }), 'audio.wav');
+      form.append('model', MODEL);
+      return fetch(`${app.url}/v1/audio/transcriptions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+        body: form,
+      });
+    };
+    const refused = await post();
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('model_not_loaded');
+    expect((await admin(app.url, MODEL, 'load')).status).toBe(200);
+    expect((await post()).status).toBe(200);
   });
 
   it('counts Whisper and LLM bytes against one memory budget and refuses a load past it with the same error', async () => {
