@@ -316,7 +316,14 @@ void gguf_layout() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // `test-whisper-file --write-gguf-seed <file>` writes the GGUF layout's seed for native/fuzz/corpus-whisper.
+  if (argc == 3 && std::string(argv[1]) == "--write-gguf-seed") {
+    const auto bytes = small_gguf();
+    std::ofstream out(argv[2], std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    return out ? 0 : 1;
+  }
   return run_suites({{"valid file", valid_file},
                      {"every truncation", every_truncation},
                      {"bad headers", bad_headers},
