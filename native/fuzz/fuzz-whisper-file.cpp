@@ -1,5 +1,6 @@
-// libFuzzer harness for the whisper.cpp model file reader: parse arbitrary bytes, then touch every filter weight,
-// every vocabulary byte and every tensor's first and last byte. Only WhisperFileError may escape the reader.
+// libFuzzer harness for the Whisper model file reader (whisper.cpp's ggml layout and GGUF): parse arbitrary bytes,
+// then touch every filter weight, every vocabulary byte and every tensor's first and last byte. Only
+// WhisperFileError may escape the reader.
 #include <cstddef>
 #include <cstdint>
 

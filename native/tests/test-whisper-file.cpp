@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "test-check.h"
+#include "test-gguf-builder.h"
 #include "test-whisper-builder.h"
 #include "whisper/whisper-file.h"
 
@@ -243,14 +244,92 @@ void open_from_disk() {
   }
 }
 
+// The GGUF layout of the small file: whisper.* hparams, mel_filters, byte-level tokens, one more tensor.
+std::vector<uint8_t> small_gguf(const char* architecture = "whisper", uint32_t n_audio_head = 2) {
+  using sovren::GgufValueType;
+  gguf_test::GgufBuilder g;
+  g.add_string("general.architecture", architecture);
+  const std::pair<const char*, uint32_t> hparams[] = {
+      {"whisper.n_vocab", 51865},   {"whisper.n_audio_ctx", 8},
+      {"whisper.n_audio_state", 8}, {"whisper.n_audio_head", n_audio_head},
+      {"whisper.n_audio_layer", 1}, {"whisper.n_text_ctx", 8},
+      {"whisper.n_text_state", 8},  {"whisper.n_text_head", 2},
+      {"whisper.n_text_layer", 1},  {"whisper.n_mels", 4}};
+  for (const auto& [key, value] : hparams) g.add<uint32_t>(key, GgufValueType::UINT32, value);
+  g.add<uint32_t>("general.file_type", GgufValueType::UINT32, 7);
+  g.add<uint32_t>("general.quantization_version", GgufValueType::UINT32, 2);
+  // "ÿĀ" is GPT-2's byte-level text for the bytes FF 00.
+  g.add_string_array("tokenizer.ggml.tokens", {"a", "bc", "\xc3\xbf\xc4\x80"});
+  std::vector<float> filters(4 * 201, 0.0f);
+  for (int m = 0; m < 4; ++m) filters[static_cast<size_t>(m) * 201 + m + 1] = 1.0f;
+  std::vector<uint8_t> filter_bytes(filters.size() * 4);
+  std::memcpy(filter_bytes.data(), filters.data(), filter_bytes.size());
+  g.add_tensor("mel_filters", 0, {201, 4}, filter_bytes);
+  g.add_tensor("decoder.ln.weight", 0, {4, 2}, std::vector<uint8_t>(32, 0));
+  return g.build();
+}
+
+void gguf_layout() {
+  const auto bytes = small_gguf();
+  auto f = WhisperFile::from_buffer(bytes.data(), bytes.size());
+  const auto& h = f->hparams();
+  check(f->is_gguf(), "a GGUF file is read as the GGUF layout");
+  check(h.n_vocab == 51865 && h.n_audio_ctx == 8 && h.n_audio_head == 2 && h.n_text_layer == 1 && h.n_mels == 4,
+        "GGUF hparams read back");
+  check(f->quant_version() == 2 && f->base_ftype() == 7, "ftype from general.quantization_version and file_type");
+  check(f->mel_filters().size() == 4 * 201 && f->mel_filters()[1] == 1.0f && f->mel_filters()[3 * 201 + 4] == 1.0f,
+        "filter bank from the mel_filters tensor");
+  check(f->vocab().size() == 3 && f->vocab()[1] == "bc" && f->vocab()[2] == std::string("\xff\x00", 2),
+        "byte-level token text decodes to the token bytes");
+  const auto* ln = f->find_tensor("decoder.ln.weight");
+  check(f->tensors().size() == 1 && ln != nullptr && ln->ne[0] == 4 && ln->ne[1] == 2 && ln->nbytes == 32,
+        "tensors other than mel_filters, with their geometry");
+  check(rejects(small_gguf("llama"), "general.architecture is 'llama', not 'whisper'"), "another architecture");
+  check(rejects(small_gguf("whisper", 3), "multiples of the head counts"), "GGUF hparams validated as ggml ones");
+
+  int refused = 0;
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    try {
+      parse(std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<long>(n)));
+    } catch (const WhisperFileError&) {
+      ++refused;
+    }
+  }
+  check(refused == static_cast<int>(bytes.size()), "every truncation of a GGUF file is refused");
+
+  std::mt19937 rng(99);
+  int other = 0;
+  for (int round = 0; round < 4000; ++round) {
+    auto copy = bytes;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int i = 0; i < flips; ++i) copy[rng() % copy.size()] = static_cast<uint8_t>(rng());
+    try {
+      parse(copy);
+    } catch (const WhisperFileError&) {
+      // expected for most
+    } catch (...) {
+      ++other;
+    }
+  }
+  check(other == 0, "random corruption of a GGUF file only ever ends in WhisperFileError");
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // `test-whisper-file --write-gguf-seed <file>` writes the GGUF layout's seed for native/fuzz/corpus-whisper.
+  if (argc == 3 && std::string(argv[1]) == "--write-gguf-seed") {
+    const auto bytes = small_gguf();
+    std::ofstream out(argv[2], std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    return out ? 0 : 1;
+  }
   return run_suites({{"valid file", valid_file},
                      {"every truncation", every_truncation},
                      {"bad headers", bad_headers},
                      {"bad vocabulary", bad_vocabulary},
                      {"bad tensors", bad_tensors},
                      {"random corruption", random_corruption},
+                     {"GGUF layout", gguf_layout},
                      {"open from disk", open_from_disk}});
 }

@@ -2,6 +2,8 @@
 // allocated, so a hostile or truncated file ends in a WhisperFileError, never a crash.
 #include "whisper/whisper-file.h"
 
+#include "gguf/gguf-reader.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -83,6 +85,80 @@ void require_range(const char* name, int32_t value, int32_t max) {
   }
 }
 
+void validate_hparams(const WhisperHParams& h) {
+  require_range("n_vocab", h.n_vocab, kMaxVocab);
+  require_range("n_audio_ctx", h.n_audio_ctx, kMaxAudioCtx);
+  require_range("n_audio_state", h.n_audio_state, kMaxState);
+  require_range("n_audio_head", h.n_audio_head, h.n_audio_state);
+  require_range("n_audio_layer", h.n_audio_layer, kMaxLayers);
+  require_range("n_text_ctx", h.n_text_ctx, kMaxTextCtx);
+  require_range("n_text_state", h.n_text_state, kMaxState);
+  require_range("n_text_head", h.n_text_head, h.n_text_state);
+  require_range("n_text_layer", h.n_text_layer, kMaxLayers);
+  require_range("n_mels", h.n_mels, kMaxMels);
+  if (h.ftype < 0) throw WhisperFileError(cat("whisper model: negative ftype ", h.ftype));
+  if (h.n_audio_state % h.n_audio_head != 0 || h.n_text_state % h.n_text_head != 0) {
+    throw WhisperFileError(cat("whisper model: state sizes ", h.n_audio_state, " / ", h.n_text_state,
+                               " are not multiples of the head counts ", h.n_audio_head, " / ", h.n_text_head));
+  }
+}
+
+void check_finite_filters(const std::vector<float>& filters) {
+  for (float v : filters) {
+    if (!std::isfinite(v)) throw WhisperFileError("whisper model: mel filter bank holds a non-finite value");
+  }
+}
+
+// GPT-2's bytes_to_unicode() inverted: code point -> byte, -1 for a code point no byte maps to. The printable
+// bytes '!'..'~', 0xA1..0xAC and 0xAE..0xFF stand for themselves; the other 68 bytes, in order, for U+0100...
+std::array<int16_t, 256 + 68> byte_level_decoder() {
+  std::array<int16_t, 256 + 68> table{};
+  table.fill(-1);
+  int next = 256;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    table[static_cast<size_t>(printable ? b : next++)] = static_cast<int16_t>(b);
+  }
+  return table;
+}
+
+// One token of tokenizer.ggml.tokens (GPT-2 byte-level text) back to its bytes.
+std::string byte_level_bytes(std::string_view text, size_t index) {
+  static const auto decoder = byte_level_decoder();
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const auto b0 = static_cast<uint8_t>(text[i]);
+    uint32_t cp = 0;
+    if (b0 < 0x80) {
+      cp = b0;
+      i += 1;
+    } else if ((b0 & 0xE0) == 0xC0 && i + 1 < text.size() && (static_cast<uint8_t>(text[i + 1]) & 0xC0) == 0x80) {
+      cp = (static_cast<uint32_t>(b0 & 0x1F) << 6) | (static_cast<uint8_t>(text[i + 1]) & 0x3F);
+      i += 2;
+    } else {
+      cp = UINT32_MAX;  // longer or malformed sequences encode no byte
+    }
+    if (cp >= decoder.size() || decoder[cp] < 0) {
+      throw WhisperFileError(cat("whisper model: token ", index,
+                                 " of tokenizer.ggml.tokens is not GPT-2 byte-level text (a character that "
+                                 "stands for no byte at byte ",
+                                 i, ")"));
+    }
+    out.push_back(static_cast<char>(decoder[cp]));
+  }
+  return out;
+}
+
+// A whisper.* hparam: present, an integer, and within int32 (the ranges are checked with the ggml layout's).
+int32_t gguf_hparam(const GgufFile& gguf, const char* key) {
+  const uint64_t value = gguf.get_uint(key);
+  if (value > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
+    throw WhisperFileError(cat("whisper model: ", key, " = ", value, " is too large"));
+  }
+  return static_cast<int32_t>(value);
+}
+
 }  // namespace
 
 const WhisperTypeInfo* whisper_type_info(uint32_t raw_type) {
@@ -158,10 +234,114 @@ const WhisperFileTensor* WhisperFile::find_tensor(std::string_view name) const {
 }
 
 void WhisperFile::parse() {
+  if (size_ >= 4 && std::memcmp(data_, "GGUF", 4) == 0) {
+    parse_gguf();
+  } else {
+    parse_ggml();
+  }
+  index_tensors();
+}
+
+void WhisperFile::index_tensors() {
+  // After the vector stops growing, so the string_view keys stay valid.
+  for (size_t i = 0; i < tensors_.size(); ++i) tensor_index_.emplace(tensors_[i].name, i);
+}
+
+void WhisperFile::parse_gguf() {
+  try {
+    gguf_ = GgufFile::from_buffer(data_, size_);
+  } catch (const GgufError& e) {
+    throw WhisperFileError(cat("whisper model: ", e.what()));
+  }
+  const GgufFile& g = *gguf_;
+  try {
+    const std::string_view arch = g.get_string("general.architecture");
+    if (arch != kWhisperGgufArchitecture) {
+      throw WhisperFileError(cat("whisper model: GGUF general.architecture is '", arch, "', not 'whisper'"));
+    }
+    WhisperHParams& h = hparams_;
+    h.n_vocab = gguf_hparam(g, "whisper.n_vocab");
+    h.n_audio_ctx = gguf_hparam(g, "whisper.n_audio_ctx");
+    h.n_audio_state = gguf_hparam(g, "whisper.n_audio_state");
+    h.n_audio_head = gguf_hparam(g, "whisper.n_audio_head");
+    h.n_audio_layer = gguf_hparam(g, "whisper.n_audio_layer");
+    h.n_text_ctx = gguf_hparam(g, "whisper.n_text_ctx");
+    h.n_text_state = gguf_hparam(g, "whisper.n_text_state");
+    h.n_text_head = gguf_hparam(g, "whisper.n_text_head");
+    h.n_text_layer = gguf_hparam(g, "whisper.n_text_layer");
+    h.n_mels = gguf_hparam(g, "whisper.n_mels");
+    // ftype as the ggml layout stores it: quantisation version x 1000 + file type (both optional in GGUF).
+    const uint64_t file_type = g.get_uint_or("general.file_type", 0);
+    const uint64_t quant_version = g.get_uint_or("general.quantization_version", 0);
+    if (file_type > 999 || quant_version > 1000) {
+      throw WhisperFileError(cat("whisper model: general.file_type ", file_type, " / general.quantization_version ",
+                                 quant_version, " out of range"));
+    }
+    h.ftype = static_cast<int32_t>(quant_version * 1000 + file_type);
+    validate_hparams(h);
+
+    const GgufTensorInfo* filters = g.find_tensor(kWhisperGgufMelFilters);
+    if (filters == nullptr) throw WhisperFileError("whisper model: GGUF tensor 'mel_filters' is missing");
+    if (filters->type != TensorType::F32 || filters->n_dims != 2 || filters->ne[0] != kWhisperFftBins ||
+        filters->ne[1] != h.n_mels) {
+      throw WhisperFileError(cat("whisper model: GGUF tensor 'mel_filters' is ", tensor_type_name(filters->type), " ",
+                                 filters->ne[0], " x ", filters->ne[1], ", expected F32 ", kWhisperFftBins, " x ",
+                                 h.n_mels));
+    }
+    mel_filters_.resize(static_cast<size_t>(filters->n_elements()));
+    std::memcpy(mel_filters_.data(), filters->data, mel_filters_.size() * sizeof(float));
+    check_finite_filters(mel_filters_);
+
+    const std::vector<std::string_view> tokens = g.get_string_array("tokenizer.ggml.tokens");
+    if (tokens.size() > static_cast<size_t>(h.n_vocab)) {
+      throw WhisperFileError(cat("whisper model: tokenizer.ggml.tokens holds ", tokens.size(),
+                                 " tokens, more than whisper.n_vocab ", h.n_vocab));
+    }
+    vocab_bytes_.reserve(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) vocab_bytes_.push_back(byte_level_bytes(tokens[i], i));
+    // Views once the strings stopped moving.
+    vocab_.assign(vocab_bytes_.begin(), vocab_bytes_.end());
+  } catch (const GgufError& e) {
+    throw WhisperFileError(cat("whisper model: ", e.what()));
+  }
+
+  tensors_.reserve(g.tensors().size());
+  for (const GgufTensorInfo& gt : g.tensors()) {
+    if (gt.name == kWhisperGgufMelFilters) continue;
+    WhisperFileTensor t;
+    t.name = gt.name;
+    switch (gt.type) {
+      case TensorType::F32:
+        t.type = WhisperTensorType::F32;
+        break;
+      case TensorType::F16:
+        t.type = WhisperTensorType::F16;
+        break;
+      case TensorType::Q4_0:
+        t.type = WhisperTensorType::Q4_0;
+        break;
+      case TensorType::Q8_0:
+        t.type = WhisperTensorType::Q8_0;
+        break;
+      default:
+        throw WhisperFileError(cat("whisper model: tensor '", gt.name, "' has type ", tensor_type_name(gt.type),
+                                   ", which Whisper does not use (supported in GGUF: F32, F16, Q4_0, Q8_0)"));
+    }
+    // The GGUF reader checked dims, sizes and offsets against the file.
+    t.n_dims = static_cast<int>(gt.n_dims);
+    for (int d = 0; d < 4; ++d) t.ne[d] = gt.ne[d];
+    t.data = gt.data;
+    t.nbytes = gt.nbytes;
+    tensors_.push_back(std::move(t));
+  }
+}
+
+void WhisperFile::parse_ggml() {
   Cursor in(data_, size_);
   const uint32_t magic = static_cast<uint32_t>(in.i32("magic"));
   if (magic != kWhisperMagic) {
-    throw WhisperFileError(cat("whisper model: bad magic 0x", std::hex, magic, " (expected 0x67676d6c, 'ggml')"));
+    throw WhisperFileError(
+        cat("whisper model: bad magic 0x", std::hex, magic, " (expected 0x67676d6c 'ggml', or 'GGUF')"));
   }
 
   WhisperHParams& h = hparams_;
@@ -176,21 +356,7 @@ void WhisperFile::parse() {
   h.n_text_layer = in.i32("hparams");
   h.n_mels = in.i32("hparams");
   h.ftype = in.i32("hparams");
-  require_range("n_vocab", h.n_vocab, kMaxVocab);
-  require_range("n_audio_ctx", h.n_audio_ctx, kMaxAudioCtx);
-  require_range("n_audio_state", h.n_audio_state, kMaxState);
-  require_range("n_audio_head", h.n_audio_head, h.n_audio_state);
-  require_range("n_audio_layer", h.n_audio_layer, kMaxLayers);
-  require_range("n_text_ctx", h.n_text_ctx, kMaxTextCtx);
-  require_range("n_text_state", h.n_text_state, kMaxState);
-  require_range("n_text_head", h.n_text_head, h.n_text_state);
-  require_range("n_text_layer", h.n_text_layer, kMaxLayers);
-  require_range("n_mels", h.n_mels, kMaxMels);
-  if (h.ftype < 0) throw WhisperFileError(cat("whisper model: negative ftype ", h.ftype));
-  if (h.n_audio_state % h.n_audio_head != 0 || h.n_text_state % h.n_text_head != 0) {
-    throw WhisperFileError(cat("whisper model: state sizes ", h.n_audio_state, " / ", h.n_text_state,
-                               " are not multiples of the head counts ", h.n_audio_head, " / ", h.n_text_head));
-  }
+  validate_hparams(h);
 
   // Mel filter bank.
   const int32_t rows = in.i32("mel filter header");
@@ -203,9 +369,7 @@ void WhisperFile::parse() {
   const uint8_t* filters = in.bytes(n_filter * 4, "mel filter bank");
   mel_filters_.resize(n_filter);
   std::memcpy(mel_filters_.data(), filters, n_filter * 4);
-  for (float v : mel_filters_) {
-    if (!std::isfinite(v)) throw WhisperFileError("whisper model: mel filter bank holds a non-finite value");
-  }
+  check_finite_filters(mel_filters_);
 
   // Vocabulary: each entry takes at least its 4-byte length, which bounds the count before anything is allocated.
   const int32_t n_tokens = in.i32("vocabulary count");
@@ -271,8 +435,6 @@ void WhisperFile::parse() {
     }
     tensors_.push_back(std::move(t));
   }
-  // Index after the vector stops growing, so the string_view keys stay valid.
-  for (size_t i = 0; i < tensors_.size(); ++i) tensor_index_.emplace(tensors_[i].name, i);
 }
 
 }  // namespace sovren

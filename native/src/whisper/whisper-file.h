@@ -7,6 +7,9 @@
 //   vocabulary: int32 count, then per token int32 length + raw bytes (tiktoken ranks in order)
 //   tensors until end of file: int32 n_dims, int32 name length, int32 type, n_dims int32 dims (innermost first),
 //                              the name, the data (no alignment padding)
+// The same model in GGUF (general.architecture = "whisper"; docs/whisper.md has the keys) is read through the
+// GGUF reader: hparams from whisper.* keys, the filter bank from the tensor `mel_filters`, the vocabulary from
+// tokenizer.ggml.tokens (GPT-2's byte-to-unicode text, decoded back to bytes), the same tensor names.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +29,9 @@ class WhisperFileError : public EngineError {
 };
 
 constexpr uint32_t kWhisperMagic = 0x67676d6c;
+// Names of the GGUF layout (see the header comment).
+constexpr std::string_view kWhisperGgufArchitecture = "whisper";
+constexpr std::string_view kWhisperGgufMelFilters = "mel_filters";
 constexpr int kWhisperFftBins = 201;  // n_fft / 2 + 1 for the 400-point FFT
 
 // ggml type ids as whisper.cpp writes them (a subset of ggml_type).
@@ -76,6 +82,7 @@ struct WhisperFileTensor {
 };
 
 class WhisperMapping;
+class GgufFile;
 
 class WhisperFile {
  public:
@@ -91,6 +98,8 @@ class WhisperFile {
   int32_t quant_version() const { return hparams_.ftype / 1000; }
   int32_t base_ftype() const { return hparams_.ftype % 1000; }
   size_t file_size() const { return size_; }
+  // Whether the file is the GGUF layout (else whisper.cpp's ggml one).
+  bool is_gguf() const { return gguf_ != nullptr; }
   // n_mels rows of kWhisperFftBins weights (row m = the weights of mel bin m over the FFT bins).
   const std::vector<float>& mel_filters() const { return mel_filters_; }
   // The regular (tiktoken) tokens' bytes in rank order; views into the mapping.
@@ -101,8 +110,13 @@ class WhisperFile {
  private:
   WhisperFile(std::unique_ptr<WhisperMapping> mapping, const uint8_t* data, size_t size);
   void parse();
+  void parse_ggml();
+  void parse_gguf();
+  void index_tensors();
 
   std::unique_ptr<WhisperMapping> mapping_;
+  std::unique_ptr<GgufFile> gguf_;        // GGUF layout only: views into the same bytes
+  std::vector<std::string> vocab_bytes_;  // GGUF layout only: the decoded tokens vocab_ views
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   WhisperHParams hparams_;

@@ -408,7 +408,7 @@ describe('model files', () => {
 
   it('refuses a file that is not a whisper model', async () => {
     const path = join(dir, 'not-a-model.bin');
-    writeFileSync(path, Buffer.from('GGUF and then some bytes'));
+    writeFileSync(path, Buffer.from('RIFF and then some bytes'));
     await expect(EngineWhisper.load(path)).rejects.toThrow('bad magic');
   });
 });

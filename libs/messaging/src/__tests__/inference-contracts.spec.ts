@@ -112,11 +112,16 @@ describe('InferenceModelsReplyV1', () => {
       models: [
         { id: 'a', state: 'loaded', contextSize: 128 },
         { id: 'b', state: 'failed', error: 'bad file' },
+        { id: 'c', kind: 'whisper', state: 'unloaded' },
+        { id: 'd', kind: 'llm', state: 'unloaded' },
       ],
     };
     expect(parseInferenceModelsReplyV1(reply)).toEqual(reply);
     expect(fieldOf(() => parseInferenceModelsReplyV1({ v: 1, models: [{ id: 'a', state: 'sleeping' }] }))).toBe(
       'state',
     );
+    expect(
+      fieldOf(() => parseInferenceModelsReplyV1({ v: 1, models: [{ id: 'a', kind: 'tts', state: 'loaded' }] })),
+    ).toBe('kind');
   });
 });

@@ -1,5 +1,5 @@
-// sovren models list | load | unload: the GGUF models in <root>/models/llms and their state in the inference
-// service. Loading a big model takes a while: a progress line shows its state and the time so far.
+// sovren models list | load | unload: the models in <root>/models/llms (GGUF LLMs) and <root>/models/whisper
+// (Whisper) and their state in the inference service. Loading a big model takes a while: a progress line shows its state and the time so far.
 import type { Command } from 'commander';
 import {
   INFERENCE_MODELS,
@@ -21,7 +21,7 @@ export function registerModels(program: Command): void {
 
   models
     .command('list')
-    .description('list the models (GGUF files in <root>/models/llms) and whether each is loaded')
+    .description('list the models (<root>/models/llms and <root>/models/whisper) and whether each is loaded')
     .action(async (_options: unknown, command: Command) => {
       await withPlatform(command, async (client, output) => {
         const reply = await client.request(INFERENCE_MODELS, { v: 1 }, { parse: parseInferenceModelsReplyV1 });
@@ -31,9 +31,15 @@ export function registerModels(program: Command): void {
             return;
           }
           output.table(
-            ['MODEL', 'STATE', 'CONTEXT', 'ERROR'],
-            reply.models.map((m) => [m.id, m.state, m.contextSize ? String(m.contextSize) : '', m.error ?? '']),
-            (column, cell) => (column === 1 ? stateColour(output, cell.trim())(cell) : cell),
+            ['MODEL', 'KIND', 'STATE', 'CONTEXT', 'ERROR'],
+            reply.models.map((m) => [
+              m.id,
+              m.kind ?? 'llm',
+              m.state,
+              m.contextSize ? String(m.contextSize) : '',
+              m.error ?? '',
+            ]),
+            (column, cell) => (column === 2 ? stateColour(output, cell.trim())(cell) : cell),
           );
         });
       });
@@ -70,7 +76,8 @@ export function registerModels(program: Command): void {
           output.result(reply, () =>
             output.line(
               `${stateColour(output, reply.model.state)(reply.model.state)} ${id} in ` +
-                `${((Date.now() - started) / 1000).toFixed(1)} s (context ${reply.model.contextSize ?? '?'} tokens)`,
+                `${((Date.now() - started) / 1000).toFixed(1)} s ` +
+                (reply.model.kind === 'whisper' ? '(Whisper)' : `(context ${reply.model.contextSize ?? '?'} tokens)`),
             ),
           );
         } finally {

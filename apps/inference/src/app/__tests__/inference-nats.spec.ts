@@ -198,7 +198,7 @@ describe('inference.models.load and inference.models.unload (the operator)', () 
     });
     await expect(control(INFERENCE_MODELS_UNLOAD, { v: 1, id: PLAIN_MODEL })).resolves.toEqual({
       v: 1,
-      model: { id: PLAIN_MODEL, state: 'unloaded' },
+      model: { id: PLAIN_MODEL, kind: 'llm', state: 'unloaded' },
       wasLoaded: true,
     });
     await expect(control(INFERENCE_MODELS_UNLOAD, { v: 1, id: PLAIN_MODEL })).resolves.toMatchObject({

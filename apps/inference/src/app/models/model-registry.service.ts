@@ -1,11 +1,12 @@
-// Every GGUF file in $SOVREN_ROOT/models/llms/ is a model (id = file stem). Models load at start (configurable)
-// or on first use, and unload when idle or on an admin call. A model that fails to load is reported with the
-// reason (file-system paths left to the log) and retried on its next use; the others keep serving. Loads stay
-// within a memory budget, and each loaded model has its own batch scheduler.
+// Every GGUF file in $SOVREN_ROOT/models/llms/ is an LLM (id = file stem), every ggml-<id>.bin or <id>.gguf in
+// models/whisper/ a Whisper model. Models of both kinds load at start (configurable) or on first use, and unload
+// when idle or on an admin call. A model that fails to load is reported with the reason (file-system paths left to
+// the log) and retried on its next use; the others keep serving. Loads stay within one memory budget, and each
+// loaded LLM has its own batch scheduler (a Whisper model batches inside EngineWhisper).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
-import { EngineModel, type EngineSequence, type ModelInfo } from '@sovren/engine';
-import type { InferenceModelState } from '@sovren/messaging';
+import { EngineModel, EngineWhisper, type EngineSequence, type ModelInfo, type WhisperModelInfo } from '@sovren/engine';
+import { type InferenceModelKind, type InferenceModelState } from '@sovren/messaging';
 import { readdir, stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { basename, join } from 'node:path';
@@ -19,7 +20,11 @@ import { ModelScheduler } from '../scheduler/model-scheduler';
 import { readTrainingContext } from './gguf-training-context';
 import { schedulerObserver } from './scheduler-observer';
 
+/** What a model file holds: a GGUF LLM (models/llms) or a Whisper speech recogniser (models/whisper). */
+export type ModelKind = InferenceModelKind;
+
 export interface LoadedModel {
+  kind: 'llm';
   id: string;
   engine: EngineModel;
   info: ModelInfo;
@@ -30,19 +35,35 @@ export interface LoadedModel {
   loadedAt: Date;
 }
 
+export interface LoadedWhisperModel {
+  kind: 'whisper';
+  id: string;
+  engine: EngineWhisper;
+  info: WhisperModelInfo;
+  loadedAt: Date;
+  /** Transcriptions running now, and when the last one ended (ms since the epoch): the idle unload reads both. */
+  inFlight: number;
+  lastActivity: number;
+}
+
+export type LoadedAnyModel = LoadedModel | LoadedWhisperModel;
+
 export interface ModelEntry {
   id: string;
+  kind: ModelKind;
   path: string;
   state: InferenceModelState;
   /** Why the last load failed, fit for API answers (no file-system paths). */
   error?: string;
-  loaded?: LoadedModel;
-  loading?: Promise<LoadedModel>;
+  loaded?: LoadedAnyModel;
+  loading?: Promise<LoadedAnyModel>;
   fileBytes: number;
   modifiedAt: Date;
 }
 
 const MODEL_FILE = /^[A-Za-z0-9._-]+\.gguf$/;
+/** whisper.cpp's file names (ggml-<id>.bin), or <id>.gguf for the same model in GGUF. */
+const WHISPER_FILE = /^(?:ggml-([A-Za-z0-9][A-Za-z0-9._-]{0,100})\.bin|([A-Za-z0-9][A-Za-z0-9._-]{0,100})\.gguf)$/;
 const MIB = 1024 * 1024;
 
 export interface AcquireOptions {
@@ -56,6 +77,8 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   private readonly entries = new Map<string, ModelEntry>();
   private idleTimer: NodeJS.Timeout | undefined;
   private shuttingDown = false;
+  /** Files ignored because another file has their id (warned about once). */
+  private readonly ignoredFiles = new Set<string>();
   /** Bytes the loaded (and loading) models may take together. */
   readonly memoryBudget: number;
 
@@ -71,6 +94,10 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     return this.config.paths.models.llms;
   }
 
+  get whisperDirectory(): string {
+    return this.config.paths.models.whisper;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     await this.discover();
     const wanted = loadAtStart(this.env);
@@ -78,14 +105,14 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     for (const id of ids) {
       if (!this.entries.has(id)) {
         this.logger.warn({
-          msg: 'SOVREN_INFERENCE_LOAD_AT_START names a model that is not in the models directory',
+          msg: 'SOVREN_INFERENCE_LOAD_AT_START names a model that is not in the models directories',
           model: id,
-          directory: this.directory,
+          directories: [this.directory, this.whisperDirectory],
         });
         continue;
       }
       // In the background: the service answers (and reports the load state) while big models load.
-      this.acquire(id).catch((error: unknown) => {
+      this.load(id).catch((error: unknown) => {
         // A model that could not load was already logged with its path and reason by acquire(); anything else
         // (e.g. shutting down meanwhile) is logged here.
         if (error instanceof GenerationError && error.code === GenerationErrorCode.MODEL_UNAVAILABLE) {
@@ -114,36 +141,73 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     );
   }
 
-  /** Re-reads the models directory: new files appear, deleted unloaded ones disappear. */
+  /** Re-reads the models directories: new files appear, deleted unloaded ones disappear. */
   async discover(): Promise<ModelEntry[]> {
-    let files: string[];
-    try {
-      files = (await readdir(this.directory)).filter((name) => MODEL_FILE.test(name));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.logger.error({
-          msg: 'cannot read the models directory',
-          directory: this.directory,
-          err: errorMessage(error),
-        });
-      }
-      files = [];
-    }
+    const files = [
+      ...(await this.modelFiles(this.directory, 'llm', (name) =>
+        MODEL_FILE.test(name) ? basename(name, '.gguf') : undefined,
+      )),
+      ...(await this.modelFiles(this.whisperDirectory, 'whisper', (name) => {
+        const match = WHISPER_FILE.exec(name);
+        return match ? (match[1] ?? match[2]) : undefined;
+      })),
+    ];
     const seen = new Set<string>();
     for (const file of files) {
-      const id = basename(file, '.gguf');
-      seen.add(id);
-      if (this.entries.has(id)) continue;
-      const path = join(this.directory, file);
-      const info = await stat(path).catch(() => undefined);
+      const known = this.entries.get(file.id);
+      if (seen.has(file.id) || (known && known.path !== file.path)) {
+        // One id, one model: an LLM and a Whisper model with the same id would be ambiguous to every caller.
+        if (this.ignoredFiles.has(file.path)) continue;
+        this.ignoredFiles.add(file.path);
+        this.logger.warn({
+          msg: 'two model files have the same id; the second is ignored',
+          model: file.id,
+          kept: known?.path,
+          ignored: file.path,
+        });
+        continue;
+      }
+      seen.add(file.id);
+      if (known) continue;
+      const info = await stat(file.path).catch(() => undefined);
       if (!info?.isFile()) continue;
-      this.entries.set(id, { id, path, state: 'unloaded', fileBytes: info.size, modifiedAt: info.mtime });
-      this.metrics.touchModel(id);
+      this.entries.set(file.id, {
+        id: file.id,
+        kind: file.kind,
+        path: file.path,
+        state: 'unloaded',
+        fileBytes: info.size,
+        modifiedAt: info.mtime,
+      });
+      this.metrics.touchModel(file.id);
     }
     for (const [id, entry] of this.entries) {
       if (!seen.has(id) && entry.state !== 'loaded' && entry.state !== 'loading') this.entries.delete(id);
     }
     return this.list();
+  }
+
+  /** The model files of one directory (none when it does not exist), in name order. */
+  private async modelFiles(
+    directory: string,
+    kind: ModelKind,
+    idOf: (name: string) => string | undefined,
+  ): Promise<Array<{ id: string; kind: ModelKind; path: string }>> {
+    let names: string[];
+    try {
+      names = (await readdir(directory)).sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.logger.error({ msg: 'cannot read a models directory', directory, err: errorMessage(error) });
+      }
+      return [];
+    }
+    const files: Array<{ id: string; kind: ModelKind; path: string }> = [];
+    for (const name of names) {
+      const id = idOf(name);
+      if (id !== undefined) files.push({ id, kind, path: join(directory, name) });
+    }
+    return files;
   }
 
   list(): ModelEntry[] {
@@ -158,9 +222,50 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     return entry;
   }
 
-  /** The loaded model, loading it first when needed; throws GenerationError when it is unknown or cannot load. */
+  /** The loaded LLM, loading it first when needed; throws GenerationError when it is unknown or cannot load. */
   async acquire(id: string, options: AcquireOptions = {}): Promise<LoadedModel> {
     const entry = await this.find(id);
+    if (entry.kind !== 'llm') {
+      throw new GenerationError(
+        GenerationErrorCode.INVALID_REQUEST,
+        `The model '${id}' is a Whisper speech-recognition model; it serves /v1/audio/transcriptions`,
+        'model',
+      );
+    }
+    const loaded = await this.acquireEntry(entry, options);
+    if (loaded.kind !== 'llm') throw new Error(`model '${id}' changed kind while loading`);
+    return loaded;
+  }
+
+  /** The loaded Whisper model, loading it first when needed; GenerationError as acquire() throws them. */
+  async acquireWhisper(id: string, options: AcquireOptions = {}): Promise<LoadedWhisperModel> {
+    const entry = await this.find(id);
+    if (entry.kind !== 'whisper') {
+      throw new GenerationError(
+        GenerationErrorCode.MODEL_NOT_FOUND,
+        `The model '${id}' is not a Whisper model; installed Whisper models: ${this.whisperIds().join(', ') || 'none'}`,
+        'model',
+      );
+    }
+    const loaded = await this.acquireEntry(entry, options);
+    if (loaded.kind !== 'whisper') throw new Error(`model '${id}' changed kind while loading`);
+    return loaded;
+  }
+
+  /** Loads a model of either kind (admin routes, loading at start); resolves once it is loaded. */
+  async load(id: string): Promise<void> {
+    await this.acquireEntry(await this.find(id), {});
+  }
+
+  /** Ids of the known Whisper models, sorted. */
+  whisperIds(): string[] {
+    return this.list()
+      .filter((entry) => entry.kind === 'whisper')
+      .map((entry) => entry.id);
+  }
+
+  private async acquireEntry(entry: ModelEntry, options: AcquireOptions): Promise<LoadedAnyModel> {
+    const id = entry.id;
     if (entry.loaded) return entry.loaded;
     if (this.shuttingDown) {
       throw new GenerationError(
@@ -179,7 +284,7 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
       );
     }
     this.checkMemoryBudget(entry);
-    entry.loading = this.load(entry).finally(() => {
+    entry.loading = this.loadEntry(entry).finally(() => {
       entry.loading = undefined;
     });
     return entry.loading;
@@ -189,7 +294,8 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   memoryInUse(): number {
     let used = 0;
     for (const entry of this.entries.values()) {
-      if (entry.loaded) used += entry.loaded.info.weightCopyBytes || entry.fileBytes;
+      if (entry.loaded?.kind === 'llm') used += entry.loaded.info.weightCopyBytes || entry.fileBytes;
+      else if (entry.loaded) used += entry.fileBytes;
       else if (entry.loading) used += entry.fileBytes;
     }
     return used;
@@ -222,32 +328,59 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
     if (!loaded) return false;
     entry.loaded = undefined;
     entry.state = 'unloaded';
-    await loaded.scheduler.close();
+    if (loaded.kind === 'llm') await loaded.scheduler.close();
+    // A Whisper model's queued transcriptions are refused; its running batch finishes first.
     loaded.engine.close();
     this.metrics.modelLoaded.set({ model: id }, 0);
     this.logger.log({ msg: 'model unloaded', model: id });
     return true;
   }
 
-  private async load(entry: ModelEntry): Promise<LoadedModel> {
+  private async loadEntry(entry: ModelEntry): Promise<LoadedAnyModel> {
     entry.state = 'loading';
     const started = Date.now();
-    let engine: EngineModel | undefined;
+    let engine: EngineModel | EngineWhisper | undefined;
     try {
+      if (entry.kind === 'whisper') {
+        const whisper = await EngineWhisper.load(entry.path, { threads: this.env.SOVREN_INFERENCE_THREADS });
+        engine = whisper;
+        const info = whisper.info();
+        const loaded: LoadedWhisperModel = {
+          kind: 'whisper',
+          id: entry.id,
+          engine: whisper,
+          info,
+          loadedAt: new Date(),
+          inFlight: 0,
+          lastActivity: Date.now(),
+        };
+        this.loaded(entry, loaded);
+        this.logger.log({
+          msg: 'model loaded',
+          model: entry.id,
+          kind: 'whisper',
+          seconds: (Date.now() - started) / 1000,
+          backend: info.backend,
+          weights: info.weightTypes,
+        });
+        return loaded;
+      }
       const sequenceContext = await this.sequenceContextFor(entry);
-      engine = await EngineModel.load(entry.path, {
+      const llm = await EngineModel.load(entry.path, {
         threads: this.env.SOVREN_INFERENCE_THREADS,
         contextSize: sequenceContext > 0 ? sequenceContext : undefined,
       });
-      const info = engine.info();
+      engine = llm;
+      const info = llm.info();
       const loaded: LoadedModel = {
+        kind: 'llm',
         id: entry.id,
-        engine,
+        engine: llm,
         info,
         sequenceContext: info.contextSize,
-        chat: this.chatRenderer(entry.id, engine, info),
+        chat: this.chatRenderer(entry.id, llm, info),
         scheduler: new ModelScheduler<EngineSequence>(
-          engine,
+          llm,
           {
             model: entry.id,
             maxSequences: this.env.SOVREN_INFERENCE_MAX_SEQUENCES,
@@ -259,13 +392,11 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
         ),
         loadedAt: new Date(),
       };
-      entry.loaded = loaded;
-      entry.state = 'loaded';
-      entry.error = undefined;
-      this.metrics.modelLoaded.set({ model: entry.id }, 1);
+      this.loaded(entry, loaded);
       this.logger.log({
         msg: 'model loaded',
         model: entry.id,
+        kind: 'llm',
         seconds: (Date.now() - started) / 1000,
         backend: info.backend,
         context: info.contextSize,
@@ -284,6 +415,13 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
         'model',
       );
     }
+  }
+
+  private loaded(entry: ModelEntry, loaded: LoadedAnyModel): void {
+    entry.loaded = loaded;
+    entry.state = 'loaded';
+    entry.error = undefined;
+    this.metrics.modelLoaded.set({ model: entry.id }, 1);
   }
 
   /**
@@ -318,12 +456,16 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
   private async unloadIdle(idleMs: number): Promise<void> {
     const now = Date.now();
     for (const entry of this.entries.values()) {
-      const scheduler = entry.loaded?.scheduler;
-      if (!scheduler || !scheduler.idle || now - scheduler.lastActivity < idleMs) continue;
+      const loaded = entry.loaded;
+      if (!loaded) continue;
+      const idle = loaded.kind === 'llm' ? loaded.scheduler.idle : loaded.inFlight === 0;
+      const lastActivity = loaded.kind === 'llm' ? loaded.scheduler.lastActivity : loaded.lastActivity;
+      if (!idle || now - lastActivity < idleMs) continue;
       this.logger.log({
         msg: 'unloading an idle model',
         model: entry.id,
-        idle_seconds: Math.round((now - scheduler.lastActivity) / 1000),
+        kind: entry.kind,
+        idle_seconds: Math.round((now - lastActivity) / 1000),
       });
       await this.unload(entry.id).catch((error: unknown) =>
         this.logger.error({ msg: 'idle unload failed', model: entry.id, err: errorMessage(error) }),

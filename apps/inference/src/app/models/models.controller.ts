@@ -1,4 +1,5 @@
-// Platform API for models (envelope responses): metadata of one model, and admin load / unload.
+// Platform API for models of both kinds, LLMs and Whisper (envelope responses): metadata of one model, and admin
+// load / unload.
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { AuthRoute } from '@sovren/auth-guard';
@@ -6,10 +7,11 @@ import { ApiError, ApiErrorCode, assertUnreachable } from '@sovren/http';
 
 import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
 import { ModelMetadataResponse, UnloadedModelResponse } from './model.responses';
-import { ModelRegistry, type ModelEntry } from './model-registry.service';
+import { ModelRegistry, type ModelEntry, type ModelKind } from './model-registry.service';
 
 export interface ModelMetadata {
   id: string;
+  kind: ModelKind;
   state: ModelEntry['state'];
   error: string | null;
   file_bytes: number;
@@ -31,10 +33,27 @@ export interface ModelMetadata {
     active_sequences: number;
     queued_requests: number;
   };
+  /** Present once a Whisper model is loaded: what the engine read from its file. */
+  whisper: null | {
+    loaded_at: string;
+    multilingual: boolean;
+    n_vocab: number;
+    n_mels: number;
+    n_audio_ctx: number;
+    n_audio_state: number;
+    n_audio_layer: number;
+    n_text_ctx: number;
+    n_text_state: number;
+    n_text_layer: number;
+    weight_types: string;
+    backend: string;
+    threads: number;
+    active_transcriptions: number;
+  };
 }
 
 @ApiTags('models')
-@ApiParam({ name: 'id', description: 'The model id (GGUF file stem), as /v1/models lists it' })
+@ApiParam({ name: 'id', description: 'The model id (file stem; ggml-<id>.bin for Whisper), as /v1/models lists it' })
 @Controller('api/v1/inference/models')
 export class ModelsController {
   constructor(private readonly registry: ModelRegistry) {}
@@ -54,7 +73,7 @@ export class ModelsController {
   @AuthRoute({ routeClass: 'inference', roles: ['admin'], scopes: ['inference:admin'] })
   async load(@Param('id') id: string): Promise<ModelMetadata> {
     try {
-      await this.registry.acquire(id);
+      await this.registry.load(id);
     } catch (error) {
       throw platformError(error);
     }
@@ -86,9 +105,11 @@ export class ModelsController {
 }
 
 function metadataOf(entry: ModelEntry): ModelMetadata {
-  const loaded = entry.loaded;
+  const loaded = entry.loaded?.kind === 'llm' ? entry.loaded : undefined;
+  const whisper = entry.loaded?.kind === 'whisper' ? entry.loaded : undefined;
   return {
     id: entry.id,
+    kind: entry.kind,
     state: entry.state,
     error: entry.error ?? null,
     file_bytes: entry.fileBytes,
@@ -109,6 +130,24 @@ function metadataOf(entry: ModelEntry): ModelMetadata {
           tensor_types: loaded.info.tensorTypes,
           active_sequences: loaded.scheduler.active,
           queued_requests: loaded.scheduler.queued,
+        }
+      : null,
+    whisper: whisper
+      ? {
+          loaded_at: whisper.loadedAt.toISOString(),
+          multilingual: whisper.info.multilingual,
+          n_vocab: whisper.info.nVocab,
+          n_mels: whisper.info.nMels,
+          n_audio_ctx: whisper.info.nAudioCtx,
+          n_audio_state: whisper.info.nAudioState,
+          n_audio_layer: whisper.info.nAudioLayer,
+          n_text_ctx: whisper.info.nTextCtx,
+          n_text_state: whisper.info.nTextState,
+          n_text_layer: whisper.info.nTextLayer,
+          weight_types: whisper.info.weightTypes,
+          backend: whisper.info.backend,
+          threads: whisper.info.threads,
+          active_transcriptions: whisper.inFlight,
         }
       : null,
   };

@@ -68,7 +68,7 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
 
   /** Loads the model (the reply comes once it is loaded); a GenerationError's code is the error reply's. */
   async load(id: string): Promise<InferenceModelControlReplyV1> {
-    await this.registry.acquire(id);
+    await this.registry.load(id);
     return { v: 1, model: modelView(await this.registry.find(id)) };
   }
 
@@ -149,8 +149,8 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
 }
 
 function modelView(entry: ModelEntry): InferenceModelsReplyV1['models'][number] {
-  const model: InferenceModelsReplyV1['models'][number] = { id: entry.id, state: entry.state };
+  const model: InferenceModelsReplyV1['models'][number] = { id: entry.id, kind: entry.kind, state: entry.state };
   if (entry.error !== undefined) model.error = entry.error;
-  if (entry.loaded) model.contextSize = entry.loaded.sequenceContext;
+  if (entry.loaded?.kind === 'llm') model.contextSize = entry.loaded.sequenceContext;
   return model;
 }

@@ -21,7 +21,7 @@ import {
   type GenerationRequest,
   type TokenText,
 } from '../generation/generation.service';
-import { ModelRegistry } from '../models/model-registry.service';
+import { ModelRegistry, type ModelKind } from '../models/model-registry.service';
 import type { GenerationJob, JobOutcome } from '../scheduler/generation-job';
 import { ChatChoiceStream, chatChoiceResult, type ToolMode } from './chat-choice';
 import { ChatCompletionDto, messageText, type ChatMessageDto } from './dtos/chat-completion.dto';
@@ -72,11 +72,14 @@ export class OpenAiController {
 
   @Get('models')
   @ApiOperation({ summary: 'The models this platform serves (OpenAI-compatible)' })
-  @ApiOkResponse({ description: 'The GGUF models under models/llms.', type: ModelListResponse })
+  @ApiOkResponse({
+    description: 'The GGUF LLMs under models/llms and the Whisper models under models/whisper.',
+    type: ModelListResponse,
+  })
   @AuthRoute({ routeClass: 'inference', scopes: ['inference:generate'] })
   async models(): Promise<{
     object: 'list';
-    data: Array<{ id: string; object: 'model'; created: number; owned_by: string }>;
+    data: Array<{ id: string; object: 'model'; created: number; owned_by: string; kind: ModelKind }>;
   }> {
     const models = await this.registry.discover();
     return {
@@ -86,6 +89,7 @@ export class OpenAiController {
         object: 'model',
         created: Math.floor(m.modifiedAt.getTime() / 1000),
         owned_by: 'sovren',
+        kind: m.kind,
       })),
     };
   }

@@ -12,6 +12,12 @@ export enum TranscriptionErrorCode {
   UNSUPPORTED_FORMAT = 'unsupported_response_format',
   MODEL_NOT_FOUND = 'model_not_found',
   MODEL_INVALID = 'model_invalid',
+  /** Loading the model would take the loaded models past their memory budget (the LLMs' code). */
+  MODEL_MEMORY_EXCEEDED = 'model_memory_exceeded',
+  /** The model is not loaded and SOVREN_INFERENCE_LOAD_ON_DEMAND=false (the LLMs' code). */
+  MODEL_NOT_LOADED = 'model_not_loaded',
+  /** The model is unloading or the service is shutting down: retry. */
+  MODEL_UNAVAILABLE = 'model_unavailable',
   TRANSCRIPTION_FAILED = 'transcription_failed',
 }
 
@@ -43,6 +49,9 @@ export function fromTranscriptionError(error: TranscriptionError): OpenAiErrorRe
     case TranscriptionErrorCode.MODEL_NOT_FOUND:
       return answer(HttpStatus.NOT_FOUND, 'invalid_request_error');
     case TranscriptionErrorCode.MODEL_INVALID:
+    case TranscriptionErrorCode.MODEL_MEMORY_EXCEEDED:
+    case TranscriptionErrorCode.MODEL_NOT_LOADED:
+    case TranscriptionErrorCode.MODEL_UNAVAILABLE:
       return answer(HttpStatus.SERVICE_UNAVAILABLE, 'server_error');
     case TranscriptionErrorCode.TRANSCRIPTION_FAILED:
       return answer(HttpStatus.INTERNAL_SERVER_ERROR, 'server_error', true);

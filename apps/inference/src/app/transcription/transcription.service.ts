@@ -1,23 +1,22 @@
-// Speech recognition with Whisper on the native engine, for POST /v1/audio/transcriptions and inference.transcribe:
-// finds the model in <SOVREN_ROOT>/models/whisper (ggml-<id>.bin, whisper.cpp's names), loads it once on first use,
-// transcribes (EngineWhisper batches concurrent requests into one encoder pass and one decoder step per token), and
-// publishes one usage event (asr_seconds) per transcribed request. A model with no request for
-// SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS (the LLMs' setting) is unloaded; the next request loads it again.
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { PlatformConfig } from '@sovren/config';
-import { EngineWhisper, WHISPER_MAX_SAMPLES, WHISPER_SAMPLE_RATE, type WhisperTranscription } from '@sovren/engine';
+// Speech recognition with Whisper on the native engine, for POST /v1/audio/transcriptions and inference.transcribe.
+// The models are the ModelRegistry's (kind whisper: ggml-<id>.bin or <id>.gguf in <SOVREN_ROOT>/models/whisper), so
+// they load at start or on first use, unload when idle, and count against the models' memory budget like the LLMs.
+// This service transcribes (EngineWhisper batches concurrent requests into one encoder pass and one decoder step
+// per token) and publishes one usage event (asr_seconds) per transcribed request.
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { WHISPER_MAX_SAMPLES, WHISPER_SAMPLE_RATE, type WhisperTranscription } from '@sovren/engine';
+import { assertUnreachable } from '@sovren/http';
 import { errorMessage } from '@sovren/resilience';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 
+import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
 import { INFERENCE_ENV, InferenceEnv } from '../inference-config/inference.env';
+import { ModelRegistry, type LoadedWhisperModel } from '../models/model-registry.service';
 import { UsageEventPublisher } from '../usage/usage-event.publisher';
 import { TranscriptionError, TranscriptionErrorCode } from './transcription.errors';
 
 /** OpenAI's model name: answered by the first installed Whisper model (by id). */
 export const OPENAI_WHISPER_MODEL = 'whisper-1';
-const MODEL_FILE = /^ggml-([A-Za-z0-9][A-Za-z0-9._-]{0,100})\.bin$/;
 
 export interface TranscriptionRequest {
   endpoint: 'http' | 'nats';
@@ -40,70 +39,27 @@ export interface TranscriptionResult extends WhisperTranscription {
 }
 
 @Injectable()
-export class TranscriptionService implements OnModuleInit, OnApplicationShutdown {
+export class TranscriptionService {
   private readonly logger = new Logger(TranscriptionService.name);
-  private readonly loading = new Map<string, Promise<EngineWhisper>>();
-  /** Per loaded model: requests in flight and when the last one ended. */
-  private readonly use = new Map<string, { inFlight: number; lastUsed: number }>();
-  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly config: PlatformConfig,
     @Inject(INFERENCE_ENV) private readonly env: InferenceEnv,
+    private readonly registry: ModelRegistry,
     private readonly usage: UsageEventPublisher,
   ) {}
 
-  onModuleInit(): void {
-    const idleSeconds = this.env.SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS;
-    if (idleSeconds > 0) {
-      const everyMs = Math.min(30_000, Math.max(250, (idleSeconds * 1000) / 4));
-      this.idleTimer = setInterval(() => this.unloadIdle(idleSeconds * 1000), everyMs);
-      this.idleTimer.unref();
-    }
-  }
-
-  /** Ids of the Whisper models loaded (or loading) now. */
+  /** Ids of the Whisper models loaded now. */
   loaded(): string[] {
-    return [...this.loading.keys()].sort();
+    return this.registry
+      .list()
+      .filter((entry) => entry.kind === 'whisper' && entry.loaded !== undefined)
+      .map((entry) => entry.id);
   }
 
-  private unloadIdle(idleMs: number): void {
-    const now = Date.now();
-    for (const [id, loading] of this.loading) {
-      const use = this.use.get(id);
-      if (!use || use.inFlight > 0 || now - use.lastUsed < idleMs) continue;
-      this.loading.delete(id);
-      this.use.delete(id);
-      loading.then(
-        (model) => {
-          model.close();
-          this.logger.log({ msg: 'whisper model unloaded after being idle', model: id });
-        },
-        (error: unknown) =>
-          this.logger.warn({ msg: 'idle whisper model had failed to load', model: id, err: errorMessage(error) }),
-      );
-    }
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    for (const [id, loading] of this.loading) {
-      try {
-        (await loading).close();
-      } catch (error) {
-        this.logger.warn({ msg: 'cannot release a whisper model', model: id, err: errorMessage(error) });
-      }
-    }
-  }
-
-  /** Installed Whisper model ids (ggml-<id>.bin in <SOVREN_ROOT>/models/whisper), sorted. */
-  models(): string[] {
-    const root = this.config.paths.models.whisper;
-    if (!existsSync(root)) return [];
-    return readdirSync(root)
-      .map((name) => MODEL_FILE.exec(name)?.[1])
-      .filter((id): id is string => id !== undefined)
-      .sort();
+  /** Installed Whisper model ids (ggml-<id>.bin or <id>.gguf in <SOVREN_ROOT>/models/whisper), sorted. */
+  async models(): Promise<string[]> {
+    await this.registry.discover();
+    return this.registry.whisperIds();
   }
 
   async transcribe(request: TranscriptionRequest, signal?: AbortSignal): Promise<TranscriptionResult> {
@@ -124,23 +80,26 @@ export class TranscriptionService implements OnModuleInit, OnApplicationShutdown
         'temperature',
       );
     }
-    const id = this.resolve(request.model);
-    const use = this.use.get(id) ?? { inFlight: 0, lastUsed: Date.now() };
-    this.use.set(id, use);
-    use.inFlight++;
+    const id = await this.resolve(request.model);
+    const model = await this.acquire(id);
+    model.inFlight++;
     try {
-      return await this.run(id, request, signal);
+      return await this.run(model, request, signal);
     } finally {
-      use.inFlight--;
-      use.lastUsed = Date.now();
+      model.inFlight--;
+      model.lastActivity = Date.now();
     }
   }
 
-  private async run(id: string, request: TranscriptionRequest, signal?: AbortSignal): Promise<TranscriptionResult> {
-    const whisper = await this.load(id);
+  private async run(
+    model: LoadedWhisperModel,
+    request: TranscriptionRequest,
+    signal?: AbortSignal,
+  ): Promise<TranscriptionResult> {
+    const id = model.id;
     let result: WhisperTranscription;
     try {
-      result = await whisper.transcribe(request.pcm, {
+      result = await model.engine.transcribe(request.pcm, {
         ...(request.language ? { language: request.language } : {}),
         ...(request.prompt ? { prompt: request.prompt } : {}),
         timestamps: request.timestamps ?? false,
@@ -152,6 +111,14 @@ export class TranscriptionService implements OnModuleInit, OnApplicationShutdown
       if (message.includes('unknown language')) {
         throw new TranscriptionError(TranscriptionErrorCode.INVALID_REQUEST, message, 'language');
       }
+      if (model.engine.closed) {
+        this.logger.warn({ msg: 'model unloaded during a transcription', request_id: request.requestId, model: id });
+        throw new TranscriptionError(
+          TranscriptionErrorCode.MODEL_UNAVAILABLE,
+          `model '${id}' was unloaded during the request; retry`,
+          'model',
+        );
+      }
       this.logger.error({ msg: 'transcription failed', request_id: request.requestId, model: id, err: message });
       throw new TranscriptionError(TranscriptionErrorCode.TRANSCRIPTION_FAILED, 'transcription failed');
     }
@@ -159,39 +126,26 @@ export class TranscriptionService implements OnModuleInit, OnApplicationShutdown
     return { ...result, model: id };
   }
 
-  private resolve(model: string): string {
-    const installed = this.models();
-    if (model === OPENAI_WHISPER_MODEL && installed.length > 0) return installed[0];
-    if (installed.includes(model)) return model;
+  private async resolve(model: string): Promise<string> {
+    if (model !== OPENAI_WHISPER_MODEL) return model;
+    const installed = await this.models();
+    if (installed.length > 0) return installed[0];
     throw new TranscriptionError(
       TranscriptionErrorCode.MODEL_NOT_FOUND,
-      `model '${model}' is not installed; installed Whisper models: ${installed.join(', ') || 'none'}`,
+      `model '${model}' is not installed; installed Whisper models: none`,
       'model',
     );
   }
 
-  private load(id: string): Promise<EngineWhisper> {
-    let loading = this.loading.get(id);
-    if (!loading) {
-      const path = join(this.config.paths.models.whisper, `ggml-${id}.bin`);
-      loading = EngineWhisper.load(path, { threads: this.env.SOVREN_INFERENCE_THREADS });
-      this.loading.set(id, loading);
-      loading.then(
-        (m) => this.logger.log({ msg: 'whisper model loaded', model: id, weights: m.info().weightTypes }),
-        (error: unknown) => {
-          // A broken file is not cached: a fixed file is picked up by the next request.
-          this.loading.delete(id);
-          this.logger.error({ msg: 'cannot load a whisper model', model: id, err: errorMessage(error) });
-        },
-      );
+  /** The loaded model from the registry; its refusals in transcription codes. */
+  private async acquire(id: string): Promise<LoadedWhisperModel> {
+    try {
+      // As for the LLMs: with SOVREN_INFERENCE_LOAD_ON_DEMAND=false only loading at start or an admin loads it.
+      return await this.registry.acquireWhisper(id, { mayLoad: this.env.SOVREN_INFERENCE_LOAD_ON_DEMAND === 'true' });
+    } catch (error) {
+      if (!(error instanceof GenerationError)) throw error;
+      throw new TranscriptionError(transcriptionCodeOf(error.code), error.message, 'model');
     }
-    return loading.catch((error: unknown) => {
-      throw new TranscriptionError(
-        TranscriptionErrorCode.MODEL_INVALID,
-        `model '${id}' cannot be loaded: ${errorMessage(error)}`,
-        'model',
-      );
-    });
   }
 
   private publishUsage(request: TranscriptionRequest, model: string, result: WhisperTranscription): void {
@@ -206,5 +160,28 @@ export class TranscriptionService implements OnModuleInit, OnApplicationShutdown
       occurredAt: new Date().toISOString(),
     });
     this.logger.debug({ msg: 'transcribed', request_id: request.requestId, model, audio_s: result.audioSeconds });
+  }
+}
+
+/** The registry's refusal codes as transcription codes (the same strings where both APIs have the cause). */
+function transcriptionCodeOf(code: GenerationErrorCode): TranscriptionErrorCode {
+  switch (code) {
+    case GenerationErrorCode.MODEL_NOT_FOUND:
+      return TranscriptionErrorCode.MODEL_NOT_FOUND;
+    case GenerationErrorCode.MODEL_UNAVAILABLE:
+      return TranscriptionErrorCode.MODEL_INVALID;
+    case GenerationErrorCode.MODEL_MEMORY_EXCEEDED:
+      return TranscriptionErrorCode.MODEL_MEMORY_EXCEEDED;
+    case GenerationErrorCode.MODEL_NOT_LOADED:
+      return TranscriptionErrorCode.MODEL_NOT_LOADED;
+    case GenerationErrorCode.MODEL_UNLOADING:
+    case GenerationErrorCode.QUEUE_FULL:
+    case GenerationErrorCode.CONCURRENCY_LIMIT:
+      return TranscriptionErrorCode.MODEL_UNAVAILABLE;
+    case GenerationErrorCode.CONTEXT_LENGTH_EXCEEDED:
+    case GenerationErrorCode.INVALID_REQUEST:
+      return TranscriptionErrorCode.INVALID_REQUEST;
+    default:
+      return assertUnreachable(code, 'GenerationErrorCode');
   }
 }

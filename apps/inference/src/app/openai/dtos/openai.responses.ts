@@ -1,6 +1,7 @@
 // OpenAPI shapes of the OpenAI-compatible answers (openai-responses.ts builds them field for field as OpenAI sends
 // them); classes implement the types the code builds where one exists, so they cannot drift.
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { INFERENCE_MODEL_KINDS, type InferenceModelKind } from '@sovren/messaging';
 
 import type { OpenAiToolCall, OpenAiUsage } from '../openai-responses';
 
@@ -19,10 +20,19 @@ export class UsageResponse implements OpenAiUsage {
 }
 
 export class ModelResponse {
-  @ApiProperty({ description: 'The GGUF file stem under models/llms', example: 'demo-random-weights' }) id!: string;
+  @ApiProperty({
+    description: 'The file stem: <id>.gguf under models/llms, ggml-<id>.bin under models/whisper',
+    example: 'demo-random-weights',
+  })
+  id!: string;
   @ApiProperty({ enum: ['model'] }) object!: 'model';
   @ApiProperty({ description: 'Unix time the model file was last modified' }) created!: number;
   @ApiProperty({ example: 'sovren' }) owned_by!: string;
+  @ApiProperty({
+    enum: INFERENCE_MODEL_KINDS,
+    description: 'SOVREN extension: llm (chat, completions, embeddings) or whisper (audio transcriptions)',
+  })
+  kind!: InferenceModelKind;
 }
 
 export class ModelListResponse {

@@ -7,7 +7,9 @@ import { auditAuthRoutes } from '@sovren/auth-guard';
 import { EngineWhisper } from '@sovren/engine';
 import { WhisperType, writeTinyWhisperModel } from '@sovren/engine/testing';
 import {
+  INFERENCE_MODELS,
   INFERENCE_TRANSCRIBE,
+  parseInferenceModelsReplyV1,
   parseInferenceTranscribeReplyV1,
   type InferenceTranscribeRequestV1,
 } from '@sovren/messaging';
@@ -18,15 +20,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
+  CHAT_MODEL,
   startInferenceTestEnvironment,
   type InferenceTestEnvironment,
 } from '../../__tests__/support/inference-test-env';
+import { getJson, postJson } from '../../__tests__/support/openai-client';
+import { ModelRegistry } from '../../models/model-registry.service';
 import { TranscriptionController } from '../transcription.controller';
 import { TranscriptionService } from '../transcription.service';
 
 jest.setTimeout(180_000);
 
 const MODEL = 'tiny-test';
+const GGUF_MODEL = 'tiny-test-gguf';
 
 let env: InferenceTestEnvironment;
 let key: string;
@@ -76,6 +82,14 @@ beforeAll(async () => {
     nAudioLayer: 1,
     nTextLayer: 1,
     nTextCtx: 64,
+  });
+  // The same weights in GGUF: the registry finds <id>.gguf too, and it must transcribe exactly like the .bin.
+  writeTinyWhisperModel(join(dir, `${GGUF_MODEL}.gguf`), {
+    type: WhisperType.F16,
+    nAudioLayer: 1,
+    nTextLayer: 1,
+    nTextCtx: 64,
+    format: 'gguf',
   });
   writeFileSync(join(dir, 'ggml-zz-broken.bin'), 'not a whisper model');
   direct = await EngineWhisper.load(tiny.path, { threads: 1 });
@@ -199,6 +213,168 @@ describe('model lifetime', () => {
     const again = await service.transcribe({ ...request, requestId: 'idle-2' });
     expect(again.text).toBe(first.text);
     expect(service.loaded()).toEqual([MODEL]);
+  });
+});
+
+describe('Whisper models in the model registry', () => {
+  // Explicit: an app started by an earlier test may have left its own settings in the environment.
+  const NO_IDLE_UNLOAD = { SOVREN_INFERENCE_IDLE_UNLOAD_SECONDS: '0', SOVREN_INFERENCE_LOAD_ON_DEMAND: 'true' };
+  type Metadata = { kind: string; state: string; error: string | null; loaded: unknown; whisper: null | object };
+  const metadata = async (base: string, id: string) =>
+    (await getJson(`${base}/api/v1/inference/models/${id}`, env.apiKey)).body['data'] as Metadata;
+  const admin = (base: string, id: string, action: 'load' | 'unload') =>
+    postJson(`${base}/api/v1/inference/models/${id}/${action}`, env.adminToken, {});
+
+  it('lists them beside the LLMs in GET /v1/models and inference.models, with their kind', async () => {
+    const listed = await getJson(`${env.inference.url}/v1/models`, env.apiKey);
+    expect(listed.status).toBe(200);
+    const data = listed.body['data'] as Array<{ id: string; object: string; owned_by: string; kind: string }>;
+    expect(data.find((m) => m.id === MODEL)).toEqual({
+      id: MODEL,
+      object: 'model',
+      created: expect.any(Number),
+      owned_by: 'sovren',
+      kind: 'whisper',
+    });
+    expect(data.find((m) => m.id === 'zz-broken')?.kind).toBe('whisper');
+    expect(data.find((m) => m.id === GGUF_MODEL)?.kind).toBe('whisper');
+    expect(data.find((m) => m.id === CHAT_MODEL)?.kind).toBe('llm');
+
+    const reply = parseInferenceModelsReplyV1(
+      (await nats.request(INFERENCE_MODELS, JSON.stringify({ v: 1 }), { timeout: 10_000 })).json(),
+    );
+    expect(reply.models.find((m) => m.id === MODEL)).toEqual(expect.objectContaining({ kind: 'whisper' }));
+    expect(reply.models.find((m) => m.id === CHAT_MODEL)).toEqual(expect.objectContaining({ kind: 'llm' }));
+  });
+
+  it('transcribes with a Whisper model stored as GGUF exactly as with the same weights in ggml-*.bin', async () => {
+    const samples = audio(0.9, 16000, 2);
+    const response = await postForm({ model: GGUF_MODEL, language: 'en' }, writeWav(samples, 16000));
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { text: string };
+    expect(body.text).toBe(await expectedText(rounded16(samples)));
+  });
+
+  it('refuses a Whisper model for chat with a clear 400 naming the model', async () => {
+    const answer = await postJson(`${env.inference.url}/v1/chat/completions`, env.apiKey, {
+      model: MODEL,
+      messages: [{ role: 'user', content: 'hello' }],
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body['error']).toMatchObject({ param: 'model' });
+    expect(answer.body['error'].message).toContain('Whisper');
+  });
+
+  it('loads the ones SOVREN_INFERENCE_LOAD_AT_START names, and reports one that cannot load', async () => {
+    const app = await env.startInference({ ...NO_IDLE_UNLOAD, SOVREN_INFERENCE_LOAD_AT_START: `${MODEL},zz-broken` });
+    const states = await eventually(
+      'the models named at start to finish loading',
+      async () => {
+        const [tiny, broken] = [await metadata(app.url, MODEL), await metadata(app.url, 'zz-broken')];
+        return tiny.state !== 'loading' && broken.state !== 'loading' && { tiny, broken };
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(states.tiny).toEqual(
+      expect.objectContaining({ kind: 'whisper', state: 'loaded', error: null, loaded: null }),
+    );
+    expect(states.tiny.whisper).toEqual(
+      expect.objectContaining({ n_mels: 80, n_text_ctx: 64, active_transcriptions: 0 }),
+    );
+    expect(states.broken).toEqual(expect.objectContaining({ kind: 'whisper', state: 'failed', whisper: null }));
+    expect(states.broken.error?.length).toBeGreaterThan(0);
+    expect(states.broken.error).not.toContain(env.root);
+    expect((await metadata(app.url, CHAT_MODEL)).state).toBe('unloaded');
+  });
+
+  it('loads and unloads them through the admin routes; the next request loads the model again', async () => {
+    const app = await env.startInference(NO_IDLE_UNLOAD);
+    const registry = app.app.get(ModelRegistry);
+    const loaded = await admin(app.url, MODEL, 'load');
+    expect(loaded.status).toBe(200);
+    expect(loaded.body['data']).toEqual(expect.objectContaining({ id: MODEL, kind: 'whisper', state: 'loaded' }));
+    const inUse = registry.memoryInUse();
+    expect(inUse).toBe(loaded.body['data'].file_bytes);
+
+    const unloaded = await admin(app.url, MODEL, 'unload');
+    expect(unloaded.status).toBe(200);
+    expect(unloaded.body['data']).toEqual(expect.objectContaining({ state: 'unloaded', was_loaded: true }));
+    expect(registry.memoryInUse()).toBe(0);
+
+    const samples = audio(0.6);
+    const form = new FormData();
+    form.append('file', new Blob([writeWav(samples, 16000)], { type: 'audio/wav' }), 'audio.wav');
+    form.append('model', MODEL);
+    form.append('language', 'en');
+    const response = await fetch(`${app.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+      body: form,
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { text: string }).text).toBe(await expectedText(rounded16(samples)));
+    expect((await metadata(app.url, MODEL)).state).toBe('loaded');
+
+    const refused = await postJson(`${app.url}/api/v1/inference/models/${MODEL}/load`, env.apiKey, {});
+    expect(refused.status).toBe(403);
+  });
+
+  it('with SOVREN_INFERENCE_LOAD_ON_DEMAND=false serves only a model an admin (or the start) loaded', async () => {
+    const app = await env.startInference({ ...NO_IDLE_UNLOAD, SOVREN_INFERENCE_LOAD_ON_DEMAND: 'false' });
+    const post = async () => {
+      const form = new FormData();
+      form.append('file', new Blob([writeWav(audio(0.4), 16000)], { type: 'audio/wav' }), 'audio.wav');
+      form.append('model', MODEL);
+      return fetch(`${app.url}/v1/audio/transcriptions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+        body: form,
+      });
+    };
+    const refused = await post();
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('model_not_loaded');
+    expect((await admin(app.url, MODEL, 'load')).status).toBe(200);
+    expect((await post()).status).toBe(200);
+  });
+
+  it('counts Whisper and LLM bytes against one memory budget and refuses a load past it with the same error', async () => {
+    // The tiny Whisper model is 7.5 MiB and the chat model 5.5 MiB: either fits in 10 MiB, not both.
+    const app = await env.startInference({ ...NO_IDLE_UNLOAD, SOVREN_INFERENCE_MODEL_MEMORY_MB: '10' });
+    expect((await admin(app.url, CHAT_MODEL, 'load')).status).toBe(200);
+
+    const wav = writeWav(audio(0.5), 16000);
+    const form = new FormData();
+    form.append('file', new Blob([wav], { type: 'audio/wav' }), 'audio.wav');
+    form.append('model', MODEL);
+    const transcribed = await fetch(`${app.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+      body: form,
+    });
+    expect(transcribed.status).toBe(503);
+    const body = (await transcribed.json()) as { error: { code: string; param: string; message: string } };
+    expect(body.error).toMatchObject({ code: 'model_memory_exceeded', param: 'model' });
+    expect(body.error.message).toMatch(
+      new RegExp(`The model '${MODEL}' \\(8 MiB\\) cannot be loaded: .* of the 10 MiB budget`),
+    );
+
+    const adminLoad = await admin(app.url, MODEL, 'load');
+    expect(adminLoad.status).toBe(503);
+    expect(JSON.stringify(adminLoad.body)).toContain('budget for models');
+    expect((await metadata(app.url, MODEL)).state).toBe('unloaded');
+
+    // The other way round: a loaded Whisper model keeps an LLM out.
+    expect((await admin(app.url, CHAT_MODEL, 'unload')).status).toBe(200);
+    expect((await admin(app.url, MODEL, 'load')).status).toBe(200);
+    const llm = await postJson(`${app.url}/v1/chat/completions`, env.apiKey, {
+      model: CHAT_MODEL,
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 2,
+    });
+    expect(llm.status).toBe(503);
+    expect(llm.body['error']).toMatchObject({ code: 'model_memory_exceeded' });
+    expect(llm.body['error'].message).toContain(`The model '${CHAT_MODEL}'`);
   });
 });
 
