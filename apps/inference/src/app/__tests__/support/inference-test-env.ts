@@ -115,6 +115,7 @@ export async function startInferenceTestEnvironment(
   const start = (appEnv: Record<string, string>) =>
     startNestApp(InferenceModule, { env: appEnv, ready: (app) => app.get(NatsClient).rawConnection()?.flush() });
   const extraApps: RunningNestApp[] = [];
+  let extraKeys: string[] = [];
   const inference = await start(env);
   const usage = await UsageCollector.start(nats.url);
   return {
@@ -129,6 +130,9 @@ export async function startInferenceTestEnvironment(
     natsUrl: nats.url,
     nats,
     startInference: async (moreEnv = {}) => {
+      // startNestApp writes its env into process.env: settings an earlier extra app added must not carry over.
+      for (const key of extraKeys) if (!(key in moreEnv) && !(key in env)) delete process.env[key];
+      extraKeys = Object.keys(moreEnv);
       const app = await start({ ...env, ...moreEnv });
       extraApps.push(app);
       return app;
