@@ -8,7 +8,7 @@ import { errorMessage } from '@sovren/resilience';
 
 import { kindForStatus, parseSkyetelError, SkyetelError } from './skyetel.errors';
 import { SkyetelRateLimiter } from './skyetel.rate-limiter';
-import type { SkyetelAvailableNumber, SkyetelEndpoint, SkyetelPhoneNumber } from './skyetel.types';
+import type { SkyetelAvailableNumber, SkyetelE911Address, SkyetelEndpoint, SkyetelPhoneNumber } from './skyetel.types';
 
 export const SKYETEL_DEFAULT_API_URL = 'https://api.skyetel.com/v1';
 /** Skyetel's documented ceiling; our limiter stays below it. */
@@ -129,6 +129,31 @@ export class SkyetelClient {
   /** Releases one of our numbers (`DELETE /phonenumbers/{id}`; path assumed, docs/voice.md). */
   async releaseNumber(id: number): Promise<void> {
     await this.request('DELETE', `phonenumbers/${encodeURIComponent(String(id))}`, {});
+  }
+
+  /** The E911 address of one of our numbers (`GET /phonenumbers/{id}/e911address`). */
+  getE911Address(id: number): Promise<SkyetelE911Address> {
+    return this.requestJson<SkyetelE911Address>(
+      'GET',
+      `phonenumbers/${encodeURIComponent(String(id))}/e911address`,
+      {},
+    );
+  }
+
+  /** Sets the E911 address of one of our numbers (`POST /phonenumbers/{id}/e911address`, form fields). */
+  setE911Address(id: number, address: SkyetelE911Address): Promise<SkyetelE911Address> {
+    const form = new URLSearchParams({
+      caller_name: address.caller_name,
+      address1: address.address1,
+      address2: address.address2 ?? '',
+      community: address.community,
+      state: address.state,
+      postal_code: address.postal_code,
+    });
+    return this.requestJson<SkyetelE911Address>('POST', `phonenumbers/${encodeURIComponent(String(id))}/e911address`, {
+      body: form.toString(),
+      contentType: 'application/x-www-form-urlencoded',
+    });
   }
 
   /** Our SIP endpoints (every page of `GET /endpoints`). */

@@ -43,3 +43,16 @@ export interface SkyetelPage {
   limit: number;
   offset: number;
 }
+
+/**
+ * The E911 service address of one number (`/phonenumbers/{id}/e911address`; fields as python_skyetel's E911Address
+ * and create_phonenumber_e911 send them, as form fields).
+ */
+export interface SkyetelE911Address {
+  caller_name: string;
+  address1: string;
+  address2?: string;
+  community: string;
+  state: string;
+  postal_code: string;
+}

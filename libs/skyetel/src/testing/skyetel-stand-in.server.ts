@@ -7,7 +7,12 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo, Socket } from 'node:net';
 import { errorMessage } from '@sovren/resilience';
 
-import type { SkyetelAvailableNumber, SkyetelEndpoint, SkyetelPhoneNumber } from '../lib/skyetel.types';
+import type {
+  SkyetelAvailableNumber,
+  SkyetelE911Address,
+  SkyetelEndpoint,
+  SkyetelPhoneNumber,
+} from '../lib/skyetel.types';
 
 export interface SkyetelStandInOptions {
   sid?: string;
@@ -42,6 +47,8 @@ export class SkyetelStandIn {
   /** Our numbers, by id. */
   readonly numbers = new Map<number, SkyetelPhoneNumber>();
   readonly endpoints: SkyetelEndpoint[] = [];
+  /** E911 addresses, by number id. */
+  readonly e911 = new Map<number, SkyetelE911Address>();
   private readonly available: Set<string>;
   private readonly sockets = new Set<Socket>();
   private nextId = 1000;
@@ -190,6 +197,42 @@ export class SkyetelStandIn {
         }),
       );
       return;
+    }
+    const e911 = /^\/v1\/phonenumbers\/(\d+)\/e911address$/.exec(path);
+    if (e911) {
+      const id = Number(e911[1]);
+      if (!this.numbers.has(id)) {
+        answer(404, { ERROR: 'Phone number not found' });
+        return;
+      }
+      if (method === 'GET') {
+        const address = this.e911.get(id);
+        if (address) answer(200, address);
+        else answer(404, { ERROR: 'No E911 address for this number' });
+        return;
+      }
+      if (method === 'POST' || method === 'PATCH') {
+        const form = new URLSearchParams(raw);
+        const required = ['caller_name', 'address1', 'community', 'state', 'postal_code'] as const;
+        const missing = required.filter((field) => !form.get(field));
+        if (missing.length > 0) {
+          answer(400, { ERROR: `Missing fields: ${missing.join(', ')}` });
+          return;
+        }
+        const address: SkyetelE911Address = {
+          caller_name: form.get('caller_name') ?? '',
+          address1: form.get('address1') ?? '',
+          address2: form.get('address2') ?? '',
+          community: form.get('community') ?? '',
+          state: form.get('state') ?? '',
+          postal_code: form.get('postal_code') ?? '',
+        };
+        this.e911.set(id, address);
+        const row = this.numbers.get(id);
+        if (row) row.e911_enabled = true;
+        answer(200, { id, ...address });
+        return;
+      }
     }
     const one = /^\/v1\/phonenumbers\/(\d+)$/.exec(path);
     if (method === 'DELETE' && one) {

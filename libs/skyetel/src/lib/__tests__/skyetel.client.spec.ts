@@ -73,6 +73,36 @@ describe('SkyetelClient against the Skyetel stand-in', () => {
     expect(standIn.numbers.has(ordered.id)).toBe(false);
   });
 
+  it('sets and reads the E911 address of one of our numbers', async () => {
+    const id = standIn.addOwnedNumber('4155550170');
+    const address = {
+      caller_name: 'SOVREN Ops',
+      address1: '1 Market St',
+      community: 'San Francisco',
+      state: 'CA',
+      postal_code: '94105',
+    };
+    expect(await client().setE911Address(id, address)).toMatchObject(address);
+    expect(await client().getE911Address(id)).toMatchObject(address);
+    expect(standIn.numbers.get(id)?.e911_enabled).toBe(true);
+    const incomplete = await client()
+      .setE911Address(id, { ...address, community: '' })
+      .catch((error: unknown) => error);
+    expect((incomplete as SkyetelError).kind).toBe('invalid');
+  });
+
+  it('lists our SIP endpoints', async () => {
+    standIn.endpoints.push({
+      id: 7,
+      ip: '203.0.113.10',
+      port: 5060,
+      transport: 'udp',
+      priority: 1,
+      endpoint_group: { id: 1, name: 'sovren' },
+    });
+    expect(await client().listEndpoints()).toEqual([expect.objectContaining({ ip: '203.0.113.10', port: 5060 })]);
+  });
+
   it('maps Skyetel refusals to SkyetelError kinds with its ERROR text', async () => {
     const unavailable = await client()
       .orderNumber('+13105550100')
