@@ -114,7 +114,10 @@ export class NumbersService implements OnApplicationBootstrap, OnApplicationShut
     const skyetel = this.client();
     const row = await this.ownedBy(number, ownerId);
     const carrierId = row.carrierId ?? String((await viaSkyetel(() => skyetel.findPhoneNumber(number)))?.id ?? '');
-    if (carrierId !== '') {
+    if (carrierId === '') {
+      // Never Skyetel's (added by hand) or already gone there: only our routing copy is left to release.
+      this.logger.warn({ msg: 'Skyetel does not list the number being released; releasing our copy', number });
+    } else {
       try {
         await skyetel.releaseNumber(Number(carrierId));
       } catch (error) {
