@@ -5,6 +5,7 @@ import { AuthGuardModule } from '@sovren/auth-guard';
 import { ServiceModule } from '@sovren/service';
 
 import { CallsModule } from './calls/calls.module';
+import { NumbersModule } from './numbers/numbers.module';
 import { VoiceConfigModule } from './voice-config/voice-config.module';
 
 @Module({
@@ -13,6 +14,7 @@ import { VoiceConfigModule } from './voice-config/voice-config.module';
     AuthGuardModule.forRoot(),
     VoiceConfigModule,
     CallsModule,
+    NumbersModule,
   ],
 })
 export class VoiceModule {}

@@ -138,6 +138,16 @@ describe('voice SIP endpoint (SIPp as the carrier)', () => {
     expect(call.timeline.map((entry) => entry.state)).toEqual(['ringing', 'answered', 'hold', 'unhold', 'ended']);
   });
 
+  it('answers the numbers API with 503 while no Skyetel credentials are configured, and still takes calls', async () => {
+    const response = await fetch(`${env.voice.url}/api/v1/voice/numbers/available?area_code=415`, {
+      headers: { authorization: `Bearer ${env.apiKey}` },
+    });
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { success: boolean; error: { code: string; message: string } };
+    expect(body).toMatchObject({ success: false, error: { code: 'SERVICE_UNAVAILABLE' } });
+    expect(body.error.message).toContain('SOVREN_SKYETEL_SID');
+  });
+
   it('refuses INVITEs from outside the trusted networks with 403 and keeps no state', async () => {
     const before = await env.query('SELECT count(*)::int AS n FROM "voice_calls"');
     const result = await env.sipp('expect-403.xml', { localIp: '127.0.0.2', service: '+15551230001' });
