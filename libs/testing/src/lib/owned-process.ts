@@ -38,6 +38,11 @@ export class OwnedProcess {
     });
   }
 
+  /** The process id (undefined when it could not be spawned). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get running(): boolean {
     return this.exitInfo === undefined;
   }
