@@ -1,7 +1,7 @@
 // A private nats-server on a free loopback port, owned by one test file: stop and restart it to test outages, or
 // keep request/reply subjects of parallel suites apart. TEST_NATS_URL is the shared server of the test command.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,10 @@ import { freePort } from './free-port';
 
 export const TEST_NATS_URL = process.env['SOVREN_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 const NATS_SERVER_BINARY = process.env['SOVREN_NATS_SERVER_BIN'] ?? 'nats-server';
+
+/** The platform's nats-server message limit (tools/nats/nats-server-config.mjs NATS_MAX_PAYLOAD), for servers
+ * started without a configuration file. */
+const MAX_PAYLOAD = '2MB';
 
 export interface NatsTestServerOptions {
   /** A fixed port (e.g. to restart on the same address); a free one otherwise. */
@@ -26,13 +30,21 @@ export class NatsTestServer {
 
   private constructor(
     readonly port: number,
+    private readonly dir: string,
     private readonly storeDir: string | undefined,
     private readonly configFile: string | undefined,
   ) {}
 
   static async start(options: NatsTestServerOptions = {}): Promise<NatsTestServer> {
-    const storeDir = options.jetstream ? mkdtempSync(join(tmpdir(), 'sovren-test-nats-')) : undefined;
-    const server = new NatsTestServer(options.port ?? (await freePort()), storeDir, options.configFile);
+    const dir = mkdtempSync(join(tmpdir(), 'sovren-test-nats-'));
+    const storeDir = options.jetstream ? join(dir, 'jetstream') : undefined;
+    let configFile = options.configFile;
+    if (!configFile) {
+      // Like the platform's generated configuration: messages up to 2 MB (a 30 s utterance to transcribe).
+      configFile = join(dir, 'nats-server.conf');
+      writeFileSync(configFile, `max_payload: ${MAX_PAYLOAD}\n`);
+    }
+    const server = new NatsTestServer(options.port ?? (await freePort()), dir, storeDir, configFile);
     await server.restart();
     return server;
   }
@@ -79,10 +91,10 @@ export class NatsTestServer {
     await exited;
   }
 
-  /** Stops the server and removes its JetStream store. */
+  /** Stops the server and removes its JetStream store and configuration. */
   async dispose(): Promise<void> {
     await this.stop();
-    if (this.storeDir) rmSync(this.storeDir, { recursive: true, force: true });
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

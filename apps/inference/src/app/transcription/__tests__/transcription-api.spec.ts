@@ -406,6 +406,15 @@ describe('inference.transcribe over NATS', () => {
     expect(event.quantities).toEqual({ asr_seconds: reply.audioSeconds });
   });
 
+  it("carries Whisper's whole 30 s window (1.28 MB of base64, over NATS's 1 MiB default message limit)", async () => {
+    const pcm = writeWav(audio(30), 16000).subarray(44);
+    const body = request({ audio: pcm.toString('base64'), language: 'en' });
+    expect(Buffer.byteLength(JSON.stringify(body))).toBeGreaterThan(1024 * 1024);
+    const reply = await ask(body);
+    if (!reply.ok) throw new Error(`refused: ${reply.error.message}`);
+    expect(reply.audioSeconds).toBeCloseTo(30, 6);
+  });
+
   it('answers errors with the HTTP codes', async () => {
     const reply = await ask(request({ model: 'nope', audio: 'AAAAAA==' }));
     expect(reply).toMatchObject({ ok: false, error: { code: 'model_not_found' } });
