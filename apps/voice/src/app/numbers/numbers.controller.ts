@@ -39,13 +39,17 @@ import {
   PhoneNumberResponse,
   PurchaseNumberDto,
 } from './dtos/numbers.dto';
-import { NumbersService } from './numbers.service';
+import { NumbersService, type NumberCaller } from './numbers.service';
 import type { PhoneNumberRow } from './phone-numbers.repository';
 
 function ownerOf(auth: RequestAuth | undefined): string {
   const userId = auth?.identity.userId;
   if (!userId) throw new ApiError(HttpStatus.UNAUTHORIZED, ApiErrorCode.UNAUTHORIZED, 'sign in to manage numbers');
   return userId;
+}
+
+function callerOf(auth: RequestAuth | undefined): NumberCaller {
+  return { userId: ownerOf(auth), admin: auth?.identity.role === 'admin' };
 }
 
 function e164Param(number: string): string {
@@ -81,7 +85,9 @@ export class NumbersController {
   constructor(private readonly numbers: NumbersService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Your phone numbers (and numbers not yet assigned to anyone), synced from Skyetel' })
+  @ApiOperation({
+    summary: "Your phone numbers, synced from Skyetel (admins also see the synced numbers that are nobody's yet)",
+  })
   @ApiQuery({
     name: 'sync',
     required: false,
@@ -96,7 +102,7 @@ export class NumbersController {
     if (sync !== undefined && sync !== 'true' && sync !== 'false') {
       throw new ApiError(HttpStatus.BAD_REQUEST, ApiErrorCode.VALIDATION_FAILED, 'sync must be true or false');
     }
-    const rows = await this.numbers.list(ownerOf(auth), sync === 'true');
+    const rows = await this.numbers.list(callerOf(auth), sync === 'true');
     return { numbers: rows.map(view) };
   }
 
@@ -146,7 +152,7 @@ export class NumbersController {
     @Param('number') number: string,
     @CurrentAuth() auth: RequestAuth | undefined,
   ): Promise<PhoneNumberResponse> {
-    return view(await this.numbers.release(e164Param(number), ownerOf(auth)));
+    return view(await this.numbers.release(e164Param(number), callerOf(auth)));
   }
 
   @Put(':number/application')
@@ -159,6 +165,6 @@ export class NumbersController {
     @Body() body: AssignApplicationDto,
     @CurrentAuth() auth: RequestAuth | undefined,
   ): Promise<PhoneNumberResponse> {
-    return view(await this.numbers.assign(e164Param(number), body.application_id, ownerOf(auth)));
+    return view(await this.numbers.assign(e164Param(number), body.application_id, callerOf(auth)));
   }
 }

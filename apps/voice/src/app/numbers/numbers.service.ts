@@ -23,6 +23,12 @@ export interface AvailableNumberView {
   state: string | null;
 }
 
+/** Who asks: the user, and whether they are an admin (only admins may take numbers that are nobody's yet). */
+export interface NumberCaller {
+  userId: string;
+  admin: boolean;
+}
+
 @Injectable()
 export class NumbersService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(NumbersService.name);
@@ -70,10 +76,15 @@ export class NumbersService implements OnApplicationBootstrap, OnApplicationShut
     return this.syncing;
   }
 
-  async list(ownerId: string, sync: boolean): Promise<PhoneNumberRow[]> {
+  /**
+   * The caller's active numbers. Numbers synced from Skyetel start with no owner: only an admin sees them (and can
+   * route or release them, which makes them the admin's); a user sees only the numbers that are theirs.
+   */
+  async list(caller: NumberCaller, sync: boolean): Promise<PhoneNumberRow[]> {
     this.client();
     if (sync) await viaSkyetel(() => this.sync());
-    return this.numbers.listActive(ownerId);
+    const rows = await this.numbers.listActive(caller.userId);
+    return caller.admin ? rows : rows.filter((row) => row.ownerId === caller.userId);
   }
 
   async searchAvailable(areaCode: string, limit: number): Promise<AvailableNumberView[]> {
@@ -110,9 +121,10 @@ export class NumbersService implements OnApplicationBootstrap, OnApplicationShut
     return this.mustFind(number);
   }
 
-  async release(number: string, ownerId: string): Promise<PhoneNumberRow> {
+  async release(number: string, caller: NumberCaller): Promise<PhoneNumberRow> {
     const skyetel = this.client();
-    const row = await this.ownedBy(number, ownerId);
+    const ownerId = caller.userId;
+    const row = await this.ownedBy(number, caller);
     const carrierId = row.carrierId ?? String((await viaSkyetel(() => skyetel.findPhoneNumber(number)))?.id ?? '');
     if (carrierId === '') {
       // Never Skyetel's (added by hand) or already gone there: only our routing copy is left to release.
@@ -131,9 +143,10 @@ export class NumbersService implements OnApplicationBootstrap, OnApplicationShut
     return { ...row, status: 'released', applicationId: null };
   }
 
-  async assign(number: string, applicationId: string, ownerId: string): Promise<PhoneNumberRow> {
+  async assign(number: string, applicationId: string, caller: NumberCaller): Promise<PhoneNumberRow> {
     this.client();
-    await this.ownedBy(number, ownerId);
+    const ownerId = caller.userId;
+    await this.ownedBy(number, caller);
     const application = await this.applications.find(applicationId);
     if (!application || application.ownerId !== ownerId) {
       throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `no application ${applicationId} of yours`);
@@ -153,10 +166,15 @@ export class NumbersService implements OnApplicationBootstrap, OnApplicationShut
     return this.skyetel;
   }
 
-  /** An active number that is the caller's (or not yet anyone's); 404 otherwise, telling nothing of others'. */
-  private async ownedBy(number: string, ownerId: string): Promise<PhoneNumberRow> {
+  /**
+   * An active number that is the caller's, or not yet anyone's when the caller is an admin; 404 otherwise, telling
+   * nothing of others' numbers.
+   */
+  private async ownedBy(number: string, caller: NumberCaller): Promise<PhoneNumberRow> {
     const row = await this.numbers.findActive(number);
-    if (!row || (row.ownerId !== null && row.ownerId !== ownerId)) {
+    const mine =
+      row !== null && row !== undefined && (row.ownerId === caller.userId || (row.ownerId === null && caller.admin));
+    if (!row || !mine) {
       throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `${number} is not one of your numbers`);
     }
     return row;

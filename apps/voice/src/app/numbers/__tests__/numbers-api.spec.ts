@@ -11,6 +11,7 @@ jest.setTimeout(120_000);
 describe('voice numbers API over the Skyetel stand-in', () => {
   let skyetel: SkyetelStandIn;
   let env: VoiceTestEnvironment;
+  let admin: { credential: string };
 
   beforeAll(async () => {
     skyetel = await SkyetelStandIn.start({ sid: 'voice-sid', secret: 'voice-secret' });
@@ -20,6 +21,7 @@ describe('voice numbers API over the Skyetel stand-in', () => {
       SOVREN_SKYETEL_SECRET: skyetel.secret,
       SOVREN_EGRESS_ALLOWLIST: skyetel.hostPort,
     });
+    admin = env.auth.session({ role: 'admin', scopes: ['voice:numbers', 'voice:calls'] });
   });
 
   afterAll(async () => {
@@ -44,7 +46,8 @@ describe('voice numbers API over the Skyetel stand-in', () => {
   it('syncs our Skyetel numbers into phone_numbers.db and lists them; numbers gone at Skyetel are released', async () => {
     const keep = skyetel.addOwnedNumber('6505550100');
     const drop = skyetel.addOwnedNumber('6505550101');
-    const synced = await api('GET', '?sync=true');
+    // Synced numbers are nobody's yet: an admin sees them, a user does not.
+    const synced = await api('GET', '?sync=true', undefined, admin.credential);
     expect(synced.status).toBe(200);
     expect(synced.body.data.numbers).toEqual(
       expect.arrayContaining([
@@ -53,11 +56,32 @@ describe('voice numbers API over the Skyetel stand-in', () => {
       ]),
     );
     skyetel.numbers.delete(drop);
-    const again = await api('GET', '?sync=true');
+    const again = await api('GET', '?sync=true', undefined, admin.credential);
     expect(again.body.data.numbers.map((row: { number: string }) => row.number)).toContain('+16505550100');
     expect(again.body.data.numbers.map((row: { number: string }) => row.number)).not.toContain('+16505550101');
-    const listed = await api('GET', '');
+    const listed = await api('GET', '', undefined, admin.credential);
     expect(listed.body.data.numbers).toEqual(again.body.data.numbers);
+    const user = await api('GET', '');
+    expect(user.body.data.numbers.map((row: { number: string }) => row.number)).not.toContain('+16505550100');
+  });
+
+  it("lets only an admin take a synced number that is nobody's: a user gets 404 and changes nothing", async () => {
+    skyetel.addOwnedNumber('6505550177');
+    expect((await api('GET', '?sync=true', undefined, admin.credential)).status).toBe(200);
+    const applicationId = env.seedNumber('+15551237777', { mediaApp: 'echo' });
+    const claim = await api('PUT', '/%2B16505550177/application', { application_id: applicationId });
+    expect(claim.status).toBe(404);
+    const release = await api('DELETE', '/%2B16505550177');
+    expect(release.status).toBe(404);
+    const listed = await api('GET', '', undefined, admin.credential);
+    expect(listed.body.data.numbers).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ number: '+16505550177', applicationId: null, status: 'active' }),
+      ]),
+    );
+    const released = await api('DELETE', '/%2B16505550177', undefined, admin.credential);
+    expect(released.status).toBe(200);
+    expect(released.body.data).toMatchObject({ number: '+16505550177', status: 'released' });
   });
 
   it('searches an area code, orders one of the offers and releases it at Skyetel', async () => {
@@ -125,9 +149,14 @@ describe('voice numbers API over the Skyetel stand-in', () => {
     const notOurs = await api('DELETE', '/%2B13105550100');
     expect(notOurs.status).toBe(404);
 
-    skyetel.addOwnedNumber('6505550177');
-    await api('GET', '?sync=true');
-    const unknownApp = await api('PUT', '/%2B16505550177/application', { application_id: 'no-such-application' });
+    skyetel.addOwnedNumber('6505550178');
+    await api('GET', '?sync=true', undefined, admin.credential);
+    const unknownApp = await api(
+      'PUT',
+      '/%2B16505550178/application',
+      { application_id: 'no-such-application' },
+      admin.credential,
+    );
     expect(unknownApp.status).toBe(404);
     expect(unknownApp.body.error.message).toContain('no application');
 
