@@ -47,8 +47,8 @@ async function main(): Promise<void> {
   const args = new BenchArgs('bench-sipp-load', process.argv.slice(2), { values: ['calls', 'seconds'] });
   const calls = args.int('calls', 50, 1);
   const seconds = args.number('seconds', 60, 1);
-  const main = join(workspaceRoot, 'dist/apps/voice/main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: run npx nx build voice first`);
+  const bundle = join(workspaceRoot, 'dist/apps/voice/main.js');
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npx nx build voice first`);
 
   const root = mkdtempSync(join(tmpdir(), 'bench-sipp-load-'));
   const nats = await NatsTestServer.start({ jetstream: true });
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   try {
     const httpPort = await freePort();
     const sipPort = await freePort();
-    voice = new OwnedProcess('voice', process.execPath, [main], {
+    voice = new OwnedProcess('voice', process.execPath, [bundle], {
       ...process.env,
       NODE_ENV: 'production',
       SOVREN_ROOT: root,

@@ -80,15 +80,9 @@ function toRecord(raw: RawCall): CallRecord {
 export class CallRecordsRepository {
   constructor(private readonly databases: VoiceDatabases) {}
 
-  async create(call: {
-    id: string;
-    direction: CallDirection;
-    from: string;
-    to: string;
-    applicationId: string | null;
-    ownerId: string | null;
-    sipCallId: string;
-  }): Promise<void> {
+  async create(
+    call: Pick<CallRecord, 'id' | 'direction' | 'from' | 'to' | 'applicationId' | 'ownerId' | 'sipCallId'>,
+  ): Promise<void> {
     await this.databases.postgres().query(
       `INSERT INTO "voice_calls" ("id", "direction", "from_number", "to_number", "application_id", "owner_id",
          "sip_call_id", "state", "timeline", "ringing_at")

@@ -172,9 +172,7 @@ export class NumbersService implements OnApplicationBootstrap, OnApplicationShut
    */
   private async ownedBy(number: string, caller: NumberCaller): Promise<PhoneNumberRow> {
     const row = await this.numbers.findActive(number);
-    const mine =
-      row !== null && row !== undefined && (row.ownerId === caller.userId || (row.ownerId === null && caller.admin));
-    if (!row || !mine) {
+    if (!row || !(row.ownerId === caller.userId || (row.ownerId === null && caller.admin))) {
       throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, `${number} is not one of your numbers`);
     }
     return row;

@@ -3,7 +3,14 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { PlatformConfig } from '@sovren/config';
 import { errorMessage } from '@sovren/resilience';
-import { DEFAULT_SIP_TIMERS, serializeSipMessage, type SipPeer, type SipTimers } from '@sovren/sip';
+import {
+  DEFAULT_SIP_TIMERS,
+  parseSipUri,
+  serializeSipMessage,
+  uriTransport,
+  type SipPeer,
+  type SipTimers,
+} from '@sovren/sip';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
@@ -23,6 +30,7 @@ export class SipService implements OnModuleInit, OnApplicationShutdown {
   private handler: CallHandler | null = null;
   private registration: SipRegistration | null = null;
   readonly externalHost: string;
+  private readonly proxy: SipPeer | null;
 
   constructor(
     @Inject(VOICE_ENV) private readonly env: VoiceEnv,
@@ -41,6 +49,7 @@ export class SipService implements OnModuleInit, OnApplicationShutdown {
       },
     );
     this.externalHost = env.SOVREN_VOICE_EXTERNAL_ADDRESS || defaultAddress(env.SOVREN_VOICE_SIP_BIND);
+    this.proxy = this.parseOutboundProxy();
   }
 
   setCallHandler(handler: CallHandler): void {
@@ -129,17 +138,24 @@ export class SipService implements OnModuleInit, OnApplicationShutdown {
 
   /** The carrier proxy for outbound calls, or null when none is configured. */
   outboundProxy(): SipPeer | null {
+    return this.proxy;
+  }
+
+  /** SOVREN_VOICE_SIP_OUTBOUND_PROXY (`host[:port][;transport=…]`) read as a SIP URI's host part, once. */
+  private parseOutboundProxy(): SipPeer | null {
     const value = this.env.SOVREN_VOICE_SIP_OUTBOUND_PROXY;
     if (!value) return null;
-    const [hostPort, param] = value.split(';');
-    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostPort);
-    if (!match) return null;
-    const transport = /transport=tls/i.test(param ?? '') ? 'TLS' : /transport=tcp/i.test(param ?? '') ? 'TCP' : 'UDP';
-    return {
-      transport,
-      address: match[1].replace(/^\[|\]$/g, ''),
-      port: match[2] ? Number(match[2]) : transport === 'TLS' ? 5061 : 5060,
-    };
+    try {
+      const uri = parseSipUri(`sip:${value}`);
+      return { ...uriTransport(uri, 'UDP'), address: uri.host };
+    } catch (error) {
+      this.logger.warn({
+        msg: 'SOVREN_VOICE_SIP_OUTBOUND_PROXY is not host[:port][;transport=…]: outbound calls are off',
+        value,
+        err: errorMessage(error),
+      });
+      return null;
+    }
   }
 
   private onDatagram(data: Buffer, peer: SipPeer): void {
