@@ -11,6 +11,7 @@ import { LoginAttemptsBounds1767571218000 } from './api_auth/1767571218000-login
 import { ApiKeyRateLimit1767657600000 } from './api_auth/1767657600000-api-key-rate-limit';
 import { ApplicationsInitialSchema1767225600000 } from './applications/1767225600000-applications-initial-schema';
 import { VoiceApplications1767744001000 } from './applications/1767744001000-voice-applications';
+import { VoiceAgentTurnTaking1767744005000 } from './applications/1767744005000-voice-agent-turn-taking';
 import { PhoneNumbersInitialSchema1767225600000 } from './phone_numbers/1767225600000-phone-numbers-initial-schema';
 import { PhoneNumbersAndRouting1767744000000 } from './phone_numbers/1767744000000-phone-numbers-and-routing';
 import { AuditLogAndOrganizations1767225600000 } from './postgres/1767225600000-audit-log-and-organizations';
@@ -19,6 +20,7 @@ import { BillingAccountsAndUsageLedger1767398400000 } from './postgres/176739840
 import { BillingUsageBatchSentAt1767657600000 } from './postgres/1767657600000-billing-usage-batch-sent-at';
 import { VoiceCalls1767744002000 } from './postgres/1767744002000-voice-calls';
 import { VoiceRecordings1767744003000 } from './postgres/1767744003000-voice-recordings';
+import { VoiceCallTranscripts1767744004000 } from './postgres/1767744004000-voice-call-transcripts';
 import { UsersInitialSchema1767225600000 } from './users/1767225600000-users-initial-schema';
 import { UsersIdentitiesAndRoles1767312000000 } from './users/1767312000000-users-identities-and-roles';
 
@@ -31,6 +33,7 @@ export const postgresMigrations: MigrationClass[] = [
   BillingUsageBatchSentAt1767657600000,
   VoiceCalls1767744002000,
   VoiceRecordings1767744003000,
+  VoiceCallTranscripts1767744004000,
 ];
 
 export const usersMigrations: MigrationClass[] = [
@@ -49,6 +52,7 @@ export const apiAuthMigrations: MigrationClass[] = [
 export const applicationsMigrations: MigrationClass[] = [
   ApplicationsInitialSchema1767225600000,
   VoiceApplications1767744001000,
+  VoiceAgentTurnTaking1767744005000,
 ];
 export const phoneNumbersMigrations: MigrationClass[] = [
   PhoneNumbersInitialSchema1767225600000,

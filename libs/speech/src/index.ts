@@ -5,6 +5,7 @@ export * from './lib/text/text-normaliser';
 export * from './lib/text/english-normaliser';
 export * from './lib/text/clause-splitter';
 export * from './lib/text/synthesis-chunker';
+export * from './lib/text/sentence-stream';
 export * from './lib/phonemes/espeak.phonemiser';
 export * from './lib/phonemes/phoneme-vocabulary';
 export * from './lib/endpointer/endpointer';

@@ -9,3 +9,4 @@ export * from './lib/nats-test.server';
 export * from './lib/nest-test.app';
 export * from './lib/owned-process';
 export * from './lib/throwaway-postgres';
+export * from './lib/baresip-caller';

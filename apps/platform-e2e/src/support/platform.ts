@@ -28,11 +28,14 @@ export interface RunningService {
 export interface PlatformOptions {
   /** Extra environment variables for every service (e.g. monitoring's SMTP settings). */
   env?: NodeJS.ProcessEnv;
+  /** Runs on the fresh SOVREN_ROOT before any service starts (models to put in place, for instance). */
+  prepareRoot?: (root: string) => Promise<void> | void;
 }
 
 export class Platform {
   readonly services = new Map<Service, RunningService>();
-  private env: NodeJS.ProcessEnv = {};
+  /** The environment every service started with (ports included). */
+  env: NodeJS.ProcessEnv = {};
 
   private constructor(
     readonly root: string,
@@ -46,6 +49,7 @@ export class Platform {
     const database = await createThrowawayDatabase({ label: 'it' });
     const platform = new Platform(root, nats, database);
     try {
+      await options.prepareRoot?.(root);
       const ports = new Map<Service, number>();
       for (const name of SERVICES) ports.set(name, await freePort());
       const env: NodeJS.ProcessEnv = {

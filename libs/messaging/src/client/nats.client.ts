@@ -11,6 +11,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { errorMessage, retry } from '@sovren/resilience';
 import {
   connect,
+  createInbox,
   ErrorCode,
   headers as natsHeaders,
   NatsError,
@@ -241,6 +242,11 @@ export class NatsClient {
     return this.register(subject, options.queue, (msg) => {
       void this.deliver(msg, handler, options.parse);
     });
+  }
+
+  /** A fresh reply subject under this connection's inbox prefix (streamed replies: see stream-request.ts). */
+  inbox(): string {
+    return createInbox(this.options.inboxPrefix);
   }
 
   /** Fire-and-forget publish. While reconnecting the nats client buffers the message and sends it on reconnect. */

@@ -119,6 +119,7 @@ export class RtpSession extends EventEmitter {
   private readonly pendingInput: { pcm: Int16Array; rate: number }[] = [];
   private readonly downsamplers = new Map<number, Resampler | 'creating'>();
   private playedSamples = 0;
+  private playbackPaused = false;
   private readonly silence = new Int16Array(SAMPLES_PER_FRAME_8K);
 
   // DTMF out.
@@ -227,10 +228,14 @@ export class RtpSession extends EventEmitter {
     this.convertPending();
   }
 
-  /** Drop queued agent audio at once (barge-in); returns the ms of audio that was actually sent so far. */
+  /**
+   * Drops queued agent audio at once (barge-in) and ends any pause; returns the ms of agent audio sent since the
+   * previous flush (so a flush at the start of an utterance makes the next one measure just that utterance).
+   */
   flushPlayback(): number {
     const sentMs = (this.playedSamples * 1000) / G711_SAMPLE_RATE;
     this.playedSamples = 0;
+    this.playbackPaused = false;
     this.playQueue.length = 0;
     this.playQueueOffset = 0;
     this.playQueueSamples = 0;
@@ -243,6 +248,14 @@ export class RtpSession extends EventEmitter {
       }
     }
     return sentMs;
+  }
+
+  /**
+   * Holds agent audio back (silence goes out, the queue keeps its place) or lets it go on: the caller started
+   * talking and it is not yet clear whether it is a barge-in or a backchannel.
+   */
+  pausePlayback(paused: boolean): void {
+    this.playbackPaused = paused;
   }
 
   get playbackQueuedMs(): number {
@@ -528,7 +541,7 @@ export class RtpSession extends EventEmitter {
 
   /** The next 20 ms of agent audio (silence-padded), taken from the play queue. */
   private nextAgentFrame(): Int16Array {
-    if (this.playQueueSamples === 0) return this.silence;
+    if (this.playQueueSamples === 0 || this.playbackPaused) return this.silence;
     const frame = new Int16Array(SAMPLES_PER_FRAME_8K);
     let filled = 0;
     while (filled < frame.length && this.playQueue.length > 0) {

@@ -25,6 +25,7 @@ import {
 import { GenerationError } from '../generation/generation.errors';
 import { GenerationService, publicFinishReason } from '../generation/generation.service';
 import { ModelRegistry, type ModelEntry } from '../models/model-registry.service';
+import { SpeechSynthesisService } from '../speech/speech-synthesis.service';
 
 /** One instance per model set answers each request (several inference workers share the load). */
 const QUEUE_GROUP = 'inference';
@@ -37,6 +38,7 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
     private readonly nats: NatsClient,
     private readonly generation: GenerationService,
     private readonly registry: ModelRegistry,
+    private readonly speech: SpeechSynthesisService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -63,7 +65,12 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
 
   async models(): Promise<InferenceModelsReplyV1> {
     const entries = await this.registry.discover();
-    return { v: 1, models: entries.map(modelView) };
+    const speech = this.speech.discover().map((id): InferenceModelsReplyV1['models'][number] => ({
+      id,
+      kind: 'tts',
+      state: this.speech.isLoaded(id) ? 'loaded' : 'unloaded',
+    }));
+    return { v: 1, models: [...entries.map(modelView), ...speech] };
   }
 
   /** Loads the model (the reply comes once it is loaded); a GenerationError's code is the error reply's. */

@@ -119,6 +119,11 @@ export class SpeechSynthesisService implements OnModuleInit, OnApplicationShutdo
       .sort();
   }
 
+  /** Whether the model is loaded (or loading) in this process. */
+  isLoaded(id: string): boolean {
+    return this.loading.has(id);
+  }
+
   /** The model, loaded on first use and then shared (a failed load is retried by the next request). */
   async model(id: string): Promise<TtsModel> {
     if (!TtsModel.isValidId(id) || !this.discover().includes(id)) {

@@ -8,6 +8,7 @@ import {
   usageSubject,
   type CallEventType,
   type CallEventV1,
+  type CallTurnEventV1,
   type UsageEventV1,
 } from '@sovren/messaging';
 import { errorMessage, retry } from '@sovren/resilience';
@@ -23,6 +24,12 @@ export class CallEventsPublisher {
   callEvent(type: CallEventType, fields: Omit<CallEventV1, 'v' | 'eventId' | 'type' | 'occurredAt'>): void {
     const event: CallEventV1 = { v: 1, eventId: randomUUID(), type, occurredAt: new Date().toISOString(), ...fields };
     this.track(callsSubject(type), event, event.eventId);
+  }
+
+  /** One agent turn (`voice.call.turn`). */
+  turn(fields: Omit<CallTurnEventV1, 'v' | 'eventId' | 'occurredAt'>): void {
+    const event: CallTurnEventV1 = { v: 1, eventId: randomUUID(), occurredAt: new Date().toISOString(), ...fields };
+    this.track(callsSubject('turn'), event, event.eventId);
   }
 
   usage(fields: {

@@ -30,10 +30,18 @@ import {
 import { AuthRoute, CurrentAuth, type RequestAuth } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
 
+import { CallTranscriptsRepository } from '../agent/call-transcripts.repository';
 import { RecordingStore } from '../media/recording-store';
-import { CallRecordsRepository } from './call-records.repository';
+import { CallRecordsRepository, type CallRecord } from './call-records.repository';
 import { CallsService } from './calls.service';
-import { CallActionResponse, CallListResponse, CallResponse, PlaceCallDto, SendDtmfDto } from './dtos/calls.dto';
+import {
+  CallActionResponse,
+  CallListResponse,
+  CallResponse,
+  CallTranscriptResponse,
+  PlaceCallDto,
+  SendDtmfDto,
+} from './dtos/calls.dto';
 
 export const VOICE_ROUTE_CLASS = 'voice';
 
@@ -52,6 +60,7 @@ export class CallsController {
     private readonly calls: CallsService,
     private readonly records: CallRecordsRepository,
     private readonly recordings: RecordingStore,
+    private readonly transcripts: CallTranscriptsRepository,
   ) {}
 
   @Post()
@@ -90,11 +99,19 @@ export class CallsController {
   })
   @ApiNotFoundResponse({ description: 'No such call of yours.' })
   async get(@Param('id', new ParseUUIDPipe()) id: string, @CurrentAuth() auth: RequestAuth | undefined) {
-    const record = await this.records.get(id);
-    if (!record || record.ownerId !== ownerOf(auth)) {
-      throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, 'no such call');
-    }
-    return record;
+    return this.ownedRecord(id, auth);
+  }
+
+  @Get(':id/transcript')
+  @ApiOperation({ summary: 'The transcript of an agent call: both sides, in order, with times' })
+  @ApiOkResponse({
+    description: 'Caller and agent utterances; an interrupted agent utterance says what the caller heard of it.',
+    type: CallTranscriptResponse,
+  })
+  @ApiNotFoundResponse({ description: 'No such call of yours.' })
+  async transcript(@Param('id', new ParseUUIDPipe()) id: string, @CurrentAuth() auth: RequestAuth | undefined) {
+    await this.ownedRecord(id, auth);
+    return { id, entries: await this.transcripts.list(id) };
   }
 
   @Get(':id/recording')
@@ -146,6 +163,15 @@ export class CallsController {
     const sent = await this.calls.sendDtmf(id, body.digits.toUpperCase());
     if (!sent) throw new ApiError(HttpStatus.CONFLICT, ApiErrorCode.CONFLICT, 'the call is not answered');
     return { id, accepted: true };
+  }
+
+  /** The call record, if it is the caller's; else 404 (another owner's call is no more visible than none). */
+  private async ownedRecord(id: string, auth: RequestAuth | undefined): Promise<CallRecord> {
+    const record = await this.records.get(id);
+    if (!record || record.ownerId !== ownerOf(auth)) {
+      throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, 'no such call');
+    }
+    return record;
   }
 
   private requireLive(id: string, ownerId: string): void {

@@ -1,8 +1,8 @@
 // The call state machine, both directions: routing an inbound INVITE by the dialled number to its application,
 // placing outbound calls, SDP offer/answer, one RtpSession per call handed to the media application, limits
 // (concurrent calls, duration), the call record, CALLS events and the usage event. A shutdown hangs every call up.
-// Until the speech loop lands, an application's media is echo, a WAV prompt (then hang up), or record (prompt first
-// when it has one); any call of an application with recording on is recorded too.
+// An application's media is the voice agent (a live conversation), echo, a WAV prompt (then hang up), or record
+// (prompt first when it has one); any call of an application with recording on is recorded too.
 import {
   BeforeApplicationShutdown,
   HttpStatus,
@@ -36,6 +36,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { isAbsolute, join, relative } from 'node:path';
 
+import { VoiceAgentService } from '../agent/voice-agent.service';
 import { RecordingStore, type ActiveRecording } from '../media/recording-store';
 import { VoiceMediaMetrics } from '../media/voice-media.metrics';
 import { ApplicationsRepository, type VoiceApplication } from '../numbers/applications.repository';
@@ -104,6 +105,7 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, Befor
     private readonly recordings: RecordingStore,
     private readonly mediaMetrics: VoiceMediaMetrics,
     private readonly platform: PlatformConfig,
+    private readonly agent: VoiceAgentService,
   ) {}
 
   onModuleInit(): void {
@@ -411,7 +413,20 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, Befor
         void this.playPrompt(call, media);
         return;
       case 'agent':
-        // The speech loop (a later issue) takes the call's audio; until then the call stays silent.
+        this.agent.start({ id: call.id, application, media, hangup: (cause) => call.leg.hangup(cause) }).then(
+          (stop) => {
+            if (call.state === 'ended' || call.media !== media) stop();
+            else call.stopMediaApp = stop;
+          },
+          (error: unknown) => {
+            this.logger.error({
+              msg: 'the voice agent cannot take the call',
+              callId: call.id,
+              err: errorMessage(error),
+            });
+            call.leg.hangup('agent_unavailable');
+          },
+        );
         return;
     }
   }

@@ -19,6 +19,8 @@ export interface VoiceApplication {
   ringSeconds: number;
   mediaApp: MediaApp;
   promptWav: string | null;
+  /** Agent applications: the caller's silence that ends a turn (ms). */
+  endOfTurnMs: number;
 }
 
 interface RawApplication {
@@ -34,6 +36,7 @@ interface RawApplication {
   ring_seconds: number;
   media_app: MediaApp;
   prompt_wav: string | null;
+  end_of_turn_ms: number;
 }
 
 @Injectable()
@@ -59,6 +62,7 @@ export class ApplicationsRepository {
       ringSeconds: raw.ring_seconds,
       mediaApp: raw.media_app,
       promptWav: raw.prompt_wav,
+      endOfTurnMs: raw.end_of_turn_ms,
     };
   }
 }

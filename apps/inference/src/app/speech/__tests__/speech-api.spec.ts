@@ -7,9 +7,11 @@
 // espeak-ng and the voice pack (one style row per token count) should have produced.
 import { readWav, resample } from '@sovren/audio';
 import {
+  INFERENCE_MODELS,
   INFERENCE_SYNTHESIZE,
   inferenceSynthesizeCancelSubject,
   NatsClient,
+  parseInferenceModelsReplyV1,
   parseInferenceSynthesizeReplyV1,
   parseInferenceSynthesizeStreamMessageV1,
   type InferenceSynthesizeChunkV1,
@@ -262,6 +264,14 @@ describe('inference.synthesize over NATS', () => {
       sampleRate: reply.sampleRate,
     };
   }
+
+  it('lists the speech models on inference.models (kind tts), so the voice agent can pick one', async () => {
+    const reply = parseInferenceModelsReplyV1(
+      JSON.parse(new TextDecoder().decode((await nats.request(INFERENCE_MODELS, '{}', { timeout: 10_000 })).data)),
+    );
+    const tts = reply.models.filter((m) => m.kind === 'tts').map((m) => m.id);
+    expect(tts).toEqual(expect.arrayContaining([MODEL, TOKENS_MODEL]));
+  });
 
   it('sends PCM chunks at the asked 8 kHz, in order, then a final message', async () => {
     const input = 'Thanks for calling, how can I help you today?';

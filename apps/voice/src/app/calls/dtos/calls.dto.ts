@@ -63,3 +63,32 @@ export class CallActionResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() accepted!: boolean;
 }
+
+export class TranscriptLatency {
+  @ApiProperty({ description: 'End of caller speech → end of turn declared (ms)' }) endpointingMs!: number;
+  @ApiProperty({ description: 'Speech recognition (ms)' }) asrMs!: number;
+  @ApiPropertyOptional({ description: 'LLM request → first token (ms)' }) llmFirstTokenMs?: number;
+  @ApiPropertyOptional({ description: 'LLM request → first sentence complete (ms)' }) firstSentenceMs?: number;
+  @ApiPropertyOptional({ description: 'Synthesis request → first audio (ms)' }) ttsFirstAudioMs?: number;
+  @ApiPropertyOptional({ description: 'First audio → first packet on the wire (ms)' }) queueingMs?: number;
+  @ApiPropertyOptional({ description: 'End of caller speech → first agent packet on the wire (ms)' })
+  totalMs?: number;
+}
+
+export class TranscriptEntryResponse {
+  @ApiProperty() seq!: number;
+  @ApiProperty({ description: '0: the greeting; then one per caller turn' }) turn!: number;
+  @ApiProperty({ enum: ['caller', 'agent'] }) speaker!: string;
+  @ApiProperty({ description: 'What was said (the agent: what it generated)' }) text!: string;
+  @ApiPropertyOptional({ nullable: true, description: 'Agent utterances: what the caller heard of it' })
+  heardText!: string | null;
+  @ApiProperty({ description: 'The caller talked over the agent and it stopped' }) interrupted!: boolean;
+  @ApiProperty() startedAt!: string;
+  @ApiProperty() endedAt!: string;
+  @ApiPropertyOptional({ nullable: true, type: TranscriptLatency }) latency!: TranscriptLatency | null;
+}
+
+export class CallTranscriptResponse {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ type: [TranscriptEntryResponse] }) entries!: TranscriptEntryResponse[];
+}
