@@ -391,6 +391,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     const now = Date.now();
     let promptTokens = 0;
     let generated = 0;
+    const promptsFed: Slot<S>[] = [];
     plan.forEach((planned, index) => {
       const { slot } = planned;
       const job = slot.job;
@@ -398,7 +399,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
       if (job.done || job.cancelled) return;
       if (planned.promptTokens > 0) {
         job.promptOffset += planned.promptTokens;
-        if (job.promptOffset === job.input.promptTokens.length) this.rememberPrompt(slot);
+        if (job.promptOffset === job.input.promptTokens.length) promptsFed.push(slot);
       }
       if (!planned.entry.sample) return;
       const result = results[index];
@@ -421,6 +422,9 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
       else if (slot.sequence.position + 1 > slot.sequence.contextSize) this.release(slot, 'length');
     });
     this.observer.onStep({ seconds, sequences: plan.length, promptTokens, generatedTokens: generated });
+    // After the first tokens went out: copying a prompt's KV must not delay them. A sequence released in this step
+    // still holds its prompt (it is reset only when a request is admitted to it, which happens after this).
+    for (const slot of promptsFed) this.rememberPrompt(slot);
   }
 
   /** Ends the slot's request and returns its sequence to the pool. */
