@@ -416,6 +416,8 @@ describe('metrics', () => {
     expect([first.status, second.status]).toEqual([200, 200]);
     expect(second.body['choices'][0]['message']).toEqual(first.body['choices'][0]['message']);
     expect(second.body['usage']['prompt_tokens']).toBe(first.body['usage']['prompt_tokens']);
+    expect(first.body['usage']['prompt_tokens_details']).toEqual({ cached_tokens: 0 });
+    expect(second.body['usage']['prompt_tokens_details']['cached_tokens']).toBeGreaterThanOrEqual(64);
     const after = await (await fetch(`${base}/metrics`)).text();
     const grew = (name: string): number => sample(after, name, label) - sample(before, name, label);
     expect(grew('sovren_inference_prefix_cache_lookups_total')).toBe(2);
