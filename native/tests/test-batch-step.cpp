@@ -450,12 +450,59 @@ void test_fork() {
   check(copy->position() == static_cast<int>(prompt.size()) + 7, "resetting the original leaves the fork alone");
 }
 
+// copy_prefix_from(): a sequence holding another's first n tokens (copied into a different context size and
+// back, as the prefix cache does) continues bit-identically to one that evaluated them; bad calls change nothing.
+void test_copy_prefix() {
+  auto tiny = make_model(TensorType::F32, 13);
+  LlamaModel& model = *tiny->model;
+  const std::vector<int32_t> prompt = prompt_of(90, 3);
+  const int n = 64;
+  const std::vector<int32_t> head(prompt.begin(), prompt.begin() + n), tail(prompt.begin() + n, prompt.end());
+  Sequence fresh(model, 128);
+  model.forward(fresh, head.data(), n, false);
+  const std::span<const float> want = model.forward(fresh, tail.data(), static_cast<int>(tail.size()), true);
+  const std::vector<float> expected(want.begin(), want.end());
+
+  Sequence source(model, 128);
+  model.forward(source, prompt.data(), static_cast<int>(prompt.size()), false);
+  Sequence snapshot(model, n);
+  snapshot.copy_prefix_from(source, n);
+  Sequence restored(model, 128);
+  restored.copy_prefix_from(snapshot, n);
+  check(restored.position() == n && restored.logits().empty(), "copy_prefix_from sets the position, drops logits");
+  const std::span<const float> got = model.forward(restored, tail.data(), static_cast<int>(tail.size()), true);
+  check(std::vector<float>(got.begin(), got.end()) == expected,
+        "logits at every position after a copied prefix equal those after evaluating it");
+  check(snapshot.cache_bytes() == 2 * sizeof(float) * kLayers * n * (kDim / kHeads) * kKvHeads,
+        "cache_bytes counts K and V of every layer over the whole context");
+
+  auto throws = [](const std::function<void()>& fn, const std::string& needle) {
+    try {
+      fn();
+    } catch (const EngineError& e) {
+      return std::string(e.what()).find(needle) != std::string::npos;
+    }
+    return false;
+  };
+  Sequence small(model, 32);
+  check(throws([&] { small.copy_prefix_from(source, n); }, "exceeds this sequence's context 32"),
+        "a prefix beyond the target's context is refused");
+  check(throws([&] { small.copy_prefix_from(snapshot, n + 1); }, "exceeds the source's position 64"),
+        "a prefix beyond the source's position is refused");
+  check(throws([&] { small.copy_prefix_from(snapshot, -1); }, "is negative"), "a negative length is refused");
+  auto other = make_model(TensorType::F32, 14);
+  Sequence foreign(*other->model, 32);
+  check(throws([&] { foreign.copy_prefix_from(snapshot, 1); }, "another model"), "another model's source is refused");
+  check(small.position() == 0 && foreign.position() == 0, "refused copies change nothing");
+}
+
 }  // namespace
 
 int main() {
   return run_suites({
       {"mixed steps F32", [] { test_mixed_steps(TensorType::F32, "F32"); }},
       {"fork", test_fork},
+      {"copy prefix", test_copy_prefix},
       {"mixed steps F16", [] { test_mixed_steps(TensorType::F16, "F16"); }},
       {"micro-batch split", test_micro_batch_split},
       {"validation", test_validation},

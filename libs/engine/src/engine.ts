@@ -42,10 +42,12 @@ interface NativeSequence {
   reset(): void;
   setSampler(settings: SamplerSettings): void;
   fork(): NativeSequence;
+  copyPrefix(source: NativeSequence, tokens: TokenIds): void;
   close(): void;
   readonly position: number;
   readonly contextSize: number;
   readonly busy: boolean;
+  readonly cacheBytes: number;
 }
 
 interface NativeModel {
@@ -205,6 +207,25 @@ export class EngineSequence {
    */
   fork(): EngineSequence {
     return new EngineSequence(this.native.fork());
+  }
+
+  /**
+   * Makes this sequence hold `tokens`, the first tokens.length tokens of `source` (an idle sequence of the same
+   * model, any context size): their KV-cache rows are copied instead of evaluated, the position becomes
+   * tokens.length, and the tokens enter the penalty history as if a step had fed them (so call it after
+   * setSampler()). `tokens` must be what `source` was fed: the rows are copied as they are. A prefix cache restores
+   * a prompt's cached prefix this way. Throws, changing nothing, when source is of another model, closed or busy,
+   * or the prefix is longer than source holds or than this sequence's context.
+   */
+  copyPrefix(source: EngineSequence, tokens: TokenIds): void {
+    const native = source instanceof EngineSequence ? nativeSequences.get(source) : undefined;
+    if (!native) throw new TypeError('copyPrefix(source, tokens): source must be an EngineSequence');
+    this.native.copyPrefix(native, tokens);
+  }
+
+  /** Bytes of memory this sequence's KV cache holds (keys and values, every layer, its whole context). */
+  get cacheBytes(): number {
+    return this.native.cacheBytes;
   }
 
   /** Frees the KV cache; a running generation is cancelled first. */

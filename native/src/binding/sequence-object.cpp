@@ -143,10 +143,12 @@ Napi::Function SequenceObject::define(Napi::Env env) {
                          InstanceMethod<&SequenceObject::reset>("reset"),
                          InstanceMethod<&SequenceObject::set_sampler>("setSampler"),
                          InstanceMethod<&SequenceObject::fork>("fork"),
+                         InstanceMethod<&SequenceObject::copy_prefix>("copyPrefix"),
                          InstanceMethod<&SequenceObject::close>("close"),
                          InstanceAccessor<&SequenceObject::position>("position"),
                          InstanceAccessor<&SequenceObject::context_size>("contextSize"),
                          InstanceAccessor<&SequenceObject::is_busy>("busy"),
+                         InstanceAccessor<&SequenceObject::cache_bytes>("cacheBytes"),
                      });
 }
 
@@ -302,6 +304,39 @@ Napi::Value SequenceObject::fork(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value SequenceObject::copy_prefix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    SequenceSlot& slot = open_slot(env);
+    slot.require_idle(env);
+    const Napi::Function sequence_class = env.GetInstanceData<AddonData>()->sequence_constructor.Value();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(sequence_class)) {
+      throw_type_error(env, "copyPrefix(source, tokens): source must be a Sequence of this model");
+    }
+    const SequenceObject* source = SequenceObject::Unwrap(info[0].As<Napi::Object>());
+    if (!source->slot_ || source->handle_ != handle_) {
+      throw Napi::Error::New(env, "copyPrefix: source belongs to a different model");
+    }
+    if (!source->slot_->seq) throw Napi::Error::New(env, "copyPrefix: source is closed");
+    if (source->slot_->busy) throw Napi::Error::New(env, "copyPrefix: source is busy generating");
+    if (source->slot_->in_step) throw Napi::Error::New(env, "copyPrefix: source is busy in a batched step");
+    const std::vector<int32_t> tokens = read_token_ids(env, info[1], "tokens");
+    const int n_vocab = slot.model->n_vocab();
+    for (int32_t id : tokens) {
+      if (id < 0 || id >= n_vocab) {
+        throw Napi::RangeError::New(env, "copyPrefix: tokens contains token id " + std::to_string(id) +
+                                             ", out of range (vocabulary has " + std::to_string(n_vocab) + " tokens)");
+      }
+    }
+    // Throws (changing nothing) when the prefix is longer than the source holds or this sequence can hold.
+    slot.seq->copy_prefix_from(*source->slot_->seq, static_cast<int>(tokens.size()));
+    // The restored tokens enter the penalty history exactly as a step feeding them would have recorded them.
+    Sampler& sampler = slot.seq->sampler();
+    for (int32_t id : tokens) sampler.accept(id);
+    return env.Undefined();
+  });
+}
+
 Napi::Value SequenceObject::close(const Napi::CallbackInfo& info) {
   if (slot_) slot_->close();  // a running generation is cancelled and frees its state when it ends
   return info.Env().Undefined();
@@ -320,6 +355,13 @@ Napi::Value SequenceObject::position(const Napi::CallbackInfo& info) {
 Napi::Value SequenceObject::context_size(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value { return Napi::Number::New(env, open_slot(env).seq->context_size()); });
+}
+
+Napi::Value SequenceObject::cache_bytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    return Napi::Number::New(env, static_cast<double>(open_slot(env).seq->cache_bytes()));
+  });
 }
 
 Napi::Value SequenceObject::is_busy(const Napi::CallbackInfo& info) {

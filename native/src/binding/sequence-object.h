@@ -1,5 +1,6 @@
 // The JS `Sequence` object: evaluate (logits, for tests), generate on a worker thread with per-token callbacks,
-// setSampler (for batched steps), fork (a copy sharing nothing mutable), cancel, reset, close.
+// setSampler (for batched steps), fork (a copy sharing nothing mutable), copyPrefix (a prefix cache's restore),
+// cancel, reset, close.
 #pragma once
 #include "binding/node-addon-api.h"
 
@@ -30,10 +31,12 @@ class SequenceObject : public Napi::ObjectWrap<SequenceObject> {
   Napi::Value reset(const Napi::CallbackInfo& info);
   Napi::Value set_sampler(const Napi::CallbackInfo& info);
   Napi::Value fork(const Napi::CallbackInfo& info);
+  Napi::Value copy_prefix(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value position(const Napi::CallbackInfo& info);
   Napi::Value context_size(const Napi::CallbackInfo& info);
   Napi::Value is_busy(const Napi::CallbackInfo& info);
+  Napi::Value cache_bytes(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelHandle> handle_;
   std::shared_ptr<SequenceSlot> slot_;

@@ -64,6 +64,33 @@ std::unique_ptr<Sequence> Sequence::fork() const {
   return copy;
 }
 
+void Sequence::copy_prefix_from(const Sequence& source, int n) {
+  if (source.model_ != model_) throw EngineError("copy_prefix_from: the source sequence belongs to another model");
+  if (n < 0) throw EngineError("copy_prefix_from: prefix length " + std::to_string(n) + " is negative");
+  if (n > source.position()) {
+    throw EngineError("copy_prefix_from: prefix length " + std::to_string(n) + " exceeds the source's position " +
+                      std::to_string(source.position()));
+  }
+  if (n > n_ctx_) {
+    throw EngineError("copy_prefix_from: prefix length " + std::to_string(n) + " exceeds this sequence's context " +
+                      std::to_string(n_ctx_));
+  }
+  if (&source == this) {
+    n_past_ = n;  // keeping a prefix of itself: the rows are already in place
+  } else {
+    const size_t rows = static_cast<size_t>(n) * model_->hparams().kv_dim();
+    for (uint32_t layer = 0; layer < model_->hparams().n_layer; ++layer) {
+      std::copy_n(source.k_cache_.get() + layer * source.layer_stride_, rows, k_cache_.get() + layer * layer_stride_);
+      std::copy_n(source.v_cache_.get() + layer * source.layer_stride_, rows, v_cache_.get() + layer * layer_stride_);
+    }
+    n_past_ = n;
+  }
+  pending_.clear();
+  logits_.clear();
+}
+
+size_t Sequence::cache_bytes() const { return 2 * layer_stride_ * model_->hparams().n_layer * sizeof(float); }
+
 Sampler& Sequence::sampler() {
   if (!sampler_) sampler_.emplace(SamplingParams{}, model_->n_vocab());
   return *sampler_;

@@ -51,6 +51,16 @@ class Sequence {
   // n sequences that share a prompt thus cost one prompt pass plus n - 1 copies of its cache rows.
   std::unique_ptr<Sequence> fork() const;
 
+  // Makes this sequence hold the first n tokens of `source` (a sequence of the same model, possibly with another
+  // context size): their cache rows are copied, the position becomes n, pending tokens and the last logits are
+  // dropped. The sampler and detokenizer are left as they are. A prefix cache restores a request's cached prompt
+  // prefix this way instead of evaluating it again. Throws EngineError, changing nothing, when the models differ,
+  // n is negative, beyond source's position or beyond this sequence's context.
+  void copy_prefix_from(const Sequence& source, int n);
+
+  // Bytes of the KV cache this sequence allocated (K and V, every layer, its whole context).
+  size_t cache_bytes() const;
+
   // Cache rows of one layer: [n_ctx][kv_dim].
   float* k_layer(int layer) { return k_cache_.get() + static_cast<size_t>(layer) * layer_stride_; }
   float* v_layer(int layer) { return v_cache_.get() + static_cast<size_t>(layer) * layer_stride_; }

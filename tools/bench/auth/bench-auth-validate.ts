@@ -21,9 +21,9 @@
 //     [--rates 2000,5000,10000]
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 
@@ -46,10 +46,9 @@ import {
 
 import { BenchArgs } from '../common/bench-args';
 import { percentile } from '../common/percentile';
+import { startServiceBundle } from '../common/service-bundle';
 
 const READY = 'BENCH_READY ';
-
-const AUTH_BUNDLE = resolve(__dirname, '../../../dist/apps/auth/main.js');
 
 interface RunningAuth {
   apiKey: string;
@@ -61,34 +60,20 @@ interface RunningAuth {
 
 /** The built auth service as a process, seeded with a user holding a session and an API key. */
 async function startAuth(natsUrl: string): Promise<RunningAuth> {
-  if (!existsSync(AUTH_BUNDLE)) throw new Error(`${AUTH_BUNDLE} is missing: run \`npx nx build auth\` first`);
   const database = await createThrowawayDatabase({ label: 'bench' });
   const root = mkdtempSync(join(tmpdir(), 'sovren-bench-auth-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [AUTH_BUNDLE], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      SOVREN_LOG_LEVEL: 'error',
-      SOVREN_ROOT: root,
-      SOVREN_DATABASE_URL: database.url,
-      SOVREN_NATS_URL: natsUrl,
-      SOVREN_AUTH_PORT: String(port),
-      SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR: '10000000',
-      SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR: '10000000',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const child = startServiceBundle('auth', {
+    SOVREN_LOG_LEVEL: 'error',
+    SOVREN_ROOT: root,
+    SOVREN_DATABASE_URL: database.url,
+    SOVREN_NATS_URL: natsUrl,
+    SOVREN_AUTH_PORT: String(port),
+    SOVREN_AUTH_RATE_AUTHENTICATED_PER_HOUR: '10000000',
+    SOVREN_AUTH_RATE_ANONYMOUS_PER_HOUR: '10000000',
   });
-  let exited = false;
-  const exit = new Promise<void>((resolveExit) =>
-    child.once('exit', () => {
-      exited = true;
-      resolveExit();
-    }),
-  );
   const stop = async (): Promise<void> => {
-    if (!exited) child.kill('SIGTERM');
-    await exit;
+    await child.stop();
     rmSync(root, { recursive: true, force: true });
     await database.drop();
   };
@@ -96,7 +81,7 @@ async function startAuth(natsUrl: string): Promise<RunningAuth> {
     await eventually(
       'auth to be ready',
       async () => {
-        if (exited) throw new StopWaiting('auth exited during start-up');
+        if (child.exited) throw new StopWaiting('auth exited during start-up');
         return (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200;
       },
       { timeoutMs: 90_000, intervalMs: 200 },

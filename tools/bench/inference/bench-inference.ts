@@ -16,13 +16,7 @@
 //     tools/bench/inference/bench-inference.ts [--clients 50] [--duration 60] [--single-duration 30]
 //     [--max-tokens 64] [--prompt-words 24] [--type F16] [--dim 768] [--ff 2048] [--layers 12] [--heads 12]
 //     [--kv-heads 4] [--vocab 32000] [--threads 0] [--max-sequences 64] [--prompt-chunk 128] [--dir tmp/bench-models]
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-
-import { AuthValidateResponder } from '@sovren/messaging/testing';
-import { createThrowawayDatabase, eventually, freePort, NatsTestServer, StopWaiting } from '@sovren/testing';
+import { cpus, loadavg } from 'node:os';
 
 import { BenchArgs } from '../common/bench-args';
 import {
@@ -32,10 +26,12 @@ import {
   readModelShape,
 } from '../common/model-shape-args';
 import { percentile } from '../common/percentile';
-
-const REPO_ROOT = resolve(__dirname, '../../..');
-const INFERENCE_BUNDLE = join(REPO_ROOT, 'dist/apps/inference/main.js');
-const MODEL_ID = 'bench';
+import {
+  BENCH_MODEL_ID as MODEL_ID,
+  BENCH_MODEL_SHAPE,
+  describeModel,
+  startInferenceProcess,
+} from './inference-process';
 
 interface Options extends ModelShapeOptions {
   clients: number;
@@ -68,17 +64,7 @@ function parseArgs(argv: string[]): Options {
     promptWords: args.number('prompt-words', 24),
     maxSequences: args.number('max-sequences', 64),
     promptChunk: args.number('prompt-chunk', 128),
-    ...readModelShape(args, {
-      type: 'F16',
-      dim: 768,
-      ff: 2048,
-      layers: 12,
-      heads: 12,
-      kvHeads: 4,
-      vocab: 32000,
-      threads: 0,
-      dir: join(REPO_ROOT, 'tmp', 'bench-models'),
-    }),
+    ...readModelShape(args, BENCH_MODEL_SHAPE),
   };
 }
 
@@ -304,64 +290,17 @@ function report(label: string, phase: PhaseResult & { server: ServerPhase }): nu
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const { path: modelPath, shape } = await ensureBenchmarkModel(options, 'bench-inference');
-  if (!existsSync(INFERENCE_BUNDLE)) {
-    throw new Error(`${INFERENCE_BUNDLE} is missing: run \`npx nx build inference\` first`);
-  }
-  const nats = await NatsTestServer.start({ jetstream: true });
-  const database = await createThrowawayDatabase({ label: 'bench' });
-  const root = mkdtempSync(join(tmpdir(), 'sovren-bench-inference-'));
-  const auth = await AuthValidateResponder.start(nats.url);
-  const apiKey = auth.apiKey({ scopes: ['inference:generate'] }).credential;
-  mkdirSync(join(root, 'models', 'llms'), { recursive: true });
-  symlinkSync(modelPath, join(root, 'models', 'llms', `${MODEL_ID}.gguf`));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [INFERENCE_BUNDLE], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      SOVREN_LOG_LEVEL: 'warn',
-      SOVREN_ROOT: root,
-      SOVREN_DATABASE_URL: database.url,
-      SOVREN_NATS_URL: nats.url,
-      SOVREN_INFERENCE_PORT: String(port),
-      SOVREN_INFERENCE_LOAD_AT_START: MODEL_ID,
-      SOVREN_INFERENCE_THREADS: String(options.threads),
-      SOVREN_INFERENCE_MAX_SEQUENCES: String(options.maxSequences),
-      SOVREN_INFERENCE_PROMPT_CHUNK: String(options.promptChunk),
-      SOVREN_INFERENCE_SEQUENCE_CONTEXT: '512',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const service = await startInferenceProcess(modelPath, {
+    SOVREN_INFERENCE_THREADS: String(options.threads),
+    SOVREN_INFERENCE_MAX_SEQUENCES: String(options.maxSequences),
+    SOVREN_INFERENCE_PROMPT_CHUNK: String(options.promptChunk),
+    SOVREN_INFERENCE_SEQUENCE_CONTEXT: '512',
   });
-  let exited = false;
-  const exit = new Promise<void>((resolveExit) =>
-    child.once('exit', () => {
-      exited = true;
-      resolveExit();
-    }),
-  );
+  const { url, apiKey } = service;
   try {
-    const loaded = await eventually(
-      `model ${MODEL_ID} to be loaded`,
-      async () => {
-        if (exited) throw new StopWaiting('the inference process exited during start-up');
-        const response = await fetch(`${url}/api/v1/inference/models/${MODEL_ID}`, {
-          headers: { authorization: `Bearer ${apiKey}` },
-        });
-        const data = ((await response.json()) as { data?: ModelMetadata }).data;
-        if (data?.state === 'failed') throw new StopWaiting(`model ${MODEL_ID} failed to load: ${data.error}`);
-        return data?.state === 'loaded' && data.loaded !== null && data;
-      },
-      { timeoutMs: 600_000, intervalMs: 500 },
-    );
-    const info = loaded.loaded;
-    const model =
-      `${Math.round((info?.parameter_count ?? 0) / 1e6)}M parameters, ${(loaded.file_bytes / 2 ** 20).toFixed(0)} MiB ` +
-      `file, ${info?.backend}, ${info?.threads} threads`;
     console.log(
       `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} logical CPUs; model ${shape.name} ${options.type} ` +
-        `(${model}); max_tokens ${options.maxTokens}, ~${options.promptWords}-word prompts, ` +
+        `(${describeModel(service.model)}); max_tokens ${options.maxTokens}, ~${options.promptWords}-word prompts, ` +
         `${options.maxSequences} sequences, prompt chunk ${options.promptChunk}`,
     );
     await runPhase(url, apiKey, 2, 3, options); // warm-up
@@ -381,21 +320,8 @@ async function main(): Promise<void> {
         `>= 4x single ${concurrent >= 4 * single ? 'MET' : 'MISSED'}`,
     );
   } finally {
-    if (!exited) child.kill('SIGTERM');
-    await exit;
-    await auth.close();
-    await nats.dispose();
-    rmSync(root, { recursive: true, force: true });
-    await database.drop();
+    await service.dispose();
   }
-}
-
-/** The parts of GET /api/v1/inference/models/:id the benchmark reads. */
-interface ModelMetadata {
-  state: string;
-  error: string | null;
-  file_bytes: number;
-  loaded: null | { parameter_count: number; backend: string; threads: number };
 }
 
 main().catch((error: unknown) => {

@@ -30,6 +30,12 @@ export class InferenceMetrics {
   readonly queueDepth: Gauge<'model'>;
   readonly activeSequences: Gauge<'model'>;
   readonly kvCacheOccupancy: Gauge<'model'>;
+  /** Prefix cache: hit rate = rate(hits) / rate(lookups); prompt tokens not evaluated = hit_tokens. */
+  readonly prefixCacheLookups: Counter<'model'>;
+  readonly prefixCacheHits: Counter<'model'>;
+  readonly prefixCacheHitTokens: Counter<'model'>;
+  readonly prefixCacheBytes: Gauge<'model'>;
+  readonly prefixCacheEntries: Gauge<'model'>;
   readonly modelLoaded: Gauge<'model'>;
   readonly modelLoadFailures: Counter<'model'>;
   /** Speech synthesis (apps/inference/src/app/speech): requests by model, endpoint (http, nats) and status. */
@@ -98,6 +104,31 @@ export class InferenceMetrics {
       help: 'Used KV-cache positions over all positions of the model sequence pool (0-1).',
       labelNames: model,
     });
+    this.prefixCacheLookups = metrics.counter({
+      name: 'sovren_inference_prefix_cache_lookups_total',
+      help: 'Prompts looked up in the prefix cache, by model.',
+      labelNames: model,
+    });
+    this.prefixCacheHits = metrics.counter({
+      name: 'sovren_inference_prefix_cache_hits_total',
+      help: 'Prompts that started from a cached prefix, by model (hit rate: over lookups_total).',
+      labelNames: model,
+    });
+    this.prefixCacheHitTokens = metrics.counter({
+      name: 'sovren_inference_prefix_cache_hit_tokens_total',
+      help: 'Prompt tokens restored from the prefix cache instead of evaluated, by model.',
+      labelNames: model,
+    });
+    this.prefixCacheBytes = metrics.gauge({
+      name: 'sovren_inference_prefix_cache_bytes',
+      help: 'Bytes of KV cache the prefix cache holds, by model.',
+      labelNames: model,
+    });
+    this.prefixCacheEntries = metrics.gauge({
+      name: 'sovren_inference_prefix_cache_entries',
+      help: 'Cached prompt prefixes (KV snapshots), by model.',
+      labelNames: model,
+    });
     this.modelLoaded = metrics.gauge({
       name: 'sovren_inference_model_loaded',
       help: '1 while the model is loaded, 0 otherwise.',
@@ -155,6 +186,11 @@ export class InferenceMetrics {
     this.queueDepth.set(labels, 0);
     this.activeSequences.set(labels, 0);
     this.kvCacheOccupancy.set(labels, 0);
+    this.prefixCacheLookups.inc(labels, 0);
+    this.prefixCacheHits.inc(labels, 0);
+    this.prefixCacheHitTokens.inc(labels, 0);
+    this.prefixCacheBytes.set(labels, 0);
+    this.prefixCacheEntries.set(labels, 0);
     this.modelLoaded.set(labels, 0);
   }
 }

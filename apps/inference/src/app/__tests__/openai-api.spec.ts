@@ -384,6 +384,11 @@ describe('metrics', () => {
       'sovren_inference_queue_depth',
       'sovren_inference_active_sequences',
       'sovren_inference_kv_cache_occupancy_ratio',
+      'sovren_inference_prefix_cache_lookups_total',
+      'sovren_inference_prefix_cache_hits_total',
+      'sovren_inference_prefix_cache_hit_tokens_total',
+      'sovren_inference_prefix_cache_bytes',
+      'sovren_inference_prefix_cache_entries',
       'sovren_inference_model_loaded',
       'sovren_inference_model_load_failures_total',
     ];
@@ -400,5 +405,24 @@ describe('metrics', () => {
       sample(metrics, 'sovren_inference_requests_total', [`model="${CHAT_MODEL}"`, 'endpoint="chat"', 'status="ok"']),
     ).toBeGreaterThan(0);
     expect(sample(metrics, 'sovren_inference_model_loaded', [`model="${CHAT_MODEL}"`])).toBe(1);
+  });
+  it('serves a repeated chat history from the prefix cache, answering the same, and counts the hit', async () => {
+    const label = [`model="${CHAT_MODEL}"`];
+    const before = await (await fetch(`${base}/metrics`)).text();
+    const history = [{ role: 'user', content: 'Tell me about the weather in the mountains today. '.repeat(8) }];
+    const ask = () => chat({ messages: history, max_tokens: 5, temperature: 0 });
+    const first = await ask();
+    const second = await ask();
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.body['choices'][0]['message']).toEqual(first.body['choices'][0]['message']);
+    expect(second.body['usage']['prompt_tokens']).toBe(first.body['usage']['prompt_tokens']);
+    expect(first.body['usage']['prompt_tokens_details']).toEqual({ cached_tokens: 0 });
+    expect(second.body['usage']['prompt_tokens_details']['cached_tokens']).toBeGreaterThanOrEqual(64);
+    const after = await (await fetch(`${base}/metrics`)).text();
+    const grew = (name: string): number => sample(after, name, label) - sample(before, name, label);
+    expect(grew('sovren_inference_prefix_cache_lookups_total')).toBe(2);
+    expect(grew('sovren_inference_prefix_cache_hits_total')).toBe(1);
+    expect(grew('sovren_inference_prefix_cache_hit_tokens_total')).toBeGreaterThanOrEqual(64);
+    expect(sample(after, 'sovren_inference_prefix_cache_bytes', label)).toBeGreaterThan(0);
   });
 });

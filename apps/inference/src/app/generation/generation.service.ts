@@ -377,6 +377,7 @@ function combinedOutcome(outcomes: readonly JobOutcome[]): JobOutcome {
   const combined: JobOutcome = {
     ...first,
     promptTokens: Math.max(...outcomes.map((o) => o.promptTokens)),
+    cachedPromptTokens: Math.max(...outcomes.map((o) => o.cachedPromptTokens)),
     completionTokens: outcomes.reduce((sum, o) => sum + o.completionTokens, 0),
     queueMs: Math.min(...outcomes.map((o) => o.queueMs)),
     durationMs: Math.max(...outcomes.map((o) => o.durationMs)),

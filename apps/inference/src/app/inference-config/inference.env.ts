@@ -39,6 +39,19 @@ export class InferenceEnv {
   @IsIntegerInRange(1, 65_536)
   SOVREN_INFERENCE_PROMPT_CHUNK = 128;
 
+  /**
+   * Memory for the prompt-prefix cache per model, in MiB: KV copies of prompts already evaluated, so a prompt that
+   * starts like an earlier one (a chat's history, a shared system prompt) feeds only the rest. 0: off.
+   */
+  @ToInteger()
+  @IsIntegerInRange(0, 1 << 30)
+  SOVREN_INFERENCE_PREFIX_CACHE_MB = 1024;
+
+  /** Tokens per prefix-cache block: prompts are cached and matched in whole blocks. */
+  @ToInteger()
+  @IsIntegerInRange(16, 4096)
+  SOVREN_INFERENCE_PREFIX_CACHE_BLOCK_TOKENS = 64;
+
   /** A request still running after this long (queue included) is ended with what it has generated. */
   @ToInteger()
   @IsIntegerInRange(1, 24 * 3600)

@@ -387,6 +387,10 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
             sequenceContext: info.contextSize,
             maxQueue: this.env.SOVREN_INFERENCE_MAX_QUEUE,
             promptChunk: this.env.SOVREN_INFERENCE_PROMPT_CHUNK,
+            prefixCache: {
+              budgetBytes: this.env.SOVREN_INFERENCE_PREFIX_CACHE_MB * 1024 * 1024,
+              blockTokens: this.env.SOVREN_INFERENCE_PREFIX_CACHE_BLOCK_TOKENS,
+            },
           },
           schedulerObserver(entry.id, this.metrics),
         ),

@@ -20,5 +20,16 @@ export function schedulerObserver(model: string, metrics: InferenceMetrics): Sch
       metrics.activeSequences.set(labels, active);
       metrics.kvCacheOccupancy.set(labels, totalPositions > 0 ? usedPositions / totalPositions : 0);
     },
+    onPrefixCache: ({ lookup, bytes, entries }) => {
+      if (lookup) {
+        metrics.prefixCacheLookups.inc(labels);
+        if (lookup.hitTokens > 0) {
+          metrics.prefixCacheHits.inc(labels);
+          metrics.prefixCacheHitTokens.inc(labels, lookup.hitTokens);
+        }
+      }
+      metrics.prefixCacheBytes.set(labels, bytes);
+      metrics.prefixCacheEntries.set(labels, entries);
+    },
   };
 }

@@ -9,6 +9,8 @@ export interface OpenAiUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** `cached_tokens`: prompt tokens restored from the prefix cache instead of evaluated (OpenAI's prompt caching). */
+  prompt_tokens_details: { cached_tokens: number };
 }
 
 /** Identity of one response: the same id and created time on every chunk of a stream. */
@@ -47,11 +49,17 @@ export interface ChatDelta {
   tool_calls?: ToolCallDelta[];
 }
 
-export function usageOf(promptTokens: number, completionTokens: number): OpenAiUsage {
+/** The usage of one answer: the prompt once (choices share it), the completions of every choice summed. */
+export function usageOf(
+  choices: ReadonlyArray<{ promptTokens: number; cachedPromptTokens: number; completionTokens: number }>,
+): OpenAiUsage {
+  const promptTokens = Math.max(...choices.map((c) => c.promptTokens));
+  const completionTokens = choices.reduce((sum, c) => sum + c.completionTokens, 0);
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
+    prompt_tokens_details: { cached_tokens: Math.max(...choices.map((c) => c.cachedPromptTokens)) },
   };
 }
 

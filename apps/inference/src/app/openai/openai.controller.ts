@@ -261,9 +261,7 @@ export class OpenAiController {
       const lp = plan.logprobs ? chatLogprobs(logprobs[index]) : null;
       return chatChoice(index, message, message.finishReason, lp);
     });
-    const completionTokens = results.reduce((sum, r) => sum + r.completionTokens, 0);
-    const promptTokens = Math.max(...results.map((r) => r.promptTokens));
-    const body = completionResponse(identity, bodyChoices, usageOf(promptTokens, completionTokens));
+    const body = completionResponse(identity, bodyChoices, usageOf(results));
     res.statusCode = 200;
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(JSON.stringify(body));
@@ -343,11 +341,7 @@ export class OpenAiController {
             sse.send(streamChunk(identity, index, null, end.finishReason, includeUsage));
           } else sse.send(streamChunk(identity, index, null, openAiFinishReason(reason), includeUsage));
           if (open > 0) return;
-          if (includeUsage) {
-            const completionTokens = outcomes.reduce((sum, o) => sum + o.completionTokens, 0);
-            const promptTokens = Math.max(...outcomes.map((o) => o.promptTokens));
-            sse.send(usageChunk(identity, usageOf(promptTokens, completionTokens)));
-          }
+          if (includeUsage) sse.send(usageChunk(identity, usageOf(outcomes)));
           sse.done();
         },
       });

@@ -11,11 +11,18 @@ export type TokenLogprobPair = TokenLogprob;
 export interface BatchSequence {
   readonly position: number;
   readonly contextSize: number;
+  /** Bytes its KV cache holds. */
+  readonly cacheBytes: number;
   setSampler(settings: SamplerSettings): void;
   reset(): void;
   close(): void;
   /** A copy with the same tokens and KV contents (choices of one prompt share its evaluation); optional. */
   fork?(): this;
+  /**
+   * Becomes the first tokens.length tokens of `source` (KV rows copied, not evaluated; the tokens enter the
+   * penalty history): how the prefix cache restores a prompt's cached prefix. Call after setSampler().
+   */
+  copyPrefix(source: this, tokens: TokenIds): void;
 }
 
 export interface BatchEntryOf<S extends BatchSequence> {

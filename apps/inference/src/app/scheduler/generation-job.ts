@@ -36,6 +36,8 @@ export interface JobOutcome {
   text: string;
   /** Prompt tokens fed to the model (all of them unless the request ended while queued or mid-prompt). */
   promptTokens: number;
+  /** Of those, the ones restored from the prefix cache rather than evaluated. */
+  cachedPromptTokens: number;
   completionTokens: number;
   queueMs: number;
   timeToFirstTokenMs?: number;
@@ -58,6 +60,8 @@ export class GenerationJob {
   phase: JobPhase = 'queued';
   /** Prompt tokens already fed to the sequence. */
   promptOffset = 0;
+  /** Prompt tokens restored from the prefix cache instead of being fed (counted in promptOffset too). */
+  cachedPromptTokens = 0;
   /** The last sampled token: the next decode step's input. */
   lastToken = -1;
   completionTokens = 0;
@@ -119,6 +123,7 @@ export class GenerationJob {
       text: this.text,
       // Prompt tokens actually processed: a request cancelled while queued used none.
       promptTokens: this.promptOffset,
+      cachedPromptTokens: this.cachedPromptTokens,
       completionTokens: this.completionTokens,
       queueMs: (this.startedAt ?? now) - this.acceptedAt,
       durationMs: now - this.acceptedAt,

@@ -2,12 +2,14 @@
 // requests that were cancelled or ran out of time, admits queued requests into free sequences (a pool of at most
 // maxSequences, created on demand and reused after reset()), gives every decoding sequence its next token and
 // spends a per-step prompt budget on prompt chunks — so a long prompt never stalls the other streams — then runs
-// one batched step and hands each result to its request.
+// one batched step and hands each result to its request. A request whose prompt starts like one seen before starts
+// from the prefix cache's copy of that prefix (prefix-cache.ts) and feeds only the rest.
 import { Logger } from '@nestjs/common';
 import { errorMessage } from '@sovren/resilience';
 
 import type { BatchEntryOf, BatchEntryResult, BatchModel, BatchSequence } from './batch-engine.port';
 import { GenerationJob, type JobFinishReason } from './generation-job';
+import { PrefixCache, type PrefixCacheOptions } from './prefix-cache';
 
 export interface SchedulerOptions {
   /** Model id, for logs and metric labels. */
@@ -19,6 +21,8 @@ export interface SchedulerOptions {
   maxQueue: number;
   /** Prompt tokens fed per step, over all sequences. */
   promptChunk: number;
+  /** Prompt-prefix cache; absent or a budget of 0: every prompt is fed whole. */
+  prefixCache?: PrefixCacheOptions;
 }
 
 /** What the scheduler reports after each step (metrics, tests). */
@@ -26,6 +30,8 @@ export interface SchedulerObserver {
   onStep(stats: { seconds: number; sequences: number; promptTokens: number; generatedTokens: number }): void;
   onToken(job: GenerationJob, now: number, previous: number | undefined): void;
   onState(state: { queued: number; active: number; usedPositions: number; totalPositions: number }): void;
+  /** After each prefix-cache lookup (`hitTokens` 0: a miss) and each change of what it holds. */
+  onPrefixCache?(event: { lookup?: { hitTokens: number }; bytes: number; entries: number }): void;
 }
 
 export class QueueFullError extends Error {
@@ -70,6 +76,7 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
   /** Cleared by the loop in the same tick it decides to stop, so a submit right after starts a new loop. */
   private running = false;
   private lastUsed = Date.now();
+  private readonly prefixCache: PrefixCache<S>;
   /** The largest number of sequences one step has carried (observability and tests). */
   maxStepSequences = 0;
   steps = 0;
@@ -80,6 +87,9 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     private readonly observer: SchedulerObserver,
   ) {
     this.logger = new Logger(`Scheduler:${options.model}`);
+    this.prefixCache = new PrefixCache<S>(options.prefixCache ?? { budgetBytes: 0, blockTokens: 1 }, (tokens) =>
+      engine.createSequence({ contextSize: tokens }),
+    );
   }
 
   get queued(): number {
@@ -132,6 +142,8 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     this.wakeUp();
     await this.loop;
     for (const sequence of this.free.splice(0)) sequence.close();
+    this.prefixCache.clear();
+    this.publishPrefixCache();
     this.publishState();
   }
 
@@ -232,8 +244,46 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
       }
       job.phase = 'prompt';
       job.startedAt = Date.now();
+      this.restorePrefix(sequence, job);
       this.slots.push({ sequence, job });
     }
+  }
+
+  /** Starts the job's sequence from the longest cached prefix of its prompt, if any. */
+  private restorePrefix(sequence: S, job: GenerationJob): void {
+    if (!this.prefixCache.enabled) return;
+    const hit = this.prefixCache.lookup(job.input.promptTokens);
+    if (hit) {
+      try {
+        sequence.copyPrefix(hit.source, job.input.promptTokens.slice(0, hit.tokens));
+        job.promptOffset = hit.tokens;
+        job.cachedPromptTokens = hit.tokens;
+      } catch (error) {
+        // copyPrefix changes nothing when it throws: the prompt is simply fed whole.
+        this.logger.warn({ msg: 'cannot restore a cached prompt prefix; feeding it', err: errorMessage(error) });
+      }
+    }
+    this.publishPrefixCache({ hitTokens: job.cachedPromptTokens });
+  }
+
+  /** Caches the prompt the slot's sequence has just finished feeding. */
+  private rememberPrompt(slot: Slot<S>): void {
+    if (!this.prefixCache.enabled) return;
+    try {
+      this.prefixCache.insert(slot.job.input.promptTokens, slot.sequence);
+    } catch (error) {
+      // Typically out of memory for the snapshot: the request goes on, later prompts miss.
+      this.logger.warn({ msg: 'cannot cache a prompt prefix', err: errorMessage(error) });
+    }
+    this.publishPrefixCache();
+  }
+
+  private publishPrefixCache(lookup?: { hitTokens: number }): void {
+    this.observer.onPrefixCache?.({
+      ...(lookup ? { lookup } : {}),
+      bytes: this.prefixCache.bytes,
+      entries: this.prefixCache.entries,
+    });
   }
 
   /**
@@ -341,12 +391,16 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
     const now = Date.now();
     let promptTokens = 0;
     let generated = 0;
+    const promptsFed: Slot<S>[] = [];
     plan.forEach((planned, index) => {
       const { slot } = planned;
       const job = slot.job;
       promptTokens += planned.promptTokens;
       if (job.done || job.cancelled) return;
-      if (planned.promptTokens > 0) job.promptOffset += planned.promptTokens;
+      if (planned.promptTokens > 0) {
+        job.promptOffset += planned.promptTokens;
+        if (job.promptOffset === job.input.promptTokens.length) promptsFed.push(slot);
+      }
       if (!planned.entry.sample) return;
       const result = results[index];
       if (result.endOfGeneration) {
@@ -368,6 +422,9 @@ export class ModelScheduler<S extends BatchSequence = BatchSequence> {
       else if (slot.sequence.position + 1 > slot.sequence.contextSize) this.release(slot, 'length');
     });
     this.observer.onStep({ seconds, sequences: plan.length, promptTokens, generatedTokens: generated });
+    // After the first tokens went out: copying a prompt's KV must not delay them. A sequence released in this step
+    // still holds its prompt (it is reset only when a request is admitted to it, which happens after this).
+    for (const slot of promptsFed) this.rememberPrompt(slot);
   }
 
   /** Ends the slot's request and returns its sequence to the pool. */

@@ -13,10 +13,16 @@ const LOGPROBS = {
   description: 'Chat: `{content: [{token, logprob, bytes, top_logprobs}], refusal}`; completions: parallel arrays',
 } as const;
 
+class PromptTokensDetailsResponse {
+  @ApiProperty({ description: 'Prompt tokens restored from the prefix cache instead of evaluated' })
+  cached_tokens!: number;
+}
+
 export class UsageResponse implements OpenAiUsage {
   @ApiProperty() prompt_tokens!: number;
   @ApiProperty() completion_tokens!: number;
   @ApiProperty() total_tokens!: number;
+  @ApiProperty({ type: PromptTokensDetailsResponse }) prompt_tokens_details!: PromptTokensDetailsResponse;
 }
 
 export class ModelResponse {
