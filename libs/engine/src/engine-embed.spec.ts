@@ -89,6 +89,32 @@ describe.each<[BertArchitecture, TensorType, number]>([
   });
 });
 
+describe.each<[BertArchitecture, TensorType]>([
+  ['bert', TensorType.Q4_K],
+  ['nomic-bert', TensorType.Q6_K],
+])('%s encoder with K-quant (%s) weights in rows of 256', (architecture, type) => {
+  it('matches the float64 reference on the dequantised weights within 1e-4', async () => {
+    const { tiny, model } = await tinyBert(`${architecture}-k${type}.gguf`, {
+      architecture,
+      type,
+      dim: 256,
+      hiddenDim: 512,
+    });
+    try {
+      const reference = withFloatActivations(tiny);
+      const inputs = MIXED_LENGTHS.map((n, i) => inputOf(n, i + 5, tiny.weights.config.vocabSize));
+      const vectors = await model.embed(inputs);
+      vectors.forEach((vector, i) =>
+        expect(relativeL2(vector, bertReferenceEmbedding(reference.weights, inputs[i], 'mean', true))).toBeLessThan(
+          1e-4,
+        ),
+      );
+    } finally {
+      model.close();
+    }
+  });
+});
+
 describe('an F32 bert encoder', () => {
   let tiny: TinyBert;
   let model: EngineModel;
