@@ -156,6 +156,18 @@ describe('an F32 bert encoder', () => {
     expect(model.tokenize('€', { addSpecial: false })).toEqual([1]);
   });
 
+  it("reads [CLS] / [SEP] from llama.cpp's cls_token_id / seperator_token_id keys and wraps text in them", async () => {
+    const path = join(dir, 'bert-converter-keys.gguf');
+    await writeTinyBert(path, { converterSpecialKeys: true });
+    const converted = await EngineModel.load(path, { threads: 1 });
+    try {
+      expect(converted.info().specialTokens).toMatchObject({ bos: 2, eos: 3, unk: 1, addBos: true, addEos: true });
+      expect(converted.tokenize('The dogs')).toEqual(model.tokenize('The dogs'));
+    } finally {
+      converted.close();
+    }
+  });
+
   it('names the input and the problem for an empty input, a too-long one and an unknown token id', async () => {
     await expect(model.embed([[2, 3], []])).rejects.toThrow('inputs[1] must not be empty');
     await expect(model.embed([inputOf(65, 1, 300)])).rejects.toThrow(

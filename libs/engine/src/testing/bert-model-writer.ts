@@ -24,6 +24,11 @@ export interface TinyBertOptions {
   /** The pooling the file states (pooling_type); default mean. */
   pooling?: ReferencePooling;
   seed?: number;
+  /**
+   * State [CLS] / [SEP] as llama.cpp's converter does (tokenizer.ggml.cls_token_id and seperator_token_id, no
+   * bos/eos ids, no add_bos/add_eos) instead of as bos/eos with add_bos/add_eos.
+   */
+  converterSpecialKeys?: boolean;
   /** For negative tests: tensors to leave out of the file. */
   omitTensors?: readonly string[];
   /** For negative tests: metadata that disagrees with the tensors, or extra keys. */
@@ -76,7 +81,18 @@ export function buildTinyBert(options: TinyBertOptions = {}): {
   writer.addUint32(`${a}.pooling_type`, options.declared?.poolingType ?? GGUF_POOLING_TYPE[options.pooling ?? 'mean']);
   if (nomic) writer.addFloat32(`${a}.rope.freq_base`, ropeFreqBase);
   writer.addUint32('tokenizer.ggml.token_type_count', 2);
-  addTokenizerKeys(writer, vocab);
+  if (options.converterSpecialKeys) {
+    const bosEos = ['bos_token_id', 'eos_token_id', 'add_bos_token', 'add_eos_token'];
+    addTokenizerKeys(
+      writer,
+      vocab,
+      bosEos.map((k) => `tokenizer.ggml.${k}`),
+    );
+    writer.addUint32('tokenizer.ggml.cls_token_id', vocab.bosId);
+    writer.addUint32('tokenizer.ggml.seperator_token_id', vocab.eosId); // sic: llama.cpp's spelling
+  } else {
+    addTokenizerKeys(writer, vocab);
+  }
 
   const omitted = new Set(options.omitTensors ?? []);
   const tensors = randomTensorWriter(writer, random, omitted);

@@ -168,9 +168,10 @@ export function activationBlockFor(type: TensorType): number | undefined {
   }
 }
 
-/** Writes the tokenizer keys with the value types llama.cpp uses. */
-export function addTokenizerKeys(writer: GgufWriter, vocab: TestVocab): void {
+/** Writes the tokenizer keys with the value types llama.cpp uses, but for the keys in `omit`. */
+export function addTokenizerKeys(writer: GgufWriter, vocab: TestVocab, omit: readonly string[] = []): void {
   for (const [key, value] of Object.entries(tokenizerGgufKeys(vocab))) {
+    if (omit.includes(key)) continue;
     if (Array.isArray(value)) {
       const elementType =
         key === 'tokenizer.ggml.scores'
