@@ -19,6 +19,7 @@ import type {
   GenerationStep,
   FinishReason,
   GenerationResult,
+  EmbedOptions,
 } from './engine.types';
 
 interface NativeGenerationResult {
@@ -59,6 +60,7 @@ interface NativeModel {
   step(
     entries: { sequence: NativeSequence | undefined; tokens: TokenIds; sample: boolean }[],
   ): Promise<BatchEntryResult[]>;
+  embed(inputs: readonly TokenIds[], options: EmbedOptions): Promise<Float32Array[]>;
   close(): void;
   readonly closed: boolean;
 }
@@ -290,6 +292,16 @@ export class EngineModel {
       sample: entry?.sample,
     }));
     return this.native.step(native);
+  }
+
+  /**
+   * One embedding per input (token ids; tokenize texts first) on a worker thread: an encoder's (bert, nomic-bert)
+   * pooled output, or a decoder's final-norm hidden states pooled (last token by default, or mean). Each input is
+   * embedded on its own, so the vectors do not depend on the batch. Rejects naming the input for an empty one, one
+   * longer than the context, or an id outside the vocabulary.
+   */
+  async embed(inputs: readonly TokenIds[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    return this.native.embed(inputs, options);
   }
 
   /** Frees the weights and every sequence; running generations are cancelled. Later calls throw "model is closed". */

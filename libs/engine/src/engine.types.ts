@@ -33,9 +33,26 @@ export interface SpecialTokens {
   addEos: boolean;
 }
 
+/** 'text': a llama-family decoder (generation, and embeddings from its hidden states); 'embedding': an encoder. */
+export type ModelKind = 'text' | 'embedding';
+
+/** How hidden states become one embedding: their mean, the first ([CLS]) or the last token's. */
+export type EmbeddingPooling = 'mean' | 'cls' | 'last';
+
+export interface EmbedOptions {
+  /** Default: the model's own (`ModelInfo.pooling`: the GGUF pooling_type for encoders, 'last' for decoders). */
+  pooling?: EmbeddingPooling;
+  /** Scale each vector to unit L2 length (default true). */
+  normalize?: boolean;
+}
+
 export interface ModelInfo {
   name: string;
   architecture: string;
+  /** 'embedding' models (bert, nomic-bert) only embed: they have no sequences and generate nothing. */
+  kind: ModelKind;
+  /** The pooling embed() uses when none is asked for. */
+  pooling: EmbeddingPooling;
   parameterCount: number;
   weightBytes: number;
   fileBytes: number;
@@ -50,9 +67,10 @@ export interface ModelInfo {
   ropeDimensionCount: number;
   ropeFreqBase: number;
   ropeFreqScale: number;
+  /** The RMS norm epsilon (decoders) or LayerNorm epsilon (encoders). */
   rmsEpsilon: number;
   vocabSize: number;
-  /** "llama" (SentencePiece) or "gpt2" (byte-level BPE). */
+  /** "llama" (SentencePiece), "gpt2" (byte-level BPE) or "bert" (WordPiece). */
   tokenizerModel: string;
   chatTemplate: string | null;
   backend: string;

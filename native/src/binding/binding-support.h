@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/bert-model.h"
 #include "model/llama-model.h"
 #include "model/sequence.h"
 
@@ -41,17 +42,21 @@ struct SequenceSlot {
   }
 };
 
-// A loaded model as seen from JS. `model` is null once closed; all state here is touched on the JS thread only.
+// A loaded model as seen from JS: a llama-family decoder (`model`) or a BERT-family encoder (`encoder`), the other
+// null; both null once closed. All state here is touched on the JS thread only.
 struct ModelHandle {
   std::shared_ptr<LlamaModel> model;
+  std::shared_ptr<BertModel> encoder;
   std::vector<std::weak_ptr<SequenceSlot>> sequences;
 
+  bool closed() const { return !model && !encoder; }
   void close() {
     for (auto& weak : sequences) {
       if (auto slot = weak.lock()) slot->close();
     }
     sequences.clear();
     model.reset();
+    encoder.reset();
   }
 };
 

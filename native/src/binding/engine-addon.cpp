@@ -21,9 +21,15 @@ class LoadModelWorker : public Napi::AsyncWorker {
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
+  // The file's architecture picks the model class: an encoder (BERT family) or a llama-family decoder.
   void Execute() override {
     try {
-      model_ = LlamaModel::load(path_, options_);
+      std::unique_ptr<GgufFile> gguf = GgufFile::open(path_);
+      if (is_bert_architecture(gguf->get_string_or("general.architecture", ""))) {
+        encoder_ = std::make_unique<BertModel>(std::move(gguf), options_);
+      } else {
+        model_ = std::make_unique<LlamaModel>(std::move(gguf), options_);
+      }
     } catch (const std::exception& e) {
       SetError(e.what());
     } catch (...) {
@@ -34,7 +40,8 @@ class LoadModelWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     try {
-      deferred_.Resolve(ModelObject::create(env, std::move(model_)));
+      deferred_.Resolve(encoder_ ? ModelObject::create(env, std::move(encoder_))
+                                 : ModelObject::create(env, std::move(model_)));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     }
@@ -47,6 +54,7 @@ class LoadModelWorker : public Napi::AsyncWorker {
   std::string path_;
   ModelLoadOptions options_;
   std::unique_ptr<LlamaModel> model_;
+  std::unique_ptr<BertModel> encoder_;
 };
 
 Napi::Value load_model(const Napi::CallbackInfo& info) {

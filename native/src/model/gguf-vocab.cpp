@@ -43,14 +43,26 @@ VocabSpec read_vocab_spec(const GgufFile& gguf) {
 
   const bool spm = spec.model == "llama";
   auto default_id = [&](int32_t id) { return spm && static_cast<size_t>(id) < n ? id : -1; };
-  spec.bos_id = token_id_or(gguf, "tokenizer.ggml.bos_token_id", default_id(1), n);
-  spec.eos_id = token_id_or(gguf, "tokenizer.ggml.eos_token_id", default_id(2), n);
-  spec.unk_id = token_id_or(gguf, "tokenizer.ggml.unknown_token_id", default_id(0), n);
+  int32_t bos_default = default_id(1), eos_default = default_id(2), unk_default = default_id(0);
+  const bool wordpiece = spec.model == "bert";
+  if (wordpiece) {
+    // BERT wraps every input as [CLS] ... [SEP]; converters state them as cls / "seperator" (sic) ids.
+    auto id_of = [&](std::string_view text) {
+      const auto it = std::find(spec.tokens.begin(), spec.tokens.end(), text);
+      return it == spec.tokens.end() ? -1 : static_cast<int32_t>(it - spec.tokens.begin());
+    };
+    bos_default = token_id_or(gguf, "tokenizer.ggml.cls_token_id", id_of("[CLS]"), n);
+    eos_default = token_id_or(gguf, "tokenizer.ggml.seperator_token_id", id_of("[SEP]"), n);
+    unk_default = id_of("[UNK]");
+  }
+  spec.bos_id = token_id_or(gguf, "tokenizer.ggml.bos_token_id", bos_default, n);
+  spec.eos_id = token_id_or(gguf, "tokenizer.ggml.eos_token_id", eos_default, n);
+  spec.unk_id = token_id_or(gguf, "tokenizer.ggml.unknown_token_id", unk_default, n);
   spec.pad_id = token_id_or(gguf, "tokenizer.ggml.padding_token_id", -1, n);
   spec.eot_id = token_id_or(gguf, "tokenizer.ggml.eot_token_id", -1, n);
   const int32_t eom_id = token_id_or(gguf, "tokenizer.ggml.eom_token_id", -1, n);
-  spec.add_bos = gguf.get_bool_or("tokenizer.ggml.add_bos_token", spm);
-  spec.add_eos = gguf.get_bool_or("tokenizer.ggml.add_eos_token", false);
+  spec.add_bos = gguf.get_bool_or("tokenizer.ggml.add_bos_token", spm || (wordpiece && spec.bos_id >= 0));
+  spec.add_eos = gguf.get_bool_or("tokenizer.ggml.add_eos_token", wordpiece && spec.eos_id >= 0);
   spec.add_space_prefix = gguf.get_bool_or("tokenizer.ggml.add_space_prefix", spm);
 
   auto add_eog = [&](int32_t id) {
@@ -67,6 +79,22 @@ VocabSpec read_vocab_spec(const GgufFile& gguf) {
     }
   }
   return spec;
+}
+
+SpecialTokens special_tokens_of(const VocabSpec& spec) {
+  return SpecialTokens{spec.bos_id, spec.eos_id,  spec.unk_id,  spec.pad_id,
+                       spec.eot_id, spec.eog_ids, spec.add_bos, spec.add_eos};
+}
+
+ModelVocab load_model_vocab(const GgufFile& gguf, uint32_t n_vocab) {
+  VocabSpec spec = read_vocab_spec(gguf);
+  ModelVocab vocab{nullptr, special_tokens_of(spec), spec.model};
+  vocab.tokenizer = std::make_unique<Tokenizer>(std::move(spec));
+  if (static_cast<uint32_t>(vocab.tokenizer->n_vocab()) != n_vocab) {
+    throw EngineError("tokenizer has " + std::to_string(vocab.tokenizer->n_vocab()) +
+                      " tokens but token_embd.weight has " + std::to_string(n_vocab) + " rows");
+  }
+  return vocab;
 }
 
 }  // namespace sovren

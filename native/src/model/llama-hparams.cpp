@@ -19,6 +19,8 @@ constexpr ArchTraits kArchitectures[] = {
     {"qwen2", true, true},
 };
 
+}  // namespace
+
 uint32_t read_u32(const GgufFile& gguf, const std::string& key) {
   const uint64_t value = gguf.get_uint(key);
   if (value > std::numeric_limits<uint32_t>::max()) {
@@ -36,7 +38,14 @@ uint32_t require_positive(const std::string& key, uint32_t value) {
   return value;
 }
 
-}  // namespace
+TransformerDims read_transformer_dims(const GgufFile& gguf, const std::string& arch) {
+  auto positive = [&](const char* name) {
+    const std::string key = arch + "." + name;
+    return require_positive(key, read_u32(gguf, key));
+  };
+  return TransformerDims{positive("context_length"), positive("embedding_length"), positive("block_count"),
+                         positive("feed_forward_length"), positive("attention.head_count")};
+}
 
 LlamaHparams read_llama_hparams(const GgufFile& gguf) {
   LlamaHparams hp;
@@ -52,11 +61,7 @@ LlamaHparams read_llama_hparams(const GgufFile& gguf) {
   hp.qkv_bias = traits->qkv_bias;
 
   const std::string p = hp.arch + ".";
-  hp.n_ctx_train = require_positive(p + "context_length", read_u32(gguf, p + "context_length"));
-  hp.n_embd = require_positive(p + "embedding_length", read_u32(gguf, p + "embedding_length"));
-  hp.n_layer = require_positive(p + "block_count", read_u32(gguf, p + "block_count"));
-  hp.n_ff = require_positive(p + "feed_forward_length", read_u32(gguf, p + "feed_forward_length"));
-  hp.n_head = require_positive(p + "attention.head_count", read_u32(gguf, p + "attention.head_count"));
+  static_cast<TransformerDims&>(hp) = read_transformer_dims(gguf, hp.arch);
   hp.n_head_kv =
       require_positive(p + "attention.head_count_kv", read_u32_or(gguf, p + "attention.head_count_kv", hp.n_head));
   if (hp.n_head % hp.n_head_kv != 0) {

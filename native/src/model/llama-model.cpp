@@ -14,47 +14,10 @@
 
 #include "cpu/thread-pool.h"
 #include "model/gguf-vocab.h"
+#include "model/gguf-weights.h"
 #include "model/sequence.h"
 
 namespace sovren {
-namespace {
-
-std::string shape_string(const GgufTensorInfo& t) {
-  std::string s = "[";
-  for (uint32_t d = 0; d < t.n_dims; ++d) {
-    if (d > 0) s += ", ";
-    s += std::to_string(t.ne[d]);
-  }
-  return s + "]";
-}
-
-const GgufTensorInfo& require_tensor(const GgufFile& gguf, const std::string& name) {
-  const GgufTensorInfo* t = gguf.find_tensor(name);
-  if (t == nullptr) throw EngineError("model file is missing tensor '" + name + "'");
-  return *t;
-}
-
-// A matrix of `rows` rows by `cols` columns (GGUF ne = [cols, rows]) in any supported type.
-WeightView matrix_view(const GgufTensorInfo& t, int64_t cols, int64_t rows) {
-  if (t.n_dims != 2 || t.ne[0] != cols || t.ne[1] != rows) {
-    throw EngineError("tensor '" + t.name + "' has shape " + shape_string(t) + ", expected [" + std::to_string(cols) +
-                      ", " + std::to_string(rows) + "]");
-  }
-  const auto row_bytes = tensor_row_bytes(t.type, static_cast<uint64_t>(cols));
-  if (!row_bytes) {
-    throw EngineError("tensor '" + t.name + "' of type " + std::string(tensor_type_name(t.type)) + " has rows of " +
-                      std::to_string(cols) + " elements, not a whole number of " +
-                      std::to_string(tensor_type_traits(t.type).block_elements) + "-element blocks");
-  }
-  if (*row_bytes * static_cast<uint64_t>(rows) != t.nbytes || t.data == nullptr) {
-    throw EngineError("tensor '" + t.name + "' has " + std::to_string(t.nbytes) + " bytes of data, expected " +
-                      std::to_string(*row_bytes * static_cast<uint64_t>(rows)));
-  }
-  return WeightView{t.type, rows, cols, t.data};
-}
-
-}  // namespace
-
 std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& path, const ModelLoadOptions& options) {
   return std::make_unique<LlamaModel>(GgufFile::open(path), options);
 }
@@ -66,15 +29,10 @@ LlamaModel::LlamaModel(std::unique_ptr<GgufFile> gguf, const ModelLoadOptions& o
   load_weights();
   place_weights(options.weights, backend_->n_threads());
 
-  VocabSpec spec = read_vocab_spec(*gguf_);
-  tokenizer_model_ = spec.model;
-  special_tokens_ = SpecialTokens{spec.bos_id, spec.eos_id,  spec.unk_id,  spec.pad_id,
-                                  spec.eot_id, spec.eog_ids, spec.add_bos, spec.add_eos};
-  tokenizer_ = std::make_unique<Tokenizer>(std::move(spec));
-  if (static_cast<uint32_t>(tokenizer_->n_vocab()) != hp_.n_vocab) {
-    throw EngineError("tokenizer has " + std::to_string(tokenizer_->n_vocab()) + " tokens but token_embd.weight has " +
-                      std::to_string(hp_.n_vocab) + " rows");
-  }
+  ModelVocab vocab = load_model_vocab(*gguf_, hp_.n_vocab);
+  tokenizer_ = std::move(vocab.tokenizer);
+  special_tokens_ = std::move(vocab.special);
+  tokenizer_model_ = std::move(vocab.model);
 
   const int64_t requested =
       options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(hp_.n_ctx_train, ModelLoadOptions::kDefaultContextSize);
@@ -106,26 +64,7 @@ std::shared_ptr<const grammar::TokenTrie> LlamaModel::token_trie() const {
 void LlamaModel::load_weights() {
   const GgufFile& g = *gguf_;
   // Small vectors (norms, biases, rope factors) are converted to f32 once; matrices stay in the mapping.
-  auto vector_f32 = [&](const std::string& name, int64_t n) {
-    const GgufTensorInfo& t = require_tensor(g, name);
-    if (t.n_dims != 1 || t.ne[0] != n) {
-      throw EngineError("tensor '" + name + "' has shape " + shape_string(t) + ", expected [" + std::to_string(n) +
-                        "]");
-    }
-    if (t.type != TensorType::F32 && t.type != TensorType::F16 && t.type != TensorType::BF16) {
-      throw EngineError("tensor '" + name + "' has type " + std::string(tensor_type_name(t.type)) +
-                        "; vectors must be F32, F16 or BF16");
-    }
-    if (t.data == nullptr || t.nbytes != *tensor_row_bytes(t.type, static_cast<uint64_t>(n))) {
-      throw EngineError("tensor '" + name + "' has " + std::to_string(t.nbytes) + " bytes of data for " +
-                        std::to_string(n) + " elements");
-    }
-    const WeightView row{t.type, 1, n, t.data};
-    std::vector<float> out(static_cast<size_t>(n));
-    const int32_t row0 = 0;
-    backend_->get_rows(row, &row0, 1, out.data());
-    return out;
-  };
+  auto vector_f32 = [&](const std::string& name, int64_t n) { return sovren::vector_f32(g, *backend_, name, n); };
 
   const GgufTensorInfo& embd = require_tensor(g, "token_embd.weight");
   if (embd.n_dims != 2 || embd.ne[0] != hp_.n_embd || embd.ne[1] <= 0 || embd.ne[1] > INT32_MAX) {
@@ -163,13 +102,10 @@ void LlamaModel::load_weights() {
     L.w_down = matrix_view(require_tensor(g, b + "ffn_down.weight"), n_ff, n_embd);
   }
 
-  for (const GgufTensorInfo& t : g.tensors()) {
-    TensorTypeCount& c = tensor_types_[std::string(tensor_type_name(t.type))];
-    c.tensors += 1;
-    c.elements += static_cast<uint64_t>(t.n_elements());
-    parameter_count_ += static_cast<uint64_t>(t.n_elements());
-    weight_bytes_ += t.nbytes;
-  }
+  TensorTotals totals = tensor_totals(g);
+  parameter_count_ = totals.parameters;
+  weight_bytes_ = totals.bytes;
+  tensor_types_ = std::move(totals.by_type);
 }
 
 // Copy mode: one parallel copy of the whole tensor data section into huge-page memory, every WeightView rebased
@@ -276,16 +212,54 @@ void LlamaModel::forward_batch(std::span<const BatchItem> items) {
   for (const BatchItem& item : items) {
     if (item.want_logits) item.seq->logits_.resize(hp_.n_vocab);
   }
+  run_packed(items, nullptr);
+}
+
+std::vector<std::vector<float>> LlamaModel::embed(std::span<const std::vector<int32_t>> inputs, Pooling pooling,
+                                                  bool normalize) {
+  const size_t n_embd = hp_.n_embd;
+  std::vector<std::unique_ptr<Sequence>> sequences;
+  std::vector<BatchItem> items;
+  std::vector<std::vector<float>> hidden(inputs.size());
+  std::vector<float*> hidden_rows(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string context = "input " + std::to_string(i) + ": ";
+    const int n = static_cast<int>(std::min<size_t>(inputs[i].size(), INT32_MAX));
+    if (n == 0) throw EngineError(context + "needs at least one token");
+    if (n > n_ctx_) {
+      throw EngineError(context + std::to_string(n) + " tokens exceed the context size " + std::to_string(n_ctx_));
+    }
+    sequences.push_back(std::make_unique<Sequence>(*this, n));
+    check_tokens(*sequences.back(), inputs[i].data(), n, context);
+    items.push_back(BatchItem{sequences.back().get(), inputs[i].data(), n, false});
+    hidden[i].resize(static_cast<size_t>(n) * n_embd);
+    hidden_rows[i] = hidden[i].data();
+  }
+  {
+    std::lock_guard<std::mutex> lock(forward_mutex_);
+    run_packed(items, hidden_rows.data());
+  }
+  std::vector<std::vector<float>> out;
+  out.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    out.push_back(pool_embedding(hidden[i].data(), items[i].n, static_cast<int>(n_embd), pooling, normalize));
+  }
+  return out;
+}
+
+void LlamaModel::run_packed(std::span<const BatchItem> items, float* const* hidden) {
   // Pack the items' tokens into micro-batches of at most kMaxBatch rows; an item that does not fit is split, and
   // its second part runs in the next micro-batch, after the first has advanced the sequence.
   segments_.clear();
   int rows = 0;
-  for (const BatchItem& item : items) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    const BatchItem& item = items[i];
     for (int offset = 0; offset < item.n;) {
       const int take = std::min(item.n - offset, kMaxBatch - rows);
       const bool last = offset + take == item.n;
-      segments_.push_back(
-          {item.seq, item.tokens + offset, take, last && item.want_logits ? item.seq->logits_.data() : nullptr, false});
+      float* item_hidden = hidden == nullptr ? nullptr : hidden[i] + static_cast<size_t>(offset) * hp_.n_embd;
+      segments_.push_back({item.seq, item.tokens + offset, take,
+                           last && item.want_logits ? item.seq->logits_.data() : nullptr, false, item_hidden});
       rows += take;
       offset += take;
       if (rows == kMaxBatch) {
@@ -381,6 +355,11 @@ void LlamaModel::run_segments(std::span<const Segment> segments) {
     be.add(x, xb, un * n_embd);
   }
   for (const Segment& seg : segments) seg.seq->n_past_.fetch_add(seg.n, std::memory_order_relaxed);
+  for (size_t s = 0; s < segments.size(); ++s) {
+    if (segments[s].hidden == nullptr) continue;
+    be.rms_norm(x + static_cast<size_t>(spans_[s].first_row) * n_embd, output_norm_.data(), segments[s].n, n_embd,
+                hp_.rms_eps, segments[s].hidden);
+  }
 
   // Logits only for the rows that want them: gathered into xb so the output matrix is read once for all of them.
   int m = 0;

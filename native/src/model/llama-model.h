@@ -13,6 +13,9 @@
 #include "cpu/huge-page-buffer.h"
 #include "gguf/gguf-reader.h"
 #include "grammar/token-trie.h"
+#include "model/embedding-pooling.h"
+#include "model/gguf-vocab.h"
+#include "model/gguf-weights.h"
 #include "model/llama-hparams.h"
 #include "tokenizer/tokenizer.h"
 
@@ -42,18 +45,6 @@ struct LayerWeights {
   std::vector<float> bq, bk, bv;  // empty unless the architecture has QKV bias
   std::vector<float> ffn_norm;    // [n_embd]
   WeightView w_gate, w_up, w_down;
-};
-
-// Special token ids as stated by the GGUF (-1 when absent), for info and for callers building prompts.
-struct SpecialTokens {
-  int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1;
-  std::vector<int32_t> eog;  // every id that ends generation
-  bool add_bos = false, add_eos = false;
-};
-
-struct TensorTypeCount {
-  uint64_t tensors = 0;
-  uint64_t elements = 0;
 };
 
 // Loading checks every tensor's presence, type and shape against the hyper-parameters; errors name the tensor.
@@ -110,19 +101,30 @@ class LlamaModel {
   // The checks forward_batch starts with, for callers that must validate before changing anything themselves.
   void validate_batch(std::span<const BatchItem> items) const;
 
+  // One embedding per input: the hidden states after the final norm, pooled (mean, or last token: the one that
+  // has seen the whole input) and optionally L2-normalised. Each input runs in a temporary sequence of its own
+  // length, packed into micro-batches like forward_batch. Throws naming the input for an empty one, one longer
+  // than the context, or an invalid id.
+  std::vector<std::vector<float>> embed(std::span<const std::vector<int32_t>> inputs, Pooling pooling, bool normalize);
+
   static constexpr int kMaxBatch = 512;
 
  private:
   friend class Sequence;
   // A contiguous run of one item's tokens inside a micro-batch. Logits go to `logits` (row-major, n_vocab per
-  // row) for every row (all_logits) or for the last row only; nullptr: none.
+  // row) for every row (all_logits) or for the last row only; nullptr: none. `hidden`: where every row's final-norm
+  // hidden state goes (n_embd per row); nullptr: nowhere.
   struct Segment {
     Sequence* seq;
     const int32_t* tokens;
     int n;
     float* logits;
     bool all_logits;
+    float* hidden = nullptr;
   };
+  // forward_batch after validation, under the lock: items packed into micro-batches of at most kMaxBatch rows.
+  // hidden: nullptr, or per item where its rows' hidden states go.
+  void run_packed(std::span<const BatchItem> items, float* const* hidden);
   void load_weights();
   void place_weights(WeightStorage storage, int n_threads);
   void check_tokens(const Sequence& seq, const int32_t* tokens, int n, const std::string& context) const;

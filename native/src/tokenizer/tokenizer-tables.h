@@ -53,6 +53,9 @@ struct Tokenizer::Tables {
 
   VocabSpec spec;
   bool sentencepiece = false;
+  bool wordpiece = false;      // "bert": greedy longest-match WordPiece over phantom-space pieces
+  TokenIdMap wordpiece_ids;    // WordPiece: NORMAL / UNDEFINED token texts -> id
+  size_t max_token_bytes = 0;  // WordPiece: the longest such text
   BpePreTokenizer pre_tokenizer = BpePreTokenizer::kGpt2;
   bool ignore_merges = false;            // Llama 3: a whole word that is a token is taken as is (tiktoken behaviour)
   TokenIdMap token_ids;                  // every token text -> its first id
@@ -98,6 +101,9 @@ struct Tokenizer::Tables {
   void encode_bpe_word(std::string_view word, std::vector<int32_t>& out) const;
   // Byte stand-in characters back to the bytes they stand for.
   std::string byte_level_decode(const std::string& text) const;
+
+  // ---- WordPiece (tokenizer-wpm.cpp) -------------------------------------------------------------------
+  void encode_wordpiece(std::string_view text, std::vector<int32_t>& out) const;
 
   void build(VocabSpec&& input);
 };

@@ -81,6 +81,8 @@ std::pair<int32_t, size_t> Tokenizer::Tables::match_special(std::string_view tex
 void Tokenizer::Tables::encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const {
   if (sentencepiece) {
     encode_spm_text(text, after_special, out);
+  } else if (wordpiece) {
+    encode_wordpiece(text, out);
   } else {
     encode_bpe_text(text, out);
   }
@@ -94,9 +96,12 @@ void Tokenizer::Tables::build(VocabSpec&& input) {
     sentencepiece = false;
     pre_tokenizer = bpe_pre_tokenizer_from_name(spec.pre);
     ignore_merges = pre_tokenizer == BpePreTokenizer::kLlama3;
+  } else if (spec.model == "bert") {
+    wordpiece = true;
   } else {
     throw EngineError("unsupported tokenizer model '" + spec.model +
-                      "' (tokenizer.ggml.model); supported: llama (SentencePiece), gpt2 (byte-level BPE)");
+                      "' (tokenizer.ggml.model); supported: llama (SentencePiece), gpt2 (byte-level BPE), " +
+                      "bert (WordPiece)");
   }
   const size_t n = spec.tokens.size();
   if (n == 0) throw EngineError("tokenizer.ggml.tokens is empty");
@@ -161,7 +166,7 @@ void Tokenizer::Tables::build(VocabSpec&& input) {
   starts_fragment.assign(n, 0);
   is_eog.assign(n, 0);
   const std::array<uint32_t, 256> byte_codepoints = byte_level_codepoints();
-  if (!sentencepiece) {
+  if (!sentencepiece && !wordpiece) {
     for (uint32_t b = 0; b < 256; ++b) {
       append_utf8(byte_level_chars[b], byte_codepoints[b]);
       byte_level_inverse.emplace(byte_codepoints[b], static_cast<uint8_t>(b));
@@ -202,8 +207,12 @@ void Tokenizer::Tables::build(VocabSpec&& input) {
         [[fallthrough]];  // malformed byte token, or byte-level BPE where bytes are ordinary tokens
       case TokenType::UNDEFINED:
       case TokenType::NORMAL:
-        if (sentencepiece) {
-          if (!text.empty()) spm_piece_ids.emplace(text, id);
+        if (wordpiece && !text.empty()) {
+          wordpiece_ids.emplace(text, id);
+          max_token_bytes = std::max(max_token_bytes, text.size());
+        }
+        if (sentencepiece || wordpiece) {
+          if (sentencepiece && !text.empty()) spm_piece_ids.emplace(text, id);
           std::string piece;
           for (size_t at = 0; at < text.size();) {
             if (text.compare(at, kSpmSpace.size(), kSpmSpace) == 0) {
@@ -220,7 +229,7 @@ void Tokenizer::Tables::build(VocabSpec&& input) {
         break;
     }
   }
-  if (!sentencepiece) {
+  if (!sentencepiece && !wordpiece) {
     for (uint32_t b = 0; b < 256; ++b) byte_token_ids[b] = find_id(token_ids, byte_level_chars[b]);
     merges.reserve(spec.merges.size());
     for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
@@ -320,13 +329,15 @@ std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool render_special) const {
   const Tables& t = *tables_;
   std::string out;
-  bool strip_space = t.sentencepiece && t.spec.add_space_prefix;
+  // SentencePiece's space prefix, or WordPiece's phantom space, is not part of the text.
+  const bool strips_space = (t.sentencepiece && t.spec.add_space_prefix) || t.wordpiece;
+  bool strip_space = strips_space;
   for (const int32_t id : ids) {
     t.check_id(id);
     const size_t index = static_cast<size_t>(id);
     if (t.starts_fragment[index]) {
       out += render_special && t.is_special[index] ? t.spec.tokens[index] : t.pieces[index];
-      strip_space = t.sentencepiece && t.spec.add_space_prefix;
+      strip_space = strips_space;
       continue;
     }
     const std::string& piece = render_special && t.is_special[index] ? t.spec.tokens[index] : t.pieces[index];

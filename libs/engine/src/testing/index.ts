@@ -6,3 +6,5 @@ export * from './reference-forward';
 export * from './gbnf-matcher';
 export * from './whisper-reference';
 export * from './whisper-model-writer';
+export * from './bert-reference';
+export * from './bert-model-writer';

@@ -98,24 +98,43 @@ function addInPlace(x: Float64Array, y: Float64Array | undefined): void {
   for (let i = 0; i < x.length; i++) x[i] += y[i];
 }
 
-function rope(vec: Float64Array, nHeads: number, pos: number, w: ReferenceWeights): void {
-  const { headDim, nRot, ropeFreqBase, ropeFreqScale, ropeNeox } = w.config;
+/**
+ * Rotary position embedding in place on vec [nHeads x headDim]: the first nRot dimensions of each head, as adjacent
+ * pairs (x[2i], x[2i+1]) or NeoX pairs (x[i], x[i + nRot/2]), by freqScale * pos * freqBase^(-2i/nRot) (divided by
+ * factors[i] when given).
+ */
+export function rotatePairs(
+  vec: Float64Array,
+  nHeads: number,
+  headDim: number,
+  nRot: number,
+  pos: number,
+  freqBase: number,
+  freqScale: number,
+  neox: boolean,
+  factors?: Float64Array,
+): void {
   const half = nRot / 2;
   for (let h = 0; h < nHeads; h++) {
     const base = h * headDim;
     for (let i = 0; i < half; i++) {
-      let theta = ropeFreqScale * pos * Math.pow(ropeFreqBase, (-2 * i) / nRot);
-      if (w.ropeFreqFactors) theta /= w.ropeFreqFactors[i];
+      let theta = freqScale * pos * Math.pow(freqBase, (-2 * i) / nRot);
+      if (factors) theta /= factors[i];
       const cos = Math.cos(theta);
       const sin = Math.sin(theta);
-      const a = ropeNeox ? base + i : base + 2 * i;
-      const b = ropeNeox ? base + i + half : base + 2 * i + 1;
+      const a = neox ? base + i : base + 2 * i;
+      const b = neox ? base + i + half : base + 2 * i + 1;
       const x0 = vec[a];
       const x1 = vec[b];
       vec[a] = x0 * cos - x1 * sin;
       vec[b] = x0 * sin + x1 * cos;
     }
   }
+}
+
+function rope(vec: Float64Array, nHeads: number, pos: number, w: ReferenceWeights): void {
+  const { headDim, nRot, ropeFreqBase, ropeFreqScale, ropeNeox } = w.config;
+  rotatePairs(vec, nHeads, headDim, nRot, pos, ropeFreqBase, ropeFreqScale, ropeNeox, w.ropeFreqFactors);
 }
 
 /** A sequence evaluated by the reference model; feed tokens one at a time and read the logits after each. */
@@ -136,6 +155,14 @@ export class ReferenceSequence {
 
   /** Runs one token at the next position and returns its logits [vocabSize]. */
   step(token: number): Float64Array {
+    const c = this.w.config;
+    const logits = new Float64Array(c.vocabSize);
+    matvec(this.w.output, this.hidden(token), c.vocabSize, c.dim, logits, c.activationBlock);
+    return logits;
+  }
+
+  /** Runs one token at the next position and returns its hidden state after the final norm [dim]. */
+  hidden(token: number): Float64Array {
     const { config: c, layers } = this.w;
     if (!Number.isInteger(token) || token < 0 || token >= c.vocabSize) {
       throw new Error(`reference forward: token id ${token} out of range`);
@@ -206,9 +233,7 @@ export class ReferenceSequence {
     }
 
     rmsNorm(x, this.w.outputNorm, c.rmsEps, xb);
-    const logits = new Float64Array(c.vocabSize);
-    matvec(this.w.output, xb, c.vocabSize, c.dim, logits, ab);
-    return logits;
+    return xb;
   }
 }
 

@@ -1,5 +1,6 @@
 // Realistic tokenizer vocabularies for tiny test models, trained deterministically on a small embedded
-// multilingual corpus: byte-level BPE (GGUF "gpt2", Llama 3 style) and SentencePiece (GGUF "llama", Llama 2 style).
+// multilingual corpus: byte-level BPE (GGUF "gpt2", Llama 3 style), SentencePiece (GGUF "llama", Llama 2 style)
+// and WordPiece (GGUF "bert", as llama.cpp converts BERT vocabularies).
 
 /** GGUF tokenizer.ggml.token_type values. */
 export const TokenType = {
@@ -16,7 +17,7 @@ export type TokenTypeValue = (typeof TokenType)[keyof typeof TokenType];
 /** Everything the GGUF tokenizer.* keys need; see {@link tokenizerGgufKeys}. */
 export interface TestVocab {
   /** tokenizer.ggml.model */
-  model: 'gpt2' | 'llama';
+  model: 'gpt2' | 'llama' | 'bert';
   /** tokenizer.ggml.pre */
   pre: string;
   tokens: string[];
@@ -343,4 +344,59 @@ export function tokenizerGgufKeys(vocab: TestVocab): Record<string, string | num
   if (vocab.unkId !== null) keys['tokenizer.ggml.unknown_token_id'] = vocab.unkId;
   if (vocab.eotId !== null) keys['tokenizer.ggml.eot_token_id'] = vocab.eotId;
   return keys;
+}
+
+/** Text of llama.cpp's phantom space, which starts every word-initial WordPiece token. */
+export const WORDPIECE_PHANTOM_SPACE = '\u2581';
+
+/**
+ * WordPiece vocabulary in llama.cpp's "bert" layout: [PAD] [UNK] [CLS] [SEP] [MASK], then word-initial pieces
+ * ("▁" + text) and continuation pieces (no "##"): every lower-case letter and digit both ways, ASCII punctuation,
+ * a few suffixes, and the corpus's most frequent lower-case ASCII words, up to vocabSize.
+ */
+export function buildWordPieceVocab(options: VocabOptions = {}): TestVocab {
+  const vocabSize = options.vocabSize ?? 512;
+  const tokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+  const tokenTypes: TokenTypeValue[] = [
+    TokenType.CONTROL,
+    TokenType.UNKNOWN,
+    TokenType.CONTROL,
+    TokenType.CONTROL,
+    TokenType.CONTROL,
+  ];
+  const add = (text: string): void => {
+    if (tokens.length < vocabSize && !tokens.includes(text)) {
+      tokens.push(text);
+      tokenTypes.push(TokenType.NORMAL);
+    }
+  };
+  for (const ch of 'abcdefghijklmnopqrstuvwxyz0123456789') {
+    add(WORDPIECE_PHANTOM_SPACE + ch);
+    add(ch);
+  }
+  for (const ch of '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~') add(WORDPIECE_PHANTOM_SPACE + ch);
+  for (const suffix of ['s', 'ed', 'er', 'ing', 'ly', 'est']) add(suffix);
+  const counts = new Map<string, number>();
+  for (const word of (options.corpus ?? TRAINING_CORPUS).toLowerCase().match(/[a-z]+/g) ?? []) {
+    if (word.length > 1) counts.set(word, (counts.get(word) ?? 0) + 1);
+  }
+  const byFrequency = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([word]) => word);
+  for (const word of byFrequency) add(WORDPIECE_PHANTOM_SPACE + word);
+  return {
+    model: 'bert',
+    pre: 'default',
+    tokens,
+    scores: tokens.map(() => 0),
+    tokenTypes,
+    merges: [],
+    bosId: 2,
+    eosId: 3,
+    unkId: 1,
+    eotId: null,
+    addBos: true,
+    addEos: true,
+    addSpacePrefix: false,
+    chatTemplate: '',
+    specialTokens: { '[PAD]': 0, '[CLS]': 2, '[SEP]': 3, '[MASK]': 4 },
+  };
 }

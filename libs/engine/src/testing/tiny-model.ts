@@ -95,6 +95,44 @@ function f32Bytes(values: Float32Array): Uint8Array {
   return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
 }
 
+/**
+ * Adds seeded random tensors to `writer` (leaving out the names in `omitted`, for negative tests) and returns each
+ * one's values as the engine sees them (dequantised), in float64 for a reference forward pass.
+ */
+export function randomTensorWriter(
+  writer: GgufWriter,
+  random: () => number,
+  omitted: ReadonlySet<string>,
+): {
+  /** A [rows x cols] matrix of `type`, uniform with standard deviation `std`; zeroRows are all zero. */
+  matrix(
+    name: string,
+    type: TensorType,
+    rows: number,
+    cols: number,
+    std: number,
+    zeroRows?: readonly number[],
+  ): Float64Array;
+  /** An F32 vector (norm weights near 1, biases near 0, as converters store them): center +- spread. */
+  vector(name: string, n: number, center: number, spread: number): Float64Array;
+} {
+  return {
+    matrix(name, type, rows, cols, std, zeroRows = []) {
+      const values = randomValues(random, rows * cols, std);
+      for (const r of zeroRows) values.fill(0, r * cols, (r + 1) * cols);
+      const { bytes, dequantised } = encodeMatrix(type, values, rows, cols);
+      if (!omitted.has(name)) writer.addTensor(name, [cols, rows], type, bytes);
+      return dequantised;
+    },
+    vector(name, n, center, spread) {
+      const values = new Float32Array(n);
+      for (let i = 0; i < n; i++) values[i] = center + (random() * 2 - 1) * spread;
+      if (!omitted.has(name)) writer.addTensor(name, [n], TensorType.F32, f32Bytes(values));
+      return Float64Array.from(values);
+    },
+  };
+}
+
 // Chat-format terminators the engine treats as end of generation besides EOS/EOT (native/src/model/gguf-vocab.cpp).
 const END_OF_TURN_TEXTS = [
   '<|eot_id|>',
@@ -130,9 +168,10 @@ export function activationBlockFor(type: TensorType): number | undefined {
   }
 }
 
-/** Writes the tokenizer keys with the value types llama.cpp uses. */
-export function addTokenizerKeys(writer: GgufWriter, vocab: TestVocab): void {
+/** Writes the tokenizer keys with the value types llama.cpp uses, but for the keys in `omit`. */
+export function addTokenizerKeys(writer: GgufWriter, vocab: TestVocab, omit: readonly string[] = []): void {
   for (const [key, value] of Object.entries(tokenizerGgufKeys(vocab))) {
+    if (omit.includes(key)) continue;
     if (Array.isArray(value)) {
       const elementType =
         key === 'tokenizer.ggml.scores'
@@ -257,26 +296,10 @@ export function buildTinyModel(options: TinyModelOptions = {}): {
   addTokenizerKeys(writer, vocab);
 
   const omitted = new Set(options.omitTensors ?? []);
-  const matrix = (
-    name: string,
-    rows: number,
-    cols: number,
-    std: number,
-    zeroRows: readonly number[] = [],
-  ): Float64Array => {
-    const values = randomValues(random, rows * cols, std);
-    for (const r of zeroRows) values.fill(0, r * cols, (r + 1) * cols);
-    const { bytes, dequantised } = encodeMatrix(type, values, rows, cols);
-    if (!omitted.has(name)) writer.addTensor(name, [cols, rows], type, bytes);
-    return dequantised;
-  };
-  // Norm weights near 1 and biases near 0, stored in F32 as converters do.
-  const vector = (name: string, n: number, center: number, spread: number): Float64Array => {
-    const values = new Float32Array(n);
-    for (let i = 0; i < n; i++) values[i] = center + (random() * 2 - 1) * spread;
-    if (!omitted.has(name)) writer.addTensor(name, [n], TensorType.F32, f32Bytes(values));
-    return Float64Array.from(values);
-  };
+  const tensors = randomTensorWriter(writer, random, omitted);
+  const matrix = (name: string, rows: number, cols: number, std: number, zeroRows: readonly number[] = []) =>
+    tensors.matrix(name, type, rows, cols, std, zeroRows);
+  const vector = tensors.vector;
 
   // Standard deviations keep activations O(1) through the layers, so logits spread enough to rank clearly.
   const tokenEmbedding = matrix('token_embd.weight', nVocab, dim, 1);

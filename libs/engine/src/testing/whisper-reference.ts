@@ -183,7 +183,8 @@ export function gelu(x: number): number {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }
 
-function layerNorm(x: Float64Array, rows: number, dim: number, ln: RefLayerNorm): Float64Array {
+/** Row-wise LayerNorm of [rows x dim] (population variance), as GGML and PyTorch compute it. */
+export function layerNorm(x: Float64Array, rows: number, dim: number, ln: RefLayerNorm, eps = 1e-5): Float64Array {
   const out = new Float64Array(rows * dim);
   for (let r = 0; r < rows; r++) {
     let mean = 0;
@@ -191,13 +192,14 @@ function layerNorm(x: Float64Array, rows: number, dim: number, ln: RefLayerNorm)
     mean /= dim;
     let v = 0;
     for (let i = 0; i < dim; i++) v += (x[r * dim + i] - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / dim + 1e-5);
+    const inv = 1 / Math.sqrt(v / dim + eps);
     for (let i = 0; i < dim; i++) out[r * dim + i] = (x[r * dim + i] - mean) * inv * ln.w[i] + ln.b[i];
   }
   return out;
 }
 
-function linear(x: Float64Array, rows: number, l: RefLinear, activationBlock?: number): Float64Array {
+/** x [rows x l.in] times l.w transposed (+ bias); activationBlock: 8-bit activations as ReferenceConfig says. */
+export function linear(x: Float64Array, rows: number, l: RefLinear, activationBlock?: number): Float64Array {
   const out = new Float64Array(rows * l.out);
   if (activationBlock) {
     const q = new Float64Array(x.length);
@@ -217,23 +219,22 @@ function linear(x: Float64Array, rows: number, l: RefLinear, activationBlock?: n
   return out;
 }
 
-/** Multi-head attention of nq query rows over nk key rows; causal: query row t sees key rows 0..t (offset 0). */
-function attention(
-  xq: Float64Array,
+/**
+ * Softmax(q k^T / sqrt(headDim)) v per head: q is [nq x d], k and v are [nk x d] (d = nHead * headDim); causal: query
+ * row t sees key rows 0..t, otherwise all of them.
+ */
+export function scaledDotProductAttention(
+  q: Float64Array,
   nq: number,
-  xkv: Float64Array,
+  k: Float64Array,
+  v: Float64Array,
   nk: number,
-  a: RefAttention,
+  d: number,
   nHead: number,
   causal: boolean,
-  activationBlock?: number,
 ): Float64Array {
-  const d = a.query.out;
   const hd = d / nHead;
-  const q = linear(xq, nq, a.query, activationBlock);
-  const k = linear(xkv, nk, a.key, activationBlock);
-  const v = linear(xkv, nk, a.value, activationBlock);
-  const scale = 1 / Math.sqrt(hd); // q and k each scaled by hd^-0.25
+  const scale = 1 / Math.sqrt(hd); // Whisper scales q and k by hd^-0.25 each: the same product
   const ctx = new Float64Array(nq * d);
   const scores = new Float64Array(nk);
   for (let h = 0; h < nHead; h++) {
@@ -257,6 +258,25 @@ function attention(
       }
     }
   }
+  return ctx;
+}
+
+/** Multi-head attention of nq query rows over nk key rows; causal: query row t sees key rows 0..t (offset 0). */
+function attention(
+  xq: Float64Array,
+  nq: number,
+  xkv: Float64Array,
+  nk: number,
+  a: RefAttention,
+  nHead: number,
+  causal: boolean,
+  activationBlock?: number,
+): Float64Array {
+  const d = a.query.out;
+  const q = linear(xq, nq, a.query, activationBlock);
+  const k = linear(xkv, nk, a.key, activationBlock);
+  const v = linear(xkv, nk, a.value, activationBlock);
+  const ctx = scaledDotProductAttention(q, nq, k, v, nk, d, nHead, causal);
   return linear(ctx, nq, a.out, activationBlock);
 }
 

@@ -1,11 +1,19 @@
 // Acceptance of the OpenAI API part 2 (issue 21), driven by the official `openai` npm SDK as a user would: a
 // tool-call round trip (plain and streamed through the SDK's own stream accumulator), a json_schema answer that
-// parses and validates with ajv, logprobs, n = 3, logit_bias, and the 400s for what is not supported.
+// parses and validates with ajv, logprobs, n = 3, logit_bias, embeddings (bert, nomic-bert and a llama model,
+// against the float64 reference), and the 400s for what is not supported.
 // Real service, real NATS, PostgreSQL and engine; the tiny generated models answer at random, so every structured
 // answer here is the grammar's doing.
 import Ajv2020 from 'ajv/dist/2020';
 import { jsonSchemaToGrammar } from '@sovren/engine';
-import { GbnfMatcher, writeTinyModel } from '@sovren/engine/testing';
+import {
+  GbnfMatcher,
+  bertReferenceEmbedding,
+  relativeL2,
+  writeTinyBert,
+  writeTinyModel,
+  type TinyBert,
+} from '@sovren/engine/testing';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 
@@ -14,11 +22,16 @@ import { startInferenceTestEnvironment, type InferenceTestEnvironment } from './
 
 /** A tiny chat model with room for tool definitions in the prompt (the shared ones have 256 tokens). */
 const CHAT_MODEL = 'tiny-tools';
+/** Tiny encoders: nomic-bert (mean pooling, trained for truncation) and bert (CLS pooling). */
+const NOMIC_MODEL = 'tiny-nomic-embed';
+const BERT_MODEL = 'tiny-bert-embed';
 
 jest.setTimeout(180_000);
 
 let env: InferenceTestEnvironment;
 let client: OpenAI;
+let nomic: TinyBert;
+let bert: TinyBert;
 const ajv = new Ajv2020({ strict: false });
 
 beforeAll(async () => {
@@ -28,6 +41,9 @@ beforeAll(async () => {
     muteEndOfGeneration: true,
     seed: 7,
   });
+  const llms = join(env.root, 'models', 'llms');
+  nomic = await writeTinyBert(join(llms, `${NOMIC_MODEL}.gguf`), { architecture: 'nomic-bert', pooling: 'mean' });
+  bert = await writeTinyBert(join(llms, `${BERT_MODEL}.gguf`), { architecture: 'bert', pooling: 'cls' });
   client = new OpenAI({ apiKey: env.apiKey, baseURL: `${env.inference.url}/v1`, maxRetries: 0 });
 });
 
@@ -376,6 +392,87 @@ describe('logprobs, n and logit_bias', () => {
       status: 400,
       param: 'logit_bias',
     });
+  });
+});
+
+describe('embeddings through the official SDK', () => {
+  const TEXTS = ['The quick brown fox jumps over the lazy dog.', 'Sovereign AI means your data stays on your machines'];
+
+  async function tokensOf(model: string, text: string): Promise<number[]> {
+    return (await env.inference.app.get(ModelRegistry).acquire(model)).engine.tokenize(text);
+  }
+
+  it('nomic-bert: a batch of texts (base64, the SDK default) matches the float64 reference, with a usage event', async () => {
+    const requestId = 'sdk-embeddings-nomic';
+    const answer = await client.embeddings.create(
+      { model: NOMIC_MODEL, input: TEXTS },
+      { headers: { 'X-Request-Id': requestId } },
+    );
+    expect(answer.object).toBe('list');
+    expect(answer.model).toBe(NOMIC_MODEL);
+    const tokens = await Promise.all(TEXTS.map((t) => tokensOf(NOMIC_MODEL, t)));
+    expect(answer.data.map((d) => d.index)).toEqual([0, 1]);
+    answer.data.forEach((d, i) => {
+      expect(d.embedding).toHaveLength(128);
+      expect(relativeL2(d.embedding, bertReferenceEmbedding(nomic.weights, tokens[i], 'mean', true))).toBeLessThan(
+        1e-5,
+      );
+    });
+    const promptTokens = tokens[0].length + tokens[1].length;
+    expect(answer.usage).toEqual({ prompt_tokens: promptTokens, total_tokens: promptTokens });
+    const [event] = await env.usage.forRequest(requestId);
+    expect(event.quantities).toEqual({ llm_tokens_in: promptTokens, llm_tokens_out: 0 });
+    expect(event.llm?.model).toBe(NOMIC_MODEL);
+
+    // encoding_format float sends the same numbers as JSON.
+    const floats = await client.embeddings.create({ model: NOMIC_MODEL, input: TEXTS, encoding_format: 'float' });
+    floats.data.forEach((d, i) => expect(d.embedding).toEqual(answer.data[i].embedding));
+  });
+
+  it('nomic-bert: dimensions keeps a re-normalised prefix of the vector', async () => {
+    const [full] = (await client.embeddings.create({ model: NOMIC_MODEL, input: TEXTS[0] })).data;
+    const [short] = (await client.embeddings.create({ model: NOMIC_MODEL, input: TEXTS[0], dimensions: 64 })).data;
+    expect(short.embedding).toHaveLength(64);
+    const prefix = full.embedding.slice(0, 64);
+    const norm = Math.hypot(...prefix);
+    expect(
+      relativeL2(
+        short.embedding,
+        prefix.map((v) => v / norm),
+      ),
+    ).toBeLessThan(1e-6);
+    await expect(
+      client.embeddings.create({ model: NOMIC_MODEL, input: TEXTS[0], dimensions: 129 }),
+    ).rejects.toMatchObject({ status: 400, param: 'dimensions' });
+  });
+
+  it('bert: token-id inputs give the CLS embedding; dimensions is refused for a model not trained for it', async () => {
+    const ids = [
+      [2, 40, 41, 42, 3],
+      [2, 7, 3],
+    ];
+    const answer = await client.embeddings.create({ model: BERT_MODEL, input: ids, encoding_format: 'float' });
+    answer.data.forEach((d, i) =>
+      expect(relativeL2(d.embedding, bertReferenceEmbedding(bert.weights, ids[i], 'cls', true))).toBeLessThan(1e-5),
+    );
+    expect(answer.usage.prompt_tokens).toBe(8);
+    await expect(client.embeddings.create({ model: BERT_MODEL, input: 'x', dimensions: 64 })).rejects.toMatchObject({
+      status: 400,
+      param: 'dimensions',
+    });
+    await expect(client.embeddings.create({ model: BERT_MODEL, input: [[2, 100000]] })).rejects.toMatchObject({
+      status: 400,
+      param: 'input',
+    });
+  });
+
+  it('a llama-family chat model embeds too (last-token pooling), and an encoder refuses chat', async () => {
+    const answer = await client.embeddings.create({ model: CHAT_MODEL, input: 'Weather in Paris?' });
+    expect(answer.data[0].embedding).toHaveLength(256);
+    expect(Math.hypot(...answer.data[0].embedding)).toBeCloseTo(1, 5);
+    await expect(
+      client.chat.completions.create({ model: BERT_MODEL, messages: [QUESTION], max_completion_tokens: 2 }),
+    ).rejects.toMatchObject({ status: 400, param: 'model' });
   });
 });
 

@@ -2,7 +2,6 @@
 // context, run the engine's batched encoder pass (EngineModel.embed, on a native thread), truncate to `dimensions`
 // where the model was trained for it, and publish one usage event per request (its tokens as llm_tokens_in).
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { TokenIds } from '@sovren/engine';
 import type { UsageEventV1 } from '@sovren/messaging';
 import { errorMessage } from '@sovren/resilience';
 import { randomUUID } from 'node:crypto';
@@ -29,14 +28,6 @@ export interface EmbeddingResult {
   promptTokens: number;
 }
 
-/** The contract's EngineModel.embed (issue 21), reached through this port so the service builds without it. */
-interface EmbeddingEngine {
-  embed(
-    inputs: TokenIds[],
-    options: { pooling?: 'mean' | 'cls' | 'last'; normalize?: boolean },
-  ): Promise<Float32Array[]>;
-}
-
 /** Architectures trained with Matryoshka representation learning: a prefix of the vector is an embedding too. */
 const TRUNCATABLE_ARCHITECTURES = new Set(['nomic-bert']);
 
@@ -54,21 +45,14 @@ export class EmbeddingsService {
   async embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
     const mayLoad = this.env.SOVREN_INFERENCE_LOAD_ON_DEMAND === 'true' || request.modelAdmin === true;
     const model = await this.registry.acquire(request.model, { mayLoad });
-    const engine = model.engine as unknown as Partial<EmbeddingEngine>;
-    if (typeof engine.embed !== 'function') {
-      throw new GenerationError(
-        GenerationErrorCode.INVALID_REQUEST,
-        `model ${request.model} cannot produce embeddings with this engine build`,
-        'model',
-      );
-    }
     const dimensions = checkDimensions(model, request.dimensions);
     const tokens = request.inputs.map((input, i) => this.tokens(model, input, i));
     const promptTokens = tokens.reduce((sum, t) => sum + t.length, 0);
     const started = Date.now();
     let vectors: Float32Array[];
     try {
-      vectors = await engine.embed.call(model.engine, tokens, { normalize: true });
+      // The model's own pooling: the GGUF pooling_type of an encoder, the last token of a decoder.
+      vectors = await model.engine.embed(tokens, { normalize: true });
     } catch (error) {
       this.metrics.requests.inc({ model: request.model, endpoint: 'embeddings', status: 'error' });
       this.logger.error({

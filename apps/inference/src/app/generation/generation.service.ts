@@ -158,10 +158,10 @@ export class GenerationService {
   ): Promise<StartedGeneration> {
     const mayLoad = this.env.SOVREN_INFERENCE_LOAD_ON_DEMAND === 'true' || request.modelAdmin === true;
     const model = await this.registry.acquire(request.model, { mayLoad });
-    if ((model.info as { embeddingModel?: boolean }).embeddingModel === true) {
+    if (model.info.kind === 'embedding') {
       throw new GenerationError(
         GenerationErrorCode.INVALID_REQUEST,
-        `model ${request.model} is an embedding model: use /v1/embeddings`,
+        `The model '${request.model}' is an embedding model (${model.info.architecture}); it serves /v1/embeddings`,
         'model',
       );
     }
