@@ -29,7 +29,10 @@ const SCRIPT: Array<[number, string]> = [
   [1.2, 'Hello there, I would like to book a table for two people tonight, please.'],
   [13, 'Thank you very much, that is all I needed.'],
 ];
-const CALL_SECONDS = 26;
+/** Silence after the agent's last word before it asks, then says goodbye and hangs up. */
+const SILENCE_PROMPT_S = 6;
+/** Longer than the script: the agent ends the call after the caller falls silent. */
+const CALL_SECONDS = 42;
 
 async function espeak(dir: string, text: string, name: string): Promise<Float32Array> {
   const path = join(dir, `${name}.wav`);
@@ -89,7 +92,7 @@ describe('voice agent: a real caller talks with the agent', () => {
         SOVREN_VOICE_TRUSTED_SIP_NETWORKS: '127.0.0.1/32',
         SOVREN_VOICE_EXTERNAL_ADDRESS: '127.0.0.1',
         SOVREN_VOICE_AGENT_MAX_REPLY_TOKENS: '20',
-        SOVREN_VOICE_AGENT_SILENCE_PROMPT_S: '0',
+        SOVREN_VOICE_AGENT_SILENCE_PROMPT_S: String(SILENCE_PROMPT_S),
         SOVREN_VOICE_AGENT_BARGE_IN_MS: String(BARGE_IN_MS),
         SOVREN_INFERENCE_LOAD_ON_DEMAND: 'true',
       },
@@ -142,7 +145,7 @@ describe('voice agent: a real caller talks with the agent', () => {
     await platform?.stop();
   });
 
-  it('greets, stops when talked over, answers each turn, and ends with one record and usage once', async () => {
+  it('greets, stops when talked over, answers each turn, hangs up on silence: one record, usage once', async () => {
     const dir = join(platform.root, 'caller');
     mkdirSync(dir, { recursive: true });
     const script = new Float32Array(CALL_SECONDS * RATE);
@@ -195,11 +198,12 @@ describe('voice agent: a real caller talks with the agent', () => {
     await pg.connect();
     try {
       const calls = await eventually('the call record to close', async () => {
-        const rows = (await pg.query(`SELECT "id", "state", "hangup_side" FROM "voice_calls"`)).rows;
+        const rows = (await pg.query(`SELECT "id", "state", "hangup_side", "hangup_cause" FROM "voice_calls"`)).rows;
         return rows.length === 1 && rows[0].state === 'ended' ? rows : null;
       });
       const callId = calls[0].id as string;
-      expect(calls[0].hangup_side).toBe('remote');
+      // The caller fell silent: the agent asked once, said goodbye and hung up.
+      expect(calls[0]).toMatchObject({ hangup_side: 'local', hangup_cause: 'agent_silence' });
       await eventually('two answered turns', () => (turns.filter((t) => !t.interrupted).length >= 2 ? true : null));
       for (const turn of turns) {
         expect(turn.callId).toBe(callId);
@@ -230,6 +234,8 @@ describe('voice agent: a real caller talks with the agent', () => {
       expect(greeting.heard_text.length).toBeLessThan(GREETING.length);
       expect(GREETING.startsWith(greeting.heard_text)).toBe(true);
       expect(transcript.filter((row) => row.speaker === 'caller').length).toBeGreaterThanOrEqual(2);
+      const agentLines = transcript.filter((row) => row.speaker === 'agent').map((row) => row.text);
+      expect(agentLines.slice(-2)).toEqual(['Are you still there?', 'I will hang up now. Goodbye.']);
       await eventually('the usage event', () => (usage.length >= 1 ? true : null));
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(usage.filter((u) => u.requestId === callId)).toHaveLength(1);
@@ -237,4 +243,36 @@ describe('voice agent: a real caller talks with the agent', () => {
       await pg.end();
     }
   }, 150_000);
+
+  it('ends everything when the caller hangs up while the agent talks: one record, usage once', async () => {
+    const dir = join(platform.root, 'caller-hangs-up');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'silence.wav'), writeWav(new Float32Array(4 * RATE), RATE));
+    const turnsBefore = turns.length;
+    await baresipCall({
+      dir,
+      wavPath: join(dir, 'silence.wav'),
+      uri: `sip:${NUMBER}@127.0.0.1:${platform.env['SOVREN_VOICE_SIP_PORT']}`,
+      seconds: 3,
+    });
+    const pg = new Client({ connectionString: platform.database.url });
+    await pg.connect();
+    try {
+      const [call] = await eventually('the second call record to close', async () => {
+        const rows = (
+          await pg.query(`SELECT "id", "state", "hangup_side" FROM "voice_calls" ORDER BY "started_at" DESC LIMIT 1`)
+        ).rows;
+        return rows[0]?.state === 'ended' ? rows : null;
+      });
+      expect(call.hangup_side).toBe('remote');
+      await eventually('its usage event', () => (usage.some((u) => u.requestId === call.id) ? true : null));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(usage.filter((u) => u.requestId === call.id)).toHaveLength(1);
+      // The greeting was cut by the hang-up, not by a barge-in, and no turn ran after the call.
+      expect(turns.length).toBe(turnsBefore);
+      expect((await pg.query(`SELECT 1 FROM "voice_calls" WHERE "state" <> 'ended'`)).rows).toEqual([]);
+    } finally {
+      await pg.end();
+    }
+  }, 60_000);
 });

@@ -48,6 +48,8 @@ export async function baresipCall(options: {
       'audio_srate 8000',
       'audio_channels 1',
       'rtp_ports 40000-49999',
+      // Loopback has no jitter: a small receive buffer keeps the recording's clock close to the wire's.
+      'jitter_buffer_delay 1-2',
       'module_path /usr/lib/baresip/modules',
       'module g711.so',
       'module aufile.so',

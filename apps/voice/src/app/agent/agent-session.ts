@@ -29,6 +29,8 @@ const AGENT_RATE = 8_000;
 const MAX_UTTERANCE_SAMPLES = 30 * CALLER_RATE;
 /** Caller audio kept for cutting utterances (the window plus room for the pre-roll). */
 const KEPT_SAMPLES = 32 * CALLER_RATE;
+/** VAD probability from which a frame counts as the rising edge of speech (below the 0.5 speech threshold). */
+const ONSET_PROBABILITY = 0.2;
 /** Silence after a held-back burst of speech that shows it was a backchannel. */
 const BACKCHANNEL_SILENCE_MS = 160;
 
@@ -180,7 +182,15 @@ export class AgentSession {
   private vadChain: Promise<void> = Promise.resolve();
 
   // Caller speech over the agent: when it started (stream ms), whether the agent's audio is held, last voiced frame.
-  private overlap: { speechStartMs: number; heldAt: number | null; lastVoicedMs: number } | null = null;
+  private overlap: {
+    speechStartMs: number;
+    /** The endpointer's start of this speech (what its turn-end will name). */
+    turnStartMs: number;
+    heldAt: number | null;
+    lastVoicedMs: number;
+  } | null = null;
+  /** Start (stream ms) of the current run of frames at or above ONSET_PROBABILITY. */
+  private risingFromMs: number | null = null;
   /** A backchannel's speech start: its turn-end (if any) is not a turn. */
   private ignoredSpeechStartMs: number | null = null;
   /** Start of a turn that was superseded before the agent spoke: the next turn's audio begins there. */
@@ -239,6 +249,9 @@ export class AgentSession {
   }
 
   private onProbability(probability: number): void {
+    const frameStartMs = this.endpointer.elapsedMs;
+    if (probability < ONSET_PROBABILITY) this.risingFromMs = null;
+    else this.risingFromMs ??= frameStartMs;
     const events = this.endpointer.push(probability);
     const nowMs = this.endpointer.elapsedMs;
     if (this.overlap && probability >= 0.35) this.overlap.lastVoicedMs = nowMs;
@@ -252,7 +265,10 @@ export class AgentSession {
         this.clearSilenceTimer();
         this.silencePrompts = 0;
         if (this.speaking && this.agentAudible()) {
-          this.overlap = { speechStartMs: event.speechStartMs, heldAt: null, lastVoicedMs: event.atMs };
+          // The barge-in clock starts where the probability began to rise, not where it crossed the threshold:
+          // Silero needs a frame or two of a word before it is sure.
+          const speechStartMs = Math.min(event.speechStartMs, this.risingFromMs ?? event.speechStartMs);
+          this.overlap = { speechStartMs, turnStartMs: event.speechStartMs, heldAt: null, lastVoicedMs: event.atMs };
         } else if (this.turn && !this.turn.utterance?.firstAudioAt) {
           // The caller goes on before the agent said anything: this speech continues the same turn.
           const turn = this.turn;
@@ -308,7 +324,7 @@ export class AgentSession {
     if (nowMs - overlap.lastVoicedMs >= BACKCHANNEL_SILENCE_MS) {
       // "mm-hm": the agent goes on where it stopped; the endpointer's end of this speech is no turn.
       this.overlap = null;
-      this.ignoredSpeechStartMs = overlap.speechStartMs;
+      this.ignoredSpeechStartMs = overlap.turnStartMs;
       this.options.media.pausePlayback(false);
       this.options.sink.bargeIn('backchannel', Date.now() - overlap.heldAt);
     }
