@@ -3,13 +3,14 @@
 // pipeline is real. The caller plays espeak-ng speech with pauses and records what it hears: the greeting
 // arrives; talking over it stops the agent's audio and cuts the history at what was heard; every caller turn yields
 // a transcript, an LLM reply and agent audio back; hanging up ends the call with one record and usage once.
-import { downmixToMono, readWav, resample, writeWav } from '@sovren/audio';
-import { writeTinyModel, writeTinyWhisperModel, WhisperType } from '@sovren/engine/testing';
-import { writeTestTtsModel } from '@sovren/speech/testing';
+import { readWav, writeWav } from '@sovren/audio';
 import { baresipCall, ensureBaresip, eventually } from '@sovren/testing';
-import Database from 'better-sqlite3';
-import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import {
+  AGENT_TEST_RATE as RATE,
+  callerScript,
+  seedAgentNumber,
+  writeAgentTestModels,
+} from '@sovren/testing/voice-agent';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, JSONCodec, type NatsConnection } from 'nats';
@@ -19,7 +20,6 @@ import { Platform } from './support/platform';
 
 const NUMBER = '+15557780001';
 const OWNER = 'agent-e2e-owner';
-const RATE = 8000;
 const GREETING =
   'Good evening and thank you for calling the sovereign test line, where every word you hear is made on this ' +
   'very machine, without any cloud at all. How can I help you today?';
@@ -33,14 +33,6 @@ const SCRIPT: Array<[number, string]> = [
 const SILENCE_PROMPT_S = 6;
 /** Longer than the script: the agent ends the call after the caller falls silent. */
 const CALL_SECONDS = 42;
-
-async function espeak(dir: string, text: string, name: string): Promise<Float32Array> {
-  const path = join(dir, `${name}.wav`);
-  execFileSync('espeak-ng', ['-v', 'en-us', '-s', '160', '-w', path, text]);
-  const wav = readWav(readFileSync(path));
-  const mono = wav.channels === 1 ? wav.samples : downmixToMono(wav.samples, wav.channels);
-  return resample(mono, wav.sampleRate, RATE);
-}
 
 /** RMS of 10 ms windows (int16 scale). */
 function windowsRms(samples: Float32Array): number[] {
@@ -96,22 +88,7 @@ describe('voice agent: a real caller talks with the agent', () => {
         SOVREN_VOICE_AGENT_BARGE_IN_MS: String(BARGE_IN_MS),
         SOVREN_INFERENCE_LOAD_ON_DEMAND: 'true',
       },
-      prepareRoot: async (root) => {
-        const models = join(root, 'models');
-        for (const kind of ['llms', 'whisper', 'tts']) mkdirSync(join(models, kind), { recursive: true });
-        await writeTinyModel(join(models, 'llms', 'agent-llm.gguf'), {
-          contextLength: 2048,
-          muteEndOfGeneration: true,
-          seed: 11,
-        });
-        writeTinyWhisperModel(join(models, 'whisper', 'ggml-agent-asr.bin'), {
-          type: WhisperType.F16,
-          nAudioLayer: 1,
-          nTextLayer: 1,
-          nTextCtx: 64,
-        });
-        writeTestTtsModel(join(models, 'tts', 'agent-tts'));
-      },
+      prepareRoot: writeAgentTestModels,
     });
     nats = await connect({ servers: platform.nats.url });
     const codec = JSONCodec<Record<string, unknown>>();
@@ -123,21 +100,12 @@ describe('voice agent: a real caller talks with the agent', () => {
     };
     collect('voice.call.turn', turns);
     collect('usage.voice', usage);
-    // The agent application and its number, as the numbers API stores them.
-    const applicationId = randomUUID();
-    const apps = new Database(join(platform.root, 'data', 'applications.db'));
-    apps
-      .prepare(
-        `INSERT INTO "voice_applications" ("id", "owner_id", "name", "media_app", "greeting", "system_prompt",
-           "voice", "language", "end_of_turn_ms") VALUES (?, ?, 'agent e2e', 'agent', ?, ?, 'af_test', 'en', 600)`,
-      )
-      .run(applicationId, OWNER, GREETING, 'You are the reservations desk of a small restaurant. Be brief.');
-    apps.close();
-    const numbers = new Database(join(platform.root, 'data', 'phone_numbers.db'));
-    numbers
-      .prepare(`INSERT INTO "phone_numbers" ("id", "number", "owner_id", "application_id") VALUES (?, ?, ?, ?)`)
-      .run(randomUUID(), NUMBER, OWNER, applicationId);
-    numbers.close();
+    seedAgentNumber(platform.root, {
+      number: NUMBER,
+      ownerId: OWNER,
+      greeting: GREETING,
+      systemPrompt: 'You are the reservations desk of a small restaurant. Be brief.',
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -148,10 +116,7 @@ describe('voice agent: a real caller talks with the agent', () => {
   it('greets, stops when talked over, answers each turn, hangs up on silence: one record, usage once', async () => {
     const dir = join(platform.root, 'caller');
     mkdirSync(dir, { recursive: true });
-    const script = new Float32Array(CALL_SECONDS * RATE);
-    for (const [index, [at, text]] of SCRIPT.entries()) {
-      script.set((await espeak(dir, text, `line-${index}`)).slice(0, script.length - at * RATE), Math.round(at * RATE));
-    }
+    const script = await callerScript(dir, SCRIPT, CALL_SECONDS);
     writeFileSync(join(dir, 'caller.wav'), writeWav(script, RATE));
 
     const call = await baresipCall({

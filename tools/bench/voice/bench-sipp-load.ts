@@ -23,6 +23,7 @@ import { Client } from 'pg';
 
 import { BenchArgs } from '../common/bench-args';
 import { median, percentile } from '../common/percentile';
+import { loopbackSipEnv } from './loopback-sip-env';
 
 const workspaceRoot = resolve(__dirname, '../../..');
 const NUMBER = '+15551230000';
@@ -66,12 +67,7 @@ async function main(): Promise<void> {
       SOVREN_DATABASE_URL: database.url,
       SOVREN_LOG_LEVEL: 'warn',
       SOVREN_VOICE_PORT: String(httpPort),
-      SOVREN_VOICE_SIP_PORT: String(sipPort),
-      SOVREN_VOICE_SIP_BIND: '127.0.0.1',
-      SOVREN_VOICE_EXTERNAL_ADDRESS: '127.0.0.1',
-      SOVREN_VOICE_TRUSTED_SIP_NETWORKS: '127.0.0.1/32',
-      SOVREN_VOICE_SIP_RATE_LIMIT_PER_SECOND: String(Math.max(50, calls * 4)),
-      SOVREN_VOICE_MAX_CONCURRENT_CALLS: String(Math.max(64, calls)),
+      ...loopbackSipEnv(sipPort, calls),
       SOVREN_VOICE_RTP_PORT_MIN: '40000',
       SOVREN_VOICE_RTP_PORT_MAX: '44999',
       SOVREN_SKYETEL_SYNC_MINUTES: '0',

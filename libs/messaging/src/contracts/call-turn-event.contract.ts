@@ -40,7 +40,8 @@ export interface CallTurnEventV1 {
   occurredAt: string;
 }
 
-const LATENCY_FIELDS = [
+/** Every stage of CallTurnLatencyV1, in pipeline order. */
+export const CALL_TURN_LATENCY_FIELDS = [
   'endpointingMs',
   'asrMs',
   'llmFirstTokenMs',
@@ -64,7 +65,7 @@ export function parseCallTurnEventV1(raw: unknown): CallTurnEventV1 {
   if (typeof interrupted !== 'boolean') r.fail('interrupted', 'must be true or false');
   const l: ContractFieldReader = new ContractFieldReader('CallTurnEventV1.latency', r.object('latency'));
   const latency: Partial<CallTurnLatencyV1> = {};
-  for (const field of LATENCY_FIELDS) {
+  for (const field of CALL_TURN_LATENCY_FIELDS) {
     const value = l.optionalNumber(field, { min: 0 });
     if (value !== undefined) latency[field] = value;
   }

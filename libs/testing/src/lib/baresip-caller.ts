@@ -33,6 +33,8 @@ export async function baresipCall(options: {
   wavPath: string;
   uri: string;
   seconds: number;
+  /** RTP port range (default 40000-49999); give concurrent callers their own. */
+  rtpPorts?: [number, number];
 }): Promise<BaresipCall> {
   const { dir } = options;
   const dumps = join(dir, 'dumps');
@@ -47,7 +49,7 @@ export async function baresipCall(options: {
       'audio_alert aubridge,nil',
       'audio_srate 8000',
       'audio_channels 1',
-      'rtp_ports 40000-49999',
+      `rtp_ports ${(options.rtpPorts ?? [40000, 49999]).join('-')}`,
       // Loopback has no jitter: a small receive buffer keeps the recording's clock close to the wire's.
       'jitter_buffer_delay 1-2',
       'module_path /usr/lib/baresip/modules',

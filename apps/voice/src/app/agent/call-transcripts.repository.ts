@@ -28,6 +28,11 @@ interface RawRow {
   latency: TurnLatency | null;
 }
 
+/** PostgreSQL text cannot hold NUL; a model can emit one (U+FFFD keeps the place visible). */
+function storable(text: string | null): string | null {
+  return text === null ? null : text.replaceAll('\u0000', '\uFFFD');
+}
+
 @Injectable()
 export class CallTranscriptsRepository {
   constructor(private readonly databases: VoiceDatabases) {}
@@ -43,8 +48,8 @@ export class CallTranscriptsRepository {
         seq,
         entry.turn,
         entry.speaker,
-        entry.text,
-        entry.heardText,
+        storable(entry.text),
+        storable(entry.heardText),
         entry.interrupted,
         entry.startedAt,
         endedAt,

@@ -4,6 +4,7 @@
 import { eventually } from '@sovren/testing';
 import { randomUUID } from 'node:crypto';
 
+import { CallTranscriptsRepository } from '../call-transcripts.repository';
 import { startVoiceTestEnvironment, type VoiceTestEnvironment } from '../../__tests__/support/voice-test-environment';
 
 describe('agent calls', () => {
@@ -59,7 +60,7 @@ describe('agent calls', () => {
         [callId, seq, turn, speaker, text, heard, interrupted, at(seq), at(seq + 1), latency],
       );
     }
-    const get = (credential: string, id = callId) =>
+    const get = (credential: string, id: string = callId) =>
       fetch(`${env.voice.url}/api/v1/voice/calls/${id}/transcript`, {
         headers: { authorization: `Bearer ${credential}` },
       });
@@ -82,5 +83,23 @@ describe('agent calls', () => {
     const numbersOnly = env.auth.apiKey({ userId: env.userId, scopes: ['voice:numbers'] });
     expect((await get(numbersOnly.credential)).status).toBe(403);
     expect((await get(env.apiKey, 'not-a-uuid')).status).toBe(400);
+  });
+
+  it('stores model text PostgreSQL cannot hold (NUL) with U+FFFD in its place', async () => {
+    const transcripts = env.voice.app.get(CallTranscriptsRepository);
+    const callId = randomUUID();
+    const now = new Date();
+    await transcripts.add(callId, 1, {
+      turn: 1,
+      speaker: 'agent',
+      text: 'odd\u0000output',
+      heardText: 'odd\u0000',
+      interrupted: true,
+      startedAt: now,
+      endedAt: now,
+      latency: null,
+    });
+    const [row] = await transcripts.list(callId);
+    expect(row).toMatchObject({ text: 'odd\uFFFDoutput', heardText: 'odd\uFFFD', interrupted: true });
   });
 });
