@@ -19,6 +19,25 @@ export interface InferenceChatMessageV1 {
   content: string;
 }
 
+/** At most this many tools per request, and their names' shape (OpenAI's function names). */
+export const INFERENCE_MAX_TOOLS = 32;
+const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A function the model may call (chat requests): rendered by the model's chat template. */
+export interface InferenceToolV1 {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments (an object schema). */
+  parameters?: Record<string, unknown>;
+}
+
+/** A call the model made: `arguments` is JSON text of an object. */
+export interface InferenceToolCallV1 {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
 export interface InferenceGenerateRequestV1 {
   v: 1;
   /** Caller's id for this request (one NATS subject token); also the usage event's requestId. */
@@ -44,6 +63,10 @@ export interface InferenceGenerateRequestV1 {
   presencePenalty?: number;
   seed?: number;
   stop?: string[];
+  /** Chat: functions the model may call; the final message carries the calls it made. */
+  tools?: InferenceToolV1[];
+  /** `auto` (default with tools): the model decides; `required`: it must call (grammar-constrained); `none`. */
+  toolChoice?: 'auto' | 'required' | 'none';
 }
 
 export interface InferenceGenerateAcceptedV1 {
@@ -85,6 +108,8 @@ export interface InferenceGenerateFinalV1 {
   completionTokens: number;
   /** Set when finishReason is `error`. */
   error?: { code: string; message: string };
+  /** The tool calls in the output (requests with tools); `text` is then the text around them. */
+  toolCalls?: InferenceToolCallV1[];
 }
 
 export type InferenceGenerateStreamMessageV1 = InferenceGenerateChunkV1 | InferenceGenerateFinalV1;
@@ -159,7 +184,34 @@ export function parseInferenceGenerateRequestV1(raw: unknown): InferenceGenerate
   if (seed !== undefined) request.seed = seed;
   const stop = optionalStringArray(r, record, 'stop', INFERENCE_MAX_STOP_STRINGS);
   if (stop !== undefined) request.stop = stop;
+  if (record['tools'] !== undefined) {
+    if (request.messages === undefined) r.fail('tools', 'are only allowed with messages');
+    request.tools = parseTools(r, record['tools']);
+  }
+  if (record['toolChoice'] !== undefined) {
+    if (request.tools === undefined) r.fail('toolChoice', 'is only allowed with tools');
+    request.toolChoice = r.oneOf('toolChoice', ['auto', 'required', 'none'] as const);
+  }
   return request;
+}
+
+function parseTools(r: ContractFieldReader, value: unknown): InferenceToolV1[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > INFERENCE_MAX_TOOLS) {
+    r.fail('tools', `must be an array of 1 to ${INFERENCE_MAX_TOOLS} tools`);
+  }
+  const names = new Set<string>();
+  return value.map((item, index) => {
+    const t: ContractFieldReader = new ContractFieldReader(`InferenceGenerateRequestV1.tools[${index}]`, item);
+    const tool: InferenceToolV1 = { name: t.string('name', 64) };
+    if (!TOOL_NAME.test(tool.name)) t.fail('name', 'must be 1-64 letters, digits, _ or -');
+    if (names.has(tool.name)) t.fail('name', `${tool.name} is given twice`);
+    names.add(tool.name);
+    const description = t.optionalString('description', 4096);
+    if (description !== undefined) tool.description = description;
+    const parameters = t.optionalObject('parameters');
+    if (parameters !== undefined) tool.parameters = parameters;
+    return tool;
+  });
 }
 
 export function parseInferenceGenerateReplyV1(raw: unknown): InferenceGenerateReplyV1 {
@@ -205,5 +257,15 @@ export function parseInferenceGenerateStreamMessageV1(raw: unknown): InferenceGe
   };
   const error = r.optionalObject('error');
   if (error !== undefined) final.error = parseError(error, 'InferenceGenerateFinalV1.error');
+  const toolCalls = (raw as Record<string, unknown>)['toolCalls'];
+  if (toolCalls !== undefined) {
+    if (!Array.isArray(toolCalls) || toolCalls.length > INFERENCE_MAX_TOOLS) {
+      r.fail('toolCalls', `must be an array of at most ${INFERENCE_MAX_TOOLS} calls`);
+    }
+    final.toolCalls = toolCalls.map((item: unknown, index: number) => {
+      const c: ContractFieldReader = new ContractFieldReader(`InferenceGenerateFinalV1.toolCalls[${index}]`, item);
+      return { id: c.string('id', 64), name: c.string('name', 64), arguments: c.string('arguments', 1 << 16) };
+    });
+  }
   return final;
 }

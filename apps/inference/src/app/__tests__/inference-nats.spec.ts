@@ -7,6 +7,7 @@ import {
   INFERENCE_MODELS_LOAD,
   INFERENCE_MODELS_UNLOAD,
   parseInferenceGenerateReplyV1,
+  parseInferenceGenerateRequestV1,
   parseInferenceModelControlReplyV1,
   parseInferenceGenerateStreamMessageV1,
   parseInferenceModelsReplyV1,
@@ -15,6 +16,8 @@ import {
   type InferenceGenerateRequestV1,
   type InferenceGenerateStreamMessageV1,
 } from '@sovren/messaging';
+import { writeTinyModel } from '@sovren/engine/testing';
+import { join } from 'node:path';
 import { connect, createInbox, JSONCodec, type NatsConnection } from 'nats';
 
 import {
@@ -28,12 +31,19 @@ import {
 
 jest.setTimeout(120_000);
 
+const TOOLS_MODEL = 'tools-chat';
+
 const codec = JSONCodec<unknown>();
 let env: InferenceTestEnvironment;
 let nc: NatsConnection;
 
 beforeAll(async () => {
-  env = await startInferenceTestEnvironment();
+  // Tools are rendered into the prompt: their requests need more than the 256 tokens of the other models.
+  env = await startInferenceTestEnvironment({ SOVREN_INFERENCE_SEQUENCE_CONTEXT: '1024' });
+  await writeTinyModel(join(env.root, 'models', 'llms', `${TOOLS_MODEL}.gguf`), {
+    contextLength: 1024,
+    seed: 7,
+  });
   nc = await connect({ servers: env.natsUrl });
 });
 
@@ -123,6 +133,73 @@ describe('inference.generate', () => {
     expect(event.ownerId).toBe('org-voice-1');
     expect(event).not.toHaveProperty('keyId');
     expect(event.quantities).toEqual({ llm_tokens_in: done.promptTokens, llm_tokens_out: 10 });
+  });
+
+  const PHONE_TOOLS = [
+    { name: 'hang_up', parameters: { type: 'object', properties: {}, additionalProperties: false } },
+    {
+      name: 'dtmf',
+      parameters: {
+        type: 'object',
+        properties: { d: { enum: ['1', '#'] } },
+        required: ['d'],
+        additionalProperties: false,
+      },
+    },
+  ];
+
+  it('returns forced tool calls of declared functions with schema-valid arguments, and streams none of it', async () => {
+    const { reply, chunks, final } = await generate({
+      requestId: 'nats-tools-required',
+      ownerId: 'org-voice-1',
+      model: TOOLS_MODEL,
+      messages: [{ role: 'user', content: 'Press one.' }],
+      stream: true,
+      maxTokens: 600,
+      seed: 9,
+      tools: PHONE_TOOLS,
+      toolChoice: 'required',
+    });
+    if (!reply.accepted) throw new Error(`refused: ${JSON.stringify(reply.error)}`);
+    const done = await final;
+    expect({ finishReason: done.finishReason, error: done.error }).toEqual({ finishReason: 'stop' });
+    expect(chunks).toEqual([]);
+    expect(done.toolCalls?.length).toBeGreaterThan(0);
+    for (const call of done.toolCalls ?? []) {
+      expect(call.id).toMatch(/^call_[A-Za-z0-9]{24}$/);
+      expect(['hang_up', 'dtmf']).toContain(call.name);
+      const args = JSON.parse(call.arguments) as Record<string, unknown>;
+      if (call.name === 'dtmf') expect(['1', '#']).toContain(args.d);
+    }
+  });
+
+  it('streams plain text as before when the model calls no tool (auto), and refuses tools without messages', async () => {
+    const { reply, chunks, final } = await generate({
+      requestId: 'nats-tools-auto',
+      ownerId: 'org-voice-1',
+      model: TOOLS_MODEL,
+      messages: [{ role: 'user', content: 'Hello' }],
+      stream: true,
+      maxTokens: 10,
+      seed: 4,
+      tools: PHONE_TOOLS,
+    });
+    if (!reply.accepted) throw new Error(`refused: ${JSON.stringify(reply.error)}`);
+    const done = await final;
+    expect(done.toolCalls).toBeUndefined();
+    expect(chunks.map((c) => c.text).join('')).toBe(done.text);
+    expect(() =>
+      parseInferenceGenerateRequestV1({
+        v: 1,
+        requestId: 'x',
+        ownerId: 'o',
+        model: CHAT_MODEL,
+        prompt: 'hi',
+        streamSubject: '_INBOX.x',
+        stream: false,
+        tools: PHONE_TOOLS,
+      }),
+    ).toThrow(/tools/);
   });
 
   it('sends only the final message when not streaming', async () => {

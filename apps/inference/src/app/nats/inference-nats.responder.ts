@@ -22,9 +22,14 @@ import {
   type MessagingSubscription,
 } from '@sovren/messaging';
 
-import { GenerationError } from '../generation/generation.errors';
+import { jsonSchemaToGrammar } from '@sovren/engine';
+
+import type { ChatTool } from '../chat/chat-template.renderer';
+import { requiredToolCallsSchema, toolCallFamily, ToolCallStreamGate, type ToolCallFamily } from '../chat/tool-calls';
+import { GenerationError, GenerationErrorCode } from '../generation/generation.errors';
 import { GenerationService, publicFinishReason } from '../generation/generation.service';
 import { ModelRegistry, type ModelEntry } from '../models/model-registry.service';
+import { chatChoiceResult, type ToolMode } from '../openai/chat-choice';
 import { SpeechSynthesisService } from '../speech/speech-synthesis.service';
 
 /** One instance per model set answers each request (several inference workers share the load). */
@@ -99,7 +104,15 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
         });
       }
     };
+    let family: ToolCallFamily = 'generic';
+    let gate: ToolCallStreamGate | undefined;
+    const chunk = (text: string): void => {
+      if (request.stream && text.length > 0) {
+        send({ v: 1, type: 'chunk', requestId: request.requestId, index: index++, text });
+      }
+    };
     try {
+      const tools = toolPlan(request);
       const started = await this.generation.start(
         {
           endpoint: 'nats',
@@ -118,22 +131,40 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
           presencePenalty: request.presencePenalty,
           seed: request.seed,
           stop: request.stop,
+          ...(tools.chatTools ? { tools: tools.chatTools } : {}),
+          ...(tools.grammar ? { grammar: tools.grammar } : {}),
         },
         {
+          onModel: (model) => {
+            family = toolCallFamily(model.info.chatTemplate);
+            if (tools.mode.kind === 'auto') gate = new ToolCallStreamGate(family);
+          },
           onText: (text) => {
-            if (request.stream) send({ v: 1, type: 'chunk', requestId: request.requestId, index: index++, text });
+            // Text that may be a tool call is held back (auto) or never streamed (a forced call).
+            if (tools.mode.kind === 'off') chunk(text);
+            else if (gate) chunk(gate.push(text));
           },
           onFinish: (outcome) => {
             cancelSubscription?.unsubscribe();
+            if (gate) chunk(gate.flush());
+            const finishReason = publicFinishReason(outcome.finishReason);
+            const result = chatChoiceResult(outcome.text, finishReason, tools.mode, family);
             const final: InferenceGenerateFinalV1 = {
               v: 1,
               type: 'final',
               requestId: request.requestId,
-              text: outcome.text,
-              finishReason: publicFinishReason(outcome.finishReason),
+              text: result.toolCalls.length > 0 ? (result.content ?? '') : outcome.text,
+              finishReason,
               promptTokens: outcome.promptTokens,
               completionTokens: outcome.completionTokens,
             };
+            if (result.toolCalls.length > 0) {
+              final.toolCalls = result.toolCalls.map((call) => ({
+                id: call.id,
+                name: call.function.name,
+                arguments: call.function.arguments,
+              }));
+            }
             if (outcome.error) final.error = { code: 'generation_failed', message: outcome.error.message };
             send(final);
           },
@@ -152,6 +183,32 @@ export class InferenceNatsResponder implements OnApplicationBootstrap {
       }
       throw error;
     }
+  }
+}
+
+/** The request's tools as the chat template and the tool-call parser take them; a forced call gets its grammar. */
+function toolPlan(request: InferenceGenerateRequestV1): { mode: ToolMode; chatTools?: ChatTool[]; grammar?: string } {
+  const tools = request.tools ?? [];
+  const choice = request.toolChoice ?? 'auto';
+  if (tools.length === 0 || choice === 'none') return { mode: { kind: 'off' } };
+  const chatTools: ChatTool[] = tools.map((tool) => ({
+    type: 'function',
+    function: {
+      name: tool.name,
+      ...(tool.description !== undefined ? { description: tool.description } : {}),
+      ...(tool.parameters !== undefined ? { parameters: tool.parameters } : {}),
+    },
+  }));
+  const names = new Set(tools.map((tool) => tool.name));
+  if (choice === 'auto') return { mode: { kind: 'auto', names }, chatTools };
+  try {
+    return {
+      mode: { kind: 'required', names },
+      chatTools,
+      grammar: jsonSchemaToGrammar(requiredToolCallsSchema(chatTools, true)),
+    };
+  } catch (error) {
+    throw new GenerationError(GenerationErrorCode.INVALID_REQUEST, `tools: ${(error as Error).message}`, 'tools');
   }
 }
 
