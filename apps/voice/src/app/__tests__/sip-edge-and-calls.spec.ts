@@ -197,4 +197,38 @@ describe('voice SIP endpoint (SIPp as the carrier)', () => {
       digestProblems(credential ?? '', { username: 'sovren-trunk', password: 'trunk-secret', realm: 'carrier.test' }),
     ).toEqual([]);
   });
+
+  it('transfers an answered call with REFER, follows the NOTIFYs and hangs up once the new call is answered', async () => {
+    env.seedNumber('+15551230009', { mediaApp: 'echo' });
+    const carrier = env.sipp('carrier-transfer.xml', { service: '+15551230009' });
+    const [answered] = await eventually('the call answered', async () => {
+      const rows = await env.query<{ id: string; state: string }>(
+        'SELECT "id", "state" FROM "voice_calls" WHERE "to_number" = $1',
+        ['+15551230009'],
+      );
+      return rows[0]?.state === 'answered' ? rows : null;
+    });
+    const transfer = (body: unknown) =>
+      fetch(`${env.voice.url}/api/v1/voice/calls/${answered.id}/transfer`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await transfer({ to: '5551234' })).status).toBe(400);
+    expect((await transfer({ to: '+15557654321' })).status).toBe(202);
+    const result = await carrier;
+    expect({ code: result.code, output: result.output }).toMatchObject({ code: 0 });
+    expect(env.sippLog('carrier-transfer.xml')).toContain('Refer-To: <sip:+15557654321@');
+    const [call] = await eventually('the record closed', async () => {
+      const rows = await env.query<CallRow & { timeline: Array<{ state: string; detail?: string }> }>(
+        'SELECT * FROM "voice_calls" WHERE "id" = $1',
+        [answered.id],
+      );
+      return rows[0]?.state === 'ended' ? rows : null;
+    });
+    expect(call).toMatchObject({ hangup_cause: 'transferred', hangup_side: 'local' });
+    expect(call.timeline).toEqual(
+      expect.arrayContaining([expect.objectContaining({ state: 'transfer', detail: '+15557654321' })]),
+    );
+  });
 });

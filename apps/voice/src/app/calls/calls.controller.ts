@@ -1,5 +1,5 @@
-// /api/v1/voice/calls: place a call, list and read call records, hang up, send DTMF, fetch the recording. Thin:
-// validate, delegate.
+// /api/v1/voice/calls: place a call, list and read call records, hang up, send DTMF, transfer, fetch the recording
+// and the transcript. Thin: validate, delegate.
 import {
   Body,
   Controller,
@@ -7,6 +7,7 @@ import {
   Get,
   HttpCode,
   HttpStatus,
+  Logger,
   Param,
   ParseIntPipe,
   ParseUUIDPipe,
@@ -29,6 +30,7 @@ import {
 } from '@nestjs/swagger';
 import { AuthRoute, CurrentAuth, type RequestAuth } from '@sovren/auth-guard';
 import { ApiError, ApiErrorCode } from '@sovren/http';
+import { errorMessage } from '@sovren/resilience';
 
 import { CallTranscriptsRepository } from '../agent/call-transcripts.repository';
 import { RecordingStore } from '../media/recording-store';
@@ -41,6 +43,7 @@ import {
   CallTranscriptResponse,
   PlaceCallDto,
   SendDtmfDto,
+  TransferCallDto,
 } from './dtos/calls.dto';
 
 export const VOICE_ROUTE_CLASS = 'voice';
@@ -56,6 +59,8 @@ function ownerOf(auth: RequestAuth | undefined): string {
 @Controller('api/v1/voice/calls')
 @AuthRoute({ routeClass: VOICE_ROUTE_CLASS, scopes: ['voice:calls'] })
 export class CallsController {
+  private readonly logger = new Logger(CallsController.name);
+
   constructor(
     private readonly calls: CallsService,
     private readonly records: CallRecordsRepository,
@@ -172,6 +177,30 @@ export class CallsController {
       throw new ApiError(HttpStatus.NOT_FOUND, ApiErrorCode.NOT_FOUND, 'no such call');
     }
     return record;
+  }
+
+  @Post(':id/transfer')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Transfer an answered call to another number (SIP REFER: the carrier places the call)' })
+  @ApiAcceptedResponse({
+    description: 'The transfer is under way; on success the call ends with cause `transferred`.',
+    type: CallActionResponse,
+  })
+  @ApiNotFoundResponse({ description: 'No such call in progress.' })
+  @ApiConflictResponse({ description: 'The call is not answered yet.' })
+  async transfer(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() body: TransferCallDto,
+    @CurrentAuth() auth: RequestAuth | undefined,
+  ) {
+    this.requireLive(id, ownerOf(auth));
+    const call = this.calls.find(id);
+    if (call?.state !== 'answered')
+      throw new ApiError(HttpStatus.CONFLICT, ApiErrorCode.CONFLICT, 'the call is not answered');
+    void this.calls.transfer(id, body.to).catch((error: unknown) => {
+      this.logger.error({ msg: 'transfer failed', callId: id, err: errorMessage(error) });
+    });
+    return { id, accepted: true };
   }
 
   private requireLive(id: string, ownerId: string): void {

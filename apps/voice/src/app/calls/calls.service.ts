@@ -558,6 +558,26 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, Befor
     return true;
   }
 
+  /**
+   * Blind transfer of an answered call to `to` (E.164) with SIP REFER: the carrier places the new call and, once it
+   * is answered (NOTIFY 200), we hang our leg up (cause `transferred`). Resolves with the final status (200 on
+   * success; the peer's refusal or 408 otherwise: the call stays up), or null when there is no such answered call.
+   */
+  async transfer(id: string, to: string): Promise<number | null> {
+    const call = this.calls.get(id);
+    if (!call || call.state !== 'answered') return null;
+    if (!E164.test(to)) throw new RangeError(`transfer target must be an E.164 number, got ${to}`);
+    const peer = this.sip.outboundProxy() ?? call.leg.peer;
+    const host = peer.address.includes(':') ? `[${peer.address}]` : peer.address;
+    void this.records.event(call.id, 'transfer', to).catch((error: unknown) => {
+      this.logger.warn({ msg: 'transfer not added to the timeline', callId: call.id, err: errorMessage(error) });
+    });
+    const status = await call.leg.refer(`sip:${to}@${host}:${peer.port}`);
+    if (status === 200 && call.state === 'answered') call.leg.hangup('transferred');
+    else this.logger.warn({ msg: 'transfer failed; the call stays up', callId: call.id, to, status });
+    return status;
+  }
+
   /** Puts the caller on hold (or back) with a re-INVITE; resolves with the peer's answer status. */
   async hold(id: string, onHold: boolean): Promise<number | null> {
     const call = this.calls.get(id);

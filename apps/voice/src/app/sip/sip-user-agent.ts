@@ -33,7 +33,9 @@ import {
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 
-export const ALLOWED_METHODS = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
+export const ALLOWED_METHODS = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, NOTIFY';
+/** How long a transfer waits for the peer's NOTIFY with the new call's final status. */
+const REFER_OUTCOME_TIMEOUT_MS = 32_000;
 
 export type LegDirection = 'inbound' | 'outbound';
 export type LegState = 'early' | 'confirmed' | 'terminated';
@@ -207,6 +209,43 @@ export class SipCallLeg extends EventEmitter {
     }
     this.ua.sendInDialog(this, 'BYE', null, () => undefined);
     this.finish({ side: 'local', cause });
+  }
+
+  /**
+   * Blind transfer (RFC 3515): asks the peer to call `target` itself (REFER), then follows its NOTIFYs until the new
+   * call's final status. Resolves with that status (200: transferred; the caller then hangs this leg up), the
+   * REFER's own failure status (e.g. 405/501 from a peer that does not transfer), or 408 when nothing final came.
+   */
+  refer(target: string): Promise<number> {
+    if (this.state !== 'confirmed') return Promise.resolve(481);
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (status: number) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.off('referStatus', onStatus);
+        resolve(status);
+      };
+      const onStatus = (status: number) => {
+        if (status >= 200) finish(status);
+      };
+      const timer = setTimeout(() => finish(408), REFER_OUTCOME_TIMEOUT_MS);
+      timer.unref();
+      this.on('referStatus', onStatus);
+      this.ua.sendInDialog(
+        this,
+        'REFER',
+        null,
+        (status) => {
+          if (status >= 300) finish(status);
+        },
+        [
+          ['Refer-To', `<${target}>`],
+          ['Referred-By', `<${this.direction === 'inbound' ? parseNameAddr(this.localUri).uri : this.localUri}>`],
+        ],
+      );
+    });
   }
 
   /** Sends a re-INVITE with new SDP (hold/unhold or session refresh); resolves with the answer's status. */
@@ -484,6 +523,18 @@ export class SipUserAgent implements TransactionUser {
         if (signal) leg.emit('dtmf', signal[1].toUpperCase());
         return;
       }
+      case 'NOTIFY': {
+        // The progress of a transfer we asked for (RFC 3515 §2.4.5): a message/sipfrag status line.
+        if (!leg || !this.inDialog(leg, request)) {
+          tx.respond(481, 'Call/Transaction Does Not Exist');
+          return;
+        }
+        tx.respond(200, 'OK');
+        const event = (request.headers.get('Event') ?? '').trim().toLowerCase();
+        const status = /^SIP\/2\.0\s+(\d{3})/.exec(request.body.toString('utf8').trim());
+        if (event.startsWith('refer') && status) leg.emit('referStatus', Number(status[1]));
+        return;
+      }
       case 'REGISTER':
         // We are not a registrar.
         tx.respond(405, 'Method Not Allowed', { headers: [['Allow', ALLOWED_METHODS]] });
@@ -664,9 +715,11 @@ export class SipUserAgent implements TransactionUser {
     method: string,
     sdp: string | null,
     done: (status: number, response: SipResponse | null) => void,
+    extraHeaders: Array<[string, string]> = [],
   ): void {
     leg.localCSeq += 1;
     const request = this.inDialogRequest(leg, method, `${leg.localCSeq} ${method}`, sdp);
+    for (const [name, value] of extraHeaders) request.headers.append(name, value);
     this.transactions.sendRequest(request, this.targetOf(leg), {
       onResponse: (response) => {
         if (response.status >= 200) done(response.status, response);
@@ -701,7 +754,8 @@ export class SipUserAgent implements TransactionUser {
     headers.append('Call-ID', leg.callId);
     headers.append('CSeq', cseq);
     for (const route of leg.routeSet) headers.append('Route', route);
-    if (method === 'INVITE' || method === 'UPDATE') headers.append('Contact', this.contact(leg.peer));
+    if (method === 'INVITE' || method === 'UPDATE' || method === 'REFER')
+      headers.append('Contact', this.contact(leg.peer));
     if (method === 'INVITE' && leg.sessionExpires) {
       headers.append('Session-Expires', `${leg.sessionExpires};refresher=${leg.weRefresh ? 'uac' : 'uas'}`);
     }

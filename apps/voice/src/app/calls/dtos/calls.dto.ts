@@ -21,6 +21,13 @@ export class PlaceCallDto {
   application_id!: string;
 }
 
+export class TransferCallDto {
+  @ApiProperty({ description: 'Number to transfer the caller to, E.164', example: '+15551230000' })
+  @IsString()
+  @Matches(E164, { message: 'to must be an E.164 number such as +15551230000' })
+  to!: string;
+}
+
 export class SendDtmfDto {
   @ApiProperty({ description: 'Digits to send as RFC 4733 events', example: '123#' })
   @IsString()
