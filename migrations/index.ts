@@ -11,7 +11,7 @@ import { LoginAttemptsBounds1767571218000 } from './api_auth/1767571218000-login
 import { ApiKeyRateLimit1767657600000 } from './api_auth/1767657600000-api-key-rate-limit';
 import { ApplicationsInitialSchema1767225600000 } from './applications/1767225600000-applications-initial-schema';
 import { VoiceApplications1767744001000 } from './applications/1767744001000-voice-applications';
-import { VoiceAgentTurnTaking1767744005000 } from './applications/1767744005000-voice-agent-turn-taking';
+import { VoiceAgentSettings1767744005000 } from './applications/1767744005000-voice-agent-settings';
 import { PhoneNumbersInitialSchema1767225600000 } from './phone_numbers/1767225600000-phone-numbers-initial-schema';
 import { PhoneNumbersAndRouting1767744000000 } from './phone_numbers/1767744000000-phone-numbers-and-routing';
 import { AuditLogAndOrganizations1767225600000 } from './postgres/1767225600000-audit-log-and-organizations';
@@ -52,7 +52,7 @@ export const apiAuthMigrations: MigrationClass[] = [
 export const applicationsMigrations: MigrationClass[] = [
   ApplicationsInitialSchema1767225600000,
   VoiceApplications1767744001000,
-  VoiceAgentTurnTaking1767744005000,
+  VoiceAgentSettings1767744005000,
 ];
 export const phoneNumbersMigrations: MigrationClass[] = [
   PhoneNumbersInitialSchema1767225600000,

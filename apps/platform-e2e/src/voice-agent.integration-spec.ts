@@ -20,19 +20,20 @@ import { Platform } from './support/platform';
 
 const NUMBER = '+15557780001';
 const OWNER = 'agent-e2e-owner';
+// One long first sentence: it is synthesised as one piece, so the agent is surely talking when the caller starts.
 const GREETING =
-  'Good evening and thank you for calling the sovereign test line, where every word you hear is made on this ' +
-  'very machine, without any cloud at all. How can I help you today?';
+  'Good evening and thank you very much for calling the sovereign test line where every single word you hear ' +
+  'is made on this very machine without any cloud at all. How can I help you today?';
 const BARGE_IN_MS = 200;
 /** Caller script: [start s, text]; silence elsewhere. */
 const SCRIPT: Array<[number, string]> = [
-  [1.2, 'Hello there, I would like to book a table for two people tonight, please.'],
-  [13, 'Thank you very much, that is all I needed.'],
+  [2.5, 'Hello there, I would like to book a table for two people tonight, please.'],
+  [14.5, 'Thank you very much, that is all I needed.'],
 ];
 /** Silence after the agent's last word before it asks, then says goodbye and hangs up. */
 const SILENCE_PROMPT_S = 6;
 /** Longer than the script: the agent ends the call after the caller falls silent. */
-const CALL_SECONDS = 42;
+const CALL_SECONDS = 48;
 
 /** RMS of 10 ms windows (int16 scale). */
 function windowsRms(samples: Float32Array): number[] {
@@ -105,6 +106,8 @@ describe('voice agent: a real caller talks with the agent', () => {
       ownerId: OWNER,
       greeting: GREETING,
       systemPrompt: 'You are the reservations desk of a small restaurant. Be brief.',
+      // No actions: the random model's replies stay within the spoken budget (tool calls get room of their own).
+      agentActions: '',
     });
   }, 180_000);
 
@@ -236,6 +239,51 @@ describe('voice agent: a real caller talks with the agent', () => {
       // The greeting was cut by the hang-up, not by a barge-in, and no turn ran after the call.
       expect(turns.length).toBe(turnsBefore);
       expect((await pg.query(`SELECT 1 FROM "voice_calls" WHERE "state" <> 'ended'`)).rows).toEqual([]);
+    } finally {
+      await pg.end();
+    }
+  }, 60_000);
+
+  it('acts through a tool call: an application that must act hangs up when asked', async () => {
+    const number = '+15557780002';
+    seedAgentNumber(platform.root, {
+      number,
+      ownerId: OWNER,
+      greeting: null,
+      systemPrompt: 'Hang up when the caller asks.',
+      agentActions: 'hang_up',
+      toolChoice: 'required',
+    });
+    const dir = join(platform.root, 'caller-asks-to-hang-up');
+    mkdirSync(dir, { recursive: true });
+    const script = await callerScript(dir, [[1, 'Please hang up now, thank you.']], 12);
+    writeFileSync(join(dir, 'caller.wav'), writeWav(script, RATE));
+    const turnsBefore = turns.length;
+    await baresipCall({
+      dir,
+      wavPath: join(dir, 'caller.wav'),
+      uri: `sip:${number}@127.0.0.1:${platform.env['SOVREN_VOICE_SIP_PORT']}`,
+      seconds: 12,
+    });
+    const pg = new Client({ connectionString: platform.database.url });
+    await pg.connect();
+    try {
+      const [call] = await eventually('the call record to close', async () => {
+        const rows = (
+          await pg.query(
+            `SELECT "id", "state", "hangup_side", "hangup_cause" FROM "voice_calls" WHERE "to_number" = $1`,
+            [number],
+          )
+        ).rows;
+        return rows[0]?.state === 'ended' ? rows : null;
+      });
+      // The turn event is published before the hang-up; its JetStream acknowledgement may come after the BYE.
+      const turn = await eventually('the turn with the action', () =>
+        turns.slice(turnsBefore).find((t) => t.callId === call.id),
+      );
+      console.log(`voice agent action turn: ${JSON.stringify({ ...turn, callerText: undefined })}`);
+      expect(turn.actions).toEqual([{ name: 'hang_up', arguments: '{}', ok: true }]);
+      expect(call).toMatchObject({ hangup_side: 'local', hangup_cause: 'agent_hangup' });
     } finally {
       await pg.end();
     }

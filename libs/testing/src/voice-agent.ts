@@ -39,6 +39,9 @@ export interface AgentApplicationSeed {
   greeting: string | null;
   systemPrompt: string;
   endOfTurnMs?: number;
+  /** Comma-separated actions (default: the column's default). */
+  agentActions?: string;
+  toolChoice?: 'auto' | 'required' | 'none';
 }
 
 /** An agent application and the number routed to it, as the numbers API stores them; returns the application id. */
@@ -49,7 +52,8 @@ export function seedAgentNumber(root: string, seed: AgentApplicationSeed): strin
     apps
       .prepare(
         `INSERT INTO "voice_applications" ("id", "owner_id", "name", "media_app", "greeting", "system_prompt",
-           "voice", "language", "end_of_turn_ms") VALUES (?, ?, ?, 'agent', ?, ?, ?, 'en', ?)`,
+           "voice", "language", "end_of_turn_ms", "agent_actions", "agent_tool_choice")
+         VALUES (?, ?, ?, 'agent', ?, ?, ?, 'en', ?, ?, ?)`,
       )
       .run(
         applicationId,
@@ -59,6 +63,8 @@ export function seedAgentNumber(root: string, seed: AgentApplicationSeed): strin
         seed.systemPrompt,
         AGENT_TEST_VOICE,
         seed.endOfTurnMs ?? 600,
+        seed.agentActions ?? 'hang_up,send_dtmf',
+        seed.toolChoice ?? 'auto',
       );
   } finally {
     apps.close();

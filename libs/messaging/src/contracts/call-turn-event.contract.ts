@@ -37,7 +37,16 @@ export interface CallTurnEventV1 {
   heardText: string;
   interrupted: boolean;
   latency: CallTurnLatencyV1;
+  /** Tool calls the agent made this turn (hang up, DTMF, transfer), in order, and whether each succeeded. */
+  actions?: CallTurnActionV1[];
   occurredAt: string;
+}
+
+export interface CallTurnActionV1 {
+  name: string;
+  /** JSON text of the arguments. */
+  arguments: string;
+  ok: boolean;
 }
 
 /** Every stage of CallTurnLatencyV1, in pipeline order. */
@@ -71,7 +80,7 @@ export function parseCallTurnEventV1(raw: unknown): CallTurnEventV1 {
   }
   if (latency.endpointingMs === undefined) l.fail('endpointingMs', 'is required');
   if (latency.asrMs === undefined) l.fail('asrMs', 'is required');
-  return {
+  const event: CallTurnEventV1 = {
     v: r.version(1),
     eventId: r.string('eventId', 128),
     callId: r.string('callId', 128),
@@ -85,4 +94,15 @@ export function parseCallTurnEventV1(raw: unknown): CallTurnEventV1 {
     latency: latency as CallTurnLatencyV1,
     occurredAt: r.timestamp('occurredAt'),
   };
+  const actions = (raw as Record<string, unknown>)['actions'];
+  if (actions !== undefined) {
+    if (!Array.isArray(actions) || actions.length > 32) r.fail('actions', 'must be an array of at most 32 actions');
+    event.actions = actions.map((item: unknown, index: number) => {
+      const a: ContractFieldReader = new ContractFieldReader(`CallTurnEventV1.actions[${index}]`, item);
+      const ok = (item as Record<string, unknown>)['ok'];
+      if (typeof ok !== 'boolean') a.fail('ok', 'must be true or false');
+      return { name: a.string('name', 64), arguments: a.string('arguments', 1 << 16), ok };
+    });
+  }
+  return event;
 }

@@ -22,6 +22,7 @@ import {
   type InferenceSynthesizeFinalV1,
   type InferenceSynthesizeRequestV1,
   type InferenceTranscribeRequestV1,
+  type InferenceToolV1,
   type InferenceTranscribeResultV1,
   type MessageStream,
 } from '@sovren/messaging';
@@ -112,7 +113,13 @@ export class AgentInferenceClient {
   /** Starts a streamed chat reply; throws AgentInferenceError when refused. */
   async generate(
     messages: InferenceChatMessageV1[],
-    options: Billing & { model: string; maxTokens: number; temperature?: number },
+    options: Billing & {
+      model: string;
+      maxTokens: number;
+      temperature?: number;
+      tools?: InferenceToolV1[];
+      toolChoice?: 'auto' | 'required';
+    },
   ): Promise<ReplyStream> {
     const { reply, stream } = await this.openStream(
       INFERENCE_GENERATE,
@@ -126,6 +133,9 @@ export class AgentInferenceClient {
         stream: true,
         maxTokens: options.maxTokens,
         ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+        ...(options.tools && options.tools.length > 0
+          ? { tools: options.tools, toolChoice: options.toolChoice ?? 'auto' }
+          : {}),
       }),
       parseInferenceGenerateReplyV1,
       parseInferenceGenerateStreamMessageV1,

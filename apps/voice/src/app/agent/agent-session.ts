@@ -5,7 +5,13 @@
 // backchannel) or ends the reply (a barge-in: LLM and TTS cancelled, history cut at what the caller heard). A
 // caller who says nothing gets one prompt, then a goodbye and a hang-up.
 import { Logger } from '@nestjs/common';
-import type { CallTurnLatencyV1, InferenceChatMessageV1 } from '@sovren/messaging';
+import type {
+  CallTurnActionV1,
+  CallTurnLatencyV1,
+  InferenceChatMessageV1,
+  InferenceToolCallV1,
+  InferenceToolV1,
+} from '@sovren/messaging';
 import { errorMessage } from '@sovren/resilience';
 import type { RtpSession } from '@sovren/rtp';
 import { Endpointer, SentenceStream, VAD_FRAME_MS, type EndpointerEvent, type VadStream } from '@sovren/speech';
@@ -66,6 +72,7 @@ export interface AgentSessionSink {
     heardText: string;
     interrupted: boolean;
     latency: TurnLatency;
+    actions?: CallTurnActionV1[];
   }): void;
   bargeIn(kind: 'barge_in' | 'backchannel', holdMs: number): void;
   turnOutcome(outcome: 'answered' | 'interrupted' | 'empty' | 'error' | 'superseded'): void;
@@ -81,6 +88,8 @@ export interface AgentSessionOptions {
   env: AgentEnv;
   sink: AgentSessionSink;
   hangup: (cause: string) => void;
+  /** Blind transfer of the call (SIP REFER); resolves with the final status (200: transferred). */
+  transfer: (number: string) => Promise<number | null>;
 }
 
 /** An agent utterance in progress: its text pieces, their synthesis and the audio queued for each. */
@@ -154,6 +163,40 @@ interface Turn {
   latency: TurnLatency;
 }
 
+const DTMF = /^[0-9*#A-Da-d]{1,32}$/;
+/** Room for the tool calls of one reply, on top of the spoken words' budget. */
+const TOOL_CALL_TOKENS = 256;
+
+/** The tools of an agent application: its allowed actions, transfer only with numbers to transfer to. */
+export function agentTools(application: VoiceApplication): InferenceToolV1[] {
+  if (application.agentToolChoice === 'none') return [];
+  const closed = (properties: Record<string, unknown>, required: string[]) => ({
+    type: 'object',
+    properties,
+    required,
+    additionalProperties: false,
+  });
+  const tools: InferenceToolV1[] = [];
+  for (const action of application.agentActions) {
+    if (action === 'hang_up') {
+      tools.push({ name: action, description: 'End the call, after saying goodbye.', parameters: closed({}, []) });
+    } else if (action === 'send_dtmf') {
+      tools.push({
+        name: action,
+        description: 'Press telephone keys (0-9, *, #) on the line, e.g. to navigate a menu.',
+        parameters: closed({ digits: { type: 'string' } }, ['digits']),
+      });
+    } else if (action === 'transfer_call' && application.transferNumbers.length > 0) {
+      tools.push({
+        name: action,
+        description: 'Transfer the caller to a person at one of these numbers.',
+        parameters: closed({ number: { enum: application.transferNumbers } }, ['number']),
+      });
+    }
+  }
+  return tools;
+}
+
 /** The turn's latency with the stages only the utterance knows (absent when no audio went out). */
 function completeLatency(turn: Turn, utterance: Utterance): TurnLatency {
   const latency: TurnLatency = { ...turn.latency };
@@ -200,7 +243,11 @@ export class AgentSession {
   private silencePrompts = 0;
   private readonly onAudio = (frame: Int16Array) => this.onCallerFrame(frame);
 
+  /** The actions offered to the model as tools (none when the application's tool choice is `none`). */
+  private readonly tools: InferenceToolV1[];
+
   constructor(private readonly options: AgentSessionOptions) {
+    this.tools = agentTools(options.application);
     this.endpointer = new Endpointer(VAD_FRAME_MS, { endMs: options.application.endOfTurnMs });
     const prompt = options.application.systemPrompt?.trim();
     this.system = prompt ? { role: 'system', content: prompt } : null;
@@ -435,6 +482,8 @@ export class AgentSession {
       const text = utterance.text || generated.trim();
       this.recordCaller(turn);
       this.finishAgentUtterance(turn.index, utterance, text, false);
+      const calls = reply.final?.toolCalls ?? [];
+      const actions = await this.act(calls);
       this.options.sink.turn({
         turn: turn.index,
         callerText,
@@ -442,9 +491,11 @@ export class AgentSession {
         heardText: text,
         interrupted: false,
         latency: completeLatency(turn, utterance),
+        ...(actions.length > 0 ? { actions } : {}),
       });
       this.options.sink.turnOutcome('answered');
-      this.armSilenceTimer();
+      if (actions.some((a) => a.ok && a.name === 'hang_up')) this.options.hangup('agent_hangup');
+      else this.armSilenceTimer();
     } catch (error) {
       if (turn.cancelled || this.closed) return;
       this.logger.error({
@@ -475,7 +526,10 @@ export class AgentSession {
           ownerId: application.ownerId,
           requestId: `${this.options.callId}-llm-${turnIndex}-${randomUUID().slice(0, 8)}`,
           model: models.llm,
-          maxTokens: env.SOVREN_VOICE_AGENT_MAX_REPLY_TOKENS,
+          // A tool call's JSON does not count against the spoken reply's length.
+          maxTokens: env.SOVREN_VOICE_AGENT_MAX_REPLY_TOKENS + (this.tools.length > 0 ? TOOL_CALL_TOKENS : 0),
+          tools: this.tools,
+          ...(application.agentToolChoice === 'required' ? { toolChoice: 'required' as const } : {}),
         });
       } catch (error) {
         if (!(error instanceof AgentInferenceError) || error.code !== 'context_length_exceeded' || attempt === 4) {
@@ -485,6 +539,55 @@ export class AgentSession {
         this.logger.warn({ msg: 'history over the model context; keeping less', callId: this.options.callId, budget });
       }
     }
+  }
+
+  /**
+   * Carries out the reply's tool calls in order, after its words were heard: DTMF now, a transfer (the call ends
+   * when it succeeds), and a hang-up left to the caller of this (after the turn is recorded). Calls of actions the
+   * application does not allow, or with bad arguments, fail without effect.
+   */
+  private async act(calls: readonly InferenceToolCallV1[]): Promise<CallTurnActionV1[]> {
+    const done: CallTurnActionV1[] = [];
+    for (const call of calls) {
+      if (this.closed) break;
+      let ok = false;
+      try {
+        const args = JSON.parse(call.arguments) as Record<string, unknown>;
+        const allowed = this.tools.some((tool) => tool.name === call.name);
+        if (allowed && call.name === 'hang_up') ok = true;
+        else if (
+          allowed &&
+          call.name === 'send_dtmf' &&
+          typeof args['digits'] === 'string' &&
+          DTMF.test(args['digits'])
+        ) {
+          await this.options.media.sendDtmf(args['digits'].toUpperCase());
+          ok = true;
+        } else if (
+          allowed &&
+          call.name === 'transfer_call' &&
+          this.options.application.transferNumbers.includes(String(args['number']))
+        ) {
+          ok = (await this.options.transfer(String(args['number']))) === 200;
+        }
+      } catch (error) {
+        this.logger.warn({
+          msg: 'agent action failed',
+          callId: this.options.callId,
+          action: call.name,
+          err: errorMessage(error),
+        });
+      }
+      if (!ok)
+        this.logger.warn({
+          msg: 'agent action refused or failed',
+          callId: this.options.callId,
+          action: call.name,
+          arguments: call.arguments,
+        });
+      done.push({ name: call.name, arguments: call.arguments, ok });
+    }
+    return done;
   }
 
   private recordCaller(turn: Turn): void {

@@ -19,6 +19,8 @@ export interface AgentCall {
   application: VoiceApplication;
   media: RtpSession;
   hangup: (cause: string) => void;
+  /** Blind transfer (SIP REFER); resolves with the final status (200: transferred). */
+  transfer: (number: string) => Promise<number | null>;
 }
 
 @Injectable()
@@ -48,6 +50,7 @@ export class VoiceAgentService implements OnApplicationShutdown {
       env: this.env,
       sink: this.sink(call),
       hangup: call.hangup,
+      transfer: call.transfer,
     });
     session.start();
     return () => session.close();

@@ -413,20 +413,28 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, Befor
         void this.playPrompt(call, media);
         return;
       case 'agent':
-        this.agent.start({ id: call.id, application, media, hangup: (cause) => call.leg.hangup(cause) }).then(
-          (stop) => {
-            if (call.state === 'ended' || call.media !== media) stop();
-            else call.stopMediaApp = stop;
-          },
-          (error: unknown) => {
-            this.logger.error({
-              msg: 'the voice agent cannot take the call',
-              callId: call.id,
-              err: errorMessage(error),
-            });
-            call.leg.hangup('agent_unavailable');
-          },
-        );
+        this.agent
+          .start({
+            id: call.id,
+            application,
+            media,
+            hangup: (cause) => call.leg.hangup(cause),
+            transfer: (number) => this.transfer(call.id, number),
+          })
+          .then(
+            (stop) => {
+              if (call.state === 'ended' || call.media !== media) stop();
+              else call.stopMediaApp = stop;
+            },
+            (error: unknown) => {
+              this.logger.error({
+                msg: 'the voice agent cannot take the call',
+                callId: call.id,
+                err: errorMessage(error),
+              });
+              call.leg.hangup('agent_unavailable');
+            },
+          );
         return;
     }
   }

@@ -4,6 +4,10 @@ import { Injectable } from '@nestjs/common';
 import { VoiceDatabases } from '../voice-databases';
 
 export type MediaApp = 'echo' | 'play' | 'record' | 'agent';
+/** What a voice agent may do besides talking, as tool calls. */
+export const AGENT_ACTIONS = ['hang_up', 'send_dtmf', 'transfer_call'] as const;
+export type AgentAction = (typeof AGENT_ACTIONS)[number];
+export type AgentToolChoice = 'auto' | 'required' | 'none';
 
 export interface VoiceApplication {
   id: string;
@@ -21,6 +25,11 @@ export interface VoiceApplication {
   promptWav: string | null;
   /** Agent applications: the caller's silence that ends a turn (ms). */
   endOfTurnMs: number;
+  /** The actions the agent may take (unknown names in the column are ignored). */
+  agentActions: AgentAction[];
+  /** The E.164 numbers transfer_call may name. */
+  transferNumbers: string[];
+  agentToolChoice: AgentToolChoice;
 }
 
 interface RawApplication {
@@ -37,6 +46,16 @@ interface RawApplication {
   media_app: MediaApp;
   prompt_wav: string | null;
   end_of_turn_ms: number;
+  agent_actions: string;
+  transfer_numbers: string;
+  agent_tool_choice: AgentToolChoice;
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
 }
 
 @Injectable()
@@ -63,6 +82,11 @@ export class ApplicationsRepository {
       mediaApp: raw.media_app,
       promptWav: raw.prompt_wav,
       endOfTurnMs: raw.end_of_turn_ms,
+      agentActions: list(raw.agent_actions).filter((a): a is AgentAction =>
+        (AGENT_ACTIONS as readonly string[]).includes(a),
+      ),
+      transferNumbers: list(raw.transfer_numbers).filter((n) => /^\+[1-9]\d{6,14}$/.test(n)),
+      agentToolChoice: raw.agent_tool_choice,
     };
   }
 }
