@@ -11,7 +11,7 @@
 // espeak-ng):
 //   npx nx run-many -t build -p voice inference
 //   TS_NODE_PROJECT=tsconfig.base.json npx ts-node --transpile-only -r tsconfig-paths/register \
-//     tools/bench/voice-agent/bench-voice-agent.ts [--calls 4] [--turns 3] [--gap 10]
+//     tools/bench/voice-agent/bench-voice-agent.ts [--calls 4] [--turns 3] [--gap 10] [--speculative true|false]
 import { writeWav } from '@sovren/audio';
 import { CALL_TURN_LATENCY_FIELDS } from '@sovren/messaging';
 import {
@@ -67,10 +67,14 @@ async function waitReady(name: string, url: string, process: BundleProcess): Pro
 }
 
 async function main(): Promise<void> {
-  const args = new BenchArgs('bench-voice-agent', process.argv.slice(2), { values: ['calls', 'turns', 'gap'] });
+  const args = new BenchArgs('bench-voice-agent', process.argv.slice(2), {
+    values: ['calls', 'turns', 'gap', 'speculative'],
+  });
   const calls = args.int('calls', 4, 1);
   const turnCount = Math.min(args.int('turns', 3, 1), SENTENCES.length);
   const gap = args.number('gap', 10, 3);
+  const speculative = args.string('speculative', 'true');
+  if (speculative !== 'true' && speculative !== 'false') throw new Error('--speculative is true or false');
   ensureBaresip();
   const root = mkdtempSync(join(tmpdir(), 'bench-voice-agent-'));
   const nats = await NatsTestServer.start({ jetstream: true });
@@ -99,6 +103,7 @@ async function main(): Promise<void> {
       SOVREN_VOICE_PORT: String(voicePort),
       ...loopbackSipEnv(sipPort, calls),
       SOVREN_VOICE_AGENT_SILENCE_PROMPT_S: '0',
+      SOVREN_VOICE_AGENT_SPECULATIVE_ASR_ENABLED: speculative,
       SOVREN_VOICE_AGENT_MAX_REPLY_TOKENS: '16',
       SOVREN_SKYETEL_SYNC_MINUTES: '0',
     });
@@ -146,7 +151,8 @@ async function main(): Promise<void> {
     const callIds = new Set(turns.map((t) => t.callId));
     console.log(
       `bench-voice-agent: ${calls} concurrent calls × ${turnCount} caller turns (${gap} s apart), ` +
-        `tiny random models (LLM 2048 ctx, Whisper 1+1 layers, test TTS); ${cpus().length} CPUs, ` +
+        `tiny random models (LLM 2048 ctx, Whisper 1+1 layers, test TTS), speculative ASR ${speculative}; ` +
+        `${cpus().length} CPUs, ` +
         `load ${load1.toFixed(2)} before → ${loadavg()[0].toFixed(2)} after; ${wallSeconds.toFixed(1)} s`,
     );
     console.log(

@@ -11,10 +11,18 @@ import type {
   InferenceChatMessageV1,
   InferenceToolCallV1,
   InferenceToolV1,
+  InferenceTranscribeResultV1,
 } from '@sovren/messaging';
 import { errorMessage } from '@sovren/resilience';
 import type { RtpSession } from '@sovren/rtp';
-import { Endpointer, SentenceStream, VAD_FRAME_MS, type EndpointerEvent, type VadStream } from '@sovren/speech';
+import {
+  Endpointer,
+  endpointerSettings,
+  SentenceStream,
+  VAD_FRAME_MS,
+  type EndpointerEvent,
+  type VadStream,
+} from '@sovren/speech';
 import { randomUUID } from 'node:crypto';
 
 import type { VoiceApplication } from '../numbers/applications.repository';
@@ -37,6 +45,8 @@ const MAX_UTTERANCE_SAMPLES = 30 * CALLER_RATE;
 const KEPT_SAMPLES = 32 * CALLER_RATE;
 /** VAD probability from which a frame counts as the rising edge of speech (below the 0.5 speech threshold). */
 const ONSET_PROBABILITY = 0.2;
+/** Caller silence after which the utterance so far is transcribed speculatively (before the end-of-turn silence). */
+const SPECULATE_AFTER_MS = 200;
 /** Silence after a held-back burst of speech that shows it was a backchannel. */
 const BACKCHANNEL_SILENCE_MS = 160;
 
@@ -164,7 +174,7 @@ interface Turn {
 }
 
 const DTMF = /^[0-9*#A-Da-d]{1,32}$/;
-/** Room for the tool calls of one reply, on top of the spoken words' budget. */
+/** Room for the tool calls of one reply, on top of the spoken words' budget (which the session enforces itself). */
 const TOOL_CALL_TOKENS = 256;
 
 /** The tools of an agent application: its allowed actions, transfer only with numbers to transfer to. */
@@ -234,6 +244,17 @@ export class AgentSession {
   } | null = null;
   /** Start (stream ms) of the current run of frames at or above ONSET_PROBABILITY. */
   private risingFromMs: number | null = null;
+  /** Where the current speech's audio starts (with pre-roll), from its speech-start; null outside speech. */
+  private speechAudioFromMs: number | null = null;
+  /** Start (stream ms) of the silence inside the current speech, or null while voiced. */
+  private silentFromMs: number | null = null;
+  /** A transcription of the utterance up to `speechEndMs`, started before the turn was declared over. */
+  private speculation: {
+    audioFromMs: number;
+    speechEndMs: number;
+    transcript: Promise<InferenceTranscribeResultV1>;
+  } | null = null;
+  private readonly endThreshold: number;
   /** A backchannel's speech start: its turn-end (if any) is not a turn. */
   private ignoredSpeechStartMs: number | null = null;
   /** Start of a turn that was superseded before the agent spoke: the next turn's audio begins there. */
@@ -248,7 +269,9 @@ export class AgentSession {
 
   constructor(private readonly options: AgentSessionOptions) {
     this.tools = agentTools(options.application);
-    this.endpointer = new Endpointer(VAD_FRAME_MS, { endMs: options.application.endOfTurnMs });
+    const settings = endpointerSettings({ endMs: options.application.endOfTurnMs });
+    this.endpointer = new Endpointer(VAD_FRAME_MS, settings);
+    this.endThreshold = settings.endThreshold ?? settings.threshold;
     const prompt = options.application.systemPrompt?.trim();
     this.system = prompt ? { role: 'system', content: prompt } : null;
   }
@@ -301,9 +324,58 @@ export class AgentSession {
     else this.risingFromMs ??= frameStartMs;
     const events = this.endpointer.push(probability);
     const nowMs = this.endpointer.elapsedMs;
-    if (this.overlap && probability >= 0.35) this.overlap.lastVoicedMs = nowMs;
+    if (this.overlap && probability >= this.endThreshold) this.overlap.lastVoicedMs = nowMs;
     for (const event of events) this.onEndpointerEvent(event);
     if (this.overlap) this.checkOverlap(nowMs);
+    this.trackSilence(probability, frameStartMs, nowMs);
+  }
+
+  /**
+   * Speculative recognition: once the caller has been silent for SPECULATE_AFTER_MS (well before the end-of-turn
+   * silence runs out), transcribe the utterance so far; if the turn then ends there, its transcript is ready or
+   * nearly. Speech that goes on drops the speculation (its audio seconds are billed all the same).
+   */
+  private trackSilence(probability: number, frameStartMs: number, nowMs: number): void {
+    if (!this.endpointer.inSpeech || this.speechAudioFromMs === null) {
+      this.silentFromMs = null;
+      return;
+    }
+    if (probability >= this.endThreshold) {
+      this.silentFromMs = null;
+      this.speculation = null;
+      return;
+    }
+    this.silentFromMs ??= frameStartMs;
+    if (
+      this.options.env.SOVREN_VOICE_AGENT_SPECULATIVE_ASR_ENABLED !== 'true' ||
+      this.speculation ||
+      this.overlap ||
+      nowMs - this.silentFromMs < SPECULATE_AFTER_MS
+    ) {
+      return;
+    }
+    const audioFromMs = Math.min(this.carriedAudioFromMs ?? this.speechAudioFromMs, this.speechAudioFromMs);
+    const speechEndMs = this.silentFromMs;
+    const transcript = this.transcribe(this.callerAudio(audioFromMs, speechEndMs + 100), 'spec');
+    // A speculation nobody waits for must not surface as an unhandled rejection; the turn that uses it sees the error.
+    transcript.catch((error: unknown) => {
+      this.logger.warn({
+        msg: 'speculative recognition failed',
+        callId: this.options.callId,
+        err: errorMessage(error),
+      });
+    });
+    this.speculation = { audioFromMs, speechEndMs, transcript };
+  }
+
+  private transcribe(pcm: Int16Array, kind: string): Promise<InferenceTranscribeResultV1> {
+    const { application, inference, models } = this.options;
+    return inference.transcribe(pcm, {
+      ownerId: application.ownerId,
+      requestId: `${this.options.callId}-asr-${kind}-${randomUUID().slice(0, 8)}`,
+      model: models.asr,
+      language: application.language || undefined,
+    });
   }
 
   private onEndpointerEvent(event: EndpointerEvent): void {
@@ -311,6 +383,8 @@ export class AgentSession {
       case 'speech-start':
         this.clearSilenceTimer();
         this.silencePrompts = 0;
+        this.speechAudioFromMs = event.audioFromMs;
+        this.speculation = null;
         if (this.speaking && this.agentAudible()) {
           // The barge-in clock starts where the probability began to rise, not where it crossed the threshold:
           // Silero needs a frame or two of a word before it is sure.
@@ -337,8 +411,15 @@ export class AgentSession {
         }
         const audioFromMs = Math.min(this.carriedAudioFromMs ?? event.audioFromMs, event.audioFromMs);
         this.carriedAudioFromMs = null;
+        this.speechAudioFromMs = null;
         const speechEndAt = Date.now() - (event.atMs - event.speechEndMs);
-        void this.runTurn(audioFromMs, event.speechEndMs, speechEndAt);
+        const speculation = this.speculation;
+        this.speculation = null;
+        const ready =
+          speculation && speculation.audioFromMs === audioFromMs && speculation.speechEndMs === event.speechEndMs
+            ? speculation.transcript
+            : null;
+        void this.runTurn(audioFromMs, event.speechEndMs, speechEndAt, ready);
         return;
       }
     }
@@ -407,7 +488,12 @@ export class AgentSession {
 
   // ---- turns ----
 
-  private async runTurn(audioFromMs: number, speechEndMs: number, speechEndAt: number): Promise<void> {
+  private async runTurn(
+    audioFromMs: number,
+    speechEndMs: number,
+    speechEndAt: number,
+    speculative: Promise<InferenceTranscribeResultV1> | null,
+  ): Promise<void> {
     if (this.closed) return;
     const endpointingMs = Math.max(0, Date.now() - speechEndAt);
     const pcm = this.callerAudio(audioFromMs, speechEndMs + 100);
@@ -430,13 +516,9 @@ export class AgentSession {
     const billing = { ownerId: application.ownerId };
     const latency = turn.latency;
     try {
+      // With a speculation of exactly this utterance, only what is left of its run counts as waiting for ASR.
       const asrStart = Date.now();
-      const transcript = await inference.transcribe(pcm, {
-        ...billing,
-        requestId: `${this.options.callId}-asr-${turn.index}-${randomUUID().slice(0, 8)}`,
-        model: models.asr,
-        language: application.language || undefined,
-      });
+      const transcript = await (speculative ?? this.transcribe(pcm, String(turn.index)));
       latency.asrMs = Date.now() - asrStart;
       if (turn.cancelled) return;
       const callerText = transcript.text.trim();
@@ -460,6 +542,7 @@ export class AgentSession {
       turn.utterance = utterance;
       const sentences = new SentenceStream();
       let generated = '';
+      let spokenChunks = 0;
       for await (const piece of reply.pieces()) {
         if (turn.cancelled) break;
         latency.llmFirstTokenMs ??= Date.now() - llmStart;
@@ -467,6 +550,11 @@ export class AgentSession {
         for (const sentence of sentences.push(piece)) {
           latency.firstSentenceMs ??= Date.now() - llmStart;
           this.say(utterance, sentence);
+        }
+        // The request's token limit has room for tool calls; the spoken words keep their own (a chunk is a token).
+        if (++spokenChunks >= env.SOVREN_VOICE_AGENT_MAX_REPLY_TOKENS) {
+          reply.cancel();
+          break;
         }
       }
       if (turn.cancelled) return;

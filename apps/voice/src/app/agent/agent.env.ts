@@ -1,7 +1,7 @@
 // The voice agent's settings (models, turn-taking, barge-in, silence), validated at start-up like the rest of the
 // voice service's environment. Per-application settings (greeting, prompt, voice, language, end-of-turn silence)
 // live in applications.db.
-import { IsIntegerInRange, ToInteger } from '@sovren/config';
+import { IsIntegerInRange, IsOneOf, ToInteger } from '@sovren/config';
 import { IsString, Matches, MaxLength } from 'class-validator';
 
 const MODEL_ID = /^$|^[A-Za-z0-9._:-]+$/;
@@ -40,6 +40,13 @@ export class AgentEnv {
   @ToInteger()
   @IsIntegerInRange(256, 131072)
   SOVREN_VOICE_AGENT_HISTORY_TOKENS = 3000;
+
+  /**
+   * Transcribe the utterance as soon as the caller has been silent for 200 ms, before the end-of-turn silence is
+   * over; the transcript is then ready (or nearly) when the turn ends. Utterances that go on are billed twice.
+   */
+  @IsOneOf(['true', 'false'])
+  SOVREN_VOICE_AGENT_SPECULATIVE_ASR_ENABLED = 'true';
 
   /** Caller speech while the agent talks holds its audio back after this much speech (ms). */
   @ToInteger()
