@@ -89,10 +89,12 @@ __global__ void rope_kernel(float* x, const float* bias, const int32_t* pos, int
     head[b] += hb[b];
     for (int j = p.n_rot + i; j < head_dim; j += half) head[j] += hb[j];
   }
-  float theta = static_cast<float>(pos[t]) * p.freq_scale * powf(p.freq_base, -2.0f * i / p.n_rot);
+  // Angle in double as the CPU backend computes it: at positions in the thousands a float angle is off by ~1e-4 rad.
+  double theta = static_cast<double>(pos[t]) * p.freq_scale * pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
   if (p.freq_factors != nullptr) theta /= p.freq_factors[i];
-  float sn, cs;
-  sincosf(theta, &sn, &cs);
+  double sn_d, cs_d;
+  sincos(theta, &sn_d, &cs_d);
+  const auto sn = static_cast<float>(sn_d), cs = static_cast<float>(cs_d);
   const float x0 = head[a], x1 = head[b];
   head[a] = x0 * cs - x1 * sn;
   head[b] = x0 * sn + x1 * cs;
