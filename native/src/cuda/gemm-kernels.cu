@@ -136,7 +136,9 @@ cudaError_t launch_gemm(cudaStream_t s, uint32_t type, const void* w, int64_t ro
                         int n_tokens, float* y, void* scratch) {
   const int64_t rb = row_bytes(type, cols);
   if (rb == 0 || n_tokens < 1) return cudaErrorInvalidValue;
-  if (uses_wmma(type, rows, cols)) {
+  // WMMA loads and stores need 32-byte aligned tiles: weights and outputs at other offsets take the tiled kernel.
+  const bool aligned = reinterpret_cast<uintptr_t>(w) % 32 == 0 && reinterpret_cast<uintptr_t>(y) % 32 == 0;
+  if (aligned && uses_wmma(type, rows, cols)) {
     return type == kF16 ? launch_wmma<__half>(s, w, rows, cols, x, n_tokens, y, scratch)
                         : launch_wmma<__nv_bfloat16>(s, w, rows, cols, x, n_tokens, y, scratch);
   }
