@@ -70,6 +70,8 @@ export interface NativeEngineAddon {
 }
 
 export const ENGINE_ADDON_ENV = 'SOVREN_ENGINE_ADDON';
+/** cpu | cuda | auto: the backend of models loaded without LoadModelOptions.backend (checked by the addon). */
+export const ENGINE_BACKEND_ENV = 'SOVREN_ENGINE_BACKEND';
 const ADDON_RELATIVE_PATH = join('build', 'native', 'sovren_engine.node');
 
 /** Where the addon is: $SOVREN_ENGINE_ADDON, else the first build/native/sovren_engine.node above `startDir`. */
@@ -245,7 +247,9 @@ export class EngineModel {
   private constructor(private readonly native: NativeModel) {}
 
   static async load(path: string, options: LoadModelOptions = {}): Promise<EngineModel> {
-    const native = await loadEngineAddon().loadModel(path, options);
+    // Read here rather than by the addon's getenv, so a changed process.env (Jest sandboxes it) is seen.
+    const backend = options.backend ?? (process.env[ENGINE_BACKEND_ENV] as LoadModelOptions['backend']);
+    const native = await loadEngineAddon().loadModel(path, { ...options, backend });
     return new EngineModel(native);
   }
 

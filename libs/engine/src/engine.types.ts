@@ -12,7 +12,14 @@ export interface LoadModelOptions {
    * faster generation on VMs, costs the weights' size in RAM); 'mmap' reads them in place from the file mapping.
    */
   weights?: WeightStorage;
+  /**
+   * Compute backend: 'cpu', 'cuda' (a load error where it cannot run) or 'auto' (CUDA when usable, else the CPU).
+   * Absent: $SOVREN_ENGINE_BACKEND, else 'auto'. ModelInfo.backend says which one the model runs on.
+   */
+  backend?: EngineBackendRequest;
 }
+
+export type EngineBackendRequest = 'cpu' | 'cuda' | 'auto';
 
 export type WeightStorage = 'copy' | 'mmap';
 
@@ -73,6 +80,7 @@ export interface ModelInfo {
   /** "llama" (SentencePiece), "gpt2" (byte-level BPE) or "bert" (WordPiece). */
   tokenizerModel: string;
   chatTemplate: string | null;
+  /** The compute backend it runs on ("cpu-avx2", ...), chosen by SOVREN_ENGINE_BACKEND: cpu | cuda | auto. */
   backend: string;
   threads: number;
   /** Where the weights are read from (see LoadModelOptions.weights). */

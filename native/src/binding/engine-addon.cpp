@@ -80,6 +80,11 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
         throw_type_error(env, "options.weights must be 'copy' or 'mmap'");
       }
     }
+    const Napi::Value backend = opts.Get("backend");
+    if (!backend.IsUndefined() && !backend.IsNull()) {
+      if (!backend.IsString()) throw_type_error(env, "options.backend must be 'cpu', 'cuda' or 'auto'");
+      options.backend = backend.As<Napi::String>().Utf8Value();
+    }
     auto* worker = new LoadModelWorker(env, info[0].As<Napi::String>().Utf8Value(), options);
     Napi::Promise promise = worker->promise();
     worker->Queue();  // the worker deletes itself after OnOK / OnError

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "backend/cuda-plugin-loader.h"
 #include "model/llama-hparams.h"
 
 namespace sovren {
@@ -95,7 +96,7 @@ std::unique_ptr<BertModel> BertModel::load(const std::string& path, const ModelL
 BertModel::BertModel(std::unique_ptr<GgufFile> gguf, const ModelLoadOptions& options) : gguf_(std::move(gguf)) {
   if (!gguf_) throw EngineError("no GGUF file given to the model loader");
   hp_ = read_bert_hparams(*gguf_);
-  backend_ = make_cpu_backend(options.n_threads);
+  backend_ = make_selected_backend(options.n_threads, options.backend);
   load_weights();
 
   ModelVocab vocab = load_model_vocab(*gguf_, hp_.n_vocab);

@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "backend/cuda-plugin-loader.h"
 #include "cpu/thread-pool.h"
 #include "model/gguf-vocab.h"
 #include "model/gguf-weights.h"
@@ -25,7 +26,7 @@ std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& path, const Mode
 LlamaModel::LlamaModel(std::unique_ptr<GgufFile> gguf, const ModelLoadOptions& options) : gguf_(std::move(gguf)) {
   if (!gguf_) throw EngineError("no GGUF file given to the model loader");
   hp_ = read_llama_hparams(*gguf_);
-  backend_ = make_cpu_backend(options.n_threads);
+  backend_ = make_selected_backend(options.n_threads, options.backend);
   load_weights();
   place_weights(options.weights, backend_->n_threads());
 

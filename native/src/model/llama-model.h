@@ -36,6 +36,7 @@ struct ModelLoadOptions {
   int n_threads = 0;  // <= 0: one per usable CPU (affinity mask, cgroup CPU quota)
   int n_ctx = 0;      // context size of each sequence; <= 0: min(training context, kDefaultContextSize)
   WeightStorage weights = WeightStorage::Copy;
+  std::string backend;  // "cpu" | "cuda" | "auto"; empty: SOVREN_ENGINE_BACKEND (backend/cuda-plugin-loader.h)
   static constexpr int kDefaultContextSize = 4096;
 };
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "backend/cuda-plugin-loader.h"
 #include "cpu/fp16.h"
 #include "whisper/whisper-mel.h"
 
@@ -117,7 +118,7 @@ std::unique_ptr<WhisperModel> WhisperModel::load(const std::string& path, const 
   const size_t n_text = std::min(vocab.size(), static_cast<size_t>(model->special_.n_regular));
   model->tokenizer_ = std::make_unique<WhisperTokenizer>(
       std::vector<std::string_view>(vocab.begin(), vocab.begin() + static_cast<long>(n_text)));
-  model->backend_ = make_cpu_backend(options.n_threads);
+  model->backend_ = make_selected_backend(options.n_threads, "");
   return model;
 }
 

@@ -9,14 +9,14 @@
 //   TS_NODE_PROJECT=tsconfig.base.json npx ts-node --transpile-only -r tsconfig-paths/register \
 //     tools/bench/engine/bench-engine.ts [--types F16,Q8_0,Q4_K] [--pp 512] [--tg 128]
 //       [--reps 3] [--weights copy|mmap|copy,mmap] [--threads N] [--layers L] [--dir tmp/bench-models]
-//       [--bin-dir build/native] [--bandwidth GBps]
+//       [--bin-dir build/native] [--bandwidth GBps] [--backend cpu|cuda|auto]
 // Model files are written once per type into --dir and reused by later runs.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { EngineModel, rowBytes, type WeightStorage } from '@sovren/engine';
+import { type EngineBackendRequest, EngineModel, rowBytes, type WeightStorage } from '@sovren/engine';
 import { LLAMA_1B_SHAPE, writeBenchmarkModel } from '@sovren/engine/testing';
 import { errorMessage } from '@sovren/resilience';
 
@@ -38,11 +38,12 @@ interface Options {
   dir: string;
   binDir: string;
   bandwidth: number | undefined;
+  backend: EngineBackendRequest;
 }
 
 function parseArgs(argv: string[]): Options {
   const args = new BenchArgs('bench-engine', argv, {
-    values: ['types', 'pp', 'tg', 'reps', 'weights', 'threads', 'layers', 'dir', 'bin-dir', 'bandwidth'],
+    values: ['types', 'pp', 'tg', 'reps', 'weights', 'threads', 'layers', 'dir', 'bin-dir', 'bandwidth', 'backend'],
   });
   return {
     types: args.list('types', ['F16', 'Q8_0', 'Q4_K']),
@@ -55,6 +56,7 @@ function parseArgs(argv: string[]): Options {
     dir: resolve(args.string('dir', join(REPO_ROOT, 'tmp', 'bench-models'))),
     binDir: resolve(args.string('bin-dir', join(REPO_ROOT, 'build', 'native'))),
     bandwidth: args.has('bandwidth') ? args.number('bandwidth', 0, 0, true) : undefined,
+    backend: args.oneOf<EngineBackendRequest>('backend', 'auto', ['cpu', 'cuda', 'auto']),
   };
 }
 
@@ -104,6 +106,7 @@ async function benchType(typeName: string, weights: WeightStorage, options: Opti
     threads: options.threads,
     contextSize: Math.max(options.pp + options.tg + 8, 256),
     weights,
+    backend: options.backend,
   });
   const loadSeconds = Number(process.hrtime.bigint() - loadStart) / 1e9;
   const result: Result = { type: typeName, weights, pp: [], tg: [], bytesPerToken: 0 };
