@@ -127,13 +127,13 @@ describe.each([
   });
 });
 
-// Prompt passes of Q8_0 / Q4_0 multiply the dequantised weights with float activations (the packed GEMM); those of
-// the K-quants use the integer dot kernels with activations rounded to int8, exactly as decoding does.
+// Prompt passes of Q8_0 / Q4_0 / Q6_K multiply the dequantised weights with float activations (the packed GEMM);
+// those of Q4_K use the integer dot kernels with activations rounded to int8, exactly as decoding does.
 describe.each<[string, TensorType, 'float' | 'int8']>([
   ['Q8_0', TensorType.Q8_0, 'float'],
   ['Q4_0', TensorType.Q4_0, 'float'],
   ['Q4_K', TensorType.Q4_K, 'int8'],
-  ['Q6_K', TensorType.Q6_K, 'int8'],
+  ['Q6_K', TensorType.Q6_K, 'float'],
 ])('%s weights', (name, type, promptActivations) => {
   let tiny: TinyModel;
   let model: EngineModel;

@@ -24,7 +24,7 @@ namespace {
 // passes over it.
 constexpr size_t kRowBlockTargetBytes = 128 * 1024;
 // Prompts of at least this many tokens use the packed-panel GEMM path (dequantise a panel of weight rows once, then
-// a register-blocked float micro-kernel; all types but the K-quants, see gemm_min_tokens); fewer tokens use the
+// a register-blocked float micro-kernel; all types but Q4_K, see gemm_min_tokens); fewer tokens use the
 // token-tiled dot kernels. 64, not less: a continuous-batching decode step has one row per stream, and up to ~64 rows
 // the token-tiled kernels were 1.5-3x faster than the GEMM on the 2-core AVX2 host (interleaved bench-matvec runs,
 // docs/performance.md); they also round activations exactly as single-token decoding does, so a stream's
@@ -390,12 +390,12 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  // K-quant weights never take the float GEMM: their Q4_K/Q6_K x Q8_K integer dot kernels (maddubs, 32 products
-  // per instruction) out-run FP32 FMAs once each unpacked weight block serves a tile of tokens. pp512 of the
-  // Llama-1B-shaped Q4_K model: 1.6x (tools/bench/engine/history.md, 2026-12-03).
+  // Q4_K weights never take the float GEMM: the Q4_K x Q8_K integer dot kernels (maddubs, 32 products per
+  // instruction) out-run FP32 FMAs once each unpacked weight block serves a tile of tokens. pp512 of the
+  // Llama-1B-shaped Q4_K model: 1.6x (tools/bench/engine/history.md, 2026-12-03). Q6_K stays on the GEMM until
+  // its int8-activation prompt results are checked (an embedding test differs from the reference by ~5e-3).
   static int gemm_min_tokens(TensorType type) {
-    const bool k_quant = type == TensorType::Q4_K || type == TensorType::Q6_K;
-    return k_quant ? std::numeric_limits<int>::max() : kGemmMinTokens;
+    return type == TensorType::Q4_K ? std::numeric_limits<int>::max() : kGemmMinTokens;
   }
 
   // Prompt matmul: y^T = W x^T as a GEMM over packed operands. Activations are packed once per call into tiles of
