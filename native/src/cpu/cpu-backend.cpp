@@ -23,12 +23,12 @@ namespace {
 // Row blocks of a prompt matmul aim at this many weight bytes, so a block stays in L2 while every token tile
 // passes over it.
 constexpr size_t kRowBlockTargetBytes = 128 * 1024;
-// Prompts of at least this many tokens use the packed-panel GEMM path (dequantise a panel of weight rows once,
-// then a register-blocked float micro-kernel); fewer tokens use the token-tiled dot kernels. 64, not less: a
-// continuous-batching decode step has one row per stream, and up to ~64 rows the token-tiled kernels were 1.5-3x
-// faster than the GEMM on the 2-core AVX2 host (interleaved bench-matvec runs, docs/performance.md); they also
-// round activations exactly as single-token decoding does, so a stream's quantised-weight numerics do not depend
-// on how many other streams share its step.
+// Prompts of at least this many tokens use the packed-panel GEMM path (dequantise a panel of weight rows once, then
+// a register-blocked float micro-kernel; all types but Q4_K, see gemm_min_tokens); fewer tokens use the
+// token-tiled dot kernels. 64, not less: a continuous-batching decode step has one row per stream, and up to ~64 rows
+// the token-tiled kernels were 1.5-3x faster than the GEMM on the 2-core AVX2 host (interleaved bench-matvec runs,
+// docs/performance.md); they also round activations exactly as single-token decoding does, so a stream's
+// quantised-weight numerics do not depend on how many other streams share its step.
 constexpr int kGemmMinTokens = 64;
 // Columns per packed panel chunk: gemm_rows x 256 floats stay in L1 while every token tile passes over them.
 constexpr int64_t kGemmChunkCols = 256;
@@ -81,7 +81,7 @@ class CpuBackend final : public Backend {
             std::to_string(w.cols) + " columns is not a whole number of " + std::string(tensor_type_name(w.type)) +
                 " blocks");
     const size_t row_bytes = static_cast<size_t>(*row_bytes_opt);
-    if (n_tokens >= kGemmMinTokens) return matmul_prompt(w, row_bytes, x, n_tokens, y);
+    if (n_tokens >= gemm_min_tokens(w.type)) return matmul_prompt(w, row_bytes, x, n_tokens, y);
     const DotFn dot = kernels_.dot_for(w.type);
     const int64_t cols = w.cols, rows = w.rows;
 
@@ -390,6 +390,14 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // Q4_K weights never take the float GEMM: the Q4_K x Q8_K integer dot kernels (maddubs, 32 products per
+  // instruction) out-run FP32 FMAs once each unpacked weight block serves a tile of tokens. pp512 of the
+  // Llama-1B-shaped Q4_K model: 1.6x (tools/bench/engine/history.md, 2026-12-03). Q6_K stays on the GEMM until
+  // its int8-activation prompt results are checked (an embedding test differs from the reference by ~5e-3).
+  static int gemm_min_tokens(TensorType type) {
+    return type == TensorType::Q4_K ? std::numeric_limits<int>::max() : kGemmMinTokens;
+  }
+
   // Prompt matmul: y^T = W x^T as a GEMM over packed operands. Activations are packed once per call into tiles of
   // gemm_tokens tokens ([k][token], zero padded); each thread takes whole panels of gemm_rows weight rows and, per
   // chunk of columns, dequantises the panel once and runs every token tile over it: one pass over the weights.
