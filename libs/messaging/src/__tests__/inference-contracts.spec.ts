@@ -114,6 +114,7 @@ describe('InferenceModelsReplyV1', () => {
         { id: 'b', state: 'failed', error: 'bad file' },
         { id: 'c', kind: 'whisper', state: 'unloaded' },
         { id: 'd', kind: 'llm', state: 'unloaded' },
+        { id: 'e', kind: 'tts', state: 'loaded' },
       ],
     };
     expect(parseInferenceModelsReplyV1(reply)).toEqual(reply);
@@ -121,7 +122,7 @@ describe('InferenceModelsReplyV1', () => {
       'state',
     );
     expect(
-      fieldOf(() => parseInferenceModelsReplyV1({ v: 1, models: [{ id: 'a', kind: 'tts', state: 'loaded' }] })),
+      fieldOf(() => parseInferenceModelsReplyV1({ v: 1, models: [{ id: 'a', kind: 'vision', state: 'loaded' }] })),
     ).toBe('kind');
   });
 });
