@@ -281,7 +281,6 @@ describe('voice agent: a real caller talks with the agent', () => {
       const turn = await eventually('the turn with the action', () =>
         turns.slice(turnsBefore).find((t) => t.callId === call.id),
       );
-      console.log(`voice agent action turn: ${JSON.stringify({ ...turn, callerText: undefined })}`);
       expect(turn.actions).toEqual([{ name: 'hang_up', arguments: '{}', ok: true }]);
       expect(call).toMatchObject({ hangup_side: 'local', hangup_cause: 'agent_hangup' });
     } finally {

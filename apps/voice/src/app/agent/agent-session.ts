@@ -638,6 +638,8 @@ export class AgentSession {
     const done: CallTurnActionV1[] = [];
     for (const call of calls) {
       if (this.closed) break;
+      // Parallel calls may repeat one action word for word: it is done once.
+      if (done.some((d) => d.name === call.name && d.arguments === call.arguments)) continue;
       let ok = false;
       try {
         const args = JSON.parse(call.arguments) as Record<string, unknown>;
