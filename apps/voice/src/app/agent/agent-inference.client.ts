@@ -80,12 +80,20 @@ export class AgentInferenceClient {
 
   constructor(private readonly nats: NatsClient) {}
 
-  /** The first model of `kind` inference lists, loaded ones first; null when it lists none. */
-  async defaultModel(kind: InferenceListedModelKind): Promise<string | null> {
+  /**
+   * Per kind, the first model inference lists (loaded ones first; failed ones never), from one `inference.models`
+   * request; a kind it lists none of is absent.
+   */
+  async defaultModels(): Promise<Partial<Record<InferenceListedModelKind, string>>> {
     const reply = await this.nats.request(INFERENCE_MODELS, {}, { parse: parseInferenceModelsReplyV1 });
-    const ofKind = reply.models.filter((m) => (m.kind ?? 'llm') === kind && m.state !== 'failed');
-    const loaded = ofKind.find((m) => m.state === 'loaded');
-    return (loaded ?? ofKind[0])?.id ?? null;
+    const picked: Partial<Record<InferenceListedModelKind, { id: string; loaded: boolean }>> = {};
+    for (const model of reply.models) {
+      if (model.state === 'failed') continue;
+      const kind = model.kind ?? 'llm';
+      const loaded = model.state === 'loaded';
+      if (!picked[kind] || (loaded && !picked[kind].loaded)) picked[kind] = { id: model.id, loaded };
+    }
+    return Object.fromEntries(Object.entries(picked).map(([kind, m]) => [kind, m.id]));
   }
 
   /** One utterance (16 kHz PCM, at most 30 s) to text. */

@@ -512,8 +512,7 @@ export class AgentSession {
     };
     if (this.turn) this.cancelTurn(this.turn);
     this.turn = turn;
-    const { application, inference, models, env } = this.options;
-    const billing = { ownerId: application.ownerId };
+    const { env } = this.options;
     const latency = turn.latency;
     try {
       // With a speculation of exactly this utterance, only what is left of its run counts as waiting for ASR.

@@ -78,22 +78,25 @@ export class VoiceAgentService implements OnApplicationShutdown {
   }
 
   private async models(application: VoiceApplication): Promise<AgentModels> {
-    const pick = async (configured: string, kind: 'llm' | 'whisper' | 'tts'): Promise<string> => {
-      if (configured) return configured;
-      const found = await this.inference.defaultModel(kind);
-      if (!found)
-        throw new Error(
-          `inference lists no ${kind} model: the agent cannot ${kind === 'llm' ? 'answer' : kind === 'tts' ? 'speak' : 'listen'}`,
-        );
-      return found;
-    };
     const env = this.env;
-    const [llm, asr, tts] = await Promise.all([
-      pick(env.SOVREN_VOICE_AGENT_LLM_MODEL, 'llm'),
-      pick(env.SOVREN_VOICE_AGENT_ASR_MODEL, 'whisper'),
-      pick(env.SOVREN_VOICE_AGENT_TTS_MODEL, 'tts'),
-    ]);
-    return { llm, asr, tts, voice: application.voice ?? env.SOVREN_VOICE_AGENT_DEFAULT_VOICE };
+    const configured = {
+      llm: env.SOVREN_VOICE_AGENT_LLM_MODEL,
+      whisper: env.SOVREN_VOICE_AGENT_ASR_MODEL,
+      tts: env.SOVREN_VOICE_AGENT_TTS_MODEL,
+    };
+    // One inference.models request, and only when the environment leaves a kind open.
+    const listed = Object.values(configured).some((id) => !id) ? await this.inference.defaultModels() : {};
+    const pick = (kind: 'llm' | 'whisper' | 'tts', does: string): string => {
+      const id = configured[kind] || listed[kind];
+      if (!id) throw new Error(`inference lists no ${kind} model: the agent cannot ${does}`);
+      return id;
+    };
+    return {
+      llm: pick('llm', 'answer'),
+      asr: pick('whisper', 'listen'),
+      tts: pick('tts', 'speak'),
+      voice: application.voice ?? env.SOVREN_VOICE_AGENT_DEFAULT_VOICE,
+    };
   }
 
   private sink(call: AgentCall): AgentSessionSink {
