@@ -9,5 +9,6 @@ export * from './lib/jitter-buffer';
 export * from './lib/media-clock';
 export * from './lib/rtp-port-pool';
 export * from './lib/rtp-session';
+export * from './lib/rtp-pacer';
 export * from './lib/media-apps';
 export * from './lib/call-recorder';

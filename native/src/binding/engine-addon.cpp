@@ -1,10 +1,11 @@
-// Entry point of the `sovren_engine.node` addon: registers the Model and Sequence classes and exports
+// Entry point of the `sovren_engine.node` addon: registers the Model, Sequence and RtpPacer classes and exports
 // loadModel(path, {threads, contextSize}), which maps and validates the file on a worker thread.
 #include "binding/node-addon-api.h"
 
 #include "binding/binding-support.h"
 #include "binding/gpu-metrics-binding.h"
 #include "binding/model-object.h"
+#include "binding/rtp-pacer-object.h"
 #include "binding/sequence-object.h"
 #include "binding/whisper-object.h"
 
@@ -102,6 +103,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModel", Napi::Function::New<load_model>(env, "loadModel"));
   exports.Set("gpuMetrics", Napi::Function::New<gpu_metrics>(env, "gpuMetrics"));
   register_whisper(env, exports);
+  register_rtp_pacer(env, exports);
   return exports;
 }
 

@@ -19,8 +19,9 @@ import {
   type MediaFormat,
 } from './media-format';
 import { ReceiverStatistics, ntpTimestamp, parseRtcpCompound, serializeRtcpCompound } from './rtcp';
-import { RtpParseError, parseRtpPacket, serializeRtpPacket } from './rtp-packet';
+import { RtpParseError, parseRtpPacket, serializeRtpPacket, type RtpPacket } from './rtp-packet';
 import type { RtpPortPool, RtpSocketPair } from './rtp-port-pool';
+import { PACER_LEAD_MS, type PacedSender, type RtpPacer, sharedRtpPacer } from './rtp-pacer';
 
 export interface RtpSessionOptions {
   pool: RtpPortPool;
@@ -33,6 +34,11 @@ export interface RtpSessionOptions {
   timeoutMs?: number;
   /** The pacing clock (default: the process-wide one every session shares). */
   clock?: MediaClock;
+  /**
+   * The native sender thread packets are handed to, one frame ahead (default: the process's, unless a clock is
+   * given: a test's fake clock has no wire time); null: sent from the event loop at the tick.
+   */
+  pacer?: RtpPacer | null;
 }
 
 export interface RtpSessionStats {
@@ -69,6 +75,8 @@ const DTMF_END_PACKETS = 3;
 const DTMF_GAP_TICKS = 3;
 const DTMF_VOLUME = 10;
 const PLAY_RATES = new Set([8000, 16000, 24000, 48000]);
+/** Packets remembered after handing them to the pacer (it holds one or two: PACER_LEAD_MS ahead, plus lateness). */
+const IN_PACER_KEPT = 4;
 
 interface OutgoingDigit {
   code: number;
@@ -111,6 +119,12 @@ export class RtpSession extends EventEmitter {
   private sentSinceReport = false;
   private marker = true;
   private readonly pacing = new LatenessHistogram();
+  private readonly pacer: RtpPacer | null;
+  private sender: PacedSender | null = null;
+  /** The pacer could not take this session's socket: send at the tick. */
+  private sendFromLoop = false;
+  /** The last packets handed to the pacer, oldest first: what a barge-in replaces with silence if not yet sent. */
+  private readonly inPacer: { header: Omit<RtpPacket, 'payload'>; payload: Uint8Array; dueMs: number }[] = [];
 
   // Agent audio: 8 kHz chunks ready to send, and input waiting for its resampler.
   private readonly playQueue: Int16Array[] = [];
@@ -170,6 +184,7 @@ export class RtpSession extends EventEmitter {
     this.format = options.format ?? null;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.clock = options.clock ?? sharedMediaClock;
+    this.pacer = options.pacer !== undefined ? options.pacer : options.clock ? null : sharedRtpPacer();
     this.lastInboundMs = this.clock.now();
     if (options.remote) this.setRemote(options.remote.address, options.remote.port);
     this.dtmfIn = new DtmfReceiver((digit, durationMs) => this.emit('dtmf', digit, durationMs));
@@ -205,6 +220,7 @@ export class RtpSession extends EventEmitter {
     if (this.expected && this.expected.address === address && this.expected.port === port) return;
     this.expected = { address, port };
     this.latched = null;
+    this.sender?.setTarget(address, port);
     this.rtcpRemote = { address, port: port + 1 };
     this.lastInboundMs = this.clock.now();
   }
@@ -233,6 +249,7 @@ export class RtpSession extends EventEmitter {
    * previous flush (so a flush at the start of an utterance makes the next one measure just that utterance).
    */
   flushPlayback(): number {
+    this.silenceQueuedAudio();
     const sentMs = (this.playedSamples * 1000) / G711_SAMPLE_RATE;
     this.playedSamples = 0;
     this.playbackPaused = false;
@@ -255,7 +272,24 @@ export class RtpSession extends EventEmitter {
    * talking and it is not yet clear whether it is a barge-in or a backchannel.
    */
   pausePlayback(paused: boolean): void {
+    if (paused && !this.playbackPaused) this.silenceQueuedAudio();
     this.playbackPaused = paused;
+  }
+
+  /**
+   * Agent audio already handed to the pacer (one frame ahead of the wire) would still be heard after a barge-in:
+   * those packets are taken back and sent again as silence with the same sequence numbers and timestamps, so the
+   * peer sees no gap. DTMF packets go out unchanged.
+   */
+  private silenceQueuedAudio(): void {
+    if (!this.sender || !this.format) return;
+    const dropped = this.sender.flush();
+    const format = this.format;
+    for (const queued of this.inPacer.slice(this.inPacer.length - dropped)) {
+      const audio = queued.header.payloadType === format.payloadType;
+      const payload = audio ? g711Encode(format.codec, this.silence) : queued.payload;
+      this.sender.send(serializeRtpPacket(queued.header, payload), queued.dueMs);
+    }
   }
 
   get playbackQueuedMs(): number {
@@ -284,7 +318,7 @@ export class RtpSession extends EventEmitter {
       lost: this.lostBefore + this.jitter.lost,
       jitterMs: this.receiverStats.jitterMs,
       lateOrReordered: this.reorderedBefore + this.jitter.lateOrReordered,
-      pacingP99Ms: this.pacing.quantile(0.99),
+      pacingP99Ms: Math.max(this.pacing.quantile(0.99), this.sender?.stats().latenessP99Ms ?? 0),
       remoteLatched: this.latched !== null,
       droppedForeign: this.droppedForeign,
       malformed: this.malformed,
@@ -302,6 +336,7 @@ export class RtpSession extends EventEmitter {
     this.ticks.stop();
     this.dtmfIn.finishCurrent();
     await this.sendRtcp(true);
+    this.sender?.close(); // before the socket closes: the pacer thread never touches it again
     const closed = new RtpSessionClosedError('RTP session closed');
     for (const digit of this.digitQueue.splice(0)) digit.reject(closed);
     this.digit?.resolve();
@@ -324,6 +359,7 @@ export class RtpSession extends EventEmitter {
     // SDP's host (or from anywhere when the SDP gave a private/unspecified address) fixes the peer for the call.
     if (rinfo.address === expected.address || isUnroutable(expected.address)) {
       this.latched = { address: rinfo.address, port: rinfo.port };
+      this.sender?.setTarget(rinfo.address, rinfo.port);
       this.rtcpRemote = { address: rinfo.address, port: rinfo.port + 1 };
       return true;
     }
@@ -561,8 +597,6 @@ export class RtpSession extends EventEmitter {
   }
 
   private onTick(tick: ClockTick): void {
-    // Measured now, not at the clock's wake-up: streams served earlier in the same wake-up delay this one.
-    this.pacing.record(this.clock.now() - tick.dueMs);
     this.drainJitter(tick.nowMs);
     if (this.timeoutMs > 0 && !this.held && !this.timedOut && tick.nowMs - this.lastInboundMs > this.timeoutMs) {
       this.timedOut = true;
@@ -577,28 +611,57 @@ export class RtpSession extends EventEmitter {
     if (this.listenerCount('agentFrame8k') > 0) this.emit('agentFrame8k', agent);
     if (sendable && format) {
       if (eventPacket)
-        this.send(eventPacket.payload, eventPacket.payloadType, eventPacket.marker, eventPacket.timestamp);
-      else this.send(g711Encode(format.codec, agent), format.payloadType, this.marker, this.timestamp);
+        this.send(eventPacket.payload, eventPacket.payloadType, eventPacket.marker, eventPacket.timestamp, tick.dueMs);
+      else this.send(g711Encode(format.codec, agent), format.payloadType, this.marker, this.timestamp, tick.dueMs);
       if (!eventPacket) this.marker = false;
     }
     this.timestamp = (this.timestamp + SAMPLES_PER_FRAME_8K) >>> 0;
   }
 
-  private send(payload: Uint8Array, payloadType: number, marker: boolean, timestamp: number): void {
+  /** dueMs: the tick's scheduled time; pacing is measured when the socket reports the datagram sent. */
+  private send(payload: Uint8Array, payloadType: number, marker: boolean, timestamp: number, dueMs: number): void {
     const target = this.latched ?? this.expected;
     if (!target) return;
-    const datagram = serializeRtpPacket(
-      { marker, payloadType, sequenceNumber: this.sequence, timestamp, ssrc: this.ssrc },
-      payload,
-    );
+    const header = { marker, payloadType, sequenceNumber: this.sequence, timestamp, ssrc: this.ssrc };
+    const datagram = serializeRtpPacket(header, payload);
     this.sequence = (this.sequence + 1) & 0xffff;
     this.packetsOut++;
     this.octetsOut += payload.length;
     this.sentSinceReport = true;
+    if (this.pacer && !this.sender) this.openSender(target);
+    if (this.sender) {
+      try {
+        this.sender.send(datagram, dueMs + PACER_LEAD_MS);
+        this.inPacer.push({ header, payload, dueMs: dueMs + PACER_LEAD_MS });
+        if (this.inPacer.length > IN_PACER_KEPT) this.inPacer.shift();
+        return;
+      } catch (error: unknown) {
+        this.logger.error(
+          `call ${this.callId}: RTP pacer refused a packet, sending from the event loop from now on: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        this.sender.close();
+        this.sender = null;
+        this.sendFromLoop = true;
+      }
+    }
     this.pair.rtp.send(datagram, target.port, target.address, (error) => {
+      // After the send itself (and the others of the same wake-up): what the wire sees, not when we queued it.
+      if (!error) this.pacing.record(this.clock.now() - dueMs);
       if (error)
         this.logger.warn(`call ${this.callId}: RTP send to ${target.address}:${target.port}: ${error.message}`);
     });
+  }
+
+  private openSender(target: { address: string; port: number }): void {
+    if (!this.pacer || this.sendFromLoop) return;
+    try {
+      this.sender = this.pacer.open(this.pair.rtp, target.address, target.port);
+    } catch (error: unknown) {
+      this.sendFromLoop = true;
+      this.logger.warn(
+        `call ${this.callId}: no native RTP pacing, sending from the event loop: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 
   /** The telephone-event packet for this tick, if a digit is being sent (audio pauses meanwhile). */
@@ -646,7 +709,8 @@ export class RtpSession extends EventEmitter {
       sender: this.sentSinceReport
         ? {
             ...ntpTimestamp(wallMs),
-            rtpTimestamp: this.timestamp,
+            // Packets leave one frame after they are built when the pacer sends them.
+            rtpTimestamp: (this.timestamp - (this.sender ? SAMPLES_PER_FRAME_8K : 0)) >>> 0,
             packetCount: this.packetsOut,
             octetCount: this.octetsOut,
           }

@@ -12,6 +12,7 @@ import type { MediaFormat } from '../media-format';
 import { parseRtcpCompound, serializeRtcpCompound } from '../rtcp';
 import { parseRtpPacket, serializeRtpPacket, type RtpPacket } from '../rtp-packet';
 import { createRtpPortPool, type RtpPortPool } from '../rtp-port-pool';
+import { sharedRtpPacer, udpSocketFd } from '../rtp-pacer';
 import { RtpSession } from '../rtp-session';
 
 const PCMU: MediaFormat = { codec: 'PCMU', payloadType: 0, telephoneEventPayloadType: 101 };
@@ -401,5 +402,78 @@ describe('RtpSession over loopback UDP', () => {
       expect(toneShare(right, 1000)).toBeGreaterThan(0.5);
       expect(toneShare(right, 440)).toBeLessThan(0.05);
     });
+  });
+});
+
+describe('RtpSession pacing', () => {
+  const base = 24000 + (process.pid % 2000) * 10;
+
+  it('finds the descriptor under a bound dgram socket', async () => {
+    const socket = await bind('127.0.0.1', 0);
+    try {
+      expect(udpSocketFd(socket)).toBeGreaterThan(2);
+    } finally {
+      socket.close();
+    }
+  });
+
+  it.each([
+    ['the native pacer thread', () => sharedRtpPacer()],
+    ['the event loop', () => null],
+  ])('sends contiguous 20 ms packets through %s and reports their pacing', async (_name, pacer) => {
+    const pool = createRtpPortPool({ min: base, max: base + 9, bindAddress: '127.0.0.1' });
+    const peer = await Peer.open();
+    const chosen = pacer();
+    if (_name.startsWith('the native')) expect(chosen).not.toBeNull(); // the addon is built before these tests
+    const session = await RtpSession.open({
+      pool,
+      callId: 'paced',
+      remote: { address: '127.0.0.1', port: peer.port },
+      format: PCMU,
+      pacer: chosen,
+    });
+    try {
+      await eventually('25 packets', () => peer.received.length >= 25);
+      const packets = peer.received.slice(0, 25);
+      packets.forEach((p, i) => expect(p.sequenceNumber).toBe((packets[0].sequenceNumber + i) & 0xffff));
+      expect(session.stats().pacingP99Ms).toBeGreaterThan(0);
+    } finally {
+      await session.close();
+      peer.close();
+    }
+    // Closed: the pacer has forgotten the socket, and the stats stay readable.
+    expect(session.stats().packetsOut).toBeGreaterThanOrEqual(25);
+  });
+
+  it('takes back agent audio the pacer has not sent yet when playback pauses (barge-in)', async () => {
+    const pool = createRtpPortPool({ min: base, max: base + 9, bindAddress: '127.0.0.1' });
+    const peer = await Peer.open();
+    const session = await RtpSession.open({
+      pool,
+      callId: 'barge-in',
+      remote: { address: '127.0.0.1', port: peer.port },
+      format: PCMU,
+    });
+    const silent = (p: RtpPacket) => p.payload.every((b) => b === 0xff || b === 0x7f);
+    try {
+      session.play(tone(440, 3000), 8000);
+      await eventually(
+        'the tone is on the wire',
+        () => peer.received.length > 5 && !silent(peer.received[peer.received.length - 1]),
+      );
+      const sender = session['sender'];
+      if (!sender) throw new Error('the session does not use the native pacer');
+      const onWire = sender.stats().sent; // everything after this was still in the pacer's hands
+      session.pausePlayback(true);
+      await eventually('20 more packets', () => peer.received.length >= onWire + 20);
+      const first = peer.received[0].sequenceNumber;
+      const after = peer.received.filter((p) => ((p.sequenceNumber - first) & 0xffff) >= onWire);
+      expect(after.length).toBeGreaterThanOrEqual(20);
+      expect(after.every(silent)).toBe(true);
+      after.forEach((p, i) => expect(p.sequenceNumber).toBe((after[0].sequenceNumber + i) & 0xffff)); // no gap
+    } finally {
+      await session.close();
+      peer.close();
+    }
   });
 });
