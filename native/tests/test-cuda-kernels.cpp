@@ -47,18 +47,8 @@ struct DeviceVec {
   }
 };
 
-double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
-    den += static_cast<double>(want[i]) * want[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, double tol, const std::string& what) {
-  const double err = rel_l2(got, want);
+  const double err = relative_l2(got, want);
   char buf[64];
   std::snprintf(buf, sizeof buf, " (rel L2 %.3g, limit %.0e)", err, tol);
   check(err <= tol, what + buf);

@@ -80,13 +80,18 @@ export interface ModelInfo {
   /** "llama" (SentencePiece), "gpt2" (byte-level BPE) or "bert" (WordPiece). */
   tokenizerModel: string;
   chatTemplate: string | null;
-  /** The compute backend it runs on ("cpu-avx2", ...), chosen by SOVREN_ENGINE_BACKEND: cpu | cuda | auto. */
+  /**
+   * The compute backend it runs on ("cpu-avx2", ..., or "cuda"), chosen by SOVREN_ENGINE_BACKEND: cpu | cuda | auto
+   * (auto: the CPU until the device forward pass is verified on a GPU).
+   */
   backend: string;
   threads: number;
   /** Where the weights are read from (see LoadModelOptions.weights). */
   weights: WeightStorage;
-  /** Bytes of memory holding the weight copy; 0 with weights 'mmap'. */
+  /** Bytes of memory holding the weight copy; 0 with weights 'mmap' and on the GPU. */
   weightCopyBytes: number;
+  /** Bytes the model holds on its GPU (weights, paged KV cache, scratch); 0 on the CPU. Optional: older addons. */
+  deviceBytes?: number;
   /** Tensor count and elements per GGUF type name ("F32", "Q4_K", ...). */
   tensorTypes: Record<string, TensorTypeCount>;
   specialTokens: SpecialTokens;
