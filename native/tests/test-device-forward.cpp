@@ -2,10 +2,14 @@
 // backend on tiny random models (F32, F16, Q8_0, Q4_K; llama and Qwen2 with QKV bias and NeoX rope): logits at every
 // position of a prompt and of decode steps, batches equal lone runs, the paged KV pool's blocks grow, are freed and
 // reused, fork / copy_prefix_from copy them, and out-of-memory (KV pool or memory cap) is an error that changes
-// nothing. Every line the device path runs here is the one it runs on a GPU, kernels aside.
+// nothing. Every line the device path runs here is the one it runs on a GPU, kernels aside; the host emulation makes
+// the device logits bit-identical to the CPU's. With SOVREN_TEST_DEVICE=cuda (tools/gpu-check.sh) the same suites
+// run on GPU 0 through libsovren-cuda.so, within the issue's tolerances (1e-3 float types, 1e-2 quantised), the
+// memory-cap suite aside.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -93,6 +97,12 @@ std::vector<uint8_t> encode(const std::vector<float>& v, TensorType type) {
   return out;
 }
 
+// SOVREN_TEST_DEVICE=cuda: the "device" is the GPU, not the host emulation.
+const bool g_on_gpu = [] {
+  const char* v = std::getenv("SOVREN_TEST_DEVICE");
+  return v != nullptr && std::string(v) == "cuda";
+}();
+
 struct Variant {
   TensorType type;
   bool qwen2;         // QKV bias and NeoX rope
@@ -170,8 +180,8 @@ std::unique_ptr<LlamaModel> load(const std::vector<uint8_t>& bytes, bool device,
   ModelLoadOptions options;
   options.n_threads = 2;
   options.weights = WeightStorage::Mmap;  // Copy would madvise(DONTNEED) the heap buffer the file lives in
-  options.backend = "cpu";
-  options.host_device = device;
+  options.backend = device && g_on_gpu ? "cuda" : "cpu";
+  options.host_device = device && !g_on_gpu;
   options.kv_cache_tokens = kv_tokens;
   options.host_device_memory_cap = memory_cap;
   return std::make_unique<LlamaModel>(GgufFile::from_buffer(bytes.data(), bytes.size()), options);
@@ -226,6 +236,17 @@ const Variant kVariants[] = {
     {TensorType::Q4_K, true, true, false, 1e-3},
 };
 
+bool float_type(const Variant& v) { return v.type == TensorType::F32 || v.type == TensorType::F16; }
+
+// Bound on the relative L2 of device logits against the CPU's: the GPU's kernels round differently.
+double tolerance(const Variant& v) { return g_on_gpu ? (float_type(v) ? 1e-3 : 1e-2) : v.tolerance; }
+
+// Bound between two device runs of the same rows (batched against alone): exact on the host emulation.
+double same_device(const Variant& v, double host_bound) { return g_on_gpu ? tolerance(v) : host_bound; }
+
+// Greedy tokens must match the CPU's where the issue asks it (float types on a GPU; always on the host emulation).
+bool exact_tokens(const Variant& v) { return !g_on_gpu || float_type(v); }
+
 std::string variant_name(const Variant& v) {
   return std::string(tensor_type_name(v.type)) + (v.qwen2 ? " qwen2" : " llama") + (v.tied_output ? " tied" : "") +
          (v.rope_factors ? " rope-factors" : "");
@@ -238,24 +259,24 @@ void test_logits_match_cpu() {
     const ModelPair m = load_pair(var, 20 + static_cast<uint32_t>(var.type));
     LlamaModel *cpu = m.cpu.get(), *dev = m.dev.get();
     const std::string name = variant_name(var);
-    check(dev->backend_name() == "host-device", name + ": the model reports the host device backend");
+    check(dev->backend_name() == (g_on_gpu ? "cuda" : "host-device"), name + ": the model reports its device");
     check(dev->device_bytes() >= dev->weight_bytes(), name + ": device bytes cover the weights");
     Sequence sc(*cpu), sd(*dev);
     Tracker t;
     const auto prompt = prompt_of(45, 1);
     const auto want = copy_of(cpu->forward(sc, prompt.data(), 45, true));
-    t.expect(dev->forward(sd, prompt.data(), 45, true), want, var.tolerance, name + ": prompt logits");
+    t.expect(dev->forward(sd, prompt.data(), 45, true), want, tolerance(var), name + ": prompt logits");
     int32_t id = argmax({want.data() + 44 * kVocab, static_cast<size_t>(kVocab)});
     for (int step = 0; step < 6; ++step) {
       const auto w = copy_of(cpu->forward(sc, &id, 1, false));
       const auto g = copy_of(dev->forward(sd, &id, 1, false));
-      t.expect(g, w, var.tolerance, name + ": decode step " + std::to_string(step));
-      check(argmax(g) == argmax(w), name + ": greedy token of decode step " + std::to_string(step));
+      t.expect(g, w, tolerance(var), name + ": decode step " + std::to_string(step));
+      check(!exact_tokens(var) || argmax(g) == argmax(w), name + ": greedy token of decode step " + std::to_string(step));
       id = argmax(w);
     }
     const auto chunk = prompt_of(9, 2);
     const auto w = copy_of(cpu->forward(sc, chunk.data(), 9, true));
-    t.expect(dev->forward(sd, chunk.data(), 9, true), w, var.tolerance, name + ": chunk over cached rows");
+    t.expect(dev->forward(sd, chunk.data(), 9, true), w, tolerance(var), name + ": chunk over cached rows");
     check(sd.position() == 60 && sd.cache_bytes() == 4 * dev->device()->block_bytes(),
           name + ": 60 rows hold 4 blocks of " + std::to_string(kBlock));
     std::printf("%s: max relative L2 vs CPU %s\n", name.c_str(), fmt(t.worst).c_str());
@@ -280,13 +301,13 @@ void test_batch_equals_alone() {
       want.push_back(copy_of(dev->forward(*alone[i], prompts[i].data(), lengths[i], false)));
       Sequence reference(*cpu);
       const auto on_cpu = copy_of(cpu->forward(reference, prompts[i].data(), lengths[i], false));
-      check(worst_rows(want.back(), on_cpu) <= var.tolerance, name + ": lone sequence " + std::to_string(i) + " vs CPU");
+      check(worst_rows(want.back(), on_cpu) <= tolerance(var), name + ": lone sequence " + std::to_string(i) + " vs CPU");
     }
     std::vector<LlamaModel::BatchItem> items;
     for (int i = 0; i < 3; ++i) items.push_back({batched[i].get(), prompts[i].data(), lengths[i], true});
     dev->forward_batch(items);
     for (int i = 0; i < 3; ++i) {
-      check(worst_rows(batched[i]->logits(), want[i]) <= 1e-6,
+      check(worst_rows(batched[i]->logits(), want[i]) <= same_device(var, 1e-6),
             name + ": prompt " + std::to_string(i) + " batched equals alone");
     }
     for (int step = 0; step < 3; ++step) {
@@ -298,7 +319,7 @@ void test_batch_equals_alone() {
       }
       dev->forward_batch(items);
       for (int i = 0; i < 3; ++i) {
-        check(worst_rows(batched[i]->logits(), want[i]) <= 1e-5,
+        check(worst_rows(batched[i]->logits(), want[i]) <= same_device(var, 1e-5),
               name + ": decode step " + std::to_string(step) + " of sequence " + std::to_string(i) + " equals alone");
       }
     }
@@ -319,7 +340,8 @@ void test_batch_equals_alone() {
       const auto rc = run_batch_step(*cpu, cpu_entries);
       const auto rd = run_batch_step(*dev, dev_entries);
       for (int i = 0; i < 3; ++i) {
-        check(rc[i].token == rd[i].token, name + ": run_batch_step token of step " + std::to_string(step));
+        check(!exact_tokens(var) || rc[i].token == rd[i].token,
+              name + ": run_batch_step token of step " + std::to_string(step));
         cpu_entries[i].tokens = {rc[i].token};
         dev_entries[i].tokens = {rc[i].token};
       }
@@ -363,8 +385,8 @@ void test_blocks_freed_reused_and_full() {
   Sequence d(*dev), e(*dev), rd(*cpu), re(*cpu);
   const auto gd = copy_of(dev->forward(d, p33.data(), 33, true));
   const auto ge = copy_of(dev->forward(e, p20.data(), 20, true));
-  check(worst_rows(gd, cpu->forward(rd, p33.data(), 33, true)) <= var.tolerance, "logits in reused blocks (33 rows)");
-  check(worst_rows(ge, cpu->forward(re, p20.data(), 20, true)) <= var.tolerance, "logits in reused blocks (20 rows)");
+  check(worst_rows(gd, cpu->forward(rd, p33.data(), 33, true)) <= tolerance(var), "logits in reused blocks (33 rows)");
+  check(worst_rows(ge, cpu->forward(re, p20.data(), 20, true)) <= tolerance(var), "logits in reused blocks (20 rows)");
   check(pool.free_blocks() == 0, "3 + 2 blocks in use");
   a.reset();
 }
@@ -383,9 +405,9 @@ void test_fork_and_copy_prefix() {
   auto rb = ra.fork();
   check(pool.free_blocks() == 16 && b->position() == 30, "fork copies the 2 blocks of 30 rows");
   const int32_t x = 9, y = 17;
-  check(worst_rows(dev->forward(a, &x, 1, false), cpu->forward(ra, &x, 1, false)) <= var.tolerance,
+  check(worst_rows(dev->forward(a, &x, 1, false), cpu->forward(ra, &x, 1, false)) <= tolerance(var),
         "the original continues after a fork");
-  check(worst_rows(dev->forward(*b, &y, 1, false), cpu->forward(*rb, &y, 1, false)) <= var.tolerance,
+  check(worst_rows(dev->forward(*b, &y, 1, false), cpu->forward(*rb, &y, 1, false)) <= tolerance(var),
         "the fork continues on its own rows");
 
   Sequence c(*dev), rc(*cpu);
@@ -393,13 +415,13 @@ void test_fork_and_copy_prefix() {
   rc.copy_prefix_from(ra, 20);
   check(c.position() == 20 && c.cache_bytes() == 2 * pool.block_bytes(), "a 20-row prefix holds 2 blocks");
   const auto tail = prompt_of(12, 8);
-  check(worst_rows(dev->forward(c, tail.data(), 12, true), cpu->forward(rc, tail.data(), 12, true)) <= var.tolerance,
+  check(worst_rows(dev->forward(c, tail.data(), 12, true), cpu->forward(rc, tail.data(), 12, true)) <= tolerance(var),
         "a copied prefix continues like the CPU's");
 
   a.copy_prefix_from(a, 10);
   ra.copy_prefix_from(ra, 10);
   check(a.cache_bytes() == pool.block_bytes(), "keeping 10 of its own rows gives the later blocks back");
-  check(worst_rows(dev->forward(a, tail.data(), 12, true), cpu->forward(ra, tail.data(), 12, true)) <= var.tolerance,
+  check(worst_rows(dev->forward(a, tail.data(), 12, true), cpu->forward(ra, tail.data(), 12, true)) <= tolerance(var),
         "a sequence truncated to its own prefix continues like the CPU's");
 
   // A copy that does not fit fails and leaves the target as it was.
@@ -414,6 +436,10 @@ void test_fork_and_copy_prefix() {
 // The memory cap of the host device: weights that do not fit name the tensor, a KV pool that does not fit names the
 // cache, scratch that does not fit fails the pass and changes nothing; unload frees everything.
 void test_out_of_memory() {
+  if (g_on_gpu) {
+    std::printf("SKIP out of memory: the memory cap is the host emulation's\n");
+    return;
+  }
   const Variant var = kVariants[1];
   const auto bytes = build_model(var, 17);
   auto expect_load_error = [&](uint64_t cap, const std::string& needle, const std::string& what) {
@@ -438,7 +464,7 @@ void test_out_of_memory() {
                "a pass whose scratch does not fit");
   check(c.position() == 0 && c.cache_bytes() == 0, "the failed pass changed nothing");
   const auto got = copy_of(capped->forward(c, prompt.data(), 12, false));
-  check(worst_rows(got, cpu->forward(r, prompt.data(), 12, false)) <= var.tolerance,
+  check(worst_rows(got, cpu->forward(r, prompt.data(), 12, false)) <= tolerance(var),
         "a pass that fits runs after the failure");
 }
 
@@ -452,7 +478,7 @@ void test_embed_matches_cpu() {
     const auto want = cpu->embed(inputs, pooling, true);
     const auto got = dev->embed(inputs, pooling, true);
     for (size_t i = 0; i < inputs.size(); ++i) {
-      check(relative_l2(got[i], want[i]) <= 1e-4, "embedding " + std::to_string(i) + " equals the CPU's");
+      check(relative_l2(got[i], want[i]) <= tolerance(var), "embedding " + std::to_string(i) + " equals the CPU's");
     }
   }
   check(dev->device()->free_blocks() == dev->device()->total_blocks(), "embed's temporary sequences give blocks back");
