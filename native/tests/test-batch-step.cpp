@@ -58,7 +58,7 @@ std::unique_ptr<TinyModel> make_model(TensorType type, uint32_t seed) {
   using gguf_test::GgufBuilder;
   GgufBuilder g;
   gguf_test::add_tiny_llama_header(g, {"llama", kContext, kDim, kLayers, kFf, kHeads, kKvHeads}, kVocab,
-                                    "batch-step-test");
+                                   "batch-step-test");
 
   std::mt19937 rng(seed);
   auto matrix = [&](const std::string& name, int cols, int rows) {

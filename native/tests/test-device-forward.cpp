@@ -115,7 +115,7 @@ struct Variant {
 std::vector<uint8_t> build_model(const Variant& var, uint32_t seed) {
   gguf_test::GgufBuilder g;
   gguf_test::add_tiny_llama_header(g, {var.qwen2 ? "qwen2" : "llama", kContext, kDim, kLayers, kFf, kHeads, kKvHeads},
-                                    kVocab, "device-forward-test");
+                                   kVocab, "device-forward-test");
 
   std::mt19937 rng(seed);
   auto values = [&](size_t n, float sigma) {
@@ -125,9 +125,9 @@ std::vector<uint8_t> build_model(const Variant& var, uint32_t seed) {
     return v;
   };
   auto matrix = [&](const std::string& name, int cols, int rows) {
-    g.add_tensor(name, static_cast<uint32_t>(var.type), {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
-                 encode(values(static_cast<size_t>(cols) * rows, 1.0f / std::sqrt(static_cast<float>(cols))),
-                        var.type));
+    g.add_tensor(
+        name, static_cast<uint32_t>(var.type), {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
+        encode(values(static_cast<size_t>(cols) * rows, 1.0f / std::sqrt(static_cast<float>(cols))), var.type));
   };
   auto vec = [&](const std::string& name, int n, float mean, float spread) {
     std::uniform_real_distribution<float> dist(mean - spread, mean + spread);
@@ -229,10 +229,8 @@ void expect_error(F&& f, const std::string& needle, const std::string& what) {
 std::vector<float> copy_of(std::span<const float> s) { return {s.begin(), s.end()}; }
 
 const Variant kVariants[] = {
-    {TensorType::F32, false, false, true, 1e-4},
-    {TensorType::F16, false, true, false, 1e-3},
-    {TensorType::Q8_0, true, false, false, 1e-3},
-    {TensorType::Q4_K, false, false, false, 1e-3},
+    {TensorType::F32, false, false, true, 1e-4},  {TensorType::F16, false, true, false, 1e-3},
+    {TensorType::Q8_0, true, false, false, 1e-3}, {TensorType::Q4_K, false, false, false, 1e-3},
     {TensorType::Q4_K, true, true, false, 1e-3},
 };
 
@@ -271,7 +269,8 @@ void test_logits_match_cpu() {
       const auto w = copy_of(cpu->forward(sc, &id, 1, false));
       const auto g = copy_of(dev->forward(sd, &id, 1, false));
       t.expect(g, w, tolerance(var), name + ": decode step " + std::to_string(step));
-      check(!exact_tokens(var) || argmax(g) == argmax(w), name + ": greedy token of decode step " + std::to_string(step));
+      check(!exact_tokens(var) || argmax(g) == argmax(w),
+            name + ": greedy token of decode step " + std::to_string(step));
       id = argmax(w);
     }
     const auto chunk = prompt_of(9, 2);
@@ -301,7 +300,8 @@ void test_batch_equals_alone() {
       want.push_back(copy_of(dev->forward(*alone[i], prompts[i].data(), lengths[i], false)));
       Sequence reference(*cpu);
       const auto on_cpu = copy_of(cpu->forward(reference, prompts[i].data(), lengths[i], false));
-      check(worst_rows(want.back(), on_cpu) <= tolerance(var), name + ": lone sequence " + std::to_string(i) + " vs CPU");
+      check(worst_rows(want.back(), on_cpu) <= tolerance(var),
+            name + ": lone sequence " + std::to_string(i) + " vs CPU");
     }
     std::vector<LlamaModel::BatchItem> items;
     for (int i = 0; i < 3; ++i) items.push_back({batched[i].get(), prompts[i].data(), lengths[i], true});

@@ -74,7 +74,8 @@ BackendKind choose_backend(BackendRequest request, std::string* reason) {
   }
   std::string why;
   const auto plugin = CudaPlugin::load(&why);
-  if (plugin == nullptr) throw EngineError("SOVREN_ENGINE_BACKEND=cuda: the CUDA plugin is not available (" + why + ")");
+  if (plugin == nullptr)
+    throw EngineError("SOVREN_ENGINE_BACKEND=cuda: the CUDA plugin is not available (" + why + ")");
   if (plugin->device_count() <= 0) throw EngineError("SOVREN_ENGINE_BACKEND=cuda: no CUDA device is visible");
   *reason = "SOVREN_ENGINE_BACKEND=cuda";
   return BackendKind::Cuda;

@@ -61,8 +61,8 @@ void check_range(const HostDevice& d, const void* p, size_t bytes, const char* n
   if (bytes == 0) return;
   const size_t room = bytes_after(d, p);
   if (room < bytes) {
-    throw HostDeviceError(std::string(name) + ": " + std::to_string(bytes) + " bytes run past the end of its allocation (" +
-                          std::to_string(room) + " left)");
+    throw HostDeviceError(std::string(name) + ": " + std::to_string(bytes) +
+                          " bytes run past the end of its allocation (" + std::to_string(room) + " left)");
   }
 }
 
@@ -96,8 +96,8 @@ int alloc(sovren_cuda_backend* b, size_t bytes, void** ptr) {
     if (bytes == 0) throw HostDeviceError("zero-byte allocation");
     if (d.cap != 0 && bytes > d.cap - std::min(d.cap, d.used)) {
       throw HostDeviceError("out of memory: " + std::to_string(bytes) + " bytes asked for, " +
-                            std::to_string(d.cap - std::min(d.cap, d.used)) + " free of the " +
-                            std::to_string(d.cap) + "-byte cap");
+                            std::to_string(d.cap - std::min(d.cap, d.used)) + " free of the " + std::to_string(d.cap) +
+                            "-byte cap");
     }
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded);
@@ -145,7 +145,8 @@ WeightView weight_at(const HostDevice& d, uint32_t type, const void* w, int64_t 
   const auto tt = static_cast<TensorType>(type);
   const auto row_bytes = tensor_row_bytes(tt, static_cast<uint64_t>(cols));
   if (!row_bytes.has_value() || *row_bytes == 0) {
-    throw HostDeviceError("type " + std::to_string(type) + " with " + std::to_string(cols) + " columns has no row size");
+    throw HostDeviceError("type " + std::to_string(type) + " with " + std::to_string(cols) +
+                          " columns has no row size");
   }
   const auto rows = static_cast<int64_t>(bytes_after(d, w) / *row_bytes);
   return WeightView{tt, rows, cols, static_cast<const uint8_t*>(w)};
@@ -190,7 +191,8 @@ int matmul(sovren_cuda_backend* b, uint32_t type, const void* w, int64_t rows, i
   return guarded(b, "matmul", [&](HostDevice& d) {
     const WeightView view = weight_at(d, type, w, cols);
     if (view.rows < rows) {
-      throw HostDeviceError(std::to_string(rows) + " rows asked for, the allocation holds " + std::to_string(view.rows));
+      throw HostDeviceError(std::to_string(rows) + " rows asked for, the allocation holds " +
+                            std::to_string(view.rows));
     }
     check_range(d, y, static_cast<size_t>(std::max(n_tokens, 0)) * rows * sizeof(float), "y");
     d.cpu->matmul(WeightView{view.type, rows, cols, view.data}, x, n_tokens, y);
@@ -248,8 +250,8 @@ int attention_prefill(sovren_cuda_backend* b, const float* q, const sovren_cuda_
     for (int r0 = 0, r1 = 0; r0 < n_rows; r0 = r1) {  // runs of rows of one sequence: one gather each
       int n = 0;
       for (r1 = r0; r1 < n_rows && row_seq[r1] == row_seq[r0]; ++r1) n = std::max(n, pos[r1] + 1);
-      gather_rows(*kv, kv->block_table + static_cast<int64_t>(row_seq[r0]) * kv->max_blocks, n, n_head_kv * head_dim,
-                  k, v);
+      gather_rows(*kv, kv->block_table + static_cast<int64_t>(row_seq[r0]) * kv->max_blocks, n, n_head_kv * head_dim, k,
+                  v);
       const size_t at = static_cast<size_t>(r0) * n_head * head_dim;
       d.cpu->attention(q + at, k.data(), v.data(), n, pos + r0, r1 - r0, p, out + at);
     }

@@ -44,10 +44,10 @@ cudaError_t launch_attention_decode(cudaStream_t, const float* q, const sovren_c
 
 // The paged cache's row scatter and causal prompt attention (kv-cache-kernels.cu); contracts in cuda-plugin-abi.h.
 cudaError_t launch_kv_store(cudaStream_t, float* k_pool, float* v_pool, const int32_t* block_tables, int block_rows,
-                            int max_blocks, const float* k, const float* v, const int32_t* row_seq,
-                            const int32_t* pos, int n_rows, int kv_dim);
+                            int max_blocks, const float* k, const float* v, const int32_t* row_seq, const int32_t* pos,
+                            int n_rows, int kv_dim);
 cudaError_t launch_attention_prefill(cudaStream_t, const float* q, const sovren_cuda_paged_kv& kv,
-                                     const int32_t* row_seq, const int32_t* pos, int n_rows, int n_head,
-                                     int n_head_kv, int head_dim, float scale, float* out);
+                                     const int32_t* row_seq, const int32_t* pos, int n_rows, int n_head, int n_head_kv,
+                                     int head_dim, float scale, float* out);
 
 }  // namespace sovren::cuda

@@ -74,8 +74,8 @@ __global__ void attention_prefill_kernel(const float* q, sovren_cuda_paged_kv kv
 }  // namespace
 
 cudaError_t launch_kv_store(cudaStream_t s, float* k_pool, float* v_pool, const int32_t* block_tables, int block_rows,
-                            int max_blocks, const float* k, const float* v, const int32_t* row_seq,
-                            const int32_t* pos, int n_rows, int kv_dim) {
+                            int max_blocks, const float* k, const float* v, const int32_t* row_seq, const int32_t* pos,
+                            int n_rows, int kv_dim) {
   if (block_rows <= 0 || max_blocks <= 0 || kv_dim <= 0 || n_rows < 0) return cudaErrorInvalidValue;
   if (n_rows == 0) return cudaSuccess;
   kv_store_kernel<<<n_rows, 128, 0, s>>>(k_pool, v_pool, block_tables, block_rows, max_blocks, k, v, row_seq, pos,
@@ -84,15 +84,15 @@ cudaError_t launch_kv_store(cudaStream_t s, float* k_pool, float* v_pool, const 
 }
 
 cudaError_t launch_attention_prefill(cudaStream_t s, const float* q, const sovren_cuda_paged_kv& kv,
-                                     const int32_t* row_seq, const int32_t* pos, int n_rows, int n_head,
-                                     int n_head_kv, int head_dim, float scale, float* out) {
+                                     const int32_t* row_seq, const int32_t* pos, int n_rows, int n_head, int n_head_kv,
+                                     int head_dim, float scale, float* out) {
   if (head_dim <= 0 || head_dim > kMaxHeadDim || n_head_kv <= 0 || n_head % n_head_kv != 0 || kv.block_rows <= 0 ||
       n_rows < 0) {
     return cudaErrorInvalidValue;
   }
   if (n_rows == 0) return cudaSuccess;
-  attention_prefill_kernel<<<dim3(n_head, n_rows), 32, 0, s>>>(q, kv, row_seq, pos, n_head, n_head_kv, head_dim,
-                                                               scale, out);
+  attention_prefill_kernel<<<dim3(n_head, n_rows), 32, 0, s>>>(q, kv, row_seq, pos, n_head, n_head_kv, head_dim, scale,
+                                                               out);
   return cudaGetLastError();
 }
 

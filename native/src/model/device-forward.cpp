@@ -25,7 +25,8 @@ DeviceContext::DeviceContext(const sovren_cuda_api& api, sovren_cuda_backend* ha
 std::unique_ptr<DeviceContext> DeviceContext::open_cuda() {
   std::string why;
   std::shared_ptr<CudaPlugin> plugin = CudaPlugin::load(&why);
-  if (plugin == nullptr) throw EngineError("SOVREN_ENGINE_BACKEND=cuda: the CUDA plugin is not available (" + why + ")");
+  if (plugin == nullptr)
+    throw EngineError("SOVREN_ENGINE_BACKEND=cuda: the CUDA plugin is not available (" + why + ")");
   char err[512] = {};
   sovren_cuda_backend* handle = plugin->api().create(0, err, sizeof err);
   if (handle == nullptr) throw EngineError(std::string("SOVREN_ENGINE_BACKEND=cuda: cannot open GPU 0: ") + err);
@@ -351,9 +352,9 @@ void DeviceForward::run(std::span<const Segment> segments) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const size_t layer_floats = static_cast<size_t>(n_blocks_) * kBlockRows * kv_dim;
 
-  dev_->check(api.get_rows(h, static_cast<uint32_t>(token_embd_.shape.type), token_embd_.data.get(), n_embd, d_tokens,
-                           n, x),
-              "token embedding");
+  dev_->check(
+      api.get_rows(h, static_cast<uint32_t>(token_embd_.shape.type), token_embd_.data.get(), n_embd, d_tokens, n, x),
+      "token embedding");
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     const std::string at = "layer " + std::to_string(l) + ": ";
@@ -370,9 +371,9 @@ void DeviceForward::run(std::span<const Segment> segments) {
                 at + "KV store");
     const sovren_cuda_paged_kv kv{k_pool, v_pool, d_tables, kBlockRows, max_blocks};
     if (decode) {
-      dev_->check(api.attention_decode(h, q, &kv, d_n_kv, max_n_kv, n_seg, n_head, n_head_kv, head_dim, scale,
-                                       attn_out),
-                  at + "decode attention");
+      dev_->check(
+          api.attention_decode(h, q, &kv, d_n_kv, max_n_kv, n_seg, n_head, n_head_kv, head_dim, scale, attn_out),
+          at + "decode attention");
     } else {
       dev_->check(api.attention_prefill(h, q, &kv, d_row_seq, d_pos, n, n_head, n_head_kv, head_dim, scale, attn_out),
                   at + "prefill attention");
@@ -407,10 +408,10 @@ void DeviceForward::run(std::span<const Segment> segments) {
     const Segment& seg = segments[static_cast<size_t>(s)];
     if (seg.logits == nullptr) continue;
     const int rows = seg.all_logits ? seg.n : 1;
-    dev_->check(api.copy(h, xb + static_cast<size_t>(gathered) * n_embd,
-                         x + static_cast<size_t>(row + seg.n - rows) * n_embd,
-                         static_cast<size_t>(rows) * n_embd * sizeof(float)),
-                "gathering logit rows");
+    dev_->check(
+        api.copy(h, xb + static_cast<size_t>(gathered) * n_embd, x + static_cast<size_t>(row + seg.n - rows) * n_embd,
+                 static_cast<size_t>(rows) * n_embd * sizeof(float)),
+        "gathering logit rows");
     gathered += rows;
   }
   dev_->check(api.rms_norm(h, xb, out_norm, m, n_embd, hp_.rms_eps, xb), "output norm");

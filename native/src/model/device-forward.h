@@ -74,7 +74,7 @@ class DeviceBuffer {
 
 class DeviceForward {
  public:
-  static constexpr int kBlockRows = 16;        // cache rows per KV block
+  static constexpr int kBlockRows = 16;          // cache rows per KV block
   static constexpr int kDefaultKvContexts = 64;  // auto pool size: this many full contexts, if the device has room
 
   // A contiguous run of one sequence's tokens in a pass (LlamaModel::Segment with the sequence's KV state).
@@ -102,7 +102,8 @@ class DeviceForward {
   uint64_t device_bytes() const { return dev_->allocated(); }  // weights, KV pool and scratch
   int total_blocks() const { return n_blocks_; }
   int free_blocks() const;
-  size_t block_bytes() const;  // K and V of one block, every layer
+  size_t block_bytes() const;                                                       // K and V of one block, every layer
+  static int blocks_for(int rows) { return (rows + kBlockRows - 1) / kBlockRows; }  // blocks that hold `rows` rows
 
   // One micro-batch (at most LlamaModel::kMaxBatch rows, every segment validated by the caller). First grows the
   // block tables; a full pool is an EngineError that changes nothing. The caller advances the sequences.
@@ -132,7 +133,6 @@ class DeviceForward {
   void grow_tables(std::span<const Segment> segments);
   void matmul(const Matrix& w, const float* x, int n, float* y);
   void copy_blocks(const std::vector<int32_t>& src, const std::vector<int32_t>& dst, size_t n_blocks);
-  static int blocks_for(int rows) { return (rows + kBlockRows - 1) / kBlockRows; }
 
   std::unique_ptr<DeviceContext> dev_;
   LlamaHparams hp_;
@@ -141,7 +141,7 @@ class DeviceForward {
   DeviceBuffer output_norm_, rope_freq_factors_;
   std::vector<Layer> layers_;
 
-  mutable std::mutex mutex_;  // the device stream, the free list and the scratch below
+  mutable std::mutex mutex_;      // the device stream, the free list and the scratch below
   DeviceBuffer k_pool_, v_pool_;  // [n_layer][n_blocks][kBlockRows][kv_dim] floats each
   int n_blocks_ = 0;
   std::vector<int32_t> free_;  // free block ids, taken from the back

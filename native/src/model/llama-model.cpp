@@ -29,7 +29,8 @@ LlamaModel::LlamaModel(std::unique_ptr<GgufFile> gguf, const ModelLoadOptions& o
   std::string reason;
   const BackendKind kind =
       options.host_device ? BackendKind::Cuda : choose_backend(backend_request(options.backend), &reason);
-  backend_ = make_cpu_backend(options.n_threads);
+  // On a device the CPU backend only converts the small f32 vectors at load: one thread, no idle pool.
+  backend_ = make_cpu_backend(kind == BackendKind::Cuda ? 1 : options.n_threads);
   load_weights();
 
   ModelVocab vocab = load_model_vocab(*gguf_, hp_.n_vocab);

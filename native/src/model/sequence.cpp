@@ -104,7 +104,9 @@ void Sequence::copy_prefix_from(const Sequence& source, int n) {
 }
 
 size_t Sequence::cache_bytes() const {
-  if (const DeviceForward* device = model_->device()) return kv_blocks_.size() * device->block_bytes();
+  // From the position, not kv_blocks_: another thread may ask while a pass grows the table.
+  if (const DeviceForward* device = model_->device())
+    return static_cast<size_t>(DeviceForward::blocks_for(position())) * device->block_bytes();
   return 2 * layer_stride_ * model_->hparams().n_layer * sizeof(float);
 }
 

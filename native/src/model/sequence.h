@@ -1,6 +1,7 @@
 // One conversation's state: its own f32 KV cache ([layer][ctx][n_head_kv * head_dim] on the CPU backend; a block
-// table into the model's paged device pool on a device backend), its position, the logits of its last forward pass, and the sampler + streaming detokenizer that batched steps (model/batch-step.h) use for
-// it. A Sequence must not outlive the LlamaModel it was created for.
+// table into the model's paged device pool on a device backend), its position, the logits of its last forward pass, and
+// the sampler + streaming detokenizer that batched steps (model/batch-step.h) use for it. A Sequence must not outlive
+// the LlamaModel it was created for.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -28,8 +29,9 @@ class Sequence {
   const LlamaModel& model() const { return *model_; }
   int position() const { return n_past_.load(std::memory_order_relaxed); }  // tokens already in the cache
   int context_size() const { return n_ctx_; }
-  // Forget everything (the cache is overwritten by the next pass; device KV blocks go back to the pool), restart the sampler's history and random
-  // sequence, and drop any incomplete UTF-8 the detokenizer holds: the sequence is ready for a new request.
+  // Forget everything (the cache is overwritten by the next pass; device KV blocks go back to the pool), restart the
+  // sampler's history and random sequence, and drop any incomplete UTF-8 the detokenizer holds: the sequence is ready
+  // for a new request.
   void reset();
 
   // Tokens that belong to the sequence but are not in the cache yet: the last token of a generation, whose pass
