@@ -83,6 +83,12 @@ describe('SOVREN_ENGINE_BACKEND', () => {
     model.close();
   });
 
+  it('rejects a negative KV cache size', async () => {
+    await expect(EngineModel.load(tiny.path, { threads: 1, kvCacheTokens: -1 })).rejects.toThrow(
+      /options.kvCacheTokens must be in 0\.\.2147483647/,
+    );
+  });
+
   it('rejects an unknown backend name, naming the variable', async () => {
     process.env[BACKEND_ENV] = 'gpu';
     await expect(EngineModel.load(tiny.path, { threads: 1 })).rejects.toThrow(

@@ -13,10 +13,17 @@ export interface LoadModelOptions {
    */
   weights?: WeightStorage;
   /**
-   * Compute backend: 'cpu', 'cuda' (a load error where it cannot run) or 'auto' (CUDA when usable, else the CPU).
-   * Absent: $SOVREN_ENGINE_BACKEND, else 'auto'. ModelInfo.backend says which one the model runs on.
+   * Compute backend: 'cpu', 'cuda' (llama-family models on GPU 0; a load error where it cannot run) or 'auto' (the
+   * CPU until the CUDA path is verified on a GPU). Absent: $SOVREN_ENGINE_BACKEND, else 'auto'. ModelInfo.backend says
+   * which one the model runs on.
    */
   backend?: EngineBackendRequest;
+  /**
+   * On the GPU: tokens the paged KV cache holds for all of the model's sequences together (blocks of 16 are taken as
+   * sequences grow and given back on reset / close). 0 or absent: 64 full contexts, at most 90 % of the GPU memory the
+   * weights leave. Ignored on the CPU, where each sequence allocates its own context.
+   */
+  kvCacheTokens?: number;
 }
 
 export type EngineBackendRequest = 'cpu' | 'cuda' | 'auto';
