@@ -112,9 +112,9 @@ struct Variant {
 };
 
 // The GGUF bytes of a tiny random model; the models read them in place.
-std::vector<uint8_t> build_model(const Variant& var, uint32_t seed) {
+std::vector<uint8_t> build_model(const Variant& var, uint32_t seed, uint32_t context = kContext) {
   gguf_test::GgufBuilder g;
-  gguf_test::add_tiny_llama_header(g, {var.qwen2 ? "qwen2" : "llama", kContext, kDim, kLayers, kFf, kHeads, kKvHeads},
+  gguf_test::add_tiny_llama_header(g, {var.qwen2 ? "qwen2" : "llama", context, kDim, kLayers, kFf, kHeads, kKvHeads},
                                    kVocab, "device-forward-test");
 
   std::mt19937 rng(seed);
@@ -167,9 +167,9 @@ struct ModelPair {
 };
 std::unique_ptr<LlamaModel> load(const std::vector<uint8_t>& bytes, bool device, int64_t kv_tokens = 0,
                                  uint64_t memory_cap = 0);
-ModelPair load_pair(const Variant& var, uint32_t seed, int64_t kv_tokens = 0) {
+ModelPair load_pair(const Variant& var, uint32_t seed, int64_t kv_tokens = 0, uint32_t context = kContext) {
   ModelPair m;
-  m.bytes = build_model(var, seed);
+  m.bytes = build_model(var, seed, context);
   m.cpu = load(m.bytes, false);
   m.dev = load(m.bytes, true, kv_tokens);
   return m;
@@ -468,6 +468,27 @@ void test_out_of_memory() {
         "a pass that fits runs after the failure");
 }
 
+// More rows than a micro-batch holds (LlamaModel::kMaxBatch): a 600-token prompt runs as two passes, and a batch of
+// 300 + 400 tokens splits its second item between two passes; logits still equal the CPU's at every position.
+void test_micro_batch_splits() {
+  const Variant var = kVariants[1];
+  const ModelPair m = load_pair(var, 23, 2048, 1024);
+  LlamaModel *cpu = m.cpu.get(), *dev = m.dev.get();
+  const auto prompt = prompt_of(600, 3);
+  Sequence a(*dev), ra(*cpu);
+  const auto want = copy_of(cpu->forward(ra, prompt.data(), 600, true));
+  check(worst_rows(dev->forward(a, prompt.data(), 600, true), want) <= tolerance(var),
+        "a 600-token prompt in two micro-batches");
+  const auto p300 = prompt_of(300, 4), p400 = prompt_of(400, 5);
+  Sequence b(*dev), c(*dev), rb(*cpu), rc(*cpu);
+  const LlamaModel::BatchItem items[2] = {{&b, p300.data(), 300, true}, {&c, p400.data(), 400, true}};
+  dev->forward_batch(items);
+  check(worst_rows(b.logits(), cpu->forward(rb, p300.data(), 300, false)) <= tolerance(var), "batch item of 300 rows");
+  check(worst_rows(c.logits(), cpu->forward(rc, p400.data(), 400, false)) <= tolerance(var),
+        "batch item of 400 rows split between two micro-batches");
+  check(b.position() == 300 && c.position() == 400, "both sequences advanced by their whole inputs");
+}
+
 // embed() downloads the final-norm hidden states of every row: same embeddings as the CPU.
 void test_embed_matches_cpu() {
   const Variant var = kVariants[0];
@@ -492,5 +513,6 @@ int main() {
                      {"blocks freed, reused and full", test_blocks_freed_reused_and_full},
                      {"fork and copy_prefix", test_fork_and_copy_prefix},
                      {"out of memory", test_out_of_memory},
+                     {"micro-batch splits", test_micro_batch_splits},
                      {"embed", test_embed_matches_cpu}});
 }
