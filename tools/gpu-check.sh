@@ -32,7 +32,8 @@ kernels_ran() {  # the kernel test must run on the device, not skip
 }
 step cuda-kernels kernels_ran
 # The device forward pass (paged KV cache, batches, fork / copy_prefix, pool exhaustion) on the GPU vs the CPU.
-step device-forward env SOVREN_TEST_DEVICE=cuda "$BUILD/test-device-forward"
+# SOVREN_DEVICE_SYNC=1: a kernel fault is reported under the op (and layer) that caused it.
+step device-forward env SOVREN_TEST_DEVICE=cuda SOVREN_DEVICE_SYNC=1 "$BUILD/test-device-forward"
 step native-tests ctest --test-dir "$BUILD" --output-on-failure -j4
 if [ "$ADDON" = ON ]; then
   step engine-backend-jest env SOVREN_ENGINE_BACKEND=cuda npx jest -c libs/engine/jest.config.ts \

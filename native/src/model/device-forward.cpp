@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "backend/cuda-plugin-loader.h"
@@ -16,11 +17,20 @@ namespace {
 
 std::string mib(uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
 
+bool env_is_one(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::string(v) == "1";
+}
+
 }  // namespace
 
 DeviceContext::DeviceContext(const sovren_cuda_api& api, sovren_cuda_backend* handle,
                              std::shared_ptr<const void> keep_alive, std::string name)
-    : api_(api), handle_(handle), keep_alive_(std::move(keep_alive)), name_(std::move(name)) {}
+    : api_(api),
+      handle_(handle),
+      keep_alive_(std::move(keep_alive)),
+      name_(std::move(name)),
+      sync_each_op_(env_is_one("SOVREN_DEVICE_SYNC")) {}
 
 std::unique_ptr<DeviceContext> DeviceContext::open_cuda() {
   std::string why;
@@ -44,6 +54,7 @@ std::unique_ptr<DeviceContext> DeviceContext::open_host(int n_threads, uint64_t 
 DeviceContext::~DeviceContext() { api_.destroy(handle_); }
 
 void DeviceContext::check(int rc, const std::string& what) const {
+  if (rc == 0 && sync_each_op_) rc = api_.synchronize(handle_);
   if (rc != 0) throw EngineError(what + ": " + api_.last_error(handle_));
 }
 

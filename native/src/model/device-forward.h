@@ -36,7 +36,9 @@ class DeviceContext {
   sovren_cuda_backend* handle() const { return handle_; }
   const std::string& name() const { return name_; }
   uint64_t allocated() const { return allocated_; }
-  // Throws EngineError "<what>: <the device's reason>" when rc is non-zero.
+  // Throws EngineError "<what>: <the device's reason>" when rc is non-zero. With SOVREN_DEVICE_SYNC=1 (read at
+  // open) it also waits for the op to finish, so an asynchronous fault (a bad address in a kernel) is reported under
+  // the op that caused it instead of a later copy; slow, for tools/gpu-check.sh and debugging.
   void check(int rc, const std::string& what) const;
 
  private:
@@ -45,6 +47,7 @@ class DeviceContext {
   sovren_cuda_backend* handle_;
   std::shared_ptr<const void> keep_alive_;
   std::string name_;
+  bool sync_each_op_;
   uint64_t allocated_ = 0;
 };
 
