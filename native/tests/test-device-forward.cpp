@@ -489,6 +489,26 @@ void test_micro_batch_splits() {
   check(b.position() == 300 && c.position() == 400, "both sequences advanced by their whole inputs");
 }
 
+// Weights go up through two page-locked staging buffers in chunks: uploads of odd sizes, several chunks each, one
+// after the other, arrive intact.
+void test_staged_upload() {
+  auto dev = DeviceContext::open_host(1, 0);
+  std::vector<uint8_t> a(12345), b(999);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i * 31 + 7);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(i * 17 + 3);
+  DeviceBuffer da(*dev, a.size(), "a"), db(*dev, b.size(), "b");
+  {
+    StagedUpload stage(*dev, 1000);
+    check(stage.staged(), "the host device gives staging memory");
+    stage.upload(da.get(), a.data(), a.size(), "a");
+    stage.upload(db.get(), b.data(), b.size(), "b");
+  }
+  std::vector<uint8_t> ra(a.size()), rb(b.size());
+  dev->check(dev->api().download(dev->handle(), ra.data(), da.get(), ra.size()), "download a");
+  dev->check(dev->api().download(dev->handle(), rb.data(), db.get(), rb.size()), "download b");
+  check(ra == a && rb == b, "13 chunks of 1000 bytes over two buffers arrive intact");
+}
+
 // embed() downloads the final-norm hidden states of every row: same embeddings as the CPU.
 void test_embed_matches_cpu() {
   const Variant var = kVariants[0];
@@ -514,5 +534,6 @@ int main() {
                      {"fork and copy_prefix", test_fork_and_copy_prefix},
                      {"out of memory", test_out_of_memory},
                      {"micro-batch splits", test_micro_batch_splits},
+                     {"staged upload", test_staged_upload},
                      {"embed", test_embed_matches_cpu}});
 }

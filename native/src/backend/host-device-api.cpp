@@ -12,6 +12,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@ struct HostDevice {
   uint64_t cap = 0;  // 0: none
   uint64_t used = 0;
   std::map<uintptr_t, size_t> allocations;  // start -> bytes
+  std::set<void*> host_allocations;         // "page-locked" staging memory: plain host memory here
   std::string error;
 };
 
@@ -73,6 +75,7 @@ sovren_cuda_backend* create(int device, char* err, size_t err_len) { return crea
 void destroy(sovren_cuda_backend* b) {
   if (b == nullptr) return;
   for (const auto& [start, bytes] : device_of(b)->allocations) std::free(reinterpret_cast<void*>(start));
+  for (void* p : device_of(b)->host_allocations) std::free(p);
   delete device_of(b);
 }
 
@@ -281,6 +284,24 @@ int kv_store(sovren_cuda_backend* b, float* k_pool, float* v_pool, const int32_t
 
 int synchronize(sovren_cuda_backend*) { return 0; }
 
+int host_alloc(sovren_cuda_backend* b, size_t bytes, void** ptr) {
+  return guarded(b, "host_alloc", [&](HostDevice& d) {
+    *ptr = nullptr;
+    if (bytes == 0) throw HostDeviceError("zero-byte allocation");
+    void* p = std::malloc(bytes);
+    if (p == nullptr) throw HostDeviceError("out of host memory for " + std::to_string(bytes) + " bytes");
+    d.host_allocations.insert(p);
+    *ptr = p;
+  });
+}
+
+int host_free(sovren_cuda_backend* b, void* ptr) {
+  return guarded(b, "host_free", [&](HostDevice& d) {
+    if (d.host_allocations.erase(ptr) == 0) throw HostDeviceError("pointer was not allocated by host_alloc");
+    std::free(ptr);
+  });
+}
+
 const sovren_cuda_api kHostApi = {
     .abi_version = SOVREN_CUDA_ABI_VERSION,
     .device_count = device_count,
@@ -304,6 +325,8 @@ const sovren_cuda_api kHostApi = {
     .copy = copy,
     .kv_store = kv_store,
     .attention_prefill = attention_prefill,
+    .host_alloc = host_alloc,
+    .host_free = host_free,
 };
 
 }  // namespace

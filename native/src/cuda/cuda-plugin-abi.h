@@ -80,6 +80,10 @@ typedef struct {
   int (*attention_prefill)(sovren_cuda_backend*, const float* q, const sovren_cuda_paged_kv* kv,
                            const int32_t* row_seq, const int32_t* pos, int n_rows, int n_head, int n_head_kv,
                            int head_dim, float scale, float* out);
+  /* Page-locked host memory to stage weight uploads in: copies from it run at full bus speed but asynchronously, so
+     the caller synchronizes before writing to it again. Freed with host_free (which synchronizes first). */
+  int (*host_alloc)(sovren_cuda_backend*, size_t bytes, void** host_ptr);
+  int (*host_free)(sovren_cuda_backend*, void* host_ptr);
 } sovren_cuda_api;
 
 typedef const sovren_cuda_api* (*sovren_cuda_plugin_api_fn)(void);

@@ -184,6 +184,16 @@ int attention_prefill(sovren_cuda_backend* b, const float* q, const sovren_cuda_
   return 0;
 }
 
+int host_alloc(sovren_cuda_backend* b, size_t bytes, void** ptr) {
+  SOVREN_CUDA_TRY(b, "cudaHostAlloc", cudaHostAlloc(ptr, bytes, cudaHostAllocDefault));
+  return 0;
+}
+int host_free(sovren_cuda_backend* b, void* ptr) {
+  SOVREN_CUDA_TRY(b, "cudaStreamSynchronize", cudaStreamSynchronize(b->stream));
+  SOVREN_CUDA_TRY(b, "cudaFreeHost", cudaFreeHost(ptr));
+  return 0;
+}
+
 const sovren_cuda_api kApi = {
     SOVREN_CUDA_ABI_VERSION,
     device_count,
@@ -207,6 +217,8 @@ const sovren_cuda_api kApi = {
     copy,
     kv_store,
     attention_prefill,
+    host_alloc,
+    host_free,
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "backend/cuda-plugin-loader.h"
@@ -86,6 +87,42 @@ void DeviceBuffer::reset() {
   dev_ = nullptr, ptr_ = nullptr, bytes_ = 0;
 }
 
+StagedUpload::StagedUpload(DeviceContext& dev, size_t chunk_bytes) : dev_(dev), chunk_bytes_(chunk_bytes) {
+  if (chunk_bytes_ == 0) throw EngineError("staged upload needs a positive chunk size");
+  for (void*& buf : staging_) {
+    if (dev_.api().host_alloc(dev_.handle(), chunk_bytes_, &buf) != 0) buf = nullptr;
+  }
+  if (staging_[0] == nullptr || staging_[1] == nullptr) {  // fall back to pageable uploads
+    for (void*& buf : staging_) {
+      if (buf != nullptr) (void)dev_.api().host_free(dev_.handle(), buf);
+      buf = nullptr;
+    }
+  }
+}
+
+StagedUpload::~StagedUpload() {
+  // host_free waits for the transfers; a failure here has nowhere to be reported.
+  for (void* buf : staging_) {
+    if (buf != nullptr) (void)dev_.api().host_free(dev_.handle(), buf);
+  }
+}
+
+void StagedUpload::upload(void* device_dst, const void* host_src, size_t bytes, const std::string& what) {
+  const sovren_cuda_api& api = dev_.api();
+  if (!staged()) {
+    dev_.check(api.upload(dev_.handle(), device_dst, host_src, bytes), what);
+    return;
+  }
+  for (size_t offset = 0; offset < bytes; offset += chunk_bytes_, ++chunks_) {
+    const size_t n = std::min(chunk_bytes_, bytes - offset);
+    // This buffer's last transfer (two chunks ago) ended at the synchronize before the previous chunk's upload.
+    void* buf = staging_[chunks_ % 2];
+    std::memcpy(buf, static_cast<const uint8_t*>(host_src) + offset, n);
+    dev_.check(api.synchronize(dev_.handle()), what);  // the previous chunk is across: its buffer is free next
+    dev_.check(api.upload(dev_.handle(), static_cast<uint8_t*>(device_dst) + offset, buf, n), what);
+  }
+}
+
 DeviceForward::DeviceForward(std::unique_ptr<DeviceContext> dev, const LlamaHparams& hp, const WeightView& token_embd,
                              const WeightView& output, const std::vector<float>& output_norm,
                              const std::vector<float>& rope_freq_factors, std::span<const LayerWeights> layers,
@@ -95,8 +132,9 @@ DeviceForward::DeviceForward(std::unique_ptr<DeviceContext> dev, const LlamaHpar
     throw EngineError("the device forward pass supports head_dim up to 256, the model has " +
                       std::to_string(hp_.head_dim));
   }
-  token_embd_ = upload_matrix(token_embd, "token_embd.weight");
-  if (output.data != token_embd.data) output_ = upload_matrix(output, "output.weight");
+  StagedUpload stage(*dev_);
+  token_embd_ = upload_matrix(stage, token_embd, "token_embd.weight");
+  if (output.data != token_embd.data) output_ = upload_matrix(stage, output, "output.weight");
   output_norm_ = upload_vector(output_norm, "output_norm.weight");
   if (!rope_freq_factors.empty()) rope_freq_factors_ = upload_vector(rope_freq_factors, "rope_freqs.weight");
   layers_.resize(layers.size());
@@ -111,13 +149,13 @@ DeviceForward::DeviceForward(std::unique_ptr<DeviceContext> dev, const LlamaHpar
       D.bk = upload_vector(L.bk, b + "attn_k.bias");
       D.bv = upload_vector(L.bv, b + "attn_v.bias");
     }
-    D.wq = upload_matrix(L.wq, b + "attn_q.weight");
-    D.wk = upload_matrix(L.wk, b + "attn_k.weight");
-    D.wv = upload_matrix(L.wv, b + "attn_v.weight");
-    D.wo = upload_matrix(L.wo, b + "attn_output.weight");
-    D.w_gate = upload_matrix(L.w_gate, b + "ffn_gate.weight");
-    D.w_up = upload_matrix(L.w_up, b + "ffn_up.weight");
-    D.w_down = upload_matrix(L.w_down, b + "ffn_down.weight");
+    D.wq = upload_matrix(stage, L.wq, b + "attn_q.weight");
+    D.wk = upload_matrix(stage, L.wk, b + "attn_k.weight");
+    D.wv = upload_matrix(stage, L.wv, b + "attn_v.weight");
+    D.wo = upload_matrix(stage, L.wo, b + "attn_output.weight");
+    D.w_gate = upload_matrix(stage, L.w_gate, b + "ffn_gate.weight");
+    D.w_up = upload_matrix(stage, L.w_up, b + "ffn_up.weight");
+    D.w_down = upload_matrix(stage, L.w_down, b + "ffn_down.weight");
   }
   allocate_kv_pool(kv_tokens, n_ctx);
 }
@@ -127,14 +165,14 @@ DeviceForward::~DeviceForward() {
   (void)dev_->api().synchronize(dev_->handle());
 }
 
-DeviceForward::Matrix DeviceForward::upload_matrix(const WeightView& w, const std::string& name) {
+DeviceForward::Matrix DeviceForward::upload_matrix(StagedUpload& stage, const WeightView& w, const std::string& name) {
   const auto row_bytes = tensor_row_bytes(w.type, static_cast<uint64_t>(w.cols));
   if (!row_bytes.has_value() || w.rows <= 0 || w.data == nullptr) {
     throw EngineError("tensor '" + name + "' cannot be uploaded: no row size for its type and shape");
   }
   const size_t bytes = *row_bytes * static_cast<size_t>(w.rows);
   Matrix m{DeviceBuffer(*dev_, bytes, "weight tensor '" + name + "'"), w};
-  dev_->check(dev_->api().upload(dev_->handle(), m.data.get(), w.data, bytes), "uploading tensor '" + name + "'");
+  stage.upload(m.data.get(), w.data, bytes, "uploading tensor '" + name + "'");
   return m;
 }
 

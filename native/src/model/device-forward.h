@@ -75,6 +75,28 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+// Uploads through two page-locked staging buffers: the bus runs at full speed, and copying the next chunk out of the
+// file mapping overlaps the transfer of the previous one. Without page-locked memory it uploads straight from the
+// source (pageable, slower), never an error.
+class StagedUpload {
+ public:
+  static constexpr size_t kChunkBytes = size_t{16} << 20;
+  explicit StagedUpload(DeviceContext& dev, size_t chunk_bytes = kChunkBytes);
+  ~StagedUpload();  // waits for the last transfer, then frees the staging buffers
+  StagedUpload(const StagedUpload&) = delete;
+  StagedUpload& operator=(const StagedUpload&) = delete;
+
+  bool staged() const { return staging_[0] != nullptr; }
+  // Queues bytes from host_src to device_dst; host_src may be changed or unmapped as soon as it returns.
+  void upload(void* device_dst, const void* host_src, size_t bytes, const std::string& what);
+
+ private:
+  DeviceContext& dev_;
+  size_t chunk_bytes_;
+  void* staging_[2] = {nullptr, nullptr};
+  uint64_t chunks_ = 0;
+};
+
 class DeviceForward {
  public:
   static constexpr int kBlockRows = 16;          // cache rows per KV block
@@ -127,7 +149,7 @@ class DeviceForward {
     DeviceBuffer attn_norm, ffn_norm, bq, bk, bv;
     Matrix wq, wk, wv, wo, w_gate, w_up, w_down;
   };
-  Matrix upload_matrix(const WeightView& w, const std::string& name);
+  Matrix upload_matrix(StagedUpload& stage, const WeightView& w, const std::string& name);
   DeviceBuffer upload_vector(const std::vector<float>& v, const std::string& name);
   void allocate_kv_pool(int64_t kv_tokens, int n_ctx);
   void ensure_rows(int n);
