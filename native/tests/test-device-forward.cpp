@@ -1,5 +1,5 @@
 // The device forward pass (model/device-forward.h) on the host emulation of the CUDA plugin ABI, against the CPU
-// backend on tiny random models (F32, F16, Q8_0, Q4_K; llama and Qwen2 with QKV bias and NeoX rope): logits at every
+// backend on tiny random models (every weight type; llama and Qwen2 with QKV bias and NeoX rope): logits at every
 // position of a prompt and of decode steps, batches equal lone runs, the paged KV pool's blocks grow, are freed and
 // reused, fork / copy_prefix_from copy them, and out-of-memory (KV pool or memory cap) is an error that changes
 // nothing. Every line the device path runs here is the one it runs on a GPU, kernels aside; the host emulation makes
@@ -22,6 +22,7 @@
 #include "model/llama-model.h"
 #include "model/sequence.h"
 #include "test-gguf-builder.h"
+#include "test-random-blocks.h"
 
 #include "test-check.h"
 
@@ -38,9 +39,12 @@ constexpr int kLayers = 2;
 constexpr int kContext = 256;
 constexpr int kBlock = DeviceForward::kBlockRows;
 
-void put_f16(uint8_t* p, float v) {
-  const uint16_t h = fp32_to_fp16(v);
-  std::memcpy(p, &h, 2);
+void put_f16(uint8_t* p, float v) { put_u16(p, fp32_to_fp16(v)); }
+
+float absmax(const float* x, int n) {
+  float m = 0.0f;
+  for (int i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
+  return m;
 }
 
 // Values (about N(0, sigma)) in the given type. Q8_0 and Q4_K are quantised plainly (per-block absmax / min-max);
@@ -56,13 +60,46 @@ std::vector<uint8_t> encode(const std::vector<float>& v, TensorType type) {
       out.resize(v.size() * 2);
       for (size_t i = 0; i < v.size(); ++i) put_f16(out.data() + 2 * i, v[i]);
       break;
+    case TensorType::BF16:
+      out.resize(v.size() * 2);
+      for (size_t i = 0; i < v.size(); ++i) put_u16(out.data() + 2 * i, fp32_to_bf16(v[i]));
+      break;
+    case TensorType::Q4_0:
+      out.resize(v.size() / 32 * 18);
+      for (size_t b = 0; b < v.size() / 32; ++b) {  // value (q - 8) * d, q in 0..15
+        const float* x = v.data() + 32 * b;
+        const float d = absmax(x, 32) / 7.0f;
+        uint8_t* blk = out.data() + 18 * b;
+        put_f16(blk, d);
+        for (int j = 0; j < 16; ++j) {
+          const auto q = [&](float x_) { return std::clamp(static_cast<int>(std::lround(x_ / d)) + 8, 0, 15); };
+          blk[2 + j] = static_cast<uint8_t>(d == 0.0f ? 0x88 : q(x[j]) | (q(x[j + 16]) << 4));
+        }
+      }
+      break;
+    case TensorType::Q6_K:
+      out.resize(v.size() / 256 * 210);
+      for (size_t b = 0; b < v.size() / 256; ++b) {  // every sub-block scale 1: value d * (q - 32), q in 0..63
+        const float* x = v.data() + 256 * b;
+        const float d = absmax(x, 256) / 31.0f;
+        uint8_t* blk = out.data() + 210 * b;
+        for (int j = 0; j < 16; ++j) blk[192 + j] = 1;
+        put_f16(blk + 208, d);
+        for (int i = 0; i < 256; ++i) {  // the inverse of block::q6_k_quant's layout
+          const int q = d == 0.0f ? 32 : std::clamp(static_cast<int>(std::lround(x[i] / d)) + 32, 0, 63);
+          const int h = i >> 7, k = (i >> 5) & 3, l = i & 31;
+          uint8_t& lo = blk[64 * h + l + 32 * (k & 1)];
+          lo = static_cast<uint8_t>(k < 2 ? (lo & 0xF0) | (q & 0xF) : (lo & 0x0F) | ((q & 0xF) << 4));
+          uint8_t& hi = blk[128 + 32 * h + l];
+          hi = static_cast<uint8_t>((hi & ~(3 << (2 * k))) | ((q >> 4) << (2 * k)));
+        }
+      }
+      break;
     case TensorType::Q8_0:
       out.resize(v.size() / 32 * 34);
       for (size_t b = 0; b < v.size() / 32; ++b) {
         const float* x = v.data() + 32 * b;
-        float amax = 0.0f;
-        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
-        const float d = amax / 127.0f;
+        const float d = absmax(x, 32) / 127.0f;
         uint8_t* blk = out.data() + 34 * b;
         put_f16(blk, d);
         for (int i = 0; i < 32; ++i) {
@@ -229,12 +266,15 @@ void expect_error(F&& f, const std::string& needle, const std::string& what) {
 std::vector<float> copy_of(std::span<const float> s) { return {s.begin(), s.end()}; }
 
 const Variant kVariants[] = {
-    {TensorType::F32, false, false, true, 1e-4},  {TensorType::F16, false, true, false, 1e-3},
-    {TensorType::Q8_0, true, false, false, 1e-3}, {TensorType::Q4_K, false, false, false, 1e-3},
-    {TensorType::Q4_K, true, true, false, 1e-3},
+    {TensorType::F32, false, false, true, 1e-4},   {TensorType::F16, false, true, false, 1e-3},
+    {TensorType::Q8_0, true, false, false, 1e-3},  {TensorType::Q4_K, false, false, false, 1e-3},
+    {TensorType::Q4_K, true, true, false, 1e-3},   {TensorType::BF16, true, false, false, 1e-3},
+    {TensorType::Q4_0, false, false, false, 1e-3}, {TensorType::Q6_K, false, false, true, 1e-3},
 };
 
-bool float_type(const Variant& v) { return v.type == TensorType::F32 || v.type == TensorType::F16; }
+bool float_type(const Variant& v) {
+  return v.type == TensorType::F32 || v.type == TensorType::F16 || v.type == TensorType::BF16;
+}
 
 // Bound on the relative L2 of device logits against the CPU's: the GPU's kernels round differently.
 double tolerance(const Variant& v) { return g_on_gpu ? (float_type(v) ? 1e-3 : 1e-2) : v.tolerance; }
@@ -243,7 +283,7 @@ double tolerance(const Variant& v) { return g_on_gpu ? (float_type(v) ? 1e-3 : 1
 double same_device(const Variant& v, double host_bound) { return g_on_gpu ? tolerance(v) : host_bound; }
 
 // Greedy tokens must match the CPU's where the issue asks it (float types on a GPU; always on the host emulation).
-bool exact_tokens(const Variant& v) { return !g_on_gpu || float_type(v); }
+bool exact_tokens(const Variant& v) { return !g_on_gpu || v.type == TensorType::F32 || v.type == TensorType::F16; }
 
 std::string variant_name(const Variant& v) {
   return std::string(tensor_type_name(v.type)) + (v.qwen2 ? " qwen2" : " llama") + (v.tied_output ? " tied" : "") +
