@@ -10,6 +10,7 @@ export interface LoadModelOptions {
   /**
    * Where weights are read from: 'copy' (default) copies them once at load into huge-page memory (several times
    * faster generation on VMs, costs the weights' size in RAM); 'mmap' reads them in place from the file mapping.
+   * Ignored on the GPU, which uploads them once from the mapping.
    */
   weights?: WeightStorage;
   /**
