@@ -14,6 +14,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -529,6 +530,36 @@ void test_micro_batch_splits() {
   check(b.position() == 300 && c.position() == 400, "both sequences advanced by their whole inputs");
 }
 
+// Threads sharing one device model, as the addon's workers do: each runs its own sequences (prompt, decode steps,
+// fork, reset) while the others do too; every logit equals a single-threaded run, and every block comes back.
+void test_threads_share_the_pool() {
+  const Variant var = kVariants[3];
+  const ModelPair m = load_pair(var, 29, 64 * kBlock);
+  LlamaModel *cpu = m.cpu.get(), *dev = m.dev.get();
+  constexpr int kThreads = 4;
+  std::vector<std::vector<float>> want(kThreads), got(kThreads);
+  auto script = [&](LlamaModel& model, int t, std::vector<float>& out) {
+    const auto prompt = prompt_of(20 + 7 * t, t);
+    for (int round = 0; round < 3; ++round) {
+      Sequence seq(model);
+      model.forward(seq, prompt.data(), static_cast<int>(prompt.size()), false);
+      auto fork = seq.fork();
+      const int32_t id = 5 + t;
+      const auto logits = model.forward(*fork, &id, 1, false);
+      if (round == 2) out.assign(logits.begin(), logits.end());
+      seq.reset();
+    }
+  };
+  for (int t = 0; t < kThreads; ++t) script(*cpu, t, want[t]);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back([&, t] { script(*dev, t, got[t]); });
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    check(worst_rows(got[t], want[t]) <= tolerance(var), "thread " + std::to_string(t) + " logits equal the CPU's");
+  }
+  check(dev->device()->free_blocks() == dev->device()->total_blocks(), "every block is back in the pool");
+}
+
 // Weights go up through two page-locked staging buffers in chunks: uploads of odd sizes, several chunks each, one
 // after the other, arrive intact.
 void test_staged_upload() {
@@ -575,5 +606,6 @@ int main() {
                      {"out of memory", test_out_of_memory},
                      {"micro-batch splits", test_micro_batch_splits},
                      {"staged upload", test_staged_upload},
+                     {"threads share the pool", test_threads_share_the_pool},
                      {"embed", test_embed_matches_cpu}});
 }
