@@ -1,8 +1,9 @@
 // The CUDA kernels (through libsovren-cuda.so's C ABI) against the CPU backend on random inputs: matmul of every
 // weight type at 1, 3 and 37 tokens, get_rows, rms_norm, rope (normal / NeoX, with a QKV bias), silu_mul, add and
-// split-K paged decode attention; and the ops of the device forward pass (kv_store, causal prefill attention over
-// the paged cache, add_bias, copy) against the host emulation of the ABI (backend/host-device-api.h) that the CPU-only
-// tests run the forward pass on. Needs a GPU: without the plugin or a device it prints SKIP and passes.
+// split-K paged decode attention; the ops of the device forward pass (kv_store, causal prefill attention over the
+// paged cache, add_bias, copy) against the host emulation of the ABI (backend/host-device-api.h) that the CPU-only
+// tests run the forward pass on; and weight uploads through page-locked staging. Needs a GPU: without the plugin or a
+// device it prints SKIP and passes.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "backend/host-device-api.h"
 #include "core/error.h"
 #include "cpu/fp16.h"
+#include "model/device-forward.h"
 
 #include "test-check.h"
 #include "test-random-blocks.h"
@@ -280,6 +282,23 @@ void test_forward_pass_ops() {
   expect_close(got[4], want[4], 0.0, "copy of a KV block");
 }
 
+// Weight uploads through the page-locked staging buffers (host_alloc): many small chunks over the two buffers, so a
+// buffer rewritten before its transfer ended would show as corrupt bytes.
+void test_staged_upload() {
+  auto dev = DeviceContext::open_cuda();
+  std::vector<uint8_t> bytes(1 << 20);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + (i >> 8));
+  DeviceBuffer buf(*dev, bytes.size(), "staged bytes");
+  {
+    StagedUpload stage(*dev, 4099);
+    check(stage.staged(), "the GPU gives page-locked staging memory");
+    stage.upload(buf.get(), bytes.data(), bytes.size(), "staged upload");
+  }
+  std::vector<uint8_t> back(bytes.size());
+  dev->check(dev->api().download(dev->handle(), back.data(), buf.get(), back.size()), "download");
+  check(back == bytes, "1 MiB in 256 chunks of 4099 bytes arrives intact");
+}
+
 }  // namespace
 
 int main() {
@@ -300,7 +319,8 @@ int main() {
                              {"get_rows and elementwise", test_get_rows_and_elementwise},
                              {"rope", test_rope},
                              {"paged attention", test_paged_attention},
-                             {"forward pass ops", test_forward_pass_ops}});
+                             {"forward pass ops", test_forward_pass_ops},
+                             {"staged upload", test_staged_upload}});
   api().destroy(g_gpu);
   return rc;
 }
