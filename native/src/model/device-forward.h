@@ -1,8 +1,9 @@
 // The llama forward pass on a device behind the CUDA plugin ABI (libsovren-cuda.so, or its host emulation in tests):
 // weights uploaded once, a paged KV pool shared by every sequence (fixed-size blocks, a free list, one block table per
 // sequence grown as it advances), device scratch activations; only token ids, positions, block tables and the
-// wanted logits / hidden states cross to and from the host. Design notes: docs/performance.md.
+// wanted logits / hidden states cross to and from the host. Design notes: docs/engine.md (CUDA backend).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,7 @@ class DeviceContext {
   const sovren_cuda_api& api() const { return api_; }
   sovren_cuda_backend* handle() const { return handle_; }
   const std::string& name() const { return name_; }
-  uint64_t allocated() const { return allocated_; }
+  uint64_t allocated() const { return allocated_.load(std::memory_order_relaxed); }
   // Throws EngineError "<what>: <the device's reason>" when rc is non-zero. With SOVREN_DEVICE_SYNC=1 (read at
   // open) it also waits for the op to finish, so an asynchronous fault (a bad address in a kernel) is reported under
   // the op that caused it instead of a later copy; slow, for tools/gpu-check.sh and debugging.
@@ -48,7 +49,7 @@ class DeviceContext {
   std::shared_ptr<const void> keep_alive_;
   std::string name_;
   bool sync_each_op_;
-  uint64_t allocated_ = 0;
+  std::atomic<uint64_t> allocated_{0};  // atomic: ModelInfo reads it while a pass may grow scratch
 };
 
 // A device allocation, freed on destruction. Allocation failure is an EngineError naming `what` and its size.
@@ -127,8 +128,9 @@ class DeviceForward {
   uint64_t device_bytes() const { return dev_->allocated(); }  // weights, KV pool and scratch
   int total_blocks() const { return n_blocks_; }
   int free_blocks() const;
-  size_t block_bytes() const;                                                       // K and V of one block, every layer
-  static int blocks_for(int rows) { return (rows + kBlockRows - 1) / kBlockRows; }  // blocks that hold `rows` rows
+  // Bytes of K and V of one block over every layer; blocks that hold `rows` rows.
+  size_t block_bytes() const;
+  static int blocks_for(int rows) { return (rows + kBlockRows - 1) / kBlockRows; }
 
   // One micro-batch (at most LlamaModel::kMaxBatch rows, every segment validated by the caller). First grows the
   // block tables; a full pool is an EngineError that changes nothing. The caller advances the sequences.
