@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for a machine with an NVIDIA GPU (issue 20): builds with SOVREN_CUDA=ON, runs the native tests (the CUDA
-# kernels against the CPU backend included, which must not skip) and the engine's backend Jest suite, and prints a
-# report. Sized for about 10 minutes on 16 cores. Usage: tools/gpu-check.sh [build-dir]   (default build/native)
+# kernels against the CPU backend and the host emulation included, which must not skip), the model's device forward
+# pass on the GPU against the CPU backend, the engine's backend Jest suite and the cuda bench, and prints a report. Sized for about 10 minutes on 16 cores. Usage: tools/gpu-check.sh [build-dir]   (default build/native)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build/native}  # where the engine's Jest suites look for the addon
@@ -31,11 +31,13 @@ kernels_ran() {  # the kernel test must run on the device, not skip
   [ $rc -eq 0 ] && ! grep -q '^SKIP' "$LOG/cuda-kernels.out"
 }
 step cuda-kernels kernels_ran
+# The device forward pass (paged KV cache, batches, fork / copy_prefix, pool exhaustion) on the GPU vs the CPU.
+# SOVREN_DEVICE_SYNC=1: a kernel fault is reported under the op (and layer) that caused it.
+step device-forward env SOVREN_TEST_DEVICE=cuda SOVREN_DEVICE_SYNC=1 "$BUILD/test-device-forward"
 step native-tests ctest --test-dir "$BUILD" --output-on-failure -j4
 if [ "$ADDON" = ON ]; then
   step engine-backend-jest env SOVREN_ENGINE_BACKEND=cuda npx jest -c libs/engine/jest.config.ts \
     --testPathPatterns engine-backend
-  # Fails with "SOVREN_ENGINE_BACKEND=cuda: ..." until the device forward pass is wired into the model (issue 20).
   step bench-cuda env TS_NODE_PROJECT=tsconfig.base.json npx ts-node --transpile-only -r tsconfig-paths/register \
     tools/bench/engine/bench-engine.ts --backend cuda --types F16,Q8_0,Q4_K --layers 4 --reps 3 --bin-dir "$BUILD"
 else
@@ -46,6 +48,7 @@ echo
 echo "== gpu-check report =="
 echo "GPU: $(cat "$LOG/gpu.txt")"
 grep -E '^(FAIL|SKIP)|passed, .* failed' "$LOG/cuda-kernels.log" 2>/dev/null | sed 's/^/  kernels: /'
+grep -E '^(FAIL|SKIP)|max relative L2|passed, .* failed' "$LOG/device-forward.log" 2>/dev/null | sed 's/^/  forward: /'
 [ -f "$LOG/bench-cuda.log" ] && tail -n 20 "$LOG/bench-cuda.log" | sed 's/^/  bench: /'
 printf '%s\n' "${report[@]}"
 ! printf '%s\n' "${report[@]}" | grep -q '^FAIL'

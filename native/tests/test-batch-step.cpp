@@ -57,27 +57,8 @@ std::vector<uint8_t> tensor_bytes(const std::vector<float>& values, TensorType t
 std::unique_ptr<TinyModel> make_model(TensorType type, uint32_t seed) {
   using gguf_test::GgufBuilder;
   GgufBuilder g;
-  g.add_string("general.architecture", "llama");
-  g.add_string("general.name", "batch-step-test");
-  g.add<uint32_t>("llama.context_length", GgufValueType::UINT32, kContext);
-  g.add<uint32_t>("llama.embedding_length", GgufValueType::UINT32, kDim);
-  g.add<uint32_t>("llama.block_count", GgufValueType::UINT32, kLayers);
-  g.add<uint32_t>("llama.feed_forward_length", GgufValueType::UINT32, kFf);
-  g.add<uint32_t>("llama.attention.head_count", GgufValueType::UINT32, kHeads);
-  g.add<uint32_t>("llama.attention.head_count_kv", GgufValueType::UINT32, kKvHeads);
-  g.add<float>("llama.attention.layer_norm_rms_epsilon", GgufValueType::FLOAT32, 1e-5f);
-  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
-  std::vector<float> scores = {0.0f, 0.0f, 0.0f};
-  std::vector<int32_t> types = {2, 3, 3};
-  for (int i = 3; i < kVocab; ++i) {
-    tokens.push_back(std::string(1, static_cast<char>('!' + i)));
-    scores.push_back(-static_cast<float>(i));
-    types.push_back(1);
-  }
-  g.add_string("tokenizer.ggml.model", "llama");
-  g.add_string_array("tokenizer.ggml.tokens", tokens);
-  g.add_array<float>("tokenizer.ggml.scores", GgufValueType::FLOAT32, scores);
-  g.add_array<int32_t>("tokenizer.ggml.token_type", GgufValueType::INT32, types);
+  gguf_test::add_tiny_llama_header(g, {"llama", kContext, kDim, kLayers, kFf, kHeads, kKvHeads}, kVocab,
+                                   "batch-step-test");
 
   std::mt19937 rng(seed);
   auto matrix = [&](const std::string& name, int cols, int rows) {
@@ -118,24 +99,7 @@ std::unique_ptr<TinyModel> make_model(TensorType type, uint32_t seed) {
   return tiny;
 }
 
-double relative_l2(std::span<const float> got, std::span<const float> want) {
-  double diff = 0.0, norm = 0.0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    diff += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
-    norm += static_cast<double>(want[i]) * want[i];
-  }
-  return std::sqrt(diff / norm);
-}
-
-int argmax(std::span<const float> logits) {
-  return static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
-std::vector<int32_t> prompt_of(int length, int salt) {
-  std::vector<int32_t> ids;
-  for (int i = 0; i < length; ++i) ids.push_back(3 + (i * 7 + salt * 13) % (kVocab - 3));
-  return ids;
-}
+std::vector<int32_t> prompt_of(int length, int salt) { return gguf_test::tiny_prompt(length, salt, kVocab); }
 
 // What one sequence sees when it runs alone: the logits after its prompt and after each greedy token.
 struct Reference {

@@ -1,6 +1,9 @@
 // The CUDA kernels (through libsovren-cuda.so's C ABI) against the CPU backend on random inputs: matmul of every
 // weight type at 1, 3 and 37 tokens, get_rows, rms_norm, rope (normal / NeoX, with a QKV bias), silu_mul, add and
-// split-K paged decode attention. Needs a GPU: without the plugin or a device it prints SKIP and passes.
+// split-K paged decode attention; the ops of the device forward pass (kv_store, causal prefill attention over the
+// paged cache, add_bias, copy) against the host emulation of the ABI (backend/host-device-api.h) that the CPU-only
+// tests run the forward pass on; and weight uploads through page-locked staging. Needs a GPU: without the plugin or a
+// device it prints SKIP and passes.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -10,8 +13,10 @@
 #include <vector>
 
 #include "backend/cuda-plugin-loader.h"
+#include "backend/host-device-api.h"
 #include "core/error.h"
 #include "cpu/fp16.h"
+#include "model/device-forward.h"
 
 #include "test-check.h"
 #include "test-random-blocks.h"
@@ -47,18 +52,8 @@ struct DeviceVec {
   }
 };
 
-double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
-    den += static_cast<double>(want[i]) * want[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
-
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, double tol, const std::string& what) {
-  const double err = rel_l2(got, want);
+  const double err = relative_l2(got, want);
   char buf[64];
   std::snprintf(buf, sizeof buf, " (rel L2 %.3g, limit %.0e)", err, tol);
   check(err <= tol, what + buf);
@@ -190,6 +185,120 @@ void test_paged_attention() {
   expect_close(dout.read(), want, 1e-4, "split-K paged decode attention (GQA, 300 and 1000 cached rows)");
 }
 
+// A buffer on either side of the ABI (the GPU or the host emulation), filled from a host vector, freed on scope exit.
+struct AbiBuffer {
+  const sovren_cuda_api& a;
+  sovren_cuda_backend* h;
+  void* ptr = nullptr;
+  size_t bytes;
+  template <typename T>
+  AbiBuffer(const sovren_cuda_api& api_, sovren_cuda_backend* handle, const std::vector<T>& host)
+      : a(api_), h(handle), bytes(host.size() * sizeof(T)) {
+    if (a.alloc(h, std::max<size_t>(bytes, 1), &ptr) != 0) throw EngineError(std::string("alloc: ") + a.last_error(h));
+    if (bytes > 0 && a.upload(h, ptr, host.data(), bytes) != 0) {
+      throw EngineError(std::string("upload: ") + a.last_error(h));
+    }
+  }
+  ~AbiBuffer() { a.free(h, ptr); }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(ptr);
+  }
+  std::vector<float> read() const {
+    std::vector<float> out(bytes / sizeof(float));
+    if (a.download(h, out.data(), ptr, bytes) != 0) throw EngineError(std::string("download: ") + a.last_error(h));
+    return out;
+  }
+};
+
+// What the forward pass does with a micro-batch on one side of the ABI: V bias, store the new K/V rows into the
+// paged pools, causal prefill attention over them, a block copy. Returns {pools after the store, attention output,
+// biased v, the pool after the copy}.
+struct PagedInputs {
+  int n_head = 8, n_head_kv = 2, head_dim = 128, block_rows = 16, max_blocks = 0;
+  std::vector<float> k_pool, v_pool, q, k, v, bias;
+  std::vector<int32_t> tables, row_seq, pos;
+};
+std::vector<std::vector<float>> run_paged_ops(const sovren_cuda_api& a, sovren_cuda_backend* h, const PagedInputs& in) {
+  auto check_rc = [&](int rc, const char* what) {
+    if (rc != 0) throw EngineError(std::string(what) + ": " + a.last_error(h));
+  };
+  const int n_rows = static_cast<int>(in.pos.size()), kv_dim = in.n_head_kv * in.head_dim;
+  AbiBuffer kp(a, h, in.k_pool), vp(a, h, in.v_pool), q(a, h, in.q), k(a, h, in.k), v(a, h, in.v), bias(a, h, in.bias);
+  AbiBuffer tables(a, h, in.tables), row_seq(a, h, in.row_seq), pos(a, h, in.pos);
+  AbiBuffer out(a, h, std::vector<float>(in.q.size(), NAN));
+  check_rc(a.add_bias(h, v.as<float>(), bias.as<float>(), n_rows, kv_dim), "add_bias");
+  check_rc(a.kv_store(h, kp.as<float>(), vp.as<float>(), tables.as<int32_t>(), in.block_rows, in.max_blocks,
+                      k.as<float>(), v.as<float>(), row_seq.as<int32_t>(), pos.as<int32_t>(), n_rows, kv_dim),
+           "kv_store");
+  const sovren_cuda_paged_kv kv = {kp.as<float>(), vp.as<float>(), tables.as<int32_t>(), in.block_rows, in.max_blocks};
+  check_rc(a.attention_prefill(h, q.as<float>(), &kv, row_seq.as<int32_t>(), pos.as<int32_t>(), n_rows, in.n_head,
+                               in.n_head_kv, in.head_dim, 1.0f / std::sqrt(static_cast<float>(in.head_dim)),
+                               out.as<float>()),
+           "attention_prefill");
+  std::vector<std::vector<float>> results = {kp.read(), vp.read(), out.read(), v.read()};
+  const size_t block_floats = static_cast<size_t>(in.block_rows) * kv_dim;
+  check_rc(a.copy(h, kp.as<float>(), kp.as<float>() + block_floats, block_floats * sizeof(float)), "copy");
+  results.push_back(kp.read());
+  return results;
+}
+
+void test_forward_pass_ops() {
+  std::mt19937 rng(2024);
+  PagedInputs in;
+  // Sequence 0 holds 50 rows and gets 7 more; sequence 1 holds 3 and gets a 20-row prompt chunk. Blocks shuffled.
+  const int held[2] = {50, 3}, added[2] = {7, 20};
+  in.max_blocks = 4;
+  std::vector<int32_t> order(8);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  in.tables = order;
+  const int kv_dim = in.n_head_kv * in.head_dim;
+  in.k_pool = random_activations(static_cast<int64_t>(order.size()) * in.block_rows * kv_dim, rng);
+  in.v_pool = random_activations(static_cast<int64_t>(in.k_pool.size()), rng);
+  for (int s = 0; s < 2; ++s) {
+    for (int t = 0; t < added[s]; ++t) {
+      in.row_seq.push_back(s);
+      in.pos.push_back(held[s] + t);
+    }
+  }
+  const int64_t n_rows = static_cast<int64_t>(in.pos.size());
+  in.q = random_activations(n_rows * in.n_head * in.head_dim, rng);
+  in.k = random_activations(n_rows * kv_dim, rng);
+  in.v = random_activations(n_rows * kv_dim, rng);
+  in.bias = random_activations(kv_dim, rng);
+
+  char err[256] = {};
+  sovren_cuda_backend* host = create_host_device(2, 0, err, sizeof err);
+  check(host != nullptr, std::string("host device: ") + err);
+  if (host == nullptr) return;
+  const auto want = run_paged_ops(host_device_api(), host, in);
+  host_device_api().destroy(host);
+  const auto got = run_paged_ops(api(), g_gpu, in);
+  expect_close(got[0], want[0], 0.0, "kv_store writes the K rows into their blocks");
+  expect_close(got[1], want[1], 1e-6, "kv_store writes the biased V rows into their blocks");
+  expect_close(got[2], want[2], 1e-4, "causal prefill attention over the paged cache (2 sequences, 27 rows)");
+  expect_close(got[3], want[3], 1e-6, "add_bias");
+  expect_close(got[4], want[4], 0.0, "copy of a KV block");
+}
+
+// Weight uploads through the page-locked staging buffers (host_alloc): many small chunks over the two buffers, so a
+// buffer rewritten before its transfer ended would show as corrupt bytes.
+void test_staged_upload() {
+  auto dev = DeviceContext::open_cuda();
+  std::vector<uint8_t> bytes(1 << 20);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + (i >> 8));
+  DeviceBuffer buf(*dev, bytes.size(), "staged bytes");
+  {
+    StagedUpload stage(*dev, 4099);
+    check(stage.staged(), "the GPU gives page-locked staging memory");
+    stage.upload(buf.get(), bytes.data(), bytes.size(), "staged upload");
+  }
+  std::vector<uint8_t> back(bytes.size());
+  dev->check(dev->api().download(dev->handle(), back.data(), buf.get(), back.size()), "download");
+  check(back == bytes, "1 MiB in 256 chunks of 4099 bytes arrives intact");
+}
+
 }  // namespace
 
 int main() {
@@ -209,7 +318,9 @@ int main() {
   const int rc = run_suites({{"matmul", test_matmul},
                              {"get_rows and elementwise", test_get_rows_and_elementwise},
                              {"rope", test_rope},
-                             {"paged attention", test_paged_attention}});
+                             {"paged attention", test_paged_attention},
+                             {"forward pass ops", test_forward_pass_ops},
+                             {"staged upload", test_staged_upload}});
   api().destroy(g_gpu);
   return rc;
 }

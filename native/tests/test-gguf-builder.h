@@ -219,4 +219,41 @@ inline std::vector<uint8_t> sample_model_file(uint32_t version = 3) {
   return g.build();
 }
 
+// The metadata of a tiny llama-family model (`arch`.* sizes) and a SentencePiece-style vocabulary of n_vocab tokens
+// (<unk>, <s>, </s>, then single characters): the header the model tests put their random weights under.
+struct TinyLlamaDims {
+  std::string arch = "llama";
+  uint32_t context = 0, embd = 0, layers = 0, ff = 0, heads = 0, heads_kv = 0;
+};
+inline void add_tiny_llama_header(GgufBuilder& g, const TinyLlamaDims& d, int n_vocab, std::string_view name) {
+  g.add_string("general.architecture", d.arch);
+  g.add_string("general.name", name);
+  g.add<uint32_t>(d.arch + ".context_length", GgufValueType::UINT32, d.context);
+  g.add<uint32_t>(d.arch + ".embedding_length", GgufValueType::UINT32, d.embd);
+  g.add<uint32_t>(d.arch + ".block_count", GgufValueType::UINT32, d.layers);
+  g.add<uint32_t>(d.arch + ".feed_forward_length", GgufValueType::UINT32, d.ff);
+  g.add<uint32_t>(d.arch + ".attention.head_count", GgufValueType::UINT32, d.heads);
+  g.add<uint32_t>(d.arch + ".attention.head_count_kv", GgufValueType::UINT32, d.heads_kv);
+  g.add<float>(d.arch + ".attention.layer_norm_rms_epsilon", GgufValueType::FLOAT32, 1e-5f);
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
+  std::vector<float> scores = {0.0f, 0.0f, 0.0f};
+  std::vector<int32_t> types = {2, 3, 3};
+  for (int i = 3; i < n_vocab; ++i) {
+    tokens.push_back(std::string(1, static_cast<char>('!' + i)));
+    scores.push_back(-static_cast<float>(i));
+    types.push_back(1);
+  }
+  g.add_string("tokenizer.ggml.model", "llama");
+  g.add_string_array("tokenizer.ggml.tokens", tokens);
+  g.add_array<float>("tokenizer.ggml.scores", GgufValueType::FLOAT32, scores);
+  g.add_array<int32_t>("tokenizer.ggml.token_type", GgufValueType::INT32, types);
+}
+
+// A deterministic prompt of ordinary tokens (ids 3..n_vocab-1) of a tiny header's vocabulary; salt varies it.
+inline std::vector<int32_t> tiny_prompt(int length, int salt, int n_vocab) {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < length; ++i) ids.push_back(3 + (i * 7 + salt * 13) % (n_vocab - 3));
+  return ids;
+}
+
 }  // namespace gguf_test

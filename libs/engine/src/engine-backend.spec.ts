@@ -1,6 +1,6 @@
 // Backend selection by SOVREN_ENGINE_BACKEND (cpu | cuda | auto): the model reports the backend it runs on, auto
-// falls back to the CPU while the device forward pass is not wired in, and asking for cuda where it cannot run is a
-// clear load error (never a crash).
+// stays on the CPU until the device forward pass is verified on a GPU, asking for cuda where it cannot run is a clear
+// load error (never a crash), and where it can (tools/gpu-check.sh) its logits match the CPU's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,14 +43,37 @@ describe('SOVREN_ENGINE_BACKEND', () => {
     expect(await backendWith('cpu')).toMatch(/^cpu-/);
   });
 
-  it('chooses the CPU under auto (or when unset) while the CUDA forward pass is not wired in', async () => {
+  it('chooses the CPU under auto (or when unset) until the CUDA forward pass is verified on a GPU', async () => {
     expect(await backendWith('auto')).toMatch(/^cpu-/);
     expect(await backendWith(undefined)).toMatch(/^cpu-/);
   });
 
-  it('fails the load with a clear error when cuda is asked for and cannot run', async () => {
-    process.env[BACKEND_ENV] = 'cuda';
-    await expect(EngineModel.load(tiny.path, { threads: 1 })).rejects.toThrow(/SOVREN_ENGINE_BACKEND=cuda: /);
+  it('runs on the GPU when cuda is asked for and one is visible, else fails the load with a clear error', async () => {
+    let gpu: EngineModel;
+    try {
+      gpu = await EngineModel.load(tiny.path, { threads: 1, backend: 'cuda' });
+    } catch (error) {
+      expect(String(error)).toMatch(/SOVREN_ENGINE_BACKEND=cuda: /);
+      return;
+    }
+    const cpu = await EngineModel.load(tiny.path, { threads: 1, backend: 'cpu' });
+    try {
+      expect(gpu.info().backend).toBe('cuda');
+      expect(gpu.info().deviceBytes).toBeGreaterThan(gpu.info().weightBytes);
+      const ids = cpu.tokenize('The quick brown fox jumps over the lazy dog.').slice(0, 12);
+      const want = cpu.createSequence().evaluate(ids, { allLogits: true });
+      const got = gpu.createSequence().evaluate(ids, { allLogits: true });
+      let diff = 0;
+      let norm = 0;
+      want.forEach((w, i) => {
+        diff += (got[i] - w) ** 2;
+        norm += w * w;
+      });
+      expect(Math.sqrt(diff / norm)).toBeLessThan(1e-2);
+    } finally {
+      gpu.close();
+      cpu.close();
+    }
   });
 
   it('takes LoadModelOptions.backend over the environment', async () => {
@@ -58,6 +81,12 @@ describe('SOVREN_ENGINE_BACKEND', () => {
     const model = await EngineModel.load(tiny.path, { threads: 1, backend: 'cpu' });
     expect(model.info().backend).toMatch(/^cpu-/);
     model.close();
+  });
+
+  it('rejects a negative KV cache size', async () => {
+    await expect(EngineModel.load(tiny.path, { threads: 1, kvCacheTokens: -1 })).rejects.toThrow(
+      /options.kvCacheTokens must be in 0\.\.2147483647/,
+    );
   });
 
   it('rejects an unknown backend name, naming the variable', async () => {

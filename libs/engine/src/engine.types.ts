@@ -10,13 +10,21 @@ export interface LoadModelOptions {
   /**
    * Where weights are read from: 'copy' (default) copies them once at load into huge-page memory (several times
    * faster generation on VMs, costs the weights' size in RAM); 'mmap' reads them in place from the file mapping.
+   * Ignored on the GPU, which uploads them once from the mapping.
    */
   weights?: WeightStorage;
   /**
-   * Compute backend: 'cpu', 'cuda' (a load error where it cannot run) or 'auto' (CUDA when usable, else the CPU).
-   * Absent: $SOVREN_ENGINE_BACKEND, else 'auto'. ModelInfo.backend says which one the model runs on.
+   * Compute backend: 'cpu', 'cuda' (llama-family models on GPU 0; a load error where it cannot run) or 'auto' (the
+   * CPU until the CUDA path is verified on a GPU). Absent: $SOVREN_ENGINE_BACKEND, else 'auto'. ModelInfo.backend says
+   * which one the model runs on.
    */
   backend?: EngineBackendRequest;
+  /**
+   * On the GPU: tokens the paged KV cache holds for all of the model's sequences together (blocks of 16 are taken as
+   * sequences grow and given back on reset / close). 0 or absent: 64 full contexts, at most 90 % of the GPU memory the
+   * weights leave. Ignored on the CPU, where each sequence allocates its own context.
+   */
+  kvCacheTokens?: number;
 }
 
 export type EngineBackendRequest = 'cpu' | 'cuda' | 'auto';
@@ -80,13 +88,18 @@ export interface ModelInfo {
   /** "llama" (SentencePiece), "gpt2" (byte-level BPE) or "bert" (WordPiece). */
   tokenizerModel: string;
   chatTemplate: string | null;
-  /** The compute backend it runs on ("cpu-avx2", ...), chosen by SOVREN_ENGINE_BACKEND: cpu | cuda | auto. */
+  /**
+   * The compute backend it runs on ("cpu-avx2", ..., or "cuda"), chosen by SOVREN_ENGINE_BACKEND: cpu | cuda | auto
+   * (auto: the CPU until the device forward pass is verified on a GPU).
+   */
   backend: string;
   threads: number;
   /** Where the weights are read from (see LoadModelOptions.weights). */
   weights: WeightStorage;
-  /** Bytes of memory holding the weight copy; 0 with weights 'mmap'. */
+  /** Bytes of memory holding the weight copy; 0 with weights 'mmap' and on the GPU. */
   weightCopyBytes: number;
+  /** Bytes the model holds on its GPU (weights, paged KV cache, scratch); 0 on the CPU. Optional: older addons. */
+  deviceBytes?: number;
   /** Tensor count and elements per GGUF type name ("F32", "Q4_K", ...). */
   tensorTypes: Record<string, TensorTypeCount>;
   specialTokens: SpecialTokens;

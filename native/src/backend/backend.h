@@ -1,5 +1,6 @@
-// The compute backend interface: every op the llama forward pass needs. The CPU backend (src/cpu/) implements
-// it today; a CUDA backend plugs in beside it with the same contract. All activations are row-major float32.
+// The compute backend interface: every op the llama forward pass needs. The CPU backend (src/cpu/) implements it;
+// the device pass (model/device-forward.h) calls the same ops with the same contracts through the CUDA plugin's C ABI
+// (cuda/cuda-plugin-abi.h). All activations are row-major float32.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -59,31 +59,31 @@ BackendRequest parse_backend_request(const char* value) {
 
 const char* backend_kind_name(BackendKind kind) { return kind == BackendKind::Cuda ? "cuda" : "cpu"; }
 
+BackendRequest backend_request(const std::string& request) {
+  return parse_backend_request(request.empty() ? std::getenv("SOVREN_ENGINE_BACKEND") : request.c_str());
+}
+
 BackendKind choose_backend(BackendRequest request, std::string* reason) {
   if (request == BackendRequest::Cpu) {
     *reason = "SOVREN_ENGINE_BACKEND=cpu";
     return BackendKind::Cpu;
   }
-  if (request == BackendRequest::Auto) {  // no probe: initialising CUDA would buy nothing until the model can use it
-    *reason = "auto: the CUDA forward pass is not wired into the model yet (kernels only, issue 20)";
+  if (request == BackendRequest::Auto) {  // no probe: initialising CUDA costs time and memory auto will not use
+    *reason = "auto: the CUDA forward pass is chosen only with SOVREN_ENGINE_BACKEND=cuda until verified on a GPU";
     return BackendKind::Cpu;
   }
   std::string why;
   const auto plugin = CudaPlugin::load(&why);
-  if (plugin == nullptr) {
-    why = "the CUDA plugin is not available (" + why + ")";
-  } else if (plugin->device_count() <= 0) {
-    why = "no CUDA device is visible";
-  } else {
-    why = "the CUDA forward pass is not wired into the model yet (kernels only, issue 20)";
-  }
-  throw EngineError("SOVREN_ENGINE_BACKEND=cuda: " + why);
+  if (plugin == nullptr)
+    throw EngineError("SOVREN_ENGINE_BACKEND=cuda: the CUDA plugin is not available (" + why + ")");
+  if (plugin->device_count() <= 0) throw EngineError("SOVREN_ENGINE_BACKEND=cuda: no CUDA device is visible");
+  *reason = "SOVREN_ENGINE_BACKEND=cuda";
+  return BackendKind::Cuda;
 }
 
 std::unique_ptr<Backend> make_selected_backend(int n_threads, const std::string& request) {
   std::string reason;
-  choose_backend(parse_backend_request(request.empty() ? std::getenv("SOVREN_ENGINE_BACKEND") : request.c_str()),
-                 &reason);
+  choose_backend(backend_request(request), &reason);
   return make_cpu_backend(n_threads);
 }
 

@@ -38,13 +38,16 @@ enum class BackendRequest { Cpu, Cuda, Auto };
 BackendRequest parse_backend_request(const char* value);
 const char* backend_kind_name(BackendKind kind);
 
-// The device forward pass is not wired into the model yet (issue 20): until it is, auto resolves to the CPU and an
-// explicit cuda request fails with the reason (no plugin, no GPU, or the missing forward pass), never a crash.
-// *reason says why the CPU was chosen.
+// `request` ("cpu" | "cuda" | "auto"), or SOVREN_ENGINE_BACKEND (read now) when it is empty.
+BackendRequest backend_request(const std::string& request);
+
+// cuda: the plugin loads and sees a GPU (else EngineError with the reason: no plugin or no GPU, never a crash).
+// auto: the CPU until the device forward pass (model/device-forward.h) has passed tools/gpu-check.sh on a GPU; cuda
+// must be asked for explicitly. *reason says why the backend was chosen.
 BackendKind choose_backend(BackendRequest request, std::string* reason);
 
-// The backend a model loads with: `request` ("cpu" | "cuda" | "auto"; empty: SOVREN_ENGINE_BACKEND, read now), then
-// choose_backend (throws EngineError).
+// The backend of a model without a device forward pass (BERT encoders, Whisper): the CPU, after choose_backend has
+// checked the request (throws EngineError). Only llama-family models run on the GPU so far.
 std::unique_ptr<Backend> make_selected_backend(int n_threads, const std::string& request);
 
 }  // namespace sovren

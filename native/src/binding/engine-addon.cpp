@@ -1,5 +1,8 @@
 // Entry point of the `sovren_engine.node` addon: registers the Model, Sequence and RtpPacer classes and exports
-// loadModel(path, {threads, contextSize}), which maps and validates the file on a worker thread.
+// loadModel(path, {threads, contextSize, weights, backend, kvCacheTokens}), which maps and validates the file on a
+// worker thread.
+#include <cstdint>
+
 #include "binding/node-addon-api.h"
 
 #include "binding/binding-support.h"
@@ -70,6 +73,11 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
     if (context < 0 || context > (1 << 24)) throw_type_error(env, "options.contextSize must be in 0..16777216");
     options.n_threads = static_cast<int>(threads);
     options.n_ctx = static_cast<int>(context);
+    const int64_t kv_tokens = integer_or(opts, "kvCacheTokens", 0, "options");
+    if (kv_tokens < 0 || kv_tokens > INT32_MAX) {
+      throw_type_error(env, "options.kvCacheTokens must be in 0..2147483647 (0: the default pool)");
+    }
+    options.kv_cache_tokens = kv_tokens;
     const Napi::Value weights = opts.Get("weights");
     if (!weights.IsUndefined() && !weights.IsNull()) {
       const std::string mode = weights.IsString() ? weights.As<Napi::String>().Utf8Value() : std::string();

@@ -123,6 +123,7 @@ Napi::Object encoder_info(Napi::Env env, const BertModel& m) {
   o.Set("chatTemplate", env.Null());
   o.Set("weights", "mmap");  // encoders read their (small) weights in place
   o.Set("weightCopyBytes", 0);
+  o.Set("deviceBytes", 0);  // encoders run on the CPU
   return o;
 }
 
@@ -154,6 +155,7 @@ Napi::Value ModelObject::info(const Napi::CallbackInfo& info) {
     o.Set("chatTemplate", m.chat_template().empty() ? env.Null() : Napi::String::New(env, m.chat_template()));
     o.Set("weights", m.weight_storage() == WeightStorage::Copy ? "copy" : "mmap");
     o.Set("weightCopyBytes", Napi::Number::New(env, static_cast<double>(m.weight_copy_bytes())));
+    o.Set("deviceBytes", Napi::Number::New(env, static_cast<double>(m.device_bytes())));
     return o;
   });
 }

@@ -21,6 +21,7 @@ cudaError_t launch_rope(cudaStream_t, float* x, const float* bias, const int32_t
                         int head_dim, const sovren_cuda_rope& p);
 cudaError_t launch_silu_mul(cudaStream_t, float* gate, const float* up, size_t n);
 cudaError_t launch_add(cudaStream_t, float* x, const float* y, size_t n);
+cudaError_t launch_add_bias(cudaStream_t, float* x, const float* bias, int n_tokens, int dim);
 
 // Batch-1..4 matrix-vector products (warp per row; quantised weights dotted with Q8_0 / Q8_K activations prepared in
 // act_scratch, at least matvec_scratch_bytes). Returns cudaErrorInvalidValue for n_tokens > kMaxMatvecTokens.
@@ -40,5 +41,13 @@ size_t attention_scratch_bytes(int max_n_kv, int n_seq, int n_head, int head_dim
 cudaError_t launch_attention_decode(cudaStream_t, const float* q, const sovren_cuda_paged_kv& kv, const int32_t* n_kv,
                                     int max_n_kv, int n_seq, int n_head, int n_head_kv, int head_dim, float scale,
                                     float* out, void* scratch);
+
+// The paged cache's row scatter and causal prompt attention (kv-cache-kernels.cu); contracts in cuda-plugin-abi.h.
+cudaError_t launch_kv_store(cudaStream_t, float* k_pool, float* v_pool, const int32_t* block_tables, int block_rows,
+                            int max_blocks, const float* k, const float* v, const int32_t* row_seq, const int32_t* pos,
+                            int n_rows, int kv_dim);
+cudaError_t launch_attention_prefill(cudaStream_t, const float* q, const sovren_cuda_paged_kv& kv,
+                                     const int32_t* row_seq, const int32_t* pos, int n_rows, int n_head, int n_head_kv,
+                                     int head_dim, float scale, float* out);
 
 }  // namespace sovren::cuda

@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define SOVREN_CUDA_ABI_VERSION 1u
+#define SOVREN_CUDA_ABI_VERSION 2u
 #define SOVREN_CUDA_PLUGIN_SYMBOL "sovren_cuda_plugin_api"
 
 typedef struct sovren_cuda_backend sovren_cuda_backend; /* one device, one stream, its allocations */
@@ -64,6 +64,26 @@ typedef struct {
   int (*attention_decode)(sovren_cuda_backend*, const float* q, const sovren_cuda_paged_kv* kv, const int32_t* n_kv,
                           int max_n_kv, int n_seq, int n_head, int n_head_kv, int head_dim, float scale, float* out);
   int (*synchronize)(sovren_cuda_backend*);
+
+  /* Version 2: what the model's device forward pass (model/device-forward.h) needs beside the kernels above. */
+  /* x[t][i] += bias[i]: the V bias of Qwen2 (Q and K take theirs through rope). */
+  int (*add_bias)(sovren_cuda_backend*, float* x, const float* bias, int n_tokens, int dim);
+  /* Device-to-device copy on the stream: KV blocks for fork / copy_prefix, gathering the rows that want logits. */
+  int (*copy)(sovren_cuda_backend*, void* device_dst, const void* device_src, size_t bytes);
+  /* Writes row r of k and v ([n_rows][kv_dim], kv_dim = n_head_kv * head_dim) into the paged pools at position pos[r]
+     of sequence row_seq[r], whose block table is block_tables + row_seq[r] * max_blocks; its blocks must be there. */
+  int (*kv_store)(sovren_cuda_backend*, float* k_pool, float* v_pool, const int32_t* block_tables, int block_rows,
+                  int max_blocks, const float* k, const float* v, const int32_t* row_seq, const int32_t* pos,
+                  int n_rows, int kv_dim);
+  /* Causal attention for prompt rows of one or more sequences: row r of q ([n_rows][n_head][head_dim]) attends to
+     rows 0..pos[r] of sequence row_seq[r]'s paged cache (kv->block_table + row_seq[r] * kv->max_blocks). */
+  int (*attention_prefill)(sovren_cuda_backend*, const float* q, const sovren_cuda_paged_kv* kv, const int32_t* row_seq,
+                           const int32_t* pos, int n_rows, int n_head, int n_head_kv, int head_dim, float scale,
+                           float* out);
+  /* Page-locked host memory to stage weight uploads in: copies from it run at full bus speed but asynchronously, so
+     the caller synchronizes before writing to it again. Freed with host_free (which synchronizes first). */
+  int (*host_alloc)(sovren_cuda_backend*, size_t bytes, void** host_ptr);
+  int (*host_free)(sovren_cuda_backend*, void* host_ptr);
 } sovren_cuda_api;
 
 typedef const sovren_cuda_api* (*sovren_cuda_plugin_api_fn)(void);

@@ -156,6 +156,44 @@ int synchronize(sovren_cuda_backend* b) {
   return 0;
 }
 
+int add_bias(sovren_cuda_backend* b, float* x, const float* bias, int n_tokens, int dim) {
+  SOVREN_CUDA_TRY(b, "add_bias", sovren::cuda::launch_add_bias(b->stream, x, bias, n_tokens, dim));
+  return 0;
+}
+
+int copy(sovren_cuda_backend* b, void* dst, const void* src, size_t bytes) {
+  SOVREN_CUDA_TRY(b, "copy", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, b->stream));
+  return 0;
+}
+
+int kv_store(sovren_cuda_backend* b, float* k_pool, float* v_pool, const int32_t* block_tables, int block_rows,
+             int max_blocks, const float* k, const float* v, const int32_t* row_seq, const int32_t* pos, int n_rows,
+             int kv_dim) {
+  SOVREN_CUDA_TRY(b, "kv_store",
+                  sovren::cuda::launch_kv_store(b->stream, k_pool, v_pool, block_tables, block_rows, max_blocks, k, v,
+                                                row_seq, pos, n_rows, kv_dim));
+  return 0;
+}
+
+int attention_prefill(sovren_cuda_backend* b, const float* q, const sovren_cuda_paged_kv* kv, const int32_t* row_seq,
+                      const int32_t* pos, int n_rows, int n_head, int n_head_kv, int head_dim, float scale,
+                      float* out) {
+  SOVREN_CUDA_TRY(b, "attention_prefill",
+                  sovren::cuda::launch_attention_prefill(b->stream, q, *kv, row_seq, pos, n_rows, n_head, n_head_kv,
+                                                         head_dim, scale, out));
+  return 0;
+}
+
+int host_alloc(sovren_cuda_backend* b, size_t bytes, void** ptr) {
+  SOVREN_CUDA_TRY(b, "cudaHostAlloc", cudaHostAlloc(ptr, bytes, cudaHostAllocDefault));
+  return 0;
+}
+int host_free(sovren_cuda_backend* b, void* ptr) {
+  SOVREN_CUDA_TRY(b, "cudaStreamSynchronize", cudaStreamSynchronize(b->stream));
+  SOVREN_CUDA_TRY(b, "cudaFreeHost", cudaFreeHost(ptr));
+  return 0;
+}
+
 const sovren_cuda_api kApi = {
     SOVREN_CUDA_ABI_VERSION,
     device_count,
@@ -175,6 +213,12 @@ const sovren_cuda_api kApi = {
     matmul,
     attention_decode,
     synchronize,
+    add_bias,
+    copy,
+    kv_store,
+    attention_prefill,
+    host_alloc,
+    host_free,
 };
 
 }  // namespace

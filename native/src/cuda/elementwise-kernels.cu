@@ -1,4 +1,4 @@
-// Embedding gather, RMSNorm fused with its weight, RoPE (normal / NeoX, optional QKV bias), SiLU·gate, add.
+// Embedding gather, RMSNorm fused with its weight, RoPE (normal / NeoX, optional QKV bias), SiLU·gate, add, bias.
 #include <math.h>
 
 #include "cuda/cuda-kernels.h"
@@ -124,6 +124,13 @@ __global__ void add_kernel(float* x, const float* y, size_t n) {
   }
 }
 
+__global__ void add_bias_kernel(float* x, const float* bias, size_t n, int dim) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    x[i] += bias[i % dim];
+  }
+}
+
 static unsigned grid_for(size_t n) { return static_cast<unsigned>(n / 256 + 1 < 65535 ? n / 256 + 1 : 65535); }
 
 cudaError_t launch_silu_mul(cudaStream_t s, float* gate, const float* up, size_t n) {
@@ -135,6 +142,14 @@ cudaError_t launch_silu_mul(cudaStream_t s, float* gate, const float* up, size_t
 cudaError_t launch_add(cudaStream_t s, float* x, const float* y, size_t n) {
   if (n == 0) return cudaSuccess;
   add_kernel<<<grid_for(n), 256, 0, s>>>(x, y, n);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_add_bias(cudaStream_t s, float* x, const float* bias, int n_tokens, int dim) {
+  if (n_tokens < 0 || dim <= 0) return cudaErrorInvalidValue;
+  const size_t n = static_cast<size_t>(n_tokens) * dim;
+  if (n == 0) return cudaSuccess;
+  add_bias_kernel<<<grid_for(n), 256, 0, s>>>(x, bias, n, dim);
   return cudaGetLastError();
 }
 

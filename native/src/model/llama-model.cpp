@@ -26,9 +26,12 @@ std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& path, const Mode
 LlamaModel::LlamaModel(std::unique_ptr<GgufFile> gguf, const ModelLoadOptions& options) : gguf_(std::move(gguf)) {
   if (!gguf_) throw EngineError("no GGUF file given to the model loader");
   hp_ = read_llama_hparams(*gguf_);
-  backend_ = make_selected_backend(options.n_threads, options.backend);
+  std::string reason;
+  const BackendKind kind =
+      options.host_device ? BackendKind::Cuda : choose_backend(backend_request(options.backend), &reason);
+  // On a device the CPU backend only converts the small f32 vectors at load: one thread, no idle pool.
+  backend_ = make_cpu_backend(kind == BackendKind::Cuda ? 1 : options.n_threads);
   load_weights();
-  place_weights(options.weights, backend_->n_threads());
 
   ModelVocab vocab = load_model_vocab(*gguf_, hp_.n_vocab);
   tokenizer_ = std::move(vocab.tokenizer);
@@ -42,6 +45,16 @@ LlamaModel::LlamaModel(std::unique_ptr<GgufFile> gguf, const ModelLoadOptions& o
                       std::to_string(hp_.n_ctx_train));
   }
   n_ctx_ = static_cast<int>(requested);
+  if (kind == BackendKind::Cuda) {
+    // Weights go from the mapping straight to the device: no host copy, and the mapping is only read once.
+    weight_storage_ = WeightStorage::Mmap;
+    device_ = std::make_unique<DeviceForward>(
+        options.host_device ? DeviceContext::open_host(options.n_threads, options.host_device_memory_cap)
+                            : DeviceContext::open_cuda(),
+        hp_, token_embd_, output_, output_norm_, rope_freq_factors_, layers_, options.kv_cache_tokens, n_ctx_);
+  } else {
+    place_weights(options.weights, backend_->n_threads());
+  }
   name_ = std::string(gguf_->get_string_or("general.name", ""));
   chat_template_ = std::string(gguf_->get_string_or("tokenizer.chat_template", ""));
 }
@@ -273,7 +286,22 @@ void LlamaModel::run_packed(std::span<const BatchItem> items, float* const* hidd
   if (!segments_.empty()) run_segments(segments_);
 }
 
+// The device pass works on the sequences' block tables; positions advance only when it succeeds.
+void LlamaModel::run_device_segments(std::span<const Segment> segments) {
+  device_segments_.clear();
+  for (const Segment& seg : segments) {
+    device_segments_.push_back(DeviceForward::Segment{&seg.seq->kv_blocks_, seg.seq->position(), seg.tokens, seg.n,
+                                                      seg.logits, seg.all_logits, seg.hidden});
+  }
+  device_->run(device_segments_);
+  for (const Segment& seg : segments) seg.seq->n_past_.fetch_add(seg.n, std::memory_order_relaxed);
+}
+
 void LlamaModel::run_segments(std::span<const Segment> segments) {
+  if (device_) {
+    run_device_segments(segments);
+    return;
+  }
   Backend& be = *backend_;
   const int n_embd = static_cast<int>(hp_.n_embd);
   const int q_dim = static_cast<int>(hp_.q_dim());

@@ -13,6 +13,7 @@
 #include "cpu/huge-page-buffer.h"
 #include "gguf/gguf-reader.h"
 #include "grammar/token-trie.h"
+#include "model/device-forward.h"
 #include "model/embedding-pooling.h"
 #include "model/gguf-vocab.h"
 #include "model/gguf-weights.h"
@@ -37,6 +38,13 @@ struct ModelLoadOptions {
   int n_ctx = 0;      // context size of each sequence; <= 0: min(training context, kDefaultContextSize)
   WeightStorage weights = WeightStorage::Copy;
   std::string backend;  // "cpu" | "cuda" | "auto"; empty: SOVREN_ENGINE_BACKEND (backend/cuda-plugin-loader.h)
+  // Device backends: tokens the paged KV cache holds for all sequences together; <= 0: room for
+  // DeviceForward::kDefaultKvContexts full contexts, at most 90 % of the device memory the weights leave.
+  int64_t kv_cache_tokens = 0;
+  // Test hook, set only by C++ tests (the binding never does, SOVREN_ENGINE_BACKEND cannot): run the device forward
+  // pass on the host emulation of the CUDA plugin (backend/host-device-api.h), with this memory cap (0: none).
+  bool host_device = false;
+  uint64_t host_device_memory_cap = 0;
   static constexpr int kDefaultContextSize = 4096;
 };
 
@@ -71,7 +79,12 @@ class LlamaModel {
   uint64_t parameter_count() const { return parameter_count_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
   const std::map<std::string, TensorTypeCount>& tensor_types() const { return tensor_types_; }
-  std::string backend_name() const { return backend_->name(); }
+  // "cpu-<isa>", "cuda", or "host-device" (the test emulation).
+  std::string backend_name() const { return device_ ? device_->name() : backend_->name(); }
+  // Bytes this model holds on its device (weights, KV pool, scratch); 0 on the CPU.
+  uint64_t device_bytes() const { return device_ ? device_->device_bytes() : 0; }
+  // The device forward pass, or nullptr on the CPU backend.
+  DeviceForward* device() const { return device_.get(); }
   int n_threads() const { return backend_->n_threads(); }
   WeightStorage weight_storage() const { return weight_storage_; }
   // Bytes of anonymous memory holding the weight copy (0 in Mmap mode).
@@ -130,6 +143,7 @@ class LlamaModel {
   void place_weights(WeightStorage storage, int n_threads);
   void check_tokens(const Sequence& seq, const int32_t* tokens, int n, const std::string& context) const;
   void run_segments(std::span<const Segment> segments);
+  void run_device_segments(std::span<const Segment> segments);
 
   std::unique_ptr<GgufFile> gguf_;
   std::unique_ptr<Backend> backend_;
@@ -151,6 +165,7 @@ class LlamaModel {
   std::vector<float> output_norm_;
   std::vector<float> rope_freq_factors_;  // empty unless rope_freqs.weight is present
   std::vector<LayerWeights> layers_;
+  std::unique_ptr<DeviceForward> device_;  // the forward pass runs here when set; backend_ then only loads vectors
 
   mutable std::mutex trie_mutex_;
   mutable std::shared_ptr<const grammar::TokenTrie> token_trie_;
@@ -161,6 +176,7 @@ class LlamaModel {
   std::vector<int32_t> tokens_, pos_;
   std::vector<AttentionSpan> spans_;
   std::vector<Segment> segments_;
+  std::vector<DeviceForward::Segment> device_segments_;
 };
 
 }  // namespace sovren

@@ -25,7 +25,8 @@ int checked_context(const LlamaModel& model, int n_ctx) {
 Sequence::Sequence(const LlamaModel& model, int n_ctx)
     : model_(&model),
       n_ctx_(checked_context(model, n_ctx)),
-      layer_stride_(static_cast<size_t>(n_ctx_) * model.hparams().kv_dim()) {
+      layer_stride_(model.device() != nullptr ? 0 : static_cast<size_t>(n_ctx_) * model.hparams().kv_dim()) {
+  if (model.device() != nullptr) return;  // blocks come from the device pool as the sequence advances
   const size_t n = layer_stride_ * model.hparams().n_layer;
   try {
     k_cache_.reset(new float[n]);
@@ -36,7 +37,12 @@ Sequence::Sequence(const LlamaModel& model, int n_ctx)
   }
 }
 
+Sequence::~Sequence() {
+  if (DeviceForward* device = model_->device()) device->release(kv_blocks_);
+}
+
 void Sequence::reset() {
+  if (DeviceForward* device = model_->device()) device->release(kv_blocks_);
   n_past_ = 0;
   pending_.clear();
   if (sampler_) sampler_->reset();
@@ -50,8 +56,9 @@ void Sequence::set_sampling(const SamplingParams& params) {
 std::unique_ptr<Sequence> Sequence::fork() const {
   auto copy = std::make_unique<Sequence>(*model_, n_ctx_);
   const int used = position();
+  if (DeviceForward* device = model_->device()) device->copy_rows(kv_blocks_, copy->kv_blocks_, used);
   const size_t row = model_->hparams().kv_dim();
-  for (uint32_t layer = 0; layer < model_->hparams().n_layer; ++layer) {
+  for (uint32_t layer = 0; layer_stride_ != 0 && layer < model_->hparams().n_layer; ++layer) {
     const size_t offset = static_cast<size_t>(layer) * layer_stride_;
     std::copy_n(k_cache_.get() + offset, static_cast<size_t>(used) * row, copy->k_cache_.get() + offset);
     std::copy_n(v_cache_.get() + offset, static_cast<size_t>(used) * row, copy->v_cache_.get() + offset);
@@ -75,7 +82,14 @@ void Sequence::copy_prefix_from(const Sequence& source, int n) {
     throw EngineError("copy_prefix_from: prefix length " + std::to_string(n) + " exceeds this sequence's context " +
                       std::to_string(n_ctx_));
   }
-  if (&source == this) {
+  if (DeviceForward* device = model_->device()) {
+    if (&source == this) {
+      device->truncate(kv_blocks_, n);  // keeping a prefix of itself: the rows are in place, later blocks go back
+    } else {
+      device->copy_rows(source.kv_blocks_, kv_blocks_, n);
+    }
+    n_past_ = n;
+  } else if (&source == this) {
     n_past_ = n;  // keeping a prefix of itself: the rows are already in place
   } else {
     const size_t rows = static_cast<size_t>(n) * model_->hparams().kv_dim();
@@ -89,7 +103,12 @@ void Sequence::copy_prefix_from(const Sequence& source, int n) {
   logits_.clear();
 }
 
-size_t Sequence::cache_bytes() const { return 2 * layer_stride_ * model_->hparams().n_layer * sizeof(float); }
+size_t Sequence::cache_bytes() const {
+  // From the position, not kv_blocks_: another thread may ask while a pass grows the table.
+  if (const DeviceForward* device = model_->device())
+    return static_cast<size_t>(DeviceForward::blocks_for(position())) * device->block_bytes();
+  return 2 * layer_stride_ * model_->hparams().n_layer * sizeof(float);
+}
 
 Sampler& Sequence::sampler() {
   if (!sampler_) sampler_.emplace(SamplingParams{}, model_->n_vocab());

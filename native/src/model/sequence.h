@@ -1,6 +1,7 @@
-// One conversation's state: its own f32 KV cache ([layer][ctx][n_head_kv * head_dim]), its position, the logits of
-// its last forward pass, and the sampler + streaming detokenizer that batched steps (model/batch-step.h) use for
-// it. A Sequence must not outlive the LlamaModel it was created for.
+// One conversation's state: its own f32 KV cache ([layer][ctx][n_head_kv * head_dim] on the CPU backend; a block
+// table into the model's paged device pool on a device backend), its position, the logits of its last forward pass, and
+// the sampler + streaming detokenizer that batched steps (model/batch-step.h) use for it. A Sequence must not outlive
+// the LlamaModel it was created for.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -21,14 +22,16 @@ class Sequence {
   // n_ctx <= 0: the model's context size; otherwise a smaller cache (1..model context), so a service can size its
   // KV-cache pool per sequence. Throws EngineError when n_ctx exceeds the model's context.
   explicit Sequence(const LlamaModel& model, int n_ctx = 0);
+  ~Sequence();  // gives its device KV blocks back to the pool
   Sequence(const Sequence&) = delete;
   Sequence& operator=(const Sequence&) = delete;
 
   const LlamaModel& model() const { return *model_; }
   int position() const { return n_past_.load(std::memory_order_relaxed); }  // tokens already in the cache
   int context_size() const { return n_ctx_; }
-  // Forget everything (the cache is overwritten by the next pass), restart the sampler's history and random
-  // sequence, and drop any incomplete UTF-8 the detokenizer holds: the sequence is ready for a new request.
+  // Forget everything (the cache is overwritten by the next pass; device KV blocks go back to the pool), restart the
+  // sampler's history and random sequence, and drop any incomplete UTF-8 the detokenizer holds: the sequence is ready
+  // for a new request.
   void reset();
 
   // Tokens that belong to the sequence but are not in the cache yet: the last token of a generation, whose pass
@@ -58,10 +61,11 @@ class Sequence {
   // n is negative, beyond source's position or beyond this sequence's context.
   void copy_prefix_from(const Sequence& source, int n);
 
-  // Bytes of the KV cache this sequence allocated (K and V, every layer, its whole context).
+  // Bytes of the KV cache this sequence holds (K and V, every layer): its whole context on the CPU, the device
+  // blocks its rows occupy on a device backend.
   size_t cache_bytes() const;
 
-  // Cache rows of one layer: [n_ctx][kv_dim].
+  // Cache rows of one layer: [n_ctx][kv_dim] (CPU backend only: nullptr on a device backend).
   float* k_layer(int layer) { return k_cache_.get() + static_cast<size_t>(layer) * layer_stride_; }
   float* v_layer(int layer) { return v_cache_.get() + static_cast<size_t>(layer) * layer_stride_; }
 
@@ -75,6 +79,7 @@ class Sequence {
   // before any pass reads it.
   std::unique_ptr<float[]> k_cache_;
   std::unique_ptr<float[]> v_cache_;
+  std::vector<int32_t> kv_blocks_;  // device backend: this sequence's blocks of the model's KV pool, in row order
   std::vector<float> logits_;
   std::vector<int32_t> pending_;
   std::optional<Sampler> sampler_;

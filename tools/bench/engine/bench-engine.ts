@@ -115,8 +115,9 @@ async function benchType(typeName: string, weights: WeightStorage, options: Opti
     // Every weight except the token embedding table (a row lookup) is read once per generated token.
     result.bytesPerToken =
       info.weightBytes - info.vocabSize * rowBytes(typeByName(typeName, 'bench-engine'), info.embeddingLength);
+    const device = info.deviceBytes ? `, ${(info.deviceBytes / 2 ** 30).toFixed(2)} GiB on the GPU` : '';
     console.log(
-      `${typeName} (${weights}): ${(info.weightBytes / 2 ** 30).toFixed(2)} GiB of weights, ${info.backend}, ` +
+      `${typeName} (${weights}): ${(info.weightBytes / 2 ** 30).toFixed(2)} GiB of weights, ${info.backend}${device}, ` +
         `${info.threads} threads, loaded in ${loadSeconds.toFixed(1)} s  [load ${load()}]`,
     );
     const seq = model.createSequence();
