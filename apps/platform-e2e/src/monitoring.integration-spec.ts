@@ -136,7 +136,7 @@ describe('monitoring: heartbeats, status, alerts, Prometheus and dashboards', ()
     expect(used).toBeLessThanOrEqual(1);
     expect(value('sovren_host_disk_size_bytes', { path: platform.root })).toBeGreaterThan(0);
     expect(value('sovren_gpu_memory_total_bytes', { gpu: '0' })).toBe(81559 * 1024 * 1024);
-    expect(value('sovren_gpu_temperature_celsius', { gpu: '1' })).toBe(33);
+    expect(value('sovren_gpu_temperature_celsius', { gpu: '1', worker: 'sovren-inference@1' })).toBe(33);
     expect(value('sovren_gpu_utilization_ratio', { gpu: '0' })).toBeCloseTo(0.37);
     expect(value('sovren_gpu_power_watts', { gpu: '0' })).toBeCloseTo(119.85);
     expect(value('sovren_gpu_ecc_uncorrected_errors_total', { gpu: '0' })).toBe(0);

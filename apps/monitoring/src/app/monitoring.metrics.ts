@@ -5,7 +5,8 @@ import { Global, Injectable, Module } from '@nestjs/common';
 import { MetricsService } from '@sovren/observability';
 import type { Counter, Gauge } from 'prom-client';
 
-export type GpuLabels = 'gpu' | 'uuid' | 'name';
+/** `worker`: the inference unit that owns the GPU (sovren-inference@N runs with CUDA_VISIBLE_DEVICES=N). */
+export type GpuLabels = 'gpu' | 'uuid' | 'name' | 'worker';
 
 @Injectable()
 export class MonitoringMetrics {
@@ -83,7 +84,7 @@ export class MonitoringMetrics {
       labelNames: ['path'],
     });
 
-    const labelNames = ['gpu', 'uuid', 'name'] as const;
+    const labelNames = ['gpu', 'uuid', 'name', 'worker'] as const;
     this.gpuUtilization = metrics.gauge({
       name: 'sovren_gpu_utilization_ratio',
       help: 'GPU busy share over the last sample period, 0-1.',

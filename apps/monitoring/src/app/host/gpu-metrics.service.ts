@@ -174,7 +174,7 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
     for (const gauge of [this.utilization, this.memoryUsed, this.memoryTotal, this.temperature, this.power])
       gauge.reset();
     for (const gpu of gpus) {
-      const labels = { gpu: String(gpu.index), uuid: gpu.uuid, name: gpu.name };
+      const labels = { gpu: String(gpu.index), uuid: gpu.uuid, name: gpu.name, worker: inferenceWorkerOf(gpu.index) };
       if (gpu.utilizationRatio !== undefined) this.utilization.set(labels, gpu.utilizationRatio);
       if (gpu.memoryUsedBytes !== undefined) this.memoryUsed.set(labels, gpu.memoryUsedBytes);
       if (gpu.memoryTotalBytes !== undefined) this.memoryTotal.set(labels, gpu.memoryTotalBytes);
@@ -201,4 +201,9 @@ export class GpuMetricsService implements OnApplicationBootstrap, OnApplicationS
     counter.inc(labels, total >= seen ? total - seen : total);
     this.eccSeen.set(key, total);
   }
+}
+
+/** The inference worker unit that uses GPU `index`: deploy runs one per GPU with CUDA_VISIBLE_DEVICES=index. */
+export function inferenceWorkerOf(index: number): string {
+  return `sovren-inference@${index}`;
 }

@@ -107,8 +107,9 @@ describe('GpuMetricsService', () => {
     await gpus.onApplicationBootstrap();
     gpus.onApplicationShutdown();
     const text = await metrics.metrics();
-    const h100 = 'gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"';
-    const l4 = 'gpu="1",uuid="GPU-bbbb",name="NVIDIA L4",service="monitoring"';
+    const h100 =
+      'gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",worker="sovren-inference@0",service="monitoring"';
+    const l4 = 'gpu="1",uuid="GPU-bbbb",name="NVIDIA L4",worker="sovren-inference@1",service="monitoring"';
     expect(text).toContain(`sovren_gpu_utilization_ratio{${h100}} 0.37`);
     expect(text).toContain(`sovren_gpu_memory_used_bytes{${h100}} 10737418240`);
     expect(text).toContain(`sovren_gpu_memory_total_bytes{${l4}} 24152899584`);
@@ -136,7 +137,7 @@ describe('GpuMetricsService', () => {
     await gpus.onApplicationBootstrap();
     gpus.onApplicationShutdown();
     expect(await metrics.metrics()).toContain(
-      'sovren_gpu_temperature_celsius{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 45',
+      'sovren_gpu_temperature_celsius{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",worker="sovren-inference@0",service="monitoring"} 45',
     );
     expect(logger.lines).toEqual([
       {
@@ -192,13 +193,13 @@ describe('GpuMetricsService', () => {
     gpus.onApplicationShutdown();
     const text = await metrics.metrics();
     expect(text).toContain(
-      'sovren_gpu_memory_used_bytes{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 10737418240',
+      'sovren_gpu_memory_used_bytes{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",worker="sovren-inference@0",service="monitoring"} 10737418240',
     );
     expect(text).toContain(
-      'sovren_gpu_temperature_celsius{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 45',
+      'sovren_gpu_temperature_celsius{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",worker="sovren-inference@0",service="monitoring"} 45',
     );
     expect(text).toContain(
-      'sovren_gpu_ecc_uncorrected_errors_total{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",service="monitoring"} 2',
+      'sovren_gpu_ecc_uncorrected_errors_total{gpu="0",uuid="GPU-aaaa",name="NVIDIA H100 80GB HBM3",worker="sovren-inference@0",service="monitoring"} 2',
     );
     expect(gpus.latest()).toHaveLength(1);
   });
