@@ -177,7 +177,9 @@ describe('voice agent: a real caller talks with the agent', () => {
         expect(turn.callId).toBe(callId);
         expect(typeof turn.callerText).toBe('string');
         const latency = turn.latency as Record<string, number>;
-        expect(latency.asrMs).toBeGreaterThan(0);
+        // 0 is right when the speculative transcription of the utterance had finished before the turn ended.
+        expect(latency.asrMs).toBeGreaterThanOrEqual(0);
+        expect(latency.endpointingMs).toBeGreaterThanOrEqual(0);
       }
       const answered = turns.filter((t) => !t.interrupted);
       for (const turn of answered) {
