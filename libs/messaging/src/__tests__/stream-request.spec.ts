@@ -31,6 +31,8 @@ describe('streamRequest', () => {
       });
       return { accepted: true };
     });
+    // The server must have the responder's subscription before the first request (else: no responders).
+    await responder.rawConnection()?.flush();
   });
 
   afterAll(async () => {
