@@ -81,6 +81,7 @@ export class RtpPacer {
 }
 
 let shared: RtpPacer | null | undefined;
+const logger = new Logger('RtpPacer');
 
 /** The process's pacer thread, started on first use; null (logged once) when the engine addon is not available. */
 export function sharedRtpPacer(): RtpPacer | null {
@@ -91,11 +92,11 @@ export function sharedRtpPacer(): RtpPacer | null {
     const native = new addon.RtpPacer();
     shared = new RtpPacer(native, () => (addon.RtpPacer as NativeRtpPacerClass).nowMs());
     if (!native.realtime())
-      new Logger('RtpPacer').warn(
+      logger.warn(
         'RTP pacer thread runs at normal priority (no real-time scheduling allowed: LimitRTPRIO=10 in the unit allows it)',
       );
   } catch (error: unknown) {
-    new Logger('RtpPacer').warn(
+    logger.warn(
       `native RTP pacer unavailable, packets are paced by the event loop: ${error instanceof Error ? error.message : String(error)}`,
     );
     shared = null;
