@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -18,6 +19,7 @@
 #include "cpu/dequantize.h"
 #include "cpu/dot-kernels.h"
 #include "cpu/fp16.h"
+#include "cpu/gemm-q4-k.h"
 
 #include "test-check.h"
 #include "test-random-blocks.h"
@@ -353,6 +355,86 @@ void test_matmul_against_double_reference() {
   }
 }
 
+// The Q4_K prompt GEMM (gemm-q4-k.h), both integer-dot variants, against the scalar per-row dot kernel: a tile with
+// padding lanes, register tiles of 4 rows and a 3-row tail; and each result is the same bits whichever other
+// tokens share its tile and whichever rows its register tile holds.
+void test_q4_k_prompt_gemm() {
+  if (!cpu_isa_supported(CpuIsa::Avx512)) {
+    std::printf("skip: the Q4_K prompt GEMM needs AVX-512\n");
+    return;
+  }
+  std::vector<std::pair<std::string, GemmQ4KFn>> variants = {{"avx512", gemm_q4_k_avx512}};
+  if (cpu_has_avx512_vnni()) variants.emplace_back("avx512vnni", gemm_q4_k_avx512vnni);
+  std::mt19937 rng(21);
+  const int64_t cols = 768, n_blocks = cols / 256, rows = 11;
+  const int n_tokens = 20;
+  const size_t row_bytes = *tensor_row_bytes(TensorType::Q4_K, cols);
+  const auto w = random_weights(TensorType::Q4_K, rows, cols, rng);
+  const size_t act_bytes = activation_row_bytes(ActivationFormat::Q8_K, cols), act_stride = act_bytes + 64;
+  std::vector<uint8_t> act(act_stride * n_tokens);
+  const auto x = random_activations(n_tokens * cols, rng);
+  for (int t = 0; t < n_tokens; ++t) quantize_q8_k_scalar(x.data() + t * cols, cols, act.data() + t * act_stride);
+
+  // 64-byte aligned scratch for the packed operands.
+  const auto aligned = [](std::vector<uint8_t>& storage, size_t bytes) {
+    storage.assign(bytes + 64, 0);
+    return storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+  };
+  const size_t packed_row_bytes = n_blocks * kQ4KRowBlockBytes, tile_bytes = n_blocks * kQ4KTileBlockBytes;
+  std::vector<uint8_t> rows_storage, tiles_storage, alone_storage;
+  uint8_t* packed = aligned(rows_storage, rows * packed_row_bytes);
+  for (int64_t r = 0; r < rows; ++r)
+    pack_q4_k_row_avx512(cols, w.data() + r * row_bytes, packed + r * packed_row_bytes);
+  uint8_t* tiles = aligned(tiles_storage, 2 * tile_bytes);
+  pack_q8_k_tile_avx512(cols, act.data(), act_stride, 16, tiles);
+  pack_q8_k_tile_avx512(cols, act.data() + 16 * act_stride, act_stride, n_tokens - 16, tiles + tile_bytes);
+  uint8_t* alone = aligned(alone_storage, tile_bytes);  // token 18 by itself
+  pack_q8_k_tile_avx512(cols, act.data() + 18 * act_stride, act_stride, 1, alone);
+
+  std::vector<float> wf(rows * cols);
+  for (int64_t r = 0; r < rows; ++r)
+    dequantize_row(TensorType::Q4_K, w.data() + r * row_bytes, wf.data() + r * cols, cols);
+  for (const auto& [name, gemm] : variants) {
+    // 32 token rows of output: the kernel must write only the 20 real tokens.
+    std::vector<float> y(32 * rows, -12345.0f);
+    gemm(n_blocks, packed, packed_row_bytes, rows, tiles, 16, y.data(), rows);
+    gemm(n_blocks, packed, packed_row_bytes, rows, tiles + tile_bytes, n_tokens - 16, y.data() + 16 * rows, rows);
+    double worst = 0;
+    for (int t = 0; t < n_tokens; ++t) {
+      const uint8_t* at = act.data() + t * act_stride;
+      for (int64_t r = 0; r < rows; ++r) {
+        float want;
+        dot_q4_k_scalar(cols, w.data() + r * row_bytes, at, 0, 1, &want);
+        double magnitude = 0;
+        for (int64_t i = 0; i < cols; ++i) {
+          const double a = load_f32(at + (i / 256) * kQ8_KActBlockBytes) *
+                           static_cast<int8_t>(at[(i / 256) * kQ8_KActBlockBytes + 4 + i % 256]);
+          magnitude += std::fabs(wf[r * cols + i] * a);
+        }
+        const double err = std::fabs(double(y[t * rows + r]) - want) / (1e-5 * magnitude + 1e-6);
+        worst = std::max(worst, std::isfinite(y[t * rows + r]) ? err : 1e9);
+      }
+    }
+    check(worst <= 1.0,
+          "Q4_K prompt GEMM " + name + " matches the scalar dot" + fmt(" (error %g of the bound)", worst));
+    bool untouched = true;
+    for (size_t i = static_cast<size_t>(n_tokens) * rows; i < y.size(); ++i) untouched = untouched && y[i] == -12345.0f;
+    check(untouched, "Q4_K prompt GEMM " + name + " writes no row past the tile's last token");
+
+    std::vector<float> y_alone(rows, NAN), y_row(n_tokens - 16, NAN);
+    gemm(n_blocks, packed, packed_row_bytes, rows, alone, 1, y_alone.data(), rows);
+    bool same = true;
+    for (int64_t r = 0; r < rows; ++r) same = same && y_alone[r] == y[18 * rows + r];
+    check(same, "Q4_K prompt GEMM " + name + ": a token's results do not depend on the tile's other tokens");
+    // Row 9 by itself (a 1-row tile) against row 9 of the 11-row run (the 3-row tail tile).
+    gemm(n_blocks, packed + 9 * packed_row_bytes, packed_row_bytes, 1, tiles + tile_bytes, n_tokens - 16, y_row.data(),
+         1);
+    same = true;
+    for (int t = 16; t < n_tokens; ++t) same = same && y_row[t - 16] == y[t * rows + 9];
+    check(same, "Q4_K prompt GEMM " + name + ": a row's results do not depend on its register tile");
+  }
+}
+
 void test_matmul_rejects_bad_shapes() {
   auto backend = make_cpu_backend(1);
   std::vector<uint8_t> w(34 * 4);
@@ -566,6 +648,7 @@ int main() {
     test_simd_kernels_match_scalar();
     test_dot_rows_match_scalar_and_tile_shape();
     test_matmul_against_double_reference();
+    test_q4_k_prompt_gemm();
     test_matmul_rejects_bad_shapes();
     test_rms_norm_and_elementwise();
     test_get_rows();

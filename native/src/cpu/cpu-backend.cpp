@@ -24,11 +24,11 @@ namespace {
 // passes over it.
 constexpr size_t kRowBlockTargetBytes = 128 * 1024;
 // Prompts of at least this many tokens use the packed-panel GEMM path (dequantise a panel of weight rows once, then
-// a register-blocked float micro-kernel; all types but Q4_K, see gemm_min_tokens); fewer tokens use the
-// token-tiled dot kernels. 64, not less: a continuous-batching decode step has one row per stream, and up to ~64 rows
-// the token-tiled kernels were 1.5-3x faster than the GEMM on the 2-core AVX2 host (interleaved bench-matvec runs,
-// docs/performance.md); they also round activations exactly as single-token decoding does, so a stream's
-// quantised-weight numerics do not depend on how many other streams share its step.
+// a register-blocked float micro-kernel; all types but Q4_K, see gemm_min_tokens; Q4_K on AVX-512 takes its integer
+// GEMM, gemm-q4-k.h); fewer tokens use the token-tiled dot kernels. 64, not less: a continuous-batching decode step has
+// one row per stream, and up to ~64 rows the token-tiled kernels were 1.5-3x faster than the GEMM on the 2-core AVX2
+// host (interleaved bench-matvec runs, docs/performance.md); they also round activations exactly as single-token
+// decoding does, so a stream's quantised-weight numerics do not depend on how many other streams share its step.
 constexpr int kGemmMinTokens = 64;
 // Columns per packed panel chunk: gemm_rows x 256 floats stay in L1 while every token tile passes over them.
 constexpr int64_t kGemmChunkCols = 256;
@@ -39,13 +39,14 @@ void require(bool ok, const char* op, const std::string& what) {
   if (!ok) throw EngineError(std::string("cpu backend ") + op + ": " + what);
 }
 
-// Growable 64-byte aligned float buffer (the GEMM kernels use aligned loads on their packed operands).
-class AlignedFloats {
+// Growable 64-byte aligned buffer (the GEMM kernels use aligned loads on their packed operands).
+template <class T>
+class AlignedBuffer {
  public:
-  float* reserve(size_t count) {
+  T* reserve(size_t count) {
     if (count > capacity_) {
-      const size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+      const size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
+      data_.reset(static_cast<T*>(std::aligned_alloc(64, bytes)));
       if (!data_) throw EngineError("cpu backend: cannot allocate " + std::to_string(bytes) + " bytes of scratch");
       capacity_ = count;
     }
@@ -54,9 +55,9 @@ class AlignedFloats {
 
  private:
   struct Free {
-    void operator()(float* p) const { std::free(p); }
+    void operator()(T* p) const { std::free(p); }
   };
-  std::unique_ptr<float, Free> data_;
+  std::unique_ptr<T, Free> data_;
   size_t capacity_ = 0;
 };
 
@@ -65,6 +66,7 @@ class CpuBackend final : public Backend {
   CpuBackend(int n_threads, CpuIsa isa) : kernels_(cpu_kernels(isa)), pool_(n_threads) {
     thread_scratch_.resize(static_cast<size_t>(pool_.size()));
     thread_panels_.resize(static_cast<size_t>(pool_.size()));
+    thread_q4_k_panels_.resize(static_cast<size_t>(pool_.size()));
   }
 
   std::string name() const override { return "cpu-" + std::string(cpu_isa_name(kernels_.isa)); }
@@ -81,30 +83,14 @@ class CpuBackend final : public Backend {
             std::to_string(w.cols) + " columns is not a whole number of " + std::string(tensor_type_name(w.type)) +
                 " blocks");
     const size_t row_bytes = static_cast<size_t>(*row_bytes_opt);
+    if (w.type == TensorType::Q4_K && n_tokens >= kGemmMinTokens && kernels_.gemm_q4_k != nullptr) {
+      return matmul_q4_k_prompt(w, row_bytes, x, n_tokens, y);
+    }
     if (n_tokens >= gemm_min_tokens(w.type)) return matmul_prompt(w, row_bytes, x, n_tokens, y);
     const DotFn dot = kernels_.dot_for(w.type);
     const int64_t cols = w.cols, rows = w.rows;
-
-    // Activations in the format the weight type's kernel reads.
-    const ActivationFormat format = activation_format(w.type);
-    const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
-    size_t act_stride = static_cast<size_t>(cols) * sizeof(float);
-    if (format != ActivationFormat::F32) {
-      act_stride = activation_row_bytes(format, cols);
-      act_buffer_.resize(act_stride * static_cast<size_t>(n_tokens));
-      uint8_t* dst = act_buffer_.data();
-      const auto quantize_tokens = [&](int64_t begin, int64_t end, int) {
-        for (int64_t t = begin; t < end; ++t) {
-          kernels_.quantize_activation(format, x + t * cols, cols, dst + static_cast<size_t>(t) * act_stride);
-        }
-      };
-      if (n_tokens > 1) {
-        pool_.parallel_for(n_tokens, quantize_tokens);
-      } else {
-        quantize_tokens(0, 1, 0);
-      }
-      act = act_buffer_.data();
-    }
+    size_t act_stride = 0;
+    const uint8_t* act = prepare_activations(activation_format(w.type), x, n_tokens, cols, act_stride);
     const uint8_t* weights = w.data;
 
     if (n_tokens == 1) {
@@ -392,10 +378,75 @@ class CpuBackend final : public Backend {
  private:
   // Q4_K weights never take the float GEMM: the Q4_K x Q8_K integer dot kernels (maddubs, 32 products per
   // instruction) out-run FP32 FMAs once each unpacked weight block serves a tile of tokens. pp512 of the
-  // Llama-1B-shaped Q4_K model: 1.6x (tools/bench/engine/history.md, 2026-12-03). Q6_K stays on the GEMM until
-  // its int8-activation prompt results are checked (an embedding test differs from the reference by ~5e-3).
+  // Llama-1B-shaped Q4_K model: 1.6x (tools/bench/engine/history.md, 2026-12-03); on AVX-512 the integer GEMM
+  // (matmul_q4_k_prompt) doubles that again. Q6_K stays on the GEMM until its int8-activation prompt results are
+  // checked (an embedding test differs from the reference by ~5e-3).
   static int gemm_min_tokens(TensorType type) {
     return type == TensorType::Q4_K ? std::numeric_limits<int>::max() : kGemmMinTokens;
+  }
+
+  // Activations in the format the weight type's kernel reads (float ones as they are); sets the row stride.
+  const uint8_t* prepare_activations(ActivationFormat format, const float* x, int n_tokens, int64_t cols,
+                                     size_t& stride) {
+    if (format == ActivationFormat::F32) {
+      stride = static_cast<size_t>(cols) * sizeof(float);
+      return reinterpret_cast<const uint8_t*>(x);
+    }
+    stride = activation_row_bytes(format, cols);
+    act_buffer_.resize(stride * static_cast<size_t>(n_tokens));
+    uint8_t* dst = act_buffer_.data();
+    const auto quantize_tokens = [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) {
+        kernels_.quantize_activation(format, x + t * cols, cols, dst + static_cast<size_t>(t) * stride);
+      }
+    };
+    if (n_tokens > 1) {
+      pool_.parallel_for(n_tokens, quantize_tokens);
+    } else {
+      quantize_tokens(0, 1, 0);
+    }
+    return dst;
+  }
+
+  // Q4_K prompt matmul on AVX-512 (gemm-q4-k.h): the activations are quantised to Q8_K and packed into 16-token
+  // tiles once; each thread unpacks a chunk of weight rows into its panel (one pass over the weights) and runs every
+  // tile over it.
+  void matmul_q4_k_prompt(const WeightView& w, size_t row_bytes, const float* x, int n_tokens, float* y) {
+    const int64_t cols = w.cols, rows = w.rows, n_blocks = cols / 256;
+    size_t act_stride = 0;
+    const uint8_t* act = prepare_activations(ActivationFormat::Q8_K, x, n_tokens, cols, act_stride);
+    const int64_t n_tiles = (n_tokens + kQ4KTileTokens - 1) / kQ4KTileTokens;
+    const size_t tile_bytes = static_cast<size_t>(n_blocks) * kQ4KTileBlockBytes;
+    const auto tile_tokens = [n_tokens](int64_t j) {
+      return static_cast<int>(std::min<int64_t>(kQ4KTileTokens, n_tokens - j * kQ4KTileTokens));
+    };
+    uint8_t* tiles = q4_k_tiles_.reserve(static_cast<size_t>(n_tiles) * tile_bytes);
+    pool_.parallel_for(n_tiles, [&](int64_t begin, int64_t end, int) {
+      for (int64_t j = begin; j < end; ++j) {
+        kernels_.pack_q8_k_tile(cols, act + static_cast<size_t>(j * kQ4KTileTokens) * act_stride, act_stride,
+                                tile_tokens(j), tiles + static_cast<size_t>(j) * tile_bytes);
+      }
+    });
+    // Chunks of whole 4-row register tiles, at least 4 per thread so a delayed thread holds the others up less.
+    const int64_t chunk_rows = std::clamp<int64_t>(rows / (4 * pool_.size()), 4, 64) / 4 * 4;
+    const size_t packed_row_bytes = static_cast<size_t>(n_blocks) * kQ4KRowBlockBytes;
+    const int64_t n_chunks = (rows + chunk_rows - 1) / chunk_rows;
+    pool_.parallel_for(n_chunks, [&](int64_t begin, int64_t end, int thread_idx) {
+      uint8_t* panel = thread_q4_k_panels_[static_cast<size_t>(thread_idx)].reserve(static_cast<size_t>(chunk_rows) *
+                                                                                    packed_row_bytes);
+      for (int64_t c = begin; c < end; ++c) {
+        const int64_t r0 = c * chunk_rows, nr = std::min(chunk_rows, rows - r0);
+        for (int64_t r = 0; r < nr; ++r) {
+          kernels_.pack_q4_k_row(cols, w.data + static_cast<size_t>(r0 + r) * row_bytes,
+                                 panel + static_cast<size_t>(r) * packed_row_bytes);
+        }
+        for (int64_t j = 0; j < n_tiles; ++j) {
+          kernels_.gemm_q4_k(n_blocks, panel, packed_row_bytes, nr, tiles + static_cast<size_t>(j) * tile_bytes,
+                             tile_tokens(j), y + static_cast<size_t>(j * kQ4KTileTokens * rows + r0),
+                             static_cast<size_t>(rows));
+        }
+      }
+    });
   }
 
   // Prompt matmul: y^T = W x^T as a GEMM over packed operands. Activations are packed once per call into tiles of
@@ -487,11 +538,13 @@ class CpuBackend final : public Backend {
   const CpuKernels& kernels_;
   ThreadPool pool_;
   std::vector<uint8_t> act_buffer_;
-  std::vector<std::vector<float>> thread_scratch_;  // per-thread temporaries (scores, rope tables)
-  std::vector<int> row_span_;                       // attention_batch: the span of each row
-  std::vector<float> conv_columns_;                 // conv1d_k3: the im2col matrix
-  AlignedFloats x_packed_;                          // prompt activations packed for the GEMM kernels
-  std::vector<AlignedFloats> thread_panels_;        // per-thread packed weight panel
+  std::vector<std::vector<float>> thread_scratch_;          // per-thread temporaries (scores, rope tables)
+  std::vector<int> row_span_;                               // attention_batch: the span of each row
+  std::vector<float> conv_columns_;                         // conv1d_k3: the im2col matrix
+  AlignedBuffer<float> x_packed_;                           // prompt activations packed for the GEMM kernels
+  std::vector<AlignedBuffer<float>> thread_panels_;         // per-thread packed weight panel
+  AlignedBuffer<uint8_t> q4_k_tiles_;                       // Q4_K prompts: activation tiles (gemm-q4-k.h)
+  std::vector<AlignedBuffer<uint8_t>> thread_q4_k_panels_;  // Q4_K prompts: per-thread unpacked weight rows
 };
 
 }  // namespace

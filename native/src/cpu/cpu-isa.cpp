@@ -52,6 +52,15 @@ bool cpu_isa_supported(CpuIsa isa) {
 #endif
 }
 
+bool cpu_has_avx512_vnni() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return cpu_isa_supported(CpuIsa::Avx512) && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
 CpuIsa best_cpu_isa() {
   if (cpu_isa_supported(CpuIsa::Avx512)) return CpuIsa::Avx512;
   if (cpu_isa_supported(CpuIsa::Avx2)) return CpuIsa::Avx2;

@@ -14,6 +14,8 @@ bool cpu_isa_supported(CpuIsa isa);
 CpuIsa best_cpu_isa();
 // Every instruction set this CPU can run, scalar first.
 std::vector<CpuIsa> supported_cpu_isas();
+// AVX512-VNNI (vpdpbusd): an extra the Avx512 kernels use where present (the Q4_K prompt GEMM).
+bool cpu_has_avx512_vnni();
 // SOVREN_CPU_ISA if set (throws EngineError naming it when unknown or unsupported), else best_cpu_isa().
 CpuIsa select_cpu_isa();
 

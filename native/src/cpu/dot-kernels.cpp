@@ -95,7 +95,13 @@ void CpuKernels::quantize_activation(ActivationFormat format, const float* x, in
 const CpuKernels& cpu_kernels(CpuIsa isa) {
   static const CpuKernels scalar = SOVREN_KERNEL_TABLE(CpuIsa::Scalar, scalar);
   static const CpuKernels avx2 = SOVREN_KERNEL_TABLE(CpuIsa::Avx2, avx2);
-  static const CpuKernels avx512 = SOVREN_KERNEL_TABLE(CpuIsa::Avx512, avx512);
+  static const CpuKernels avx512 = [] {
+    CpuKernels k = SOVREN_KERNEL_TABLE(CpuIsa::Avx512, avx512);
+    k.pack_q8_k_tile = pack_q8_k_tile_avx512;
+    k.pack_q4_k_row = pack_q4_k_row_avx512;
+    k.gemm_q4_k = cpu_has_avx512_vnni() ? gemm_q4_k_avx512vnni : gemm_q4_k_avx512;
+    return k;
+  }();
   if (!cpu_isa_supported(isa)) {
     throw EngineError("CPU instruction set " + std::string(cpu_isa_name(isa)) + " is not supported by this CPU");
   }

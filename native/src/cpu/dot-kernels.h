@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "cpu/cpu-isa.h"
+#include "cpu/gemm-q4-k.h"
 #include "tensor/tensor-type.h"
 
 namespace sovren {
@@ -64,6 +65,10 @@ struct CpuKernels {
   int gemm_rows;    // rows per packed panel
   int gemm_tokens;  // most tokens per gemm_panel call
   DequantizeRowFn dequantize_row;
+  // Q4_K prompt GEMM (gemm-q4-k.h); nullptr where the instruction set has none (Q4_K prompts then use dot_q4_k).
+  PackQ8KTileFn pack_q8_k_tile = nullptr;
+  PackQ4KRowFn pack_q4_k_row = nullptr;
+  GemmQ4KFn gemm_q4_k = nullptr;
 
   DotFn dot_for(TensorType type) const;
   // The row-tiled kernel for float weight types; nullptr for quantised types (they use dot_for per row).
