@@ -569,49 +569,88 @@ void test_rope() {
   }
 }
 
+// Worst absolute error of out (rows x n_head x head_dim) against a double-precision attention of each row over the
+// cache rows 0..pos[row] (k, v: [n_kv][n_head_kv][head_dim]).
+double attention_error(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                       const std::vector<int32_t>& pos, const AttentionParams& p, const float* out) {
+  double worst = 0;
+  for (size_t t = 0; t < pos.size(); ++t) {
+    for (int h = 0; h < p.n_head; ++h) {
+      const int kvh = h / (p.n_head / p.n_head_kv);
+      std::vector<double> s(pos[t] + 1);
+      double mx = -1e300, sum = 0;
+      for (int j = 0; j <= pos[t]; ++j) {
+        double d = 0;
+        for (int i = 0; i < p.head_dim; ++i)
+          d += double(q[(t * p.n_head + h) * p.head_dim + i]) * k[(j * p.n_head_kv + kvh) * p.head_dim + i];
+        s[j] = d * p.scale;
+        mx = std::max(mx, s[j]);
+      }
+      for (auto& e : s) sum += (e = std::exp(e - mx));
+      for (int i = 0; i < p.head_dim; ++i) {
+        double want = 0;
+        for (int j = 0; j <= pos[t]; ++j) want += s[j] / sum * v[(j * p.n_head_kv + kvh) * p.head_dim + i];
+        worst = std::max(worst, std::fabs(out[(t * p.n_head + h) * p.head_dim + i] - want));
+      }
+    }
+  }
+  return worst;
+}
+
+// Rows of a few tokens take the per-head loop, prompt chunks (>= 16 rows) the tiled kernel where the ISA has one:
+// head sizes that are and are not a multiple of 16, 1..4 query heads per kv head, caches of partial key blocks.
 void test_attention() {
   std::mt19937 rng(21);
+  struct Shape {
+    int n_head, n_head_kv, head_dim, n_kv, n_tokens;
+  };
+  const Shape shapes[] = {
+      {6, 2, 40, 23, 4}, {6, 2, 40, 70, 40}, {8, 2, 64, 33, 33}, {4, 4, 64, 17, 16}, {5, 1, 80, 100, 20}};
   for (CpuIsa isa : supported_cpu_isas()) {
     auto backend = make_cpu_backend_with_isa(2, isa);
+    for (const Shape& shape : shapes) {
+      AttentionParams p;
+      p.n_head = shape.n_head;
+      p.n_head_kv = shape.n_head_kv;
+      p.head_dim = shape.head_dim;
+      p.scale = 1.0f / std::sqrt(float(shape.head_dim));
+      const int n_kv = shape.n_kv, n_tokens = shape.n_tokens;
+      std::vector<int32_t> pos(n_tokens);
+      for (int t = 0; t < n_tokens; ++t) pos[t] = n_kv - n_tokens + t;  // a prompt continuing a cached prefix
+      const auto q = random_activations(n_tokens * p.n_head * p.head_dim, rng);
+      auto k = random_activations(n_kv * p.n_head_kv * p.head_dim, rng);
+      const auto v = random_activations(n_kv * p.n_head_kv * p.head_dim, rng);
+      for (size_t i = 0; i < 40; ++i) k[i] *= 200.0f;  // large logits: softmax must stay finite
+      std::vector<float> out(q.size(), NAN);
+      backend->attention(q.data(), k.data(), v.data(), n_kv, pos.data(), n_tokens, p, out.data());
+      const double worst = attention_error(q, k, v, pos, p, out.data());
+      const std::string label = std::string(cpu_isa_name(isa)) + " attention " + std::to_string(n_tokens) + " rows, " +
+                                std::to_string(p.n_head) + "/" + std::to_string(p.n_head_kv) + " heads of " +
+                                std::to_string(p.head_dim) + ", " + std::to_string(n_kv) + " keys";
+      check(worst < 1e-4, label + fmt(": max error %g", worst));
+
+      // The same rows in one call with a single-row span first (a decode row sharing the step): both spans right,
+      // and the prompt rows' bits the same as alone.
+      std::vector<float> q2(static_cast<size_t>(p.n_head * p.head_dim), 0.5f);
+      q2.insert(q2.end(), q.begin(), q.end());
+      std::vector<int32_t> pos2 = {n_kv - 1};
+      pos2.insert(pos2.end(), pos.begin(), pos.end());
+      const AttentionSpan spans[2] = {{k.data(), v.data(), n_kv, 0, 1}, {k.data(), v.data(), n_kv, 1, n_tokens}};
+      std::vector<float> out2(q2.size(), NAN);
+      backend->attention_batch(q2.data(), spans, 2, pos2.data(), p, out2.data());
+      check(attention_error(q2, k, v, pos2, p, out2.data()) < 1e-4 &&
+                std::equal(out.begin(), out.end(), out2.begin() + p.n_head * p.head_dim),
+            label + ": with a decode row in the same call, same results");
+    }
     AttentionParams p;
     p.n_head = 6;
     p.n_head_kv = 2;
     p.head_dim = 40;
-    p.scale = 1.0f / std::sqrt(40.0f);
-    const int n_kv = 23, n_tokens = 4;
-    const int32_t pos[n_tokens] = {19, 20, 21, 22};  // a prompt continuing a cached prefix
-    const auto q = random_activations(n_tokens * p.n_head * p.head_dim, rng);
-    auto k = random_activations(n_kv * p.n_head_kv * p.head_dim, rng);
-    const auto v = random_activations(n_kv * p.n_head_kv * p.head_dim, rng);
-    for (size_t i = 0; i < 40; ++i) k[i] *= 200.0f;  // large logits: softmax must stay finite
-    std::vector<float> out(q.size());
-    backend->attention(q.data(), k.data(), v.data(), n_kv, pos, n_tokens, p, out.data());
-    double worst = 0;
-    for (int t = 0; t < n_tokens; ++t) {
-      for (int h = 0; h < p.n_head; ++h) {
-        const int kvh = h / (p.n_head / p.n_head_kv);
-        std::vector<double> s(pos[t] + 1);
-        double mx = -1e300, sum = 0;
-        for (int j = 0; j <= pos[t]; ++j) {
-          double d = 0;
-          for (int i = 0; i < p.head_dim; ++i)
-            d += double(q[(t * p.n_head + h) * p.head_dim + i]) * k[(j * p.n_head_kv + kvh) * p.head_dim + i];
-          s[j] = d * p.scale;
-          mx = std::max(mx, s[j]);
-        }
-        for (auto& e : s) sum += (e = std::exp(e - mx));
-        for (int i = 0; i < p.head_dim; ++i) {
-          double want = 0;
-          for (int j = 0; j <= pos[t]; ++j) want += s[j] / sum * v[(j * p.n_head_kv + kvh) * p.head_dim + i];
-          worst = std::max(worst, std::fabs(out[(t * p.n_head + h) * p.head_dim + i] - want));
-        }
-      }
-    }
-    check(worst < 1e-4, std::string(cpu_isa_name(isa)) + fmt(" attention max error %g", worst));
-    const int32_t bad_pos[1] = {n_kv};
+    std::vector<float> q(6 * 40), k(2 * 40 * 4), out(6 * 40);
+    const int32_t bad_pos[1] = {4};
     bool threw = false;
     try {
-      backend->attention(q.data(), k.data(), v.data(), n_kv, bad_pos, 1, p, out.data());
+      backend->attention(q.data(), k.data(), k.data(), 4, bad_pos, 1, p, out.data());
     } catch (const EngineError&) {
       threw = true;
     }

@@ -30,6 +30,9 @@ constexpr size_t kRowBlockTargetBytes = 128 * 1024;
 // host (interleaved bench-matvec runs, docs/performance.md); they also round activations exactly as single-token
 // decoding does, so a stream's quantised-weight numerics do not depend on how many other streams share its step.
 constexpr int kGemmMinTokens = 64;
+// Attention spans of at least this many rows (prompt chunks) take the tiled kernel (attention_tiled).
+constexpr int kTiledAttentionMinRows = 16;
+constexpr size_t kNotTiled = static_cast<size_t>(-1);
 // Columns per packed panel chunk: gemm_rows x 256 floats stay in L1 while every token tile passes over them.
 constexpr int64_t kGemmChunkCols = 256;
 // Element-wise ops below this size run on the calling thread: waking workers would cost more than it saves.
@@ -67,6 +70,7 @@ class CpuBackend final : public Backend {
     thread_scratch_.resize(static_cast<size_t>(pool_.size()));
     thread_panels_.resize(static_cast<size_t>(pool_.size()));
     thread_q4_k_panels_.resize(static_cast<size_t>(pool_.size()));
+    thread_attention_scores_.resize(static_cast<size_t>(pool_.size()));
   }
 
   std::string name() const override { return "cpu-" + std::string(cpu_isa_name(kernels_.isa)); }
@@ -258,12 +262,15 @@ class CpuBackend final : public Backend {
     require(q != nullptr && out != nullptr, "attention", "null pointer argument");
     const int group = p.n_head / p.n_head_kv;
     const int64_t hd = p.head_dim;
+    const bool all_tiled = attention_tiled(q, spans, n_spans, pos, p, out);
+    if (all_tiled) return;
     const DotFn dot = kernels_.dot_f32;
     const AxpyFn axpy = kernels_.axpy;
     const auto attend = [&](int64_t begin, int64_t end, int thread_idx) {
       std::vector<float>& scores = thread_scratch_[static_cast<size_t>(thread_idx)];
       for (int64_t item = begin; item < end; ++item) {
         const int64_t t = item / p.n_head, h = item % p.n_head, kv_head = h / group;
+        if (span_kt_[static_cast<size_t>(row_span_[static_cast<size_t>(t)])] != kNotTiled) continue;
         const AttentionSpan& span = spans[row_span_[static_cast<size_t>(t)]];
         const float* qv = q + (t * p.n_head + h) * hd;
         float* o = out + (t * p.n_head + h) * hd;
@@ -295,6 +302,68 @@ class CpuBackend final : public Backend {
       }
     };
     pool_.parallel_for(static_cast<int64_t>(n_rows) * p.n_head, attend);
+  }
+
+  // Spans of at least kTiledAttentionMinRows rows (prompts) on an ISA with attend_heads: each kv head's keys are
+  // transposed once into blocks of 16 (shared by every row of the span), then each (row, kv head) scores all its
+  // query heads at once. Sets span_kt_ (kNotTiled for spans left to the per-head loop); returns whether every row
+  // was done here. Decode rows (spans of one row) stay on the per-head loop, whose numerics they have always had.
+  bool attention_tiled(const float* q, const AttentionSpan* spans, int n_spans, const int32_t* pos,
+                       const AttentionParams& p, float* out) {
+    span_kt_.assign(static_cast<size_t>(n_spans), kNotTiled);
+    tiled_rows_.clear();
+    if (kernels_.attend_heads == nullptr) return false;
+    const size_t hd = static_cast<size_t>(p.head_dim), kv_stride = static_cast<size_t>(p.n_head_kv) * hd;
+    const auto head_floats = [&](const AttentionSpan& span) {
+      return static_cast<size_t>((span.n_kv + 15) / 16 * 16) * hd;
+    };
+    size_t kt_floats = 0;
+    bool all = true;
+    for (int s = 0; s < n_spans; ++s) {
+      if (spans[s].n_rows < kTiledAttentionMinRows) {
+        all = all && spans[s].n_rows == 0;
+        continue;
+      }
+      span_kt_[static_cast<size_t>(s)] = kt_floats;
+      kt_floats += head_floats(spans[s]) * static_cast<size_t>(p.n_head_kv);
+      for (int r = spans[s].first_row; r < spans[s].first_row + spans[s].n_rows; ++r) tiled_rows_.push_back(r);
+    }
+    if (tiled_rows_.empty()) return false;
+    float* kt = keys_t_.reserve(kt_floats);
+    tiled_spans_.clear();
+    for (int s = 0; s < n_spans; ++s) {
+      if (span_kt_[static_cast<size_t>(s)] != kNotTiled) tiled_spans_.push_back(s);
+    }
+    const int64_t n_kv_heads = p.n_head_kv;
+    pool_.parallel_for(static_cast<int64_t>(tiled_spans_.size()) * n_kv_heads, [&](int64_t begin, int64_t end, int) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int s = tiled_spans_[static_cast<size_t>(item / n_kv_heads)];
+        const int64_t g = item % n_kv_heads;
+        const AttentionSpan& span = spans[s];
+        kernels_.transpose_keys(span.k_cache + g * static_cast<int64_t>(hd), kv_stride, span.n_kv, p.head_dim,
+                                kt + span_kt_[static_cast<size_t>(s)] + static_cast<size_t>(g) * head_floats(span));
+      }
+    });
+    const int group = p.n_head / p.n_head_kv;
+    pool_.parallel_for(
+        static_cast<int64_t>(tiled_rows_.size()) * n_kv_heads, [&](int64_t begin, int64_t end, int thread_idx) {
+          for (int64_t item = begin; item < end; ++item) {
+            const int t = tiled_rows_[static_cast<size_t>(item / n_kv_heads)];
+            const int64_t g = item % n_kv_heads;
+            const int s = row_span_[static_cast<size_t>(t)];
+            const AttentionSpan& span = spans[s];
+            const int n_att = pos[t] + 1;
+            float* scores = thread_attention_scores_[static_cast<size_t>(thread_idx)].reserve(
+                static_cast<size_t>(group) * static_cast<size_t>((n_att + 15) / 16 * 16));
+            const size_t first =
+                (static_cast<size_t>(t) * static_cast<size_t>(p.n_head) + static_cast<size_t>(g * group)) * hd;
+            kernels_.attend_heads(q + first, group, p.head_dim,
+                                  kt + span_kt_[static_cast<size_t>(s)] + static_cast<size_t>(g) * head_floats(span),
+                                  span.v_cache + g * static_cast<int64_t>(hd), kv_stride, n_att, p.scale, scores,
+                                  out + first);
+          }
+        });
+    return all;
   }
 
   void silu_mul(float* gate, const float* up, size_t n) override {
@@ -538,13 +607,17 @@ class CpuBackend final : public Backend {
   const CpuKernels& kernels_;
   ThreadPool pool_;
   std::vector<uint8_t> act_buffer_;
-  std::vector<std::vector<float>> thread_scratch_;          // per-thread temporaries (scores, rope tables)
-  std::vector<int> row_span_;                               // attention_batch: the span of each row
-  std::vector<float> conv_columns_;                         // conv1d_k3: the im2col matrix
-  AlignedBuffer<float> x_packed_;                           // prompt activations packed for the GEMM kernels
-  std::vector<AlignedBuffer<float>> thread_panels_;         // per-thread packed weight panel
-  AlignedBuffer<uint8_t> q4_k_tiles_;                       // Q4_K prompts: activation tiles (gemm-q4-k.h)
-  std::vector<AlignedBuffer<uint8_t>> thread_q4_k_panels_;  // Q4_K prompts: per-thread unpacked weight rows
+  std::vector<std::vector<float>> thread_scratch_;  // per-thread temporaries (scores, rope tables)
+  std::vector<int> row_span_;                       // attention_batch: the span of each row
+  std::vector<size_t> span_kt_;                     // attention_tiled: each span's transposed keys, or kNotTiled
+  std::vector<int> tiled_rows_, tiled_spans_;       // attention_tiled: the rows and spans it does
+  AlignedBuffer<float> keys_t_;                     // attention_tiled: keys transposed into blocks of 16
+  std::vector<AlignedBuffer<float>> thread_attention_scores_;  // attention_tiled: per-thread scores
+  std::vector<float> conv_columns_;                            // conv1d_k3: the im2col matrix
+  AlignedBuffer<float> x_packed_;                              // prompt activations packed for the GEMM kernels
+  std::vector<AlignedBuffer<float>> thread_panels_;            // per-thread packed weight panel
+  AlignedBuffer<uint8_t> q4_k_tiles_;                          // Q4_K prompts: activation tiles (gemm-q4-k.h)
+  std::vector<AlignedBuffer<uint8_t>> thread_q4_k_panels_;     // Q4_K prompts: per-thread unpacked weight rows
 };
 
 }  // namespace

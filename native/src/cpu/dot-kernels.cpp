@@ -100,6 +100,8 @@ const CpuKernels& cpu_kernels(CpuIsa isa) {
     k.pack_q8_k_tile = pack_q8_k_tile_avx512;
     k.pack_q4_k_row = pack_q4_k_row_avx512;
     k.gemm_q4_k = cpu_has_avx512_vnni() ? gemm_q4_k_avx512vnni : gemm_q4_k_avx512;
+    k.transpose_keys = transpose_keys_avx512;
+    k.attend_heads = attend_heads_avx512;
     return k;
   }();
   if (!cpu_isa_supported(isa)) {

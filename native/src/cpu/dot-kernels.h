@@ -52,6 +52,15 @@ using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
 using GemmPanelFn = void (*)(const float* panel, const float* x, int64_t kc, float* y, int64_t y_stride, int n_tok,
                              int n_rows, bool accumulate);
 
+// Attention of prompt rows (attention-avx512.cpp). Keys of one kv head are first transposed into blocks of 16:
+// kt[b][d][i] = key 16 b + i at dimension d (zero past n_keys), key j at k + j * k_stride; kt 64-byte aligned.
+using TransposeKeysFn = void (*)(const float* k, size_t k_stride, int n_keys, int hd, float* kt);
+// Then for the n_heads query heads of one row that share that kv head (q and out: n_heads x hd, contiguous):
+// out_h = sum_j softmax_j(scale * q_h . key j) * value j over keys j < n_att, value j at v + j * v_stride.
+// scores: 64-byte aligned scratch of n_heads x (n_att rounded up to 16) floats.
+using AttendHeadsFn = void (*)(const float* q, int n_heads, int hd, const float* kt, const float* v, size_t v_stride,
+                               int n_att, float scale, float* scores, float* out);
+
 // Dequantise n values of a row (whole blocks) to float; same values as dequantize_row (dequantize.h).
 using DequantizeRowFn = void (*)(TensorType type, const uint8_t* src, float* dst, int64_t n);
 
@@ -69,6 +78,9 @@ struct CpuKernels {
   PackQ8KTileFn pack_q8_k_tile = nullptr;
   PackQ4KRowFn pack_q4_k_row = nullptr;
   GemmQ4KFn gemm_q4_k = nullptr;
+  // Attention of many rows against one cache (prompts); nullptr where the instruction set has none.
+  TransposeKeysFn transpose_keys = nullptr;
+  AttendHeadsFn attend_heads = nullptr;
 
   DotFn dot_for(TensorType type) const;
   // The row-tiled kernel for float weight types; nullptr for quantised types (they use dot_for per row).
@@ -114,6 +126,10 @@ static inline void q4_k_unpack_scales(const uint8_t* packed, uint8_t scales[8], 
   void gemm_panel_##suffix(const float*, const float*, int64_t, float*, int64_t, int, int, bool);                     \
   extern const int kGemmRows_##suffix, kGemmTokens_##suffix;                                                          \
   void dequantize_row_##suffix(TensorType, const uint8_t*, float*, int64_t);
+
+void transpose_keys_avx512(const float* k, size_t k_stride, int n_keys, int hd, float* kt);
+void attend_heads_avx512(const float* q, int n_heads, int hd, const float* kt, const float* v, size_t v_stride,
+                         int n_att, float scale, float* scores, float* out);
 
 SOVREN_DECLARE_CPU_KERNELS(scalar)
 SOVREN_DECLARE_CPU_KERNELS(avx2)
