@@ -101,7 +101,7 @@ describe.each<[BertArchitecture, TensorType, 'float' | 'int8']>([
       hiddenDim: 512,
     });
     try {
-      // Q4_K passes of any size use the integer dot kernels (activations rounded to int8, as the reference can);
+      // Q4_K passes of any size use integer kernels (activations rounded to int8, as the reference can);
       // Q6_K passes of 64+ rows the float GEMM.
       const reference = activations === 'float' ? withFloatActivations(tiny) : tiny;
       const inputs = MIXED_LENGTHS.map((n, i) => inputOf(n, i + 5, tiny.weights.config.vocabSize));

@@ -128,7 +128,8 @@ describe.each([
 });
 
 // Prompt passes of Q8_0 / Q4_0 / Q6_K multiply the dequantised weights with float activations (the packed GEMM);
-// those of Q4_K use the integer dot kernels with activations rounded to int8, exactly as decoding does.
+// those of Q4_K use integer kernels (the dot tiles, or the 16-token integer GEMM on AVX-512) with activations rounded
+// to int8, exactly as decoding does.
 describe.each<[string, TensorType, 'float' | 'int8']>([
   ['Q8_0', TensorType.Q8_0, 'float'],
   ['Q4_0', TensorType.Q4_0, 'float'],
