@@ -17,6 +17,11 @@ namespace {
 
 constexpr int kKeyBlock = 16;
 
+// The first `count` of 16 lanes (all of them from 16 on, none at 0 or below).
+inline __mmask16 first_lanes(int count) {
+  return count >= kKeyBlock ? 0xFFFF : count <= 0 ? 0 : static_cast<__mmask16>((1u << count) - 1);
+}
+
 // e^x for x <= 0 (scores minus their maximum): 2^n * e^r with n = round(x / ln 2), |r| <= ln 2 / 2, e^r by its
 // Taylor polynomial to degree 7 (truncation < 1e-8 relative); below -87.3 the result is flushed to 0.
 inline __m512 exp_nonpositive(__m512 x) {
@@ -77,13 +82,13 @@ void score_heads(const float* const* q, int hd, const float* kt, int n_blocks, f
 float softmax_in_place(float* scores, int n) {
   __m512 mx = _mm512_set1_ps(-INFINITY);
   for (int j = 0; j < n; j += kKeyBlock) {
-    const __mmask16 m = n - j >= kKeyBlock ? 0xFFFF : static_cast<__mmask16>((1u << (n - j)) - 1);
+    const __mmask16 m = first_lanes(n - j);
     mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, scores + j));
   }
   const __m512 max_v = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
   __m512 sum = _mm512_setzero_ps();
   for (int j = 0; j < n; j += kKeyBlock) {
-    const __mmask16 m = n - j >= kKeyBlock ? 0xFFFF : static_cast<__mmask16>((1u << (n - j)) - 1);
+    const __mmask16 m = first_lanes(n - j);
     const __m512 e = _mm512_maskz_mov_ps(m, exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(scores + j), max_v)));
     _mm512_store_ps(scores + j, e);
     sum = _mm512_add_ps(sum, e);
@@ -96,10 +101,7 @@ void weighted_values(const float* p, int n, const float* v, size_t v_stride, int
   for (int d0 = 0; d0 < hd; d0 += 4 * kKeyBlock) {
     const int width = std::min(4 * kKeyBlock, hd - d0);
     __mmask16 m[4];
-    for (int c = 0; c < 4; ++c) {
-      const int left = width - c * kKeyBlock;
-      m[c] = left >= kKeyBlock ? 0xFFFF : left <= 0 ? 0 : static_cast<__mmask16>((1u << left) - 1);
-    }
+    for (int c = 0; c < 4; ++c) m[c] = first_lanes(width - c * kKeyBlock);
     __m512 acc[2][4];
     for (int c = 0; c < 4; ++c) acc[0][c] = acc[1][c] = _mm512_setzero_ps();
     int j = 0;

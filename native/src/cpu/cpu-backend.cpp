@@ -319,6 +319,7 @@ class CpuBackend final : public Backend {
     };
     size_t kt_floats = 0;
     bool all = true;
+    tiled_spans_.clear();
     for (int s = 0; s < n_spans; ++s) {
       if (spans[s].n_rows < kTiledAttentionMinRows) {
         all = all && spans[s].n_rows == 0;
@@ -326,14 +327,11 @@ class CpuBackend final : public Backend {
       }
       span_kt_[static_cast<size_t>(s)] = kt_floats;
       kt_floats += head_floats(spans[s]) * static_cast<size_t>(p.n_head_kv);
+      tiled_spans_.push_back(s);
       for (int r = spans[s].first_row; r < spans[s].first_row + spans[s].n_rows; ++r) tiled_rows_.push_back(r);
     }
     if (tiled_rows_.empty()) return false;
     float* kt = keys_t_.reserve(kt_floats);
-    tiled_spans_.clear();
-    for (int s = 0; s < n_spans; ++s) {
-      if (span_kt_[static_cast<size_t>(s)] != kNotTiled) tiled_spans_.push_back(s);
-    }
     const int64_t n_kv_heads = p.n_head_kv;
     pool_.parallel_for(static_cast<int64_t>(tiled_spans_.size()) * n_kv_heads, [&](int64_t begin, int64_t end, int) {
       for (int64_t item = begin; item < end; ++item) {
